@@ -1,0 +1,67 @@
+# pollhub — see README.md. `make` builds, `make run` serves the demo,
+# `make check` installs what is missing, builds with sanitizers and tests.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CPPFLAGS += -Icommon -Ifcgi -I/usr/include/postgresql
+LDLIBS   := -lfcgi -ljson-c -lpq -lpthread
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+COMMON_SRC := $(wildcard common/*.c)
+FCGI_SRC   := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+BUILD := build
+ASAN  := build/asan
+
+OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(FCGI_SRC))
+ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC) $(FCGI_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
+
+.PHONY: all check unit integration run deps test-deps clean
+all: $(BUILD)/pollhub
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(ASAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SANITIZE) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pollhub: $(OBJ) $(BUILD)/fcgi/main.o
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(ASAN)/pollhub: $(ASAN_OBJ) $(ASAN)/fcgi/main.o
+	$(CC) $(SANITIZE) $^ $(LDLIBS) -o $@
+
+$(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANITIZE) $^ $(LDLIBS) -o $@
+
+deps:
+	@bash deploy/scripts/install-deps.sh
+
+test-deps:
+	@bash deploy/scripts/install-deps.sh --test
+
+# Unit tests: one program per module, each printing "N passed, N failed".
+unit: $(UNIT_BIN)
+	@bash tests/run-unit.sh $(UNIT_BIN)
+
+# Integration: the sanitizer build behind a real lighttpd and PostgreSQL.
+integration: $(ASAN)/pollhub
+	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-integration.sh
+
+check: test-deps
+	@$(MAKE) --no-print-directory unit integration
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash deploy/scripts/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,173 @@
+#include "hub.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "meeting.h"
+#include "store.h"
+
+enum method { M_READ, M_CREATE, M_UPDATE, M_DESTROY, M_UNKNOWN };
+
+static const char *const method_names[] = { "read", "create", "update", "destroy" };
+
+static enum method
+method_lookup(const char *target)
+{
+	for (int i = 0; i < M_UNKNOWN; i++)
+		if (strcasecmp(target, method_names[i]) == 0)
+			return (enum method)i;
+	return M_UNKNOWN;
+}
+
+/* What one invocation produced: a result (JSON text) or an error message. */
+struct outcome {
+	struct buf	result;		/* JSON text; empty = null */
+	char		error[600];	/* non-empty = failed */
+	int		db_failed;
+};
+
+static void
+fail_invoke(struct outcome *o, const struct hub_caller *c, const char *target,
+    const char *type, const char *detail)
+{
+	/* HubException details always reach the client; others only when detailed. */
+	if (detail != NULL && (strcmp(type, "HubException") == 0 || c->detailed_errors))
+		snprintf(o->error, sizeof(o->error),
+		    "An unexpected error occurred invoking '%.100s' on the server. %s: %s",
+		    target, type, detail);
+	else
+		snprintf(o->error, sizeof(o->error),
+		    "An unexpected error occurred invoking '%.100s' on the server.", target);
+}
+
+static void
+fail_binding(struct outcome *o, const struct hub_caller *c, const char *target,
+    const char *detail)
+{
+	if (c->detailed_errors && detail != NULL)
+		snprintf(o->error, sizeof(o->error),
+		    "Failed to invoke '%.100s' due to an error on the server. %s", target, detail);
+	else
+		snprintf(o->error, sizeof(o->error),
+		    "Failed to invoke '%.100s' due to an error on the server.", target);
+}
+
+static void
+run_meeting(const struct hub_caller *c, enum method m, const char *target,
+    json_object *arg, struct outcome *o)
+{
+	struct meeting mt;
+	char why[300];
+	enum store_status st;
+	static const enum meeting_mode modes[] = {
+		[M_CREATE] = MEETING_CREATE, [M_UPDATE] = MEETING_UPDATE,
+		[M_DESTROY] = MEETING_DESTROY };
+
+	if (meeting_from_json(arg, modes[m], &mt, why, sizeof(why)) == -1) {
+		fail_invoke(o, c, target, "HubException", why);
+		return;
+	}
+	why[0] = '\0';
+	if (m == M_CREATE)
+		st = store_meeting_create(c->db, c->group, &mt, &o->result, why, sizeof(why));
+	else if (m == M_UPDATE)
+		st = store_meeting_update(c->db, c->group, &mt, &o->result, why, sizeof(why));
+	else
+		st = store_meeting_destroy(c->db, c->group, &mt, &o->result);
+	meeting_free(&mt);
+	switch (st) {
+	case STORE_OK:
+		/* destroy is void, like the seed's Destroy(). */
+		if (m == M_DESTROY)
+			buf_reset(&o->result);
+		break;
+	case STORE_NOT_FOUND:
+		fail_invoke(o, c, target, "HubException",
+		    "Meeting not found: no meeting with this 'ID' in this calendar.");
+		break;
+	case STORE_INVALID:
+		fail_invoke(o, c, target, "HubException", why);
+		break;
+	case STORE_ERROR:
+		o->db_failed = 1;
+		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
+		break;
+	}
+}
+
+static void
+dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outcome *o)
+{
+	enum method m = method_lookup(msg->target);
+	size_t argc = json_object_array_length(msg->arguments);
+	char detail[160];
+
+	if (m == M_UNKNOWN) {
+		/* ASP.NET Core says this in every mode: binding throws a HubException. */
+		snprintf(o->error, sizeof(o->error), "Failed to invoke '%.100s' due to an error on"
+		    " the server. HubException: Method does not exist.", msg->target);
+		return;
+	}
+	if (msg->type == HUB_STREAM_INVOCATION) {
+		snprintf(o->error, sizeof(o->error), "The client attempted to invoke the"
+		    " non-streaming '%.100s' method with a streaming invocation.", msg->target);
+		return;
+	}
+	/* read takes the Kendo query object or nothing; the others one meeting. */
+	if ((m == M_READ && argc > 1) || (m != M_READ && argc != 1)) {
+		snprintf(detail, sizeof(detail), "InvalidDataException: Invocation provides %zu"
+		    " argument(s) but target expects %s.", argc, m == M_READ ? "0 or 1" : "1");
+		fail_binding(o, c, msg->target, detail);
+		return;
+	}
+	if (m == M_READ) {
+		json_object *q = argc ? json_object_array_get_idx(msg->arguments, 0) : NULL;
+		if (q != NULL && !json_object_is_type(q, json_type_object)) {
+			fail_binding(o, c, msg->target, "InvalidDataException: Error binding"
+			    " arguments. Make sure that the types of the provided values match the"
+			    " types of the hub method being invoked.");
+			return;
+		}
+		/* The whole calendar: Kendo filters the view on the client. */
+		if (store_meetings_read(c->db, c->group, &o->result) != STORE_OK) {
+			o->db_failed = 1;
+			fail_invoke(o, c, msg->target, "PostgresException",
+			    "the database is unavailable.");
+		}
+		return;
+	}
+	run_meeting(c, m, msg->target, json_object_array_get_idx(msg->arguments, 0), o);
+}
+
+int
+hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf *completion)
+{
+	struct outcome o;
+	json_object *result = NULL;
+	int rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	if (store_savepoint(c->db) != STORE_OK)
+		return -1;
+	dispatch(c, msg, &o);
+	if (o.error[0] != '\0' ? store_savepoint_rollback(c->db) : store_savepoint_release(c->db))
+		o.db_failed = 1;
+	if (o.db_failed)
+		rc = -1;
+	if (msg->invocation_id == NULL)
+		goto done;
+	if (o.error[0] != '\0') {
+		if (hubproto_completion_error(completion, msg->invocation_id, o.error) == -1)
+			rc = -1;
+		goto done;
+	}
+	if (o.result.len > 0 && (result = hubproto_json_parse(o.result.data, o.result.len)) == NULL)
+		rc = -1;
+	else if (hubproto_completion_result(completion, msg->invocation_id, result) == -1)
+		rc = -1;
+	json_object_put(result);
+done:
+	buf_free(&o.result);
+	return rc;
+}

@@ -1,0 +1,261 @@
+#include "hubproto.h"
+
+#include <stdio.h>
+#include <string.h>
+
+long
+hubproto_record_len(const char *data, size_t len)
+{
+	const char *rs = memchr(data, HUBPROTO_RS, len);
+
+	return rs == NULL ? -1 : (long)(rs - data);
+}
+
+json_object *
+hubproto_json_parse(const char *text, size_t len)
+{
+	struct json_tokener *tok;
+	json_object *obj;
+	size_t end;
+
+	if (len > (size_t)2147483647 - 1)
+		return NULL;
+	if ((tok = json_tokener_new_ex(HUBPROTO_MAX_DEPTH)) == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		/* Also "continue": the value was incomplete at the record's end. */
+		json_object_put(obj);
+		json_tokener_free(tok);
+		return NULL;
+	}
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	for (; end < len; end++)
+		if (text[end] != ' ' && text[end] != '\t' && text[end] != '\r' && text[end] != '\n') {
+			json_object_put(obj);
+			return NULL;
+		}
+	return obj;
+}
+
+int
+hubproto_parse_handshake(const char *rec, size_t len, char *err, size_t errlen)
+{
+	json_object *root, *proto = NULL, *version = NULL;
+	int rc = -1;
+
+	if ((root = hubproto_json_parse(rec, len)) == NULL ||
+	    !json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "An unexpected error occurred during connection handshake."
+		    " InvalidDataException: Error reading JSON.");
+		goto done;
+	}
+	if (!json_object_object_get_ex(root, "protocol", &proto) ||
+	    !json_object_is_type(proto, json_type_string)) {
+		snprintf(err, errlen, "An unexpected error occurred during connection handshake."
+		    " InvalidDataException: Missing required property 'protocol'.");
+		goto done;
+	}
+	if (!json_object_object_get_ex(root, "version", &version) ||
+	    !json_object_is_type(version, json_type_int)) {
+		snprintf(err, errlen, "An unexpected error occurred during connection handshake."
+		    " InvalidDataException: Missing required property 'version'.");
+		goto done;
+	}
+	if (strcmp(json_object_get_string(proto), "json") != 0) {
+		snprintf(err, errlen, "The protocol '%.100s' is not supported.",
+		    json_object_get_string(proto));
+		goto done;
+	}
+	if (json_object_get_int64(version) != 1) {
+		snprintf(err, errlen, "The server does not support version %lld of the 'json' protocol.",
+		    (long long)json_object_get_int64(version));
+		goto done;
+	}
+	rc = 0;
+done:
+	json_object_put(root);
+	return rc;
+}
+
+static int
+missing(char *err, size_t errlen, const char *prop)
+{
+	snprintf(err, errlen, "Missing required property '%s'.", prop);
+	return -1;
+}
+
+int
+hubproto_parse_message(const char *rec, size_t len, struct hub_message *msg,
+    char *err, size_t errlen)
+{
+	json_object *root, *v = NULL;
+
+	memset(msg, 0, sizeof(*msg));
+	if ((root = hubproto_json_parse(rec, len)) == NULL) {
+		snprintf(err, errlen, "Error reading JSON.");
+		return -1;
+	}
+	msg->root = root;
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "Unexpected JSON Token Type '%s'. Expected a JSON Object.",
+		    json_type_to_name(json_object_get_type(root)));
+		goto fail;
+	}
+	if (!json_object_object_get_ex(root, "type", &v)) {
+		missing(err, errlen, "type");
+		goto fail;
+	}
+	if (!json_object_is_type(v, json_type_int)) {
+		snprintf(err, errlen, "Expected 'type' to be of type Integer.");
+		goto fail;
+	}
+	msg->type = (int)json_object_get_int64(v);
+	if (json_object_object_get_ex(root, "invocationId", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			snprintf(err, errlen, "Expected 'invocationId' to be of type String.");
+			goto fail;
+		}
+		msg->invocation_id = json_object_get_string(v);
+	}
+	if (msg->type == HUB_INVOCATION || msg->type == HUB_STREAM_INVOCATION) {
+		if (msg->type == HUB_STREAM_INVOCATION && msg->invocation_id == NULL) {
+			missing(err, errlen, "invocationId");
+			goto fail;
+		}
+		if (!json_object_object_get_ex(root, "target", &v)) {
+			missing(err, errlen, "target");
+			goto fail;
+		}
+		if (!json_object_is_type(v, json_type_string)) {
+			snprintf(err, errlen, "Expected 'target' to be of type String.");
+			goto fail;
+		}
+		msg->target = json_object_get_string(v);
+		if (!json_object_object_get_ex(root, "arguments", &v)) {
+			missing(err, errlen, "arguments");
+			goto fail;
+		}
+		if (!json_object_is_type(v, json_type_array)) {
+			snprintf(err, errlen, "Expected 'arguments' to be of type Array.");
+			goto fail;
+		}
+		msg->arguments = v;
+	}
+	return 0;
+fail:
+	hub_message_free(msg);
+	return -1;
+}
+
+void
+hub_message_free(struct hub_message *msg)
+{
+	json_object_put(msg->root);
+	memset(msg, 0, sizeof(*msg));
+}
+
+/* Serialise obj (consumed) onto out. */
+static int
+emit(struct buf *out, json_object *obj)
+{
+	const char *s;
+	int rc;
+
+	if (obj == NULL)
+		return -1;
+	/* Plain, and "/" unescaped like ASP.NET; 0x1E in strings is escaped as \u001e. */
+	s = json_object_to_json_string_ext(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	rc = s == NULL ? -1 : buf_puts(out, s);
+	json_object_put(obj);
+	return rc;
+}
+
+/* Add key → val to obj; val is consumed even on failure. */
+static int
+add(json_object *obj, const char *key, json_object *val)
+{
+	if (json_object_object_add(obj, key, val) != 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+int
+hubproto_handshake_response(struct buf *out, const char *error)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return -1;
+	if (error != NULL && add(o, "error", json_object_new_string(error)) == -1) {
+		json_object_put(o);
+		return -1;
+	}
+	return emit(out, o);
+}
+
+static json_object *
+completion(const char *invocation_id)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	if (add(o, "type", json_object_new_int(HUB_COMPLETION)) == -1 ||
+	    add(o, "invocationId", json_object_new_string(invocation_id)) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+hubproto_completion_result(struct buf *out, const char *invocation_id, json_object *result)
+{
+	json_object *o = completion(invocation_id);
+
+	if (o == NULL)
+		return -1;
+	/* The completion takes its own reference; the caller keeps theirs. */
+	if (add(o, "result", result != NULL ? json_object_get(result) : NULL) == -1) {
+		json_object_put(o);
+		return -1;
+	}
+	return emit(out, o);
+}
+
+int
+hubproto_completion_error(struct buf *out, const char *invocation_id, const char *error)
+{
+	json_object *o = completion(invocation_id);
+
+	if (o == NULL)
+		return -1;
+	if (add(o, "error", json_object_new_string(error)) == -1) {
+		json_object_put(o);
+		return -1;
+	}
+	return emit(out, o);
+}
+
+int
+hubproto_close(struct buf *out, const char *error, int allow_reconnect)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return -1;
+	if (add(o, "type", json_object_new_int(HUB_CLOSE)) == -1 ||
+	    (error != NULL && add(o, "error", json_object_new_string(error)) == -1) ||
+	    (allow_reconnect && add(o, "allowReconnect", json_object_new_boolean(1)) == -1)) {
+		json_object_put(o);
+		return -1;
+	}
+	return emit(out, o);
+}

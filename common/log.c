@@ -1,0 +1,47 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Written once before threads start, read-only afterwards. */
+static enum log_level threshold = LOG_INFO;
+static const char *const names[] = { "error", "warn", "info", "debug" };
+
+void
+log_set_level(enum log_level l)
+{
+	threshold = l;
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+void
+log_msg(enum log_level l, const char *fmt, ...)
+{
+	char line[1024], stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+
+	if (l > threshold)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One fprintf per line so concurrent threads do not interleave. */
+	fprintf(stderr, "%s pollhub[%s] %s\n", stamp, names[l], line);
+}

@@ -1,0 +1,22 @@
+/*
+ * app: the process context, the only process-wide mutable state. Created by
+ * main before the worker threads start and passed to every handler.
+ */
+#ifndef POLLHUB_APP_H
+#define POLLHUB_APP_H
+
+#include <stdatomic.h>
+
+#include "config.h"
+#include "notify.h"
+#include "store.h"
+
+struct app {
+	struct config	 cfg;		/* read-only after start-up */
+	struct store	*store;		/* pool of query connections */
+	struct notifier	*notifier;	/* LISTEN dispatcher */
+	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */
+	atomic_int	 active;	/* requests being handled */
+};
+
+#endif

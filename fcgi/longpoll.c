@@ -1,0 +1,107 @@
+#include "longpoll.h"
+
+#include <time.h>
+
+#include "log.h"
+
+static void
+end_poll(struct app *app, const struct poll_info *pi)
+{
+	PGconn *db = store_acquire(app->store);
+
+	if (db == NULL)
+		return;
+	store_poll_end(db, pi->connection_id, pi->poll_no);
+	store_release(app->store, db);
+}
+
+/* Drain once. Returns the HTTP status to answer with, or 0 to keep waiting. */
+static int
+drain(struct app *app, const char *token, const struct poll_info *pi, struct buf *out)
+{
+	PGconn *db = store_acquire(app->store);
+	enum drain_status ds = DRAIN_OK;
+	enum store_status st;
+
+	if (db == NULL)
+		return 503;
+	st = store_poll_drain(db, token, pi->poll_no, out, &ds);
+	store_release(app->store, db);
+	if (st != STORE_OK)
+		return 503;
+	switch (ds) {
+	case DRAIN_GONE:
+	case DRAIN_SUPERSEDED:
+	case DRAIN_CLOSED:
+		return 204;
+	case DRAIN_OK:
+		break;
+	}
+	return out->len > 0 ? 200 : 0;
+}
+
+void
+longpoll_handle(struct app *app, struct http_request *h, const char *token)
+{
+	struct poll_info pi;
+	struct waiter w;
+	struct timespec deadline;
+	struct buf out = BUF_INIT;
+	PGconn *db;
+	enum store_status st;
+	int status = 0;
+
+	if ((db = store_acquire(app->store)) == NULL) {
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	st = store_poll_begin(db, token, &pi);
+	store_release(app->store, db);
+	if (st == STORE_NOT_FOUND) {
+		http_text(h, 404, "No Connection with that ID");
+		return;
+	}
+	if (st != STORE_OK) {
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	if (!pi.longpolling) {
+		http_text(h, 400, "Cannot change transports mid-connection");
+		return;
+	}
+	if (pi.first_poll) {
+		/* The client discards the first poll's body: answer at once, empty. */
+		end_poll(app, &pi);
+		http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);
+		return;
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += app->cfg.poll_timeout;
+	/* Register before the first drain so no wake-up can fall in between. */
+	waiter_register(app->notifier, &w, pi.connection_id, pi.group);
+	while ((status = drain(app, token, &pi, &out)) == 0) {
+		if (atomic_load(&app->stopping) ||
+		    !waiter_wait(app->notifier, &w, &deadline) ||
+		    atomic_load(&app->stopping)) {
+			status = 200;	/* timeout or shutdown: an empty answer, poll again */
+			break;
+		}
+	}
+	waiter_unregister(app->notifier, &w);
+
+	if (status != 204)
+		end_poll(app, &pi);
+	if (status == 200 && out.len > 0) {
+		if (http_respond(h, 200, "application/octet-stream", out.data, out.len,
+		    HTTP_NO_CACHE) == -1)
+			log_warn("connection %s: poll answer lost (client gone)", pi.connection_id);
+	} else if (status == 200) {
+		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
+	} else if (status == 204) {
+		http_respond(h, 204, "text/plain", "", 0, HTTP_NO_CACHE);
+	} else {
+		http_text(h, status, "Service Unavailable");
+	}
+	buf_free(&out);
+}

@@ -1,0 +1,15 @@
+/*
+ * longpoll: GET <hub>?id=TOKEN. The first poll answers at once; later polls
+ * drain what is pending or wait (woken by the notifier) until something is,
+ * a newer poll or a DELETE ends them (204), or the poll timeout passes (200
+ * empty).
+ */
+#ifndef POLLHUB_LONGPOLL_H
+#define POLLHUB_LONGPOLL_H
+
+#include "app.h"
+#include "http.h"
+
+void	longpoll_handle(struct app *, struct http_request *, const char *token);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * pollhub: the FastCGI responder. Worker threads each serve one request at a
+ * time over FCGX_Accept_r (a held poll parks its thread, so the thread count
+ * bounds concurrent requests); a maintenance thread reaps idle connections;
+ * the main thread waits for SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+
+#define WORKER_STACK (256 * 1024)	/* requests use little stack; many threads */
+#define REAP_INTERVAL 2			/* seconds between maintenance runs */
+
+struct worker_ctx {
+	struct app	*app;
+	int		 listen_fd;
+	pthread_mutex_t	*accept_lock;
+};
+
+static void *
+worker(void *arg)
+{
+	struct worker_ctx *w = arg;
+	FCGX_Request req;
+	struct http_request h;
+
+	if (FCGX_InitRequest(&req, w->listen_fd, 0) != 0) {
+		log_error("FCGX_InitRequest failed");
+		return NULL;
+	}
+	for (;;) {
+		int rc;
+
+		/* One thread in accept at a time, as fcgi2's threaded example does. */
+		pthread_mutex_lock(w->accept_lock);
+		rc = FCGX_Accept_r(&req);
+		pthread_mutex_unlock(w->accept_lock);
+		if (rc < 0) {
+			if (atomic_load(&w->app->stopping))
+				break;
+			log_warn("FCGX_Accept_r failed: %d", rc);
+			continue;
+		}
+		atomic_fetch_add(&w->app->active, 1);
+		http_request_init(&h, &req);
+		router_handle(w->app, &h);
+		FCGX_Finish_r(&req);
+		atomic_fetch_sub(&w->app->active, 1);
+	}
+	return NULL;
+}
+
+static void *
+maintenance(void *arg)
+{
+	struct app *app = arg;
+
+	while (!atomic_load(&app->stopping)) {
+		PGconn *db = store_acquire(app->store);
+		int removed = 0;
+
+		if (db != NULL) {
+			if (store_reap(db, app->cfg.disconnect_timeout, app->cfg.poll_timeout,
+			    &removed) == STORE_OK && removed > 0)
+				log_info("reaped %d idle connection(s)", removed);
+			store_release(app->store, db);
+		}
+		sleep(REAP_INTERVAL);
+	}
+	return NULL;
+}
+
+/* The listening socket: POLLHUB_SOCKET, or fd 0 when the web server,
+ * spawn-fcgi or systemd passed one. */
+static int
+open_listener(const struct config *cfg)
+{
+	struct stat st;
+	int fd;
+
+	if (cfg->socket[0] == '\0')
+		return 0;
+	if (cfg->socket[0] == '/' && stat(cfg->socket, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(cfg->socket);	/* a stale socket from a previous run */
+	if ((fd = FCGX_OpenSocket(cfg->socket, 1024)) < 0)
+		return -1;
+	/* The web server may run as another user; the socket is the only door. */
+	if (cfg->socket[0] == '/' && chmod(cfg->socket, 0666) == -1)
+		log_warn("chmod %s: %s", cfg->socket, strerror(errno));
+	return fd;
+}
+
+int
+main(void)
+{
+	static struct app app;		/* the process context */
+	pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct worker_ctx wctx;
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t sigs;
+	char err[512];
+	int fd, sig, started = 0;
+
+	if (config_load(&app.cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pollhub: %s\n", err);
+		return 2;
+	}
+	log_set_level(app.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals go to the main thread's sigwait only. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if ((app.store = store_open(app.cfg.database, app.cfg.db_pool, err, sizeof(err))) == NULL ||
+	    (app.notifier = notifier_start(app.cfg.database, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return 1;
+	}
+	if ((fd = open_listener(&app.cfg)) < 0) {
+		log_error("cannot listen on %s", app.cfg.socket);
+		return 1;
+	}
+	wctx = (struct worker_ctx){ &app, fd, &accept_lock };
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < app.cfg.threads; i++)
+		if (pthread_create(&tid, &attr, worker, &wctx) == 0)
+			started++;
+	if (started == 0 || pthread_create(&tid, &attr, maintenance, &app) != 0) {
+		log_error("cannot start threads");
+		return 1;
+	}
+	pthread_attr_destroy(&attr);
+	log_info("ready: %d worker threads, %d database connections, poll timeout %d s",
+	    started, app.cfg.db_pool, app.cfg.poll_timeout);
+
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			sig = SIGTERM;
+	} while (sig == SIGHUP);
+
+	/* Held polls answer now (empty 200: the client polls again, elsewhere if
+	 * need be); requests in flight get a moment to finish. */
+	log_info("stopping on signal %d", sig);
+	atomic_store(&app.stopping, 1);
+	notifier_wake_all(app.notifier);
+	for (int i = 0; i < 50 && atomic_load(&app.active) > 0; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		notifier_wake_all(app.notifier);
+		nanosleep(&ts, NULL);
+	}
+	if (app.cfg.socket[0] == '/')
+		unlink(app.cfg.socket);
+	/* Worker threads may sit in accept(); exit without joining them. */
+	_exit(0);
+}

@@ -1,0 +1,189 @@
+#include "negotiate.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ids.h"
+#include "log.h"
+#include "query.h"
+
+int
+negotiate_version(const char *query, size_t len)
+{
+	char v[32], *end;
+	long n;
+	int found = query_get(query, len, "negotiateVersion", v, sizeof(v));
+
+	if (found == 0)
+		return 0;
+	if (found < 0 || v[0] == '\0')
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
+		return -1;
+	if (n < 0)
+		return -2;
+	return n >= 1 ? 1 : 0;
+}
+
+int
+negotiate_group(const char *query, size_t len, const char *param,
+    const char *remote_addr, char *out, size_t outlen)
+{
+	const char *g = remote_addr;
+	int found = 0;
+
+	if (param != NULL && *param != '\0') {
+		found = query_get(query, len, param, out, outlen);
+		if (found < 0)
+			return -1;
+	}
+	if (found == 0 || out[0] == '\0') {
+		if (strlen(g) + 1 > outlen)
+			return -1;
+		memcpy(out, g, strlen(g) + 1);
+	}
+	if (out[0] == '\0' || strlen(out) > 256)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return -1;
+	return 0;
+}
+
+static int
+add(json_object *o, const char *k, json_object *v)
+{
+	if (v == NULL || json_object_object_add(o, k, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+static json_object *
+transport(const char *name, int binary)
+{
+	json_object *t = json_object_new_object(), *f = json_object_new_array();
+
+	if (t == NULL || f == NULL)
+		goto fail;
+	if (json_object_array_add(f, json_object_new_string("Text")) != 0 ||
+	    (binary && json_object_array_add(f, json_object_new_string("Binary")) != 0))
+		goto fail;
+	if (add(t, "transport", json_object_new_string(name)) == -1)
+		goto fail;
+	if (add(t, "transferFormats", f) == -1) {
+		f = NULL;
+		goto fail;
+	}
+	return t;
+fail:
+	json_object_put(f);
+	json_object_put(t);
+	return NULL;
+}
+
+int
+negotiate_body(struct buf *out, int version, const char *id, const char *token)
+{
+	json_object *o = json_object_new_object(), *ts = json_object_new_array();
+	int rc = -1;
+
+	if (o == NULL || ts == NULL)
+		goto done;
+	/* ASP.NET's order: negotiateVersion, connectionId, connectionToken, transports.
+	 * Only transports that work here: no WebSockets through FastCGI. */
+	if (add(o, "negotiateVersion", json_object_new_int(version)) == -1 ||
+	    add(o, "connectionId", json_object_new_string(id)) == -1 ||
+	    (version > 0 && add(o, "connectionToken", json_object_new_string(token)) == -1))
+		goto done;
+	if (json_object_array_add(ts, transport("LongPolling", 1)) != 0)
+		goto done;
+	if (add(o, "availableTransports", ts) == -1) {
+		ts = NULL;
+		goto done;
+	}
+	ts = NULL;
+	rc = buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+done:
+	json_object_put(ts);
+	json_object_put(o);
+	return rc;
+}
+
+/* Protocol-level refusals are 200 + {"error": ...}, as ASP.NET Core answers. */
+static void
+refuse(struct http_request *h, const char *why)
+{
+	json_object *o = json_object_new_object();
+	const char *s;
+
+	if (o == NULL || add(o, "error", json_object_new_string(why)) == -1) {
+		json_object_put(o);
+		http_text(h, 500, "out of memory");
+		return;
+	}
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	http_respond(h, 200, "application/json", s, strlen(s), 0);
+	json_object_put(o);
+}
+
+void
+negotiate_handle(struct app *app, struct http_request *h)
+{
+	char id[ID_LEN + 1], token[ID_LEN + 1], group[300];
+	size_t qlen = strlen(h->query);
+	int version = negotiate_version(h->query, qlen);
+	struct buf body = BUF_INIT;
+	PGconn *db;
+	enum store_status st;
+
+	if (strcmp(h->method, "POST") != 0) {
+		http_text(h, 405, "Method Not Allowed");
+		return;
+	}
+	if (version == -1) {
+		refuse(h, "The client requested a non-integer protocol version.");
+		return;
+	}
+	if (version == -2) {
+		refuse(h, "The client requested a negative protocol version.");
+		return;
+	}
+	if (negotiate_group(h->query, qlen, app->cfg.group_param, h->remote_addr,
+	    group, sizeof(group)) == -1) {
+		refuse(h, "The group name must be 1 to 256 printable characters.");
+		return;
+	}
+	if (id_generate(id) == -1 || id_generate(token) == -1) {
+		log_error("getrandom failed");
+		http_text(h, 500, "Internal Server Error");
+		return;
+	}
+	if (version == 0)	/* version 0 clients use the id as the token */
+		memcpy(token, id, sizeof(token));
+	if ((db = store_acquire(app->store)) == NULL) {
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	st = store_connection_create(db, id, token, group, h->remote_addr, h->user_agent);
+	store_release(app->store, db);
+	if (st != STORE_OK) {
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	if (negotiate_body(&body, version, id, token) == -1) {
+		http_text(h, 500, "Internal Server Error");
+	} else {
+		log_debug("negotiated connection %s (group %s)", id, group);
+		http_respond(h, 200, "application/json", body.data, body.len, 0);
+	}
+	buf_free(&body);
+}

@@ -1,0 +1,26 @@
+/*
+ * negotiate: POST <hub>/negotiate. Creates the connection (its group is
+ * decided here) and answers its public id and secret token.
+ */
+#ifndef POLLHUB_NEGOTIATE_H
+#define POLLHUB_NEGOTIATE_H
+
+#include "app.h"
+#include "buf.h"
+#include "http.h"
+
+void	negotiate_handle(struct app *, struct http_request *);
+
+/* The negotiate version asked for in a query string: 0 when absent, 1 for
+ * anything above 1 (the highest we speak), -1 when not an integer, -2 when
+ * negative. */
+int	negotiate_version(const char *query, size_t len);
+/* The response body for a new connection (token is left out for version 0). */
+int	negotiate_body(struct buf *out, int version, const char *id, const char *token);
+/* The group of a new connection: the configured query parameter when set and
+ * present, else the client address. Returns 0, or -1 when the name is not
+ * 1..256 printable characters. */
+int	negotiate_group(const char *query, size_t len, const char *param,
+	    const char *remote_addr, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,192 @@
+#include "send.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hub.h"
+#include "hubproto.h"
+#include "log.h"
+
+/* Queue one encoded record for the connection; the record buffer is reset. */
+static int
+queue(PGconn *db, const char *connection_id, struct buf *rec)
+{
+	int rc = 0;
+
+	if (rec->len > 0 && store_send_queue(db, connection_id, rec->data) != STORE_OK)
+		rc = -1;
+	buf_reset(rec);
+	return rc;
+}
+
+/* End the connection with a Close message carrying why: the client gets it on
+ * its next poll, and the poll after that answers 204. */
+static int
+close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *why)
+{
+	struct buf rec = BUF_INIT;
+	char text[512];
+	int rc;
+
+	if (app->cfg.detailed_errors)
+		snprintf(text, sizeof(text), "Connection closed with an error. %s", why);
+	else
+		snprintf(text, sizeof(text), "Connection closed with an error.");
+	log_info("connection %s: closing: %s", sc->id, why);
+	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec) == -1 ||
+	    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
+	buf_free(&rec);
+	sc->closing = 1;
+	return rc;
+}
+
+static int
+handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
+{
+	struct buf out = BUF_INIT;
+	char err[256];
+	int rc;
+
+	if (hubproto_parse_handshake(rec, len, err, sizeof(err)) == -1) {
+		log_info("connection %s: handshake refused: %s", sc->id, err);
+		rc = hubproto_handshake_response(&out, err) == -1 || queue(db, sc->id, &out) == -1 ||
+		    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
+		sc->closing = 1;
+	} else {
+		/* OnConnected: join the group, then answer {} (it must lead the output). */
+		rc = hubproto_handshake_response(&out, NULL) == -1 ||
+		    queue(db, sc->id, &out) == -1 ||
+		    store_join_group(db, sc->id, sc->group) != STORE_OK ? -1 : 0;
+		sc->handshaken = 1;
+	}
+	buf_free(&out);
+	return rc;
+}
+
+static int
+message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size_t len)
+{
+	struct hub_message msg;
+	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors };
+	struct buf out = BUF_INIT;
+	char err[256], why[300];
+	int rc = 0;
+
+	if (hubproto_parse_message(rec, len, &msg, err, sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "InvalidDataException: %s", err);
+		return close_with_error(app, db, sc, why);
+	}
+	switch (msg.type) {
+	case HUB_INVOCATION:
+	case HUB_STREAM_INVOCATION:
+		if (hub_invoke(&caller, &msg, &out) == -1)
+			rc = -1;
+		else
+			rc = queue(db, sc->id, &out);
+		break;
+	case HUB_CLOSE:
+		/* The client is stopping: leave the group; its next poll gets 204. */
+		rc = store_mark_closing(db, sc->id) == STORE_OK ? 0 : -1;
+		sc->closing = 1;
+		break;
+	default:
+		/* Pings, cancels, acks and unknown types need no answer. */
+		break;
+	}
+	buf_free(&out);
+	hub_message_free(&msg);
+	return rc;
+}
+
+/* Consume every complete record of sc->inbound; what remains is a partial
+ * record to carry over. Returns -1 when the database failed. */
+static int
+process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
+{
+	size_t off = 0, max = app->cfg.max_message_size;
+	char why[200];
+	long n;
+
+	while (!sc->closing && off < sc->inbound.len &&
+	    (n = hubproto_record_len(sc->inbound.data + off, sc->inbound.len - off)) >= 0) {
+		const char *rec = sc->inbound.data + off;
+		int rc;
+
+		if ((size_t)n > max) {
+			snprintf(why, sizeof(why), "InvalidDataException: The maximum message size"
+			    " of %zuB was exceeded. The message size can be configured in"
+			    " AddHubOptions.", max);
+			rc = close_with_error(app, db, sc, why);
+		} else if (!sc->handshaken) {
+			rc = handshake(db, sc, rec, (size_t)n);
+		} else {
+			rc = message(app, db, sc, rec, (size_t)n);
+		}
+		if (rc == -1)
+			return -1;
+		off += (size_t)n + 1;
+	}
+	if (!sc->closing && sc->inbound.len - off > max) {
+		snprintf(why, sizeof(why), "InvalidDataException: The maximum message size of"
+		    " %zuB was exceeded. The message size can be configured in AddHubOptions.", max);
+		if (close_with_error(app, db, sc, why) == -1)
+			return -1;
+	}
+	*consumed = sc->closing ? sc->inbound.len : off;
+	return 0;
+}
+
+void
+send_handle(struct app *app, struct http_request *h, const char *token)
+{
+	struct send_conn sc;
+	struct buf body = BUF_INIT;
+	size_t consumed = 0;
+	PGconn *db;
+	enum store_status st;
+
+	memset(&sc, 0, sizeof(sc));
+	switch (http_read_body(h, app->cfg.max_message_size, &body)) {
+	case BODY_OK:
+		break;
+	case BODY_TOO_LARGE:
+		http_text(h, 413, "Payload Too Large");
+		goto done;
+	case BODY_ERROR:
+		http_text(h, 400, "Bad Request");
+		goto done;
+	}
+	if ((db = store_acquire(app->store)) == NULL) {
+		http_text(h, 503, "Service Unavailable");
+		goto done;
+	}
+	st = store_send_begin(db, token, &sc);
+	if (st != STORE_OK) {
+		store_release(app->store, db);
+		http_text(h, st == STORE_NOT_FOUND ? 404 : 503,
+		    st == STORE_NOT_FOUND ? "No Connection with that ID" : "Service Unavailable");
+		goto done;
+	}
+	if (sc.closing) {
+		/* Already ending (Close sent or received): nothing more is read. */
+		store_rollback(db);
+		store_release(app->store, db);
+		http_text(h, 200, "");
+		goto done;
+	}
+	if (buf_append(&sc.inbound, body.data, body.len) == -1 ||
+	    store_set_sender(db, sc.id) != STORE_OK ||
+	    process(app, db, &sc, &consumed) == -1 ||
+	    store_send_commit(db, &sc, consumed < sc.inbound.len ?
+		sc.inbound.data + consumed : "", sc.inbound.len - consumed) != STORE_OK) {
+		store_rollback(db);
+		store_release(app->store, db);
+		http_text(h, 503, "Service Unavailable");
+		goto done;
+	}
+	store_release(app->store, db);
+	http_text(h, 200, "");
+done:
+	buf_free(&body);
+	buf_free(&sc.inbound);
+}
