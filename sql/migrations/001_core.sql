@@ -74,7 +74,7 @@ CREATE TABLE pollhub.meetings (
 	recurrence_id		uuid,
 	recurrence_exception	text,
 	attendees		integer[] NOT NULL DEFAULT '{}',
-	created_at		timestamptz NOT NULL DEFAULT now(),
+	created_at		timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
 	CONSTRAINT meetings_end_after_start CHECK (end_at >= start_at),
 	CONSTRAINT meetings_id_group UNIQUE (id, group_name),
 	-- An exception of a recurring meeting belongs to the head's group; deleting
