@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +114,14 @@ int
 http_text(struct http_request *h, int status, const char *body)
 {
 	return http_respond(h, status, "text/plain", body, strlen(body), HTTP_NO_CACHE);
+}
+
+int
+http_client_gone(struct http_request *h)
+{
+	struct pollfd p = { .fd = h->fcgi->ipcFd, .events = POLLRDHUP };
+
+	/* Only useful when the web server closes the FastCGI connection on a
+	 * client abort; lighttpd 1.4 notices an abort only when it writes. */
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }

@@ -35,6 +35,9 @@ enum body_status http_read_body(struct http_request *, size_t max, struct buf *o
 /* Write a complete response. Returns 0, or -1 when the client is gone. */
 int	http_respond(struct http_request *, int status, const char *content_type,
 	    const char *body, size_t len, int flags);
+/* 1 when the web server has closed this request's connection (its client
+ * went away), 0 otherwise. Never blocks. */
+int	http_client_gone(struct http_request *);
 /* A text/plain response with the no-cache headers. */
 int	http_text(struct http_request *, int status, const char *body);
 

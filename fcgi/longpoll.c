@@ -4,6 +4,8 @@
 
 #include "log.h"
 
+#define GONE_CHECK_INTERVAL 5	/* seconds between checks for a vanished client */
+
 static void
 end_poll(struct app *app, const struct poll_info *pi)
 {
@@ -38,6 +40,38 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct buf
 		break;
 	}
 	return out->len > 0 ? 200 : 0;
+}
+
+/* Wait for a wake-up, then drain. Returns 0 to keep waiting, or the status. */
+static int
+wait_and_drain(struct app *app, struct http_request *h, const char *token,
+    const struct poll_info *pi, struct waiter *w, const struct timespec *deadline,
+    struct buf *out)
+{
+	struct timespec now, slice;
+	int status;
+
+	if ((status = drain(app, token, pi, out)) != 0)
+		return status;
+	for (;;) {
+		if (atomic_load(&app->stopping))
+			return 200;	/* shutdown: an empty answer, the client polls again */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline->tv_sec ||
+		    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+			return 200;	/* poll timeout */
+		/* Wake up now and then to notice a client that went away (when the web
+		 * server tells us), so an abandoned poll frees its thread early. */
+		slice = now;
+		slice.tv_sec += GONE_CHECK_INTERVAL;
+		if (slice.tv_sec > deadline->tv_sec ||
+		    (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
+			slice = *deadline;
+		if (waiter_wait(app->notifier, w, &slice))
+			return 0;
+		if (http_client_gone(h))
+			return -1;
+	}
 }
 
 void
@@ -80,19 +114,15 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	deadline.tv_sec += app->cfg.poll_timeout;
 	/* Register before the first drain so no wake-up can fall in between. */
 	waiter_register(app->notifier, &w, pi.connection_id, pi.group);
-	while ((status = drain(app, token, &pi, &out)) == 0) {
-		if (atomic_load(&app->stopping) ||
-		    !waiter_wait(app->notifier, &w, &deadline) ||
-		    atomic_load(&app->stopping)) {
-			status = 200;	/* timeout or shutdown: an empty answer, poll again */
-			break;
-		}
-	}
+	while ((status = wait_and_drain(app, h, token, &pi, &w, &deadline, &out)) == 0)
+		;
 	waiter_unregister(app->notifier, &w);
 
 	if (status != 204)
 		end_poll(app, &pi);
-	if (status == 200 && out.len > 0) {
+	if (status == -1) {
+		log_debug("connection %s: client left a held poll", pi.connection_id);
+	} else if (status == 200 && out.len > 0) {
 		if (http_respond(h, 200, "application/octet-stream", out.data, out.len,
 		    HTTP_NO_CACHE) == -1)
 			log_warn("connection %s: poll answer lost (client gone)", pi.connection_id);
