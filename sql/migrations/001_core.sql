@@ -275,7 +275,8 @@ $$;
 
 -- Remove connections that stopped polling (idle longer than p_disconnect,
 -- or holding a poll far longer than any poll may last: its process died),
--- then trim outbox rows every member has passed. Returns connections removed.
+-- then trim outbox rows every member has passed and forget empty groups.
+-- Returns the number of connections removed.
 CREATE FUNCTION pollhub.reap(p_disconnect interval, p_poll interval) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -296,6 +297,12 @@ BEGIN
 		   AND o.seq <= coalesce(
 			(SELECT min(m.cursor) FROM pollhub.memberships m WHERE m.group_name = g.name),
 			(SELECT gr.last_seq FROM pollhub.groups gr WHERE gr.name = g.name));
+		-- A group nobody is in and nothing is queued for is forgotten; its
+		-- sequence restarts safely since no cursor refers to it.
+		DELETE FROM pollhub.groups gr
+		 WHERE gr.name = g.name
+		   AND NOT EXISTS (SELECT 1 FROM pollhub.memberships m WHERE m.group_name = g.name)
+		   AND NOT EXISTS (SELECT 1 FROM pollhub.outbox o WHERE o.group_name = g.name);
 	END LOOP;
 	RETURN n;
 END
