@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what pollhub needs to build, run and (with --test) be tested, and nothing
+# else. Idempotent and quiet when everything is already there, so `make run` and
+# `make check` can call it every time.
+#
+#   install-deps.sh           Debian packages
+#   install-deps.sh --test    ... plus the npm packages of tests/ (@microsoft/signalr)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+want_test=0
+for arg in "$@"; do
+	case $arg in
+	--test) want_test=1 ;;
+	-h | --help)
+		echo "usage: $0 [--test]"
+		exit 0
+		;;
+	*)
+		echo "install-deps.sh: unknown argument: $arg" >&2
+		exit 2
+		;;
+	esac
+done
+
+packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev postgresql lighttpd nodejs npm)
+
+# A package counts as present when it is installed or provided by an installed one:
+# NodeSource's nodejs provides npm, and Debian's npm package would conflict with it.
+declare -A present=()
+while IFS='|' read -r status name provides; do
+	[[ $status == ii* ]] || continue
+	present[$name]=1
+	IFS=',' read -ra provided <<<"$provides"
+	for p in "${provided[@]}"; do
+		p=${p%%(*}           # drop a version: "npm (= 9.2)"
+		p=${p//[[:space:]]/} # and the blanks around it
+		[[ -n $p ]] && present[$p]=1
+	done
+done < <(dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Provides}\n' 2>/dev/null)
+
+missing=()
+for p in "${packages[@]}"; do
+	[[ -n ${present[$p]:-} ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+	if ((EUID != 0)); then
+		echo "install-deps.sh: missing Debian packages: ${missing[*]}" >&2
+		echo "install them with:" >&2
+		echo "  sudo apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "install-deps.sh: installing ${missing[*]}"
+	# Without systemd, the postgresql and lighttpd postinst scripts would try to start
+	# their services; a policy-rc.d that exits 101 forbids that. Only remove it
+	# afterwards if it was ours (containers often ship one already).
+	policy=/usr/sbin/policy-rc.d
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\n# temporary, from pollhub install-deps.sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ((want_test)) && [[ ! -d $repo/tests/node_modules/@microsoft/signalr ]]; then
+	echo "install-deps.sh: installing npm packages in tests/"
+	(cd "$repo/tests" && npm install --no-audit --no-fund)
+fi

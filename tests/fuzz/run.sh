@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Build the libFuzzer harnesses into build/fuzz/ and run each for N seconds
+# (default 10) on a copy of its seed corpus, so the committed corpus never grows.
+# Prints the executions per harness; exits non-zero if any harness crashed,
+# leaving the input in build/fuzz/artifacts/ and printing it in base64.
+# Usage: bash tests/fuzz/run.sh [seconds] [harness...]   (needs clang with libFuzzer)
+set -u
+cd "$(dirname "$0")/../.."
+
+secs=${1:-10}
+shift $(( $# > 0 ? 1 : 0 ))
+harnesses=("$@")
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_hubproto fuzz_meeting fuzz_query)
+
+CC=${FUZZ_CC:-clang}
+FLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -Ifcgi -Itests/fuzz -I/usr/include/postgresql)
+OUT=build/fuzz
+
+# What each harness links: only the modules it exercises and their dependencies.
+sources() {
+	case $1 in
+	fuzz_hubproto) echo common/hubproto.c common/buf.c ;;
+	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c ;;
+	# negotiate.c's request handler pulls in the store, HTTP and logging.
+	fuzz_query) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
+	esac
+}
+libs() {
+	case $1 in
+	fuzz_query) echo -ljson-c -lpq -lfcgi -lpthread ;;
+	*) echo -ljson-c ;;
+	esac
+}
+
+command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)"; exit 2; }
+mkdir -p "$OUT/artifacts"
+work=$(mktemp -d /tmp/pollhub-fuzz.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+status=0
+for h in "${harnesses[@]}"; do
+	# shellcheck disable=SC2046
+	if ! "$CC" "${FLAGS[@]}" "tests/fuzz/$h.c" $(sources "$h") $(libs "$h") -o "$OUT/$h"; then
+		echo "$h: build failed"
+		status=1
+		continue
+	fi
+	corpus="$work/$h"
+	mkdir -p "$corpus"
+	cp -r "tests/fuzz/corpus/$h/." "$corpus/" 2>/dev/null
+	dict=()
+	[ -f "tests/fuzz/$h.dict" ] && dict=(-dict="tests/fuzz/$h.dict")
+	log="$OUT/$h.log"
+	"$OUT/$h" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$OUT/artifacts/$h-" "${dict[@]}" "$corpus" >"$log" 2>&1
+	rc=$?
+	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		echo "$h: CRASH after ${execs:-?} executions (exit $rc); log: $log"
+		grep -E 'ERROR|property violated|SUMMARY|Test unit written' "$log" | head -n 5
+		art=$(grep -o "Test unit written to [^ ]*" "$log" | tail -n 1 | sed 's/Test unit written to //')
+		[ -n "$art" ] && [ -f "$art" ] && echo "input (base64): $(base64 -w0 "$art")"
+	else
+		echo "$h: ${execs:-?} executions in ${secs}s, ${cov:-cov: ?}, no crash"
+	fi
+done
+exit $status

@@ -1,0 +1,140 @@
+/* Unit tests for fcgi/negotiate.h (the parts that need no request or database). */
+#include <stdlib.h>
+
+#include "negotiate.h"
+#include "unit.h"
+
+#define LIT(s) (s), (sizeof(s) - 1)
+#define REMOTE "192.0.2.7"
+
+static void
+test_version(void)
+{
+	CHECK_INTEQ(negotiate_version("", 0), 0);
+	CHECK_INTEQ(negotiate_version(LIT("id=abc")), 0);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=1")), 1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=0")), 0);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=5")), 1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=2147483648")), 1);
+	CHECK_INTEQ(negotiate_version(LIT("x=1&negotiateVersion=1&y=2")), 1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=%31")), 1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=abc")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=1x")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=1.0")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=%")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=%00")), -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=99999999999999999999")), -1);
+	/* Longer than any integer: not one we can read. */
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=0000000000000000000000000000000000001")),
+	    -1);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=-1")), -2);
+	CHECK_INTEQ(negotiate_version(LIT("negotiateVersion=-99")), -2);
+	/* Only query[0..len) is read. */
+	CHECK_INTEQ(negotiate_version("negotiateVersion=1", 17), -1);
+	CHECK_INTEQ(negotiate_version("negotiateVersion=-1", 18), -1);
+}
+
+static void
+test_body(void)
+{
+	struct buf b = BUF_INIT;
+
+	CHECK_INTEQ(negotiate_body(&b, 1, "ID", "TOK"), 0);
+	CHECK_STREQ(b.data, "{\"negotiateVersion\":1,\"connectionId\":\"ID\","
+	    "\"connectionToken\":\"TOK\",\"availableTransports\":[{\"transport\":\"LongPolling\","
+	    "\"transferFormats\":[\"Text\",\"Binary\"]}]}");
+	CHECK_INTEQ(strlen(b.data), b.len);
+	buf_free(&b);
+	CHECK_INTEQ(negotiate_body(&b, 0, "ID", "TOK"), 0);
+	CHECK_STREQ(b.data, "{\"negotiateVersion\":0,\"connectionId\":\"ID\","
+	    "\"availableTransports\":[{\"transport\":\"LongPolling\","
+	    "\"transferFormats\":[\"Text\",\"Binary\"]}]}");
+	CHECK(strstr(b.data, "TOK") == NULL);
+	buf_free(&b);
+	/* Real ids contain '-' and '_', which JSON leaves alone. */
+	CHECK_INTEQ(negotiate_body(&b, 1, "abc-_DEF0123456789xyzA", "Q-_q"), 0);
+	CHECK_CONTAINS(b.data, "\"connectionId\":\"abc-_DEF0123456789xyzA\"");
+	CHECK_CONTAINS(b.data, "\"connectionToken\":\"Q-_q\"");
+	buf_free(&b);
+	/* It appends. */
+	buf_puts(&b, "x");
+	CHECK_INTEQ(negotiate_body(&b, 1, "I", "T"), 0);
+	CHECK(b.data != NULL && strncmp(b.data, "x{\"negotiateVersion\":1,", 23) == 0);
+	buf_free(&b);
+}
+
+/* Group lookup; returns the group or "(refused)". */
+static const char *
+group(const char *query, size_t len, const char *param, const char *remote)
+{
+	static char out[300];
+
+	memset(out, '#', sizeof(out));
+	out[sizeof(out) - 1] = '\0';
+	if (negotiate_group(query, len, param, remote, out, sizeof(out)) == -1)
+		return "(refused)";
+	return out;
+}
+
+static void
+test_group(void)
+{
+	char q[700];
+	int n;
+
+	/* No parameter configured: the client address. */
+	CHECK_STREQ(group(LIT("group=a"), NULL, REMOTE), REMOTE);
+	CHECK_STREQ(group(LIT("group=a"), "", REMOTE), REMOTE);
+	CHECK_STREQ(group("", 0, NULL, "::1"), "::1");
+	/* Configured and present: the decoded value. */
+	CHECK_STREQ(group(LIT("group=a"), "group", REMOTE), "a");
+	CHECK_STREQ(group(LIT("id=x&group=room%201+b"), "group", REMOTE), "room 1 b");
+	CHECK_STREQ(group(LIT("group=%C3%A9t%C3%A9"), "group", REMOTE), "\xc3\xa9t\xc3\xa9");
+	/* Configured but absent or empty: the client address. */
+	CHECK_STREQ(group(LIT("id=x"), "group", REMOTE), REMOTE);
+	CHECK_STREQ(group(LIT("group="), "group", REMOTE), REMOTE);
+	CHECK_STREQ(group(LIT("group"), "group", REMOTE), REMOTE);
+	CHECK_STREQ(group(LIT("groupx=a"), "group", REMOTE), REMOTE);
+	/* Badly encoded: refused, not silently replaced by the address. */
+	CHECK_STREQ(group(LIT("group=%"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%00"), "group", REMOTE), "(refused)");
+	/* Control characters. */
+	CHECK_STREQ(group(LIT("group=%01"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=a%0Ab"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%1E"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%7F"), "group", REMOTE), "(refused)");
+	/* Not a character at all: invalid UTF-8 would fail later in the database. */
+	CHECK_STREQ(group(LIT("group=%FF"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=a%C3"), "group", REMOTE), "(refused)");
+	/* Length: 256 is fine, 257 is not, nor a value too long for the buffer. */
+	n = snprintf(q, sizeof(q), "group=%0256d", 0);
+	CHECK_INTEQ(strlen(group(q, (size_t)n, "group", REMOTE)), 256);
+	n = snprintf(q, sizeof(q), "group=%0257d", 0);
+	CHECK_STREQ(group(q, (size_t)n, "group", REMOTE), "(refused)");
+	n = snprintf(q, sizeof(q), "group=%0600d", 0);
+	CHECK_STREQ(group(q, (size_t)n, "group", REMOTE), "(refused)");
+	/* No address either. */
+	CHECK_STREQ(group("", 0, NULL, ""), "(refused)");
+	CHECK_STREQ(group(LIT("group="), "group", ""), "(refused)");
+	/* An address that does not fit the caller's buffer. */
+	{
+		char small[10] = "";
+		CHECK_INTEQ(negotiate_group("", 0, NULL, "10.0.0.100", small, sizeof(small)), -1);
+		CHECK_INTEQ(negotiate_group("", 0, NULL, "10.0.0.10", small, sizeof(small)), 0);
+		CHECK_STREQ(small, "10.0.0.10");
+		/* The value from the query is bounded by the buffer too. */
+		CHECK_INTEQ(negotiate_group(LIT("g=0123456789"), "g", REMOTE, small, sizeof(small)),
+		    -1);
+	}
+}
+
+int
+main(void)
+{
+	test_version();
+	test_body();
+	test_group();
+	return unit_done();
+}
