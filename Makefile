@@ -19,7 +19,7 @@ OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit integration run deps test-deps clean
+.PHONY: all check unit integration fuzz fuzz-smoke run deps test-deps clean
 all: $(BUILD)/pollhub
 
 $(BUILD)/%.o: %.c
@@ -54,8 +54,17 @@ unit: $(UNIT_BIN)
 integration: $(ASAN)/pollhub
 	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-integration.sh
 
+# libFuzzer harnesses of every parser of untrusted bytes: FUZZ_SECS each.
+FUZZ_SECS ?= 60
+fuzz:
+	@bash tests/fuzz/run.sh $(FUZZ_SECS)
+
+# A short run in `make check`: the committed corpus plus a few seconds of mutation.
+fuzz-smoke:
+	@bash tests/fuzz/run.sh 5
+
 check: test-deps
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit fuzz-smoke integration
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "meeting.h"
+#include "utf8.h"
 #include "store.h"
 
 enum method { M_READ, M_CREATE, M_UPDATE, M_DESTROY, M_UNKNOWN };
@@ -34,11 +35,12 @@ fail_invoke(struct outcome *o, const struct hub_caller *c, const char *target,
 	/* HubException details always reach the client; others only when detailed. */
 	if (detail != NULL && (strcmp(type, "HubException") == 0 || c->detailed_errors))
 		snprintf(o->error, sizeof(o->error),
-		    "An unexpected error occurred invoking '%.100s' on the server. %s: %s",
-		    target, type, detail);
+		    "An unexpected error occurred invoking '%.*s' on the server. %s: %s",
+		    utf8_prefix(target, 100), target, type, detail);
 	else
 		snprintf(o->error, sizeof(o->error),
-		    "An unexpected error occurred invoking '%.100s' on the server.", target);
+		    "An unexpected error occurred invoking '%.*s' on the server.",
+		    utf8_prefix(target, 100), target);
 }
 
 static void
@@ -47,10 +49,12 @@ fail_binding(struct outcome *o, const struct hub_caller *c, const char *target,
 {
 	if (c->detailed_errors && detail != NULL)
 		snprintf(o->error, sizeof(o->error),
-		    "Failed to invoke '%.100s' due to an error on the server. %s", target, detail);
+		    "Failed to invoke '%.*s' due to an error on the server. %s",
+		    utf8_prefix(target, 100), target, detail);
 	else
 		snprintf(o->error, sizeof(o->error),
-		    "Failed to invoke '%.100s' due to an error on the server.", target);
+		    "Failed to invoke '%.*s' due to an error on the server.",
+		    utf8_prefix(target, 100), target);
 }
 
 static void
@@ -99,19 +103,23 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 static void
 dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outcome *o)
 {
-	enum method m = method_lookup(msg->target);
+	/* A target with an embedded NUL names no method, whatever its prefix. */
+	enum method m = strlen(msg->target) == msg->target_len ?
+	    method_lookup(msg->target) : M_UNKNOWN;
 	size_t argc = json_object_array_length(msg->arguments);
 	char detail[160];
 
 	if (m == M_UNKNOWN) {
 		/* ASP.NET Core says this in every mode: binding throws a HubException. */
-		snprintf(o->error, sizeof(o->error), "Failed to invoke '%.100s' due to an error on"
-		    " the server. HubException: Method does not exist.", msg->target);
+		snprintf(o->error, sizeof(o->error), "Failed to invoke '%.*s' due to an error on"
+		    " the server. HubException: Method does not exist.",
+		    utf8_prefix(msg->target, 100), msg->target);
 		return;
 	}
 	if (msg->type == HUB_STREAM_INVOCATION) {
 		snprintf(o->error, sizeof(o->error), "The client attempted to invoke the"
-		    " non-streaming '%.100s' method with a streaming invocation.", msg->target);
+		    " non-streaming '%.*s' method with a streaming invocation.",
+		    utf8_prefix(msg->target, 100), msg->target);
 		return;
 	}
 	/* read takes the Kendo query object or nothing; the others one meeting. */

@@ -3,12 +3,195 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 long
 hubproto_record_len(const char *data, size_t len)
 {
 	const char *rs = memchr(data, HUBPROTO_RS, len);
 
 	return rs == NULL ? -1 : (long)(rs - data);
+}
+
+/*
+ * RFC 8259 grammar check, run before json-c: even in strict mode json-c
+ * takes single-quoted strings, NaN, Infinity, "1." and raw control
+ * characters, and its UTF-8 check lets overlong forms and surrogates
+ * through. ASP.NET's reader refuses all of them, so we do too.
+ */
+struct jscan {
+	const unsigned char	*p, *end;
+	int			 depth;
+};
+
+static void
+js_ws(struct jscan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+}
+
+static int
+js_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int
+js_string(struct jscan *s)
+{
+	size_t n;
+	int i;
+
+	s->p++;	/* opening quote */
+	while (s->p < s->end) {
+		unsigned char c = *s->p;
+
+		if (c == '"') {
+			s->p++;
+			return 0;
+		}
+		if (c < 0x20)
+			return -1;
+		if (c == '\\') {
+			if (++s->p >= s->end)
+				return -1;
+			c = *s->p++;
+			if (c == 'u') {
+				for (i = 0; i < 4; i++, s->p++)
+					if (s->p >= s->end || !js_hex(*s->p))
+						return -1;
+			} else if (strchr("\"\\/bfnrt", c) == NULL || c == 0)
+				return -1;
+			continue;
+		}
+		if ((n = utf8_char_len(s->p, (size_t)(s->end - s->p))) == 0)
+			return -1;
+		s->p += n;
+	}
+	return -1;
+}
+
+static int
+js_digits(struct jscan *s)
+{
+	const unsigned char *start = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start ? 0 : -1;
+}
+
+static int
+js_number(struct jscan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (js_digits(s) == -1)
+		return -1;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (js_digits(s) == -1)
+			return -1;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (js_digits(s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+js_literal(struct jscan *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+static int js_value(struct jscan *s);
+
+/* An object or array: members separated by commas, depth-limited. */
+static int
+js_container(struct jscan *s, unsigned char close)
+{
+	if (++s->depth > HUBPROTO_MAX_DEPTH)
+		return -1;
+	s->p++;
+	js_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			js_ws(s);
+			if (s->p >= s->end || *s->p != '"' || js_string(s) == -1)
+				return -1;
+			js_ws(s);
+			if (s->p >= s->end || *s->p++ != ':')
+				return -1;
+		}
+		if (js_value(s) == -1)
+			return -1;
+		js_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == close) {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (*s->p++ != ',')
+			return -1;
+	}
+}
+
+static int
+js_value(struct jscan *s)
+{
+	js_ws(s);
+	if (s->p >= s->end)
+		return -1;
+	switch (*s->p) {
+	case '{':
+		return js_container(s, '}');
+	case '[':
+		return js_container(s, ']');
+	case '"':
+		return js_string(s);
+	case 't':
+		return js_literal(s, "true");
+	case 'f':
+		return js_literal(s, "false");
+	case 'n':
+		return js_literal(s, "null");
+	default:
+		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+			return js_number(s);
+		return -1;
+	}
+}
+
+/* 1 if text[0..len) is exactly one RFC 8259 value, optionally padded. */
+static int
+json_wellformed(const char *text, size_t len)
+{
+	struct jscan s = { (const unsigned char *)text, (const unsigned char *)text + len, 0 };
+
+	if (js_value(&s) == -1)
+		return 0;
+	js_ws(&s);
+	return s.p == s.end;
 }
 
 json_object *
@@ -19,6 +202,8 @@ hubproto_json_parse(const char *text, size_t len)
 	size_t end;
 
 	if (len > (size_t)2147483647 - 1)
+		return NULL;
+	if (!json_wellformed(text, len))
 		return NULL;
 	if ((tok = json_tokener_new_ex(HUBPROTO_MAX_DEPTH)) == NULL)
 		return NULL;
@@ -65,8 +250,8 @@ hubproto_parse_handshake(const char *rec, size_t len, char *err, size_t errlen)
 		goto done;
 	}
 	if (strcmp(json_object_get_string(proto), "json") != 0) {
-		snprintf(err, errlen, "The protocol '%.100s' is not supported.",
-		    json_object_get_string(proto));
+		snprintf(err, errlen, "The protocol '%.*s' is not supported.",
+		    utf8_prefix(json_object_get_string(proto), 100), json_object_get_string(proto));
 		goto done;
 	}
 	if (json_object_get_int64(version) != 1) {
@@ -135,6 +320,7 @@ hubproto_parse_message(const char *rec, size_t len, struct hub_message *msg,
 			goto fail;
 		}
 		msg->target = json_object_get_string(v);
+		msg->target_len = (size_t)json_object_get_string_len(v);
 		if (!json_object_object_get_ex(root, "arguments", &v)) {
 			missing(err, errlen, "arguments");
 			goto fail;

@@ -31,6 +31,7 @@ struct hub_message {
 	int		 type;
 	const char	*invocation_id;	/* borrowed from root; NULL when absent */
 	const char	*target;	/* borrowed; invocations only */
+	size_t		 target_len;	/* may exceed strlen(target): \u0000 */
 	json_object	*arguments;	/* borrowed array; invocations only */
 	json_object	*root;		/* owned: release with hub_message_free */
 };

@@ -22,6 +22,8 @@ decode(const char *s, size_t n, char *out, size_t cap)
 
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		if (c == '\0')
+			return -1;	/* a raw NUL would cut the value short */
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {

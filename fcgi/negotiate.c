@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "log.h"
 #include "query.h"
+#include "utf8.h"
 
 int
 negotiate_version(const char *query, size_t len)
@@ -49,7 +50,7 @@ negotiate_group(const char *query, size_t len, const char *param,
 			return -1;
 		memcpy(out, g, strlen(g) + 1);
 	}
-	if (out[0] == '\0' || strlen(out) > 256)
+	if (out[0] == '\0' || strlen(out) > 256 || !utf8_valid(out, strlen(out)))
 		return -1;
 	for (const unsigned char *p = (const unsigned char *)out; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)

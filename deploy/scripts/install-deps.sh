@@ -4,7 +4,7 @@
 # `make check` can call it every time.
 #
 #   install-deps.sh           Debian packages
-#   install-deps.sh --test    ... plus the npm packages of tests/ (@microsoft/signalr)
+#   install-deps.sh --test    ... plus clang for fuzzing and the npm packages of tests/
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -25,6 +25,8 @@ for arg in "$@"; do
 done
 
 packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev postgresql lighttpd nodejs npm)
+# Tests also fuzz with clang's libFuzzer (its runtime is in libclang-rt-14-dev).
+((want_test)) && packages+=(clang libclang-rt-14-dev)
 
 # A package counts as present when it is installed or provided by an installed one:
 # NodeSource's nodejs provides npm, and Debian's npm package would conflict with it.

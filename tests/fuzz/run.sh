@@ -20,8 +20,8 @@ OUT=build/fuzz
 # What each harness links: only the modules it exercises and their dependencies.
 sources() {
 	case $1 in
-	fuzz_hubproto) echo common/hubproto.c common/buf.c ;;
-	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c ;;
+	fuzz_hubproto) echo common/hubproto.c common/buf.c common/utf8.c ;;
+	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
 	fuzz_query) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
 	esac
