@@ -24,9 +24,11 @@ for arg in "$@"; do
 	esac
 done
 
-packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev postgresql lighttpd nodejs npm)
-# Tests also fuzz with clang's libFuzzer (its runtime is in libclang-rt-14-dev).
-((want_test)) && packages+=(clang libclang-rt-14-dev)
+packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev postgresql lighttpd
+	apache2 libapache2-mod-fcgid nodejs npm)
+# Tests also fuzz with clang's libFuzzer (its runtime is in libclang-rt-14-dev) and
+# drive Debian's Chromium through playwright-core.
+((want_test)) && packages+=(clang libclang-rt-14-dev chromium)
 
 # A package counts as present when it is installed or provided by an installed one:
 # NodeSource's nodejs provides npm, and Debian's npm package would conflict with it.
@@ -68,7 +70,16 @@ if ((${#missing[@]} > 0)); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if ((want_test)) && [[ ! -d $repo/tests/node_modules/@microsoft/signalr ]]; then
-	echo "install-deps.sh: installing npm packages in tests/"
-	(cd "$repo/tests" && npm install --no-audit --no-fund)
-fi
+# npm packages: the demo page's browser libraries (served from deploy/www/node_modules)
+# and, for tests, the clients. Reinstalled when package.json is newer than the install.
+npm_install() {
+	local dir=$1
+	[[ -f $dir/package.json ]] || return 0
+	if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package.json -nt $dir/node_modules/.package-lock.json ]]; then
+		echo "install-deps.sh: installing npm packages in ${dir#"$repo"/}"
+		(cd "$dir" && npm install --no-audit --no-fund)
+	fi
+}
+npm_install "$repo/deploy/www"
+((want_test)) && npm_install "$repo/tests"
+exit 0
