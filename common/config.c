@@ -40,7 +40,7 @@ env_str(const char *name)
 int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
-	long threads, pool, poll, disc, maxmsg, detailed;
+	long threads, pool, poll, disc, keepalive, maxmsg, detailed;
 	const char *lvl;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -48,6 +48,8 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    env_int("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
 	    env_int("POLLHUB_POLL_TIMEOUT", 90, 1, 3600, &poll, err, errlen) ||
 	    env_int("POLLHUB_DISCONNECT_TIMEOUT", 15, 1, 3600, &disc, err, errlen) ||
+	    /* The client gives up after 30 s without a message. */
+	    env_int("POLLHUB_KEEPALIVE_INTERVAL", 15, 1, 25, &keepalive, err, errlen) ||
 	    env_int("POLLHUB_MAX_MESSAGE_SIZE", 32768, 256, 16 * 1024 * 1024,
 		&maxmsg, err, errlen) ||
 	    env_int("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
@@ -56,6 +58,7 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	cfg->db_pool = (int)pool;
 	cfg->poll_timeout = (int)poll;
 	cfg->disconnect_timeout = (int)disc;
+	cfg->keepalive_interval = (int)keepalive;
 	cfg->max_message_size = (size_t)maxmsg;
 	cfg->detailed_errors = (int)detailed;
 	cfg->log_level = LOG_INFO;

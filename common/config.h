@@ -17,6 +17,7 @@ struct config {
 	int		 db_pool;
 	int		 poll_timeout;		/* seconds */
 	int		 disconnect_timeout;	/* seconds */
+	int		 keepalive_interval;	/* seconds between pings on a quiet stream */
 	size_t		 max_message_size;	/* bytes */
 	int		 detailed_errors;
 	enum log_level	 log_level;

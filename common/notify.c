@@ -172,13 +172,14 @@ notifier_stop(struct notifier *n)
 
 void
 waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
-    const char *group)
+    const char *group, int stream)
 {
 	pthread_condattr_t attr;
 
 	w->connection_id = connection_id;
 	w->group = group;
 	w->signaled = 0;
+	w->stream = stream;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &attr);
@@ -224,4 +225,25 @@ notifier_wake_all(struct notifier *n)
 		pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
+}
+
+int
+notifier_streams(struct notifier *n, struct buf *out)
+{
+	int count = 0, rc = 0;
+
+	/* Connection ids are base64url: nothing in them needs quoting. */
+	pthread_mutex_lock(&n->lock);
+	rc = buf_puts(out, "{");
+	for (struct waiter *w = n->head.next; rc == 0 && w != &n->head; w = w->next) {
+		if (!w->stream)
+			continue;
+		if ((count > 0 && buf_puts(out, ",") == -1) || buf_puts(out, w->connection_id) == -1)
+			rc = -1;
+		count++;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (rc == -1 || buf_puts(out, "}") == -1)
+		return -1;
+	return count;
 }

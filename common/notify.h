@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "buf.h"
+
 struct notifier;
 
 /* One waiting poll. Lives on the waiting thread's stack; fields are private
@@ -22,6 +24,7 @@ struct waiter {
 	const char	*group;		/* borrowed; may be NULL */
 	pthread_cond_t	 cond;
 	int		 signaled;
+	int		 stream;	/* a server-sent events stream, not a poll */
 };
 
 /* Connect, LISTEN and start the thread. NULL with a message on failure. */
@@ -30,13 +33,16 @@ struct notifier	*notifier_start(const char *conninfo, char *err, size_t errlen);
 void		 notifier_stop(struct notifier *);
 
 /* Register before reading the tables, so a change committed after the read
- * cannot be missed. */
+ * cannot be missed. stream: 1 for a server-sent events stream. */
 void	waiter_register(struct notifier *, struct waiter *, const char *connection_id,
-	    const char *group);
+	    const char *group, int stream);
 /* Wait until signaled or the CLOCK_MONOTONIC deadline. Returns 1 when
  * signaled (and clears the signal), 0 on timeout. */
 int	waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline);
 void	waiter_unregister(struct notifier *, struct waiter *);
+/* Append the connection ids of this process's open streams to out as a
+ * PostgreSQL text[] literal ("{a,b}"); returns how many, or -1 (no memory). */
+int	notifier_streams(struct notifier *, struct buf *out);
 /* Wake every waiter (shutdown). */
 void	notifier_wake_all(struct notifier *);
 

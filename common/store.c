@@ -224,6 +224,49 @@ store_poll_begin(PGconn *db, const char *token, struct poll_info *pi)
 }
 
 enum store_status
+store_stream_begin(PGconn *db, const char *token, struct poll_info *pi,
+    enum stream_status *ss)
+{
+	const char *p[] = { token };
+	PGresult *r;
+	enum store_status st;
+	const char *status;
+
+	st = tuples(db, "SELECT status, connection_id, group_name, poll_no"
+	    " FROM pollhub.stream_begin($1)", 1, p, &r);
+	if (st != STORE_OK)
+		return st;
+	status = PQgetvalue(r, 0, 0);
+	if (strcmp(status, "ok") == 0) {
+		*ss = STREAM_OK;
+		copy_field(pi->connection_id, sizeof(pi->connection_id), r, 0, 1);
+		copy_field(pi->group, sizeof(pi->group), r, 0, 2);
+		pi->poll_no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+		pi->first_poll = 0;
+		pi->longpolling = 0;
+	} else if (strcmp(status, "transport") == 0)
+		*ss = STREAM_TRANSPORT;
+	else if (strcmp(status, "busy") == 0)
+		*ss = STREAM_BUSY;
+	else
+		*ss = STREAM_GONE;
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
+store_touch(PGconn *db, const char *ids)
+{
+	const char *p[] = { ids };
+	PGresult *r;
+
+	if (tuples(db, "SELECT pollhub.touch($1::text[])", 1, p, &r) != STORE_OK)
+		return STORE_ERROR;
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
 store_poll_drain(PGconn *db, const char *token, long long poll_no, struct buf *out,
     enum drain_status *ds)
 {
@@ -244,6 +287,8 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, struct buf *o
 		*ds = DRAIN_SUPERSEDED;
 	else if (strcmp(status, "closed") == 0)
 		*ds = DRAIN_CLOSED;
+	else if (strcmp(status, "closing") == 0)
+		*ds = DRAIN_LAST;
 	else
 		*ds = DRAIN_OK;
 	if (!PQgetisnull(r, 0, 1) &&
@@ -338,11 +383,16 @@ enum store_status
 store_mark_closing(PGconn *db, const char *connection_id)
 {
 	const char *p[] = { connection_id };
+	PGresult *r;
 	enum store_status st;
 
 	st = command(db, "UPDATE pollhub.connections SET state = 'closing' WHERE id = $1", 1, p);
 	if (st == STORE_OK)
 		st = command(db, "DELETE FROM pollhub.memberships WHERE connection_id = $1", 1, p);
+	/* Wake its held poll or stream (at commit): there may be nothing to send. */
+	if (st == STORE_OK && (st = tuples(db, "SELECT pg_notify('pollhub', 'c:' || $1)",
+	    1, p, &r)) == STORE_OK)
+		PQclear(r);
 	return st;
 }
 

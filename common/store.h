@@ -49,7 +49,15 @@ struct poll_info {
 };
 enum store_status store_poll_begin(PGconn *, const char *token, struct poll_info *);
 
-enum drain_status { DRAIN_OK, DRAIN_GONE, DRAIN_SUPERSEDED, DRAIN_CLOSED };
+/* Open a connection's server-sent events stream (pi->first_poll is 0). */
+enum stream_status { STREAM_OK, STREAM_GONE, STREAM_TRANSPORT, STREAM_BUSY };
+enum store_status store_stream_begin(PGconn *, const char *token, struct poll_info *,
+		    enum stream_status *);
+/* Vouch for this process's open streams: ids is a text[] literal "{a,b}". */
+enum store_status store_touch(PGconn *, const char *ids);
+
+/* DRAIN_LAST: the connection is closing and these are its last records. */
+enum drain_status { DRAIN_OK, DRAIN_LAST, DRAIN_GONE, DRAIN_SUPERSEDED, DRAIN_CLOSED };
 /* Append everything pending (0x1E-terminated records) to out. */
 enum store_status store_poll_drain(PGconn *, const char *token, long long poll_no,
 		    struct buf *out, enum drain_status *);

@@ -111,6 +111,32 @@ http_respond(struct http_request *h, int status, const char *content_type,
 }
 
 int
+http_stream_start(struct http_request *h)
+{
+	/* No Content-Length: the web server ends the body when we finish.
+	 * identity keeps compressing filters off; X-Accel-Buffering: no asks
+	 * nginx-style proxies in front not to buffer the stream. */
+	static const char head[] =
+	    "Status: 200 OK\r\n"
+	    "Content-Type: text/event-stream\r\n"
+	    "Cache-Control: no-cache, no-store\r\n"
+	    "Pragma: no-cache\r\n"
+	    "Content-Encoding: identity\r\n"
+	    "X-Accel-Buffering: no\r\n"
+	    "\r\n";
+
+	return http_write(h, head, sizeof(head) - 1);
+}
+
+int
+http_write(struct http_request *h, const char *data, size_t len)
+{
+	if (len > 0 && FCGX_PutStr(data, (int)len, h->fcgi->out) != (int)len)
+		return -1;
+	return FCGX_FFlush(h->fcgi->out) == 0 ? 0 : -1;
+}
+
+int
 http_text(struct http_request *h, int status, const char *body)
 {
 	return http_respond(h, status, "text/plain", body, strlen(body), HTTP_NO_CACHE);

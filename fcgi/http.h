@@ -35,6 +35,11 @@ enum body_status http_read_body(struct http_request *, size_t max, struct buf *o
 /* Write a complete response. Returns 0, or -1 when the client is gone. */
 int	http_respond(struct http_request *, int status, const char *content_type,
 	    const char *body, size_t len, int flags);
+/* Start an open-ended text/event-stream response: headers only, flushed.
+ * Then http_write sends each piece as soon as it is written. Both return 0,
+ * or -1 when the client is gone. */
+int	http_stream_start(struct http_request *);
+int	http_write(struct http_request *, const char *data, size_t len);
 /* 1 when the web server has closed this request's connection (its client
  * went away), 0 otherwise. Never blocks. */
 int	http_client_gone(struct http_request *);

@@ -37,6 +37,7 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct buf
 	case DRAIN_CLOSED:
 		return 204;
 	case DRAIN_OK:
+	case DRAIN_LAST:	/* delivered now; the next poll answers 204 */
 		break;
 	}
 	return out->len > 0 ? 200 : 0;
@@ -113,7 +114,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += app->cfg.poll_timeout;
 	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, pi.connection_id, pi.group);
+	waiter_register(app->notifier, &w, pi.connection_id, pi.group, 0);
 	while ((status = wait_and_drain(app, h, token, &pi, &w, &deadline, &out)) == 0)
 		;
 	waiter_unregister(app->notifier, &w);

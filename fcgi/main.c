@@ -63,16 +63,41 @@ worker(void *arg)
 	return NULL;
 }
 
+/* Tell the database this process's streams are alive, so the reaper (which
+ * removes active connections unseen for poll + disconnect timeout) only
+ * takes those of a responder that died. */
+static void
+touch_streams(struct app *app, PGconn *db)
+{
+	struct buf ids = BUF_INIT;
+
+	if (notifier_streams(app->notifier, &ids) > 0 && store_touch(db, ids.data) != STORE_OK)
+		log_warn("could not vouch for this process's streams");
+	buf_free(&ids);
+}
+
 static void *
 maintenance(void *arg)
 {
 	struct app *app = arg;
+	/* Well inside the reaper's limit for an active connection. */
+	int touch_every = (app->cfg.poll_timeout + app->cfg.disconnect_timeout) / 3;
+	time_t last_touch = 0;
 
+	if (touch_every > 30)
+		touch_every = 30;
+	if (touch_every < 1)
+		touch_every = 1;
 	while (!atomic_load(&app->stopping)) {
 		PGconn *db = store_acquire(app->store);
 		int removed = 0;
+		time_t now = time(NULL);
 
 		if (db != NULL) {
+			if (now - last_touch >= touch_every) {
+				touch_streams(app, db);
+				last_touch = now;
+			}
 			if (store_reap(db, app->cfg.disconnect_timeout, app->cfg.poll_timeout,
 			    &removed) == STORE_OK && removed > 0)
 				log_info("reaped %d idle connection(s)", removed);

@@ -68,6 +68,17 @@ add(json_object *o, const char *k, json_object *v)
 	return 0;
 }
 
+/* Append t (consumed) to the array a. */
+static int
+append(json_object *a, json_object *t)
+{
+	if (t == NULL || json_object_array_add(a, t) != 0) {
+		json_object_put(t);
+		return -1;
+	}
+	return 0;
+}
+
 static json_object *
 transport(const char *name, int binary)
 {
@@ -105,7 +116,9 @@ negotiate_body(struct buf *out, int version, const char *id, const char *token)
 	    add(o, "connectionId", json_object_new_string(id)) == -1 ||
 	    (version > 0 && add(o, "connectionToken", json_object_new_string(token)) == -1))
 		goto done;
-	if (json_object_array_add(ts, transport("LongPolling", 1)) != 0)
+	/* ASP.NET's order too: the client takes the first that works. */
+	if (append(ts, transport("ServerSentEvents", 0)) == -1 ||
+	    append(ts, transport("LongPolling", 1)) == -1)
 		goto done;
 	if (add(o, "availableTransports", ts) == -1) {
 		ts = NULL;

@@ -7,6 +7,7 @@
 #include "negotiate.h"
 #include "query.h"
 #include "send.h"
+#include "sse.h"
 
 static int
 ends_with(const char *s, const char *suffix)
@@ -63,7 +64,9 @@ router_handle(struct app *app, struct http_request *h)
 		http_text(h, 404, "No Connection with that ID");
 		return;
 	}
-	if (strcmp(h->method, "GET") == 0)
+	if (strcmp(h->method, "GET") == 0 && strstr(h->accept, "text/event-stream") != NULL)
+		sse_handle(app, h, token);
+	else if (strcmp(h->method, "GET") == 0)
 		longpoll_handle(app, h, token);
 	else if (strcmp(h->method, "POST") == 0)
 		send_handle(app, h, token);

@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startStack, sleep, RS } from './stack.mjs';
+import { startStack, sleep, RS, transportName } from './stack.mjs';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 
@@ -63,7 +63,10 @@ function parseRecords(body) {
 
 const randomToken = () => crypto.randomBytes(16).toString('base64url');
 
-describe('HTTP wire behaviour', { timeout: 120000 }, () => {
+// Long polling on the wire; the server-sent events wire is in sse.test.mjs.
+const skip = transportName !== 'LongPolling' && `long-polling wire tests (transport under test: ${transportName})`;
+
+describe('HTTP wire behaviour', { timeout: 120000, skip }, () => {
 	let stack;
 	let c;
 	before(async () => {
@@ -73,7 +76,7 @@ describe('HTTP wire behaviour', { timeout: 120000 }, () => {
 	after(async () => { await stack?.stop(); });
 	const test = (name, fn) => it(name, async (t) => stack.guard(fn)(t));
 
-	test('negotiate v1 answers id, token and LongPolling only', async () => {
+	test('negotiate v1 answers id, token, ServerSentEvents then LongPolling', async () => {
 		const r = await fetch(`${stack.hubUrl}/negotiate?negotiateVersion=1`, { method: 'POST' });
 		assert.equal(r.status, 200);
 		assert.match(r.headers.get('content-type'), /^application\/json/);
@@ -84,8 +87,10 @@ describe('HTTP wire behaviour', { timeout: 120000 }, () => {
 		assert.match(n.connectionId, ID_RE);
 		assert.match(n.connectionToken, ID_RE);
 		assert.notEqual(n.connectionId, n.connectionToken);
-		assert.deepEqual(n.availableTransports,
-			[{ transport: 'LongPolling', transferFormats: ['Text', 'Binary'] }]);
+		assert.deepEqual(n.availableTransports, [
+			{ transport: 'ServerSentEvents', transferFormats: ['Text'] },
+			{ transport: 'LongPolling', transferFormats: ['Text', 'Binary'] },
+		]);
 		const again = await c.negotiate();
 		assert.notEqual(again.connectionId, n.connectionId, 'each negotiate makes a new connection');
 		assert.notEqual(again.connectionToken, n.connectionToken);
@@ -324,7 +329,7 @@ describe('HTTP wire behaviour', { timeout: 120000 }, () => {
 	});
 });
 
-describe('disconnect timeout', { timeout: 60000 }, () => {
+describe('disconnect timeout', { timeout: 60000, skip }, () => {
 	let stack;
 	let c;
 	before(async () => {

@@ -292,14 +292,21 @@ export function collector(conn, targets = ['create', 'update', 'destroy']) {
 	};
 }
 
+/** The transport under test: env POLLHUB_TEST_TRANSPORT (LongPolling by default). */
+export const transportName = process.env.POLLHUB_TEST_TRANSPORT || 'LongPolling';
+if (!(transportName in signalR.HttpTransportType))
+	throw new Error(`POLLHUB_TEST_TRANSPORT: unknown transport ${transportName}`);
+
 /**
- * A started HubConnection over LongPolling. opts.handlers: { name: fn } registered before
- * start; opts.collect (default true): attach conn.pushes = collector(conn).
+ * A started HubConnection over opts.transport (a name; default: the transport under
+ * test). opts.handlers: { name: fn } registered before start; opts.collect (default
+ * true): attach conn.pushes = collector(conn).
  */
 export async function connect(hubUrl, opts = {}) {
 	const { handlers = {}, collect = true, logLevel = signalR.LogLevel.Warning } = opts;
+	const transport = signalR.HttpTransportType[opts.transport || transportName];
 	const conn = new signalR.HubConnectionBuilder()
-		.withUrl(hubUrl, { transport: signalR.HttpTransportType.LongPolling })
+		.withUrl(hubUrl, { transport })
 		.configureLogging(logLevel)
 		.build();
 	for (const [name, fn] of Object.entries(handlers)) conn.on(name, fn);

@@ -43,13 +43,15 @@ test_body(void)
 
 	CHECK_INTEQ(negotiate_body(&b, 1, "ID", "TOK"), 0);
 	CHECK_STREQ(b.data, "{\"negotiateVersion\":1,\"connectionId\":\"ID\","
-	    "\"connectionToken\":\"TOK\",\"availableTransports\":[{\"transport\":\"LongPolling\","
+	    "\"connectionToken\":\"TOK\",\"availableTransports\":["
+	    "{\"transport\":\"ServerSentEvents\",\"transferFormats\":[\"Text\"]},{\"transport\":\"LongPolling\","
 	    "\"transferFormats\":[\"Text\",\"Binary\"]}]}");
 	CHECK_INTEQ(strlen(b.data), b.len);
 	buf_free(&b);
 	CHECK_INTEQ(negotiate_body(&b, 0, "ID", "TOK"), 0);
 	CHECK_STREQ(b.data, "{\"negotiateVersion\":0,\"connectionId\":\"ID\","
-	    "\"availableTransports\":[{\"transport\":\"LongPolling\","
+	    "\"availableTransports\":[{\"transport\":\"ServerSentEvents\",\"transferFormats\":[\"Text\"]},"
+	    "{\"transport\":\"LongPolling\","
 	    "\"transferFormats\":[\"Text\",\"Binary\"]}]}");
 	CHECK(strstr(b.data, "TOK") == NULL);
 	buf_free(&b);

@@ -1,0 +1,179 @@
+#include "sse.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define DB_RETRY 1	/* seconds before draining again after a database error */
+
+static const char ping_event[] = "data: {\"type\":6}\x1e\r\n\r\n";
+
+int
+sse_frame(struct buf *out, const char *payload, size_t len)
+{
+	size_t start = 0;
+
+	while (start <= len) {
+		const char *lf = memchr(payload + start, '\n', len - start);
+		size_t end = lf != NULL ? (size_t)(lf - payload) : len;
+		size_t line = end - start;
+
+		if (lf != NULL && line > 0 && payload[end - 1] == '\r')
+			line--;
+		if (buf_puts(out, "data: ") == -1 ||
+		    buf_append(out, payload + start, line) == -1 ||
+		    buf_puts(out, "\r\n") == -1)
+			return -1;
+		if (lf == NULL)
+			break;
+		start = end + 1;
+	}
+	return buf_puts(out, "\r\n");
+}
+
+/* ENDED: the connection is gone or closed (already removed); LEFT: the
+ * client stopped reading. */
+enum outcome { GOING_ON, ENDED, LEFT, DB_DOWN };
+
+/* Drain what is pending into one event and write it. */
+static enum outcome
+pump(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi,
+    struct buf *records, struct buf *event, int *wrote)
+{
+	PGconn *db = store_acquire(app->store);
+	enum drain_status ds = DRAIN_OK;
+	enum store_status st;
+
+	*wrote = 0;
+	if (db == NULL)
+		return DB_DOWN;
+	buf_reset(records);
+	st = store_poll_drain(db, token, pi->poll_no, records, &ds);
+	store_release(app->store, db);
+	if (st != STORE_OK)
+		return DB_DOWN;
+	/* A closing connection's last records (a Close message) go out first. */
+	if (records->len > 0) {
+		buf_reset(event);
+		if (sse_frame(event, records->data, records->len) == -1 ||
+		    http_write(h, event->data, event->len) == -1)
+			return LEFT;
+		*wrote = 1;
+	}
+	if (ds == DRAIN_GONE || ds == DRAIN_CLOSED)
+		return ENDED;
+	if (ds == DRAIN_LAST)
+		return LEFT;	/* the Close went out: end the stream, remove the connection */
+	return ds == DRAIN_OK ? GOING_ON : LEFT;
+}
+
+static void
+add_seconds(struct timespec *t, const struct timespec *from, int secs)
+{
+	*t = *from;
+	t->tv_sec += secs;
+}
+
+static int
+reached(const struct timespec *now, const struct timespec *t)
+{
+	return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+}
+
+/* Refuse a stream with ASP.NET Core's status and text. */
+static int
+refuse(struct http_request *h, enum store_status st, enum stream_status ss)
+{
+	if (st != STORE_OK)
+		return http_text(h, 503, "Service Unavailable");
+	switch (ss) {
+	case STREAM_GONE:
+		return http_text(h, 404, "No Connection with that ID");
+	case STREAM_TRANSPORT:
+		return http_text(h, 400, "Cannot change transports mid-connection");
+	case STREAM_BUSY:
+		return http_text(h, 409, "");
+	case STREAM_OK:
+		break;
+	}
+	return 0;
+}
+
+void
+sse_handle(struct app *app, struct http_request *h, const char *token)
+{
+	struct poll_info pi;
+	struct waiter w;
+	struct buf records = BUF_INIT, event = BUF_INIT;
+	struct timespec now, last_write, retry_at, wake;
+	enum stream_status ss = STREAM_GONE;
+	enum store_status st = STORE_ERROR;
+	enum outcome oc = GOING_ON;
+	const char *why = "client left";
+	int need_drain = 1, wrote;
+	PGconn *db;
+
+	if ((db = store_acquire(app->store)) != NULL) {
+		st = store_stream_begin(db, token, &pi, &ss);
+		store_release(app->store, db);
+	}
+	if (st != STORE_OK || ss != STREAM_OK) {
+		refuse(h, st, ss);
+		return;
+	}
+	/* Register before the first drain so no wake-up can fall in between. */
+	waiter_register(app->notifier, &w, pi.connection_id, pi.group, 1);
+	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
+	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1)
+		goto done;
+	clock_gettime(CLOCK_MONOTONIC, &last_write);
+	retry_at = last_write;
+	for (;;) {
+		if (atomic_load(&app->stopping)) {
+			why = "shutting down";
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (need_drain && reached(&now, &retry_at)) {
+			oc = pump(app, h, token, &pi, &records, &event, &wrote);
+			if (oc == ENDED || oc == LEFT) {
+				why = oc == ENDED ? "ended by the server or a DELETE" : "client left";
+				break;
+			}
+			if (wrote)
+				clock_gettime(CLOCK_MONOTONIC, &last_write);
+			if (oc == DB_DOWN) {
+				/* Keep the stream; pings go on while the database is away. */
+				add_seconds(&retry_at, &now, DB_RETRY);
+			} else
+				need_drain = 0;
+		}
+		if (http_client_gone(h))
+			break;
+		add_seconds(&wake, &last_write, app->cfg.keepalive_interval);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (reached(&now, &wake)) {
+			if (http_write(h, ping_event, sizeof(ping_event) - 1) == -1)
+				break;
+			last_write = now;
+			continue;
+		}
+		if (need_drain && !reached(&retry_at, &wake))
+			wake = retry_at;
+		if (waiter_wait(app->notifier, &w, &wake))
+			need_drain = 1;
+	}
+done:
+	waiter_unregister(app->notifier, &w);
+	buf_free(&records);
+	buf_free(&event);
+	log_debug("connection %s: stream %s", pi.connection_id, why);
+	/* A stream is the connection's whole life: when it ends the connection
+	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
+	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
+		if (store_connection_delete(db, token) == STORE_ERROR)
+			log_warn("connection %s: not removed; the reaper will", pi.connection_id);
+		store_release(app->store, db);
+	}
+}
