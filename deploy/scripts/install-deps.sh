@@ -5,16 +5,20 @@
 #
 #   install-deps.sh           Debian packages
 #   install-deps.sh --test    ... plus clang for fuzzing and the npm packages of tests/
+#   install-deps.sh --bench   ... plus nginx with nchan, the comparison in `make bench`
+#                             (installed but never started nor enabled as a service)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 want_test=0
+want_bench=0
 for arg in "$@"; do
 	case $arg in
 	--test) want_test=1 ;;
+	--bench) want_bench=1 ;;
 	-h | --help)
-		echo "usage: $0 [--test]"
+		echo "usage: $0 [--test] [--bench]"
 		exit 0
 		;;
 	*)
@@ -29,6 +33,8 @@ packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev postgresql lighttp
 # Tests also fuzz with clang's libFuzzer (its runtime is in libclang-rt-14-dev) and
 # drive Debian's Chromium through playwright-core.
 ((want_test)) && packages+=(clang libclang-rt-14-dev chromium)
+# The benchmark compares with nginx + nchan, started privately by tests/bench/run.sh.
+((want_bench)) && packages+=(nginx libnginx-mod-nchan)
 
 # A package counts as present when it is installed or provided by an installed one:
 # NodeSource's nodejs provides npm, and Debian's npm package would conflict with it.
@@ -68,6 +74,14 @@ if ((${#missing[@]} > 0)); then
 	fi
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	# nginx's postinst enables its service (policy-rc.d only stops it starting now); the
+	# benchmark runs its own nginx, so the system one must not claim port 80 at boot.
+	if [[ " ${missing[*]} " == *" nginx "* ]]; then
+		if command -v systemctl >/dev/null 2>&1; then
+			systemctl disable nginx.service >/dev/null 2>&1 || true
+		fi
+		update-rc.d nginx disable >/dev/null 2>&1 || true
+	fi
 fi
 
 # npm packages: the demo page's browser libraries (served from deploy/www/node_modules)
