@@ -19,7 +19,7 @@ OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit integration fuzz fuzz-smoke run deps test-deps clean
+.PHONY: all check unit integration browser screenshot fuzz fuzz-smoke run deps test-deps clean
 all: $(BUILD)/pollhub
 
 $(BUILD)/%.o: %.c
@@ -54,6 +54,16 @@ unit: $(UNIT_BIN)
 integration: $(ASAN)/pollhub
 	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-integration.sh
 
+# Browser: headless Chromium drives the Kendo DataSource and the demo page, two windows
+# at a time, over each web server and transport.
+browser: $(ASAN)/pollhub
+	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-browser.sh
+
+# The README's picture of two demo windows in sync.
+screenshot: $(BUILD)/pollhub
+	@POLLHUB_BIN=$(CURDIR)/$(BUILD)/pollhub POLLHUB_TEST_MATRIX=lighttpd:LongPolling \
+		POLLHUB_DEMO_SCREENSHOT=docs/demo-two-windows.png bash tests/run-browser.sh tests/browser/demo.test.mjs
+
 # libFuzzer harnesses of every parser of untrusted bytes: FUZZ_SECS each.
 FUZZ_SECS ?= 60
 fuzz:
@@ -64,7 +74,7 @@ fuzz-smoke:
 	@bash tests/fuzz/run.sh 5
 
 check: test-deps
-	@$(MAKE) --no-print-directory unit fuzz-smoke integration
+	@$(MAKE) --no-print-directory unit fuzz-smoke integration browser
 
 run: deps
 	@$(MAKE) --no-print-directory all

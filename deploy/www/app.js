@@ -1,0 +1,134 @@
+// The demo page: a week calendar over the meetings DataSource. Every change made here
+// goes to the hub through the DataSource's SignalR transport; every change made in
+// another window arrives as a DataSource push and is drawn (and announced) here.
+import { buildHub, hubUrlFromQuery, transportFromQuery, watchConnection } from './hub.js';
+import { meetingDataSource } from './data.js';
+import { createWeekView } from './week.js';
+import { createEditor } from './editor.js';
+import { addDays, addMinutes, nextHour, startOfWeek } from './dates.js';
+
+const FLASH_MS = 1600;
+const PUSH_WORDS = { create: 'New meeting', update: 'Changed', destroy: 'Deleted' };
+const TRANSPORT_LABELS = { LongPolling: 'long polling', ServerSentEvents: 'server-sent events' };
+
+const transport = transportFromQuery(location.search);
+const hub = buildHub(hubUrlFromQuery(location.search), transport);
+const notification = $('#notification').kendoNotification({
+	position: { pinned: true, bottom: 16, right: 16 },
+	stacking: 'up',
+	autoHideAfter: 4000,
+	width: 300,
+}).data('kendoNotification');
+
+let weekStart = startOfWeek(new Date());
+const flash = new Set();
+let saving = Promise.resolve();
+
+function showConnection(state, detail) {
+	document.body.dataset.connection = state;
+	const pill = document.getElementById('connection-state');
+	pill.className = `connection ${state}`;
+	pill.textContent = state === 'disconnected' ? 'disconnected · reload' : state;
+	pill.title = detail || '';
+	if (state === 'connected') notification.success(`Connected over ${TRANSPORT_LABELS[transport]}`);
+	else if (state === 'reconnecting') notification.warning('Connection lost, reconnecting…');
+	else notification.error(`Disconnected${detail ? `: ${detail}` : ''}`);
+}
+
+watchConnection(hub, showConnection);
+// As the seed: the DataSource waits on this promise before every call; a failed start
+// is reported here (the transport itself has no handler for it).
+const hubStart = hub.start()
+	.then(() => showConnection('connected'))
+	.catch((err) => showConnection('disconnected', err.message));
+
+const meetings = meetingDataSource(hub, hubStart, { change: draw, push: onPush, error: onError });
+const view = createWeekView(document.getElementById('week'), {
+	onSlot: (start) => editor.open(null, { start, end: addMinutes(start, 60) }),
+	onOpen: (meeting) => editor.open(meeting),
+	onMove: (meeting, start, end) => save(() => assign(meeting, { start, end })),
+});
+const editor = createEditor(document.getElementById('editor'), {
+	onSave: (meeting, values) => save(() => assign(meeting || meetings.add({}), values)),
+	onDelete: (meeting) => save(() => meetings.remove(meeting)),
+});
+
+function draw() {
+	view.render(Array.from(meetings.data()), flash);
+}
+
+/** Sets fields one by one (a new model from add({}) has every field's default, as a
+ *  Scheduler's new event has). */
+function assign(meeting, values) {
+	for (const [field, value] of Object.entries(values)) meeting.set(field, value);
+}
+
+/** Applies a change to the DataSource and syncs, one sync at a time (a second sync
+ *  while a create is in flight would send that create again). */
+function save(change) {
+	saving = saving.then(() => {
+		change();
+		return meetings.sync();
+	}).catch(() => { /* reported by onError */ });
+}
+
+function onError(e) {
+	const message = e.xhr && e.xhr.message ? e.xhr.message : e.errorThrown || 'request failed';
+	notification.error(`Not saved: ${message}`);
+	// The failed changes would be re-sent with the next sync: drop them instead.
+	setTimeout(() => { meetings.cancelChanges(); draw(); });
+}
+
+function onPush(e) {
+	for (const item of e.items) {
+		notification.info(`${PUSH_WORDS[e.type] || e.type}: ${item.title || '(no title)'}`);
+		if (e.type === 'destroy' && editor.editing() && editor.editing().ID === item.ID) {
+			editor.close();
+			notification.warning('The meeting you were editing was deleted in another window.');
+		}
+		if (e.type !== 'destroy' && item.ID) flashFor(item.ID);
+	}
+	draw();
+}
+
+function flashFor(id) {
+	flash.add(id);
+	setTimeout(() => { flash.delete(id); }, FLASH_MS);
+}
+
+function showWeek(start) {
+	weekStart = start;
+	const end = addDays(start, 6);
+	document.getElementById('week-label').textContent =
+		`${kendo.toString(start, 'd MMM')} – ${kendo.toString(end, 'd MMM yyyy')}`;
+	view.show(start);
+	draw();
+}
+
+function wireToolbar() {
+	$('#prev-week').kendoButton({ fillMode: 'flat' }).on('click', () => showWeek(addDays(weekStart, -7)));
+	$('#next-week').kendoButton({ fillMode: 'flat' }).on('click', () => showWeek(addDays(weekStart, 7)));
+	$('#today').kendoButton().on('click', () => showWeek(startOfWeek(new Date())));
+	$('#new-meeting').kendoButton({ themeColor: 'primary', icon: 'plus' }).on('click', () => {
+		const start = nextHour();
+		editor.open(null, { start, end: addMinutes(start, 60) });
+	});
+	const select = document.getElementById('transport');
+	select.value = transport;
+	select.addEventListener('change', () => {
+		const params = new URLSearchParams(location.search);
+		params.set('transport', select.value);
+		location.search = params.toString();
+	});
+	document.getElementById('connection-state').addEventListener('click', () => {
+		if (document.body.dataset.connection === 'disconnected') location.reload();
+	});
+}
+
+wireToolbar();
+showWeek(weekStart);
+view.scrollToHour(7.5);
+// Pushes missed while the connection was down are lost: read everything again.
+hub.onreconnected(() => meetings.read());
+meetings.read().then(() => { document.body.dataset.loaded = 'true'; });
+setInterval(draw, 60 * 1000);	// the "now" line

@@ -1,0 +1,214 @@
+// The demo page (deploy/www) in two browser windows: a meeting created, retitled,
+// dragged to another day and deleted in one appears in the other within a second.
+// With POLLHUB_DEMO_SCREENSHOT=FILE it also writes the two windows side by side to FILE
+// (the README's docs/demo-two-windows.png).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startStack, connect, stopAll, repoRoot } from '../integration/stack.mjs';
+import { launchBrowser, openWindow, hubOffers, transports } from './browser.mjs';
+
+const PUSH_DEADLINE_MS = 1000;
+const HOUR_PX = 44;	// week.js
+
+/** Monday 00:00 UTC of the current week: the windows run in UTC and show this week. */
+function thisMonday() {
+	const now = new Date();
+	const monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+	monday.setUTCDate(monday.getUTCDate() - ((monday.getUTCDay() + 6) % 7));
+	return monday;
+}
+
+function at(monday, day, hour, minutes = 0) {
+	return new Date(monday.getTime() + ((day * 24 + hour) * 60 + minutes) * 60000).toISOString();
+}
+
+/** A few meetings of this week, so the calendar is not empty (none on Wednesday 10:00). */
+function seedMeetings(monday) {
+	const m = (title, day, from, to) => ({
+		ID: null, Title: title, Start: at(monday, day, ...from), End: at(monday, day, ...to),
+		IsAllDay: false, Description: '', RecurrenceRule: '', RecurrenceID: null,
+		RecurrenceException: '', StartTimezone: '', EndTimezone: '', RoomID: null, Attendees: [],
+	});
+	return [
+		m('Standup', 0, [9, 0], [9, 30]),
+		m('Planning', 0, [13, 0], [14, 30]),
+		m('1:1 Alex', 1, [11, 0], [11, 45]),
+		m('Customer call', 1, [15, 0], [16, 0]),
+		m('Standup', 2, [9, 0], [9, 30]),
+		m('Architecture', 3, [14, 0], [15, 30]),
+		m('Code review', 3, [14, 30], [15, 30]),
+		m('Retro', 4, [16, 0], [17, 0]),
+	];
+}
+
+const meetingIn = (page, id) => page.locator(`.meeting[data-id="${id}"]`);
+
+async function waitConnected(page) {
+	await page.waitForSelector('body[data-connection="connected"][data-loaded="true"]', { timeout: 15000 })
+		.catch((e) => { throw new Error(`${e.message}\n${page.problems.join('\n')}`); });
+}
+
+/** Waits until check(page) holds in `page`, and returns how long it took after t0. */
+async function seenWithin(page, t0, check, what) {
+	await page.waitForFunction(check.fn, check.arg, { timeout: 5000, polling: 'raf' })
+		.catch(() => { throw new Error(`the other window never showed ${what}`); });
+	const ms = Date.now() - t0;
+	assert.ok(ms < PUSH_DEADLINE_MS, `the other window showed ${what} after ${ms} ms (limit ${PUSH_DEADLINE_MS})`);
+	return ms;
+}
+
+const shows = (id, text) => ({
+	fn: ([i, t]) => [...document.querySelectorAll(`.meeting[data-id="${i}"]`)]
+		.some((n) => n.textContent.includes(t)),
+	arg: [id, text],
+});
+const gone = (id) => ({ fn: (i) => !document.querySelector(`.meeting[data-id="${i}"]`), arg: id });
+
+/** The two windows as one picture, each in a frame with a caption. */
+async function sideBySide(browser, shots, file) {
+	const page = await browser.newPage({ viewport: { width: 1860, height: 700 } });
+	try {
+		const frames = shots.map(({ caption, png }) => `<figure><figcaption>${caption}</figcaption>` +
+			`<img src="data:image/png;base64,${png.toString('base64')}"></figure>`).join('');
+		await page.setContent(`<style>
+			body { margin: 0; padding: 20px; display: flex; align-items: flex-start; gap: 20px; background: #e9ebef;
+				font: 13px system-ui, sans-serif; }
+			figure { margin: 0; border-radius: 10px; overflow: hidden; background: #fff;
+				box-shadow: 0 4px 14px rgb(0 0 0 / 0.18); }
+			figcaption { padding: 8px 12px; background: #2f3542; color: #fff; }
+			img { display: block; }
+		</style>${frames}`);
+		await page.locator('body').screenshot({ path: file });
+	} finally {
+		await page.close();
+	}
+}
+
+for (const transport of transports) {
+	describe(`demo page over ${transport}`, { timeout: 90000 }, () => {
+		let stack;
+		let browser;
+		let one;
+		let two;
+		let created;
+		const monday = thisMonday();
+
+		before(async () => {
+			stack = await startStack({ env: { POLLHUB_POLL_TIMEOUT: '20' } });
+			browser = await launchBrowser();
+		});
+		after(async () => {
+			await browser?.close();
+			await stack?.stop();
+		});
+		// The steps build on each other: after a failure the rest are skipped.
+		let failed = false;
+		const test = (name, fn) => it(name, async (t) => {
+			if (failed) return t.skip('an earlier step failed');
+			if (!(await hubOffers(stack.hubUrl, transport)))
+				return t.skip(`the hub does not offer ${transport}`);
+			try {
+				return await stack.guard(fn)(t);
+			} catch (e) {
+				failed = true;
+				throw e;
+			}
+		});
+
+		test('two windows load the week and connect', async (t) => {
+			const seeder = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			try {
+				for (const m of seedMeetings(monday)) await seeder.invoke('create', m);
+			} finally {
+				await stopAll(seeder);
+			}
+			const t0 = Date.now();
+			const url = `${stack.url}/?transport=${transport}`;
+			[one, two] = await Promise.all([openWindow(browser, url), openWindow(browser, url)]);
+			const t1 = Date.now();
+			await Promise.all([waitConnected(one), waitConnected(two)]);
+			t.diagnostic(`windows loaded in ${t1 - t0} ms, connected and read ${Date.now() - t1} ms later`);
+			for (const page of [one, two]) {
+				assert.equal(await page.locator('.meeting[data-id]').count(), 8);
+				assert.match(await page.locator('#connection-state').textContent(), /^connected/);
+				assert.equal(await page.locator('#transport').inputValue(), transport);
+			}
+		});
+
+		test('a meeting created in one window appears in the other within a second', async (t) => {
+			// Wednesday 10:00: click the empty slot, name the meeting, save.
+			await one.locator('.day[data-day="2"]').click({ position: { x: 30, y: 10 * HOUR_PX + 6 } });
+			await one.locator('#meeting-title').fill('Design review');
+			const t0 = Date.now();
+			await one.locator('#meeting-save').click();
+			const mine = one.locator('.meeting', { hasText: 'Design review' });
+			await mine.and(one.locator('.meeting:not([data-id=""])')).waitFor();
+			created = await mine.getAttribute('data-id');
+			assert.match(created, /^[0-9a-f-]{36}$/);
+			const ms = await seenWithin(two, t0, shows(created, 'Design review'), 'the new meeting');
+			assert.match(await meetingIn(two, created).textContent(), /10:00 – 11:00/);
+			assert.equal(await one.locator('.meeting', { hasText: 'Design review' }).count(), 1);
+			await two.locator('.k-notification', { hasText: 'New meeting: Design review' }).waitFor();
+			t.diagnostic(`create shown in the other window after ${ms} ms`);
+
+			const file = process.env.POLLHUB_DEMO_SCREENSHOT;
+			if (file) {
+				await two.waitForTimeout(300);	// the arrival animation's first frames
+				const shots = [
+					{ caption: `Window 1 · created “Design review”`, png: await one.screenshot() },
+					{ caption: `Window 2 · pushed ${ms} ms later`, png: await two.screenshot() },
+				];
+				const target = path.resolve(repoRoot, file);
+				fs.mkdirSync(path.dirname(target), { recursive: true });
+				await sideBySide(browser, shots, target);
+			}
+		});
+
+		test('retitled in the other window, then seen here', async () => {
+			await meetingIn(two, created).click();
+			await two.locator('#meeting-title').fill('Design review (v2)');
+			const t0 = Date.now();
+			await two.locator('#meeting-save').click();
+			await seenWithin(one, t0, shows(created, 'Design review (v2)'), 'the new title');
+		});
+
+		test('dragged to Thursday 11:00 in one window, moved in the other', async () => {
+			const box = await meetingIn(one, created).boundingBox();
+			const columnWidth = (await one.locator('.day[data-day="3"]').boundingBox()).width;
+			const x = box.x + box.width / 2;
+			const y = box.y + 12;
+			await one.mouse.move(x, y);
+			await one.mouse.down();
+			await one.mouse.move(x + columnWidth / 2, y + HOUR_PX / 2, { steps: 4 });
+			await one.mouse.move(x + columnWidth, y + HOUR_PX, { steps: 4 });
+			const t0 = Date.now();
+			await one.mouse.up();
+			await seenWithin(two, t0, {
+				fn: (i) => [...document.querySelectorAll(`.day[data-day="3"] .meeting[data-id="${i}"]`)]
+					.some((n) => n.textContent.includes('11:00 – 12:00')),
+				arg: created,
+			}, 'the meeting on Thursday 11:00');
+			const reader = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			try {
+				const stored = (await reader.invoke('read')).find((m) => m.ID === created);
+				assert.equal(stored.Start, at(monday, 3, 11));
+				assert.equal(stored.End, at(monday, 3, 12));
+				assert.equal(stored.Title, 'Design review (v2)');
+			} finally {
+				await stopAll(reader);
+			}
+		});
+
+		test('deleted in the other window, gone here', async () => {
+			await meetingIn(two, created).click();
+			const t0 = Date.now();
+			await two.locator('#meeting-delete').click();
+			await seenWithin(one, t0, gone(created), 'the meeting removed');
+			await seenWithin(two, t0, gone(created), 'the meeting removed');
+			assert.equal(await one.locator('.meeting[data-id]').count(), 8);
+			for (const page of [one, two]) assert.deepEqual(page.problems, []);
+		});
+	});
+}
