@@ -1,6 +1,7 @@
 #include "notify.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +12,32 @@
 
 #include "log.h"
 
+#define BUCKETS 4096	/* per index; chains stay short up to ~10^5 waiters */
+
 struct notifier {
 	char		*conninfo;
 	PGconn		*db;		/* the dispatcher thread's own connection */
 	pthread_t	 thread;
 	int		 stop_pipe[2];	/* written once to stop the thread */
-	pthread_mutex_t	 lock;		/* guards the waiter list */
-	struct waiter	 head;		/* sentinel of a circular list */
+	notify_drain_fn	 drain;
+	void		*drain_ctx;
+	pthread_mutex_t	 lock;		/* guards the waiters and their flags */
+	struct waiter	 head;		/* sentinel of the circular list of all */
+	struct waiter	*by_id[BUCKETS];
+	struct waiter	*by_group[BUCKETS];
+	struct waiter	**batch;	/* the dispatcher's scratch array */
+	size_t		 batch_cap;
 };
+
+static size_t
+bucket(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % BUCKETS;
+}
 
 static PGconn *
 listen_connect(const char *conninfo, char *err, size_t errlen)
@@ -43,11 +62,13 @@ listen_connect(const char *conninfo, char *err, size_t errlen)
 	return db;
 }
 
+/* Gather the waiters concerned by one notification into the batch (lock held). */
 static void
-dispatch(struct notifier *n, const char *payload)
+collect(struct notifier *n, const char *payload, struct waiter **batch)
 {
 	const char *key = payload + 2;
 	int is_group;
+	struct waiter *w;
 
 	if (strncmp(payload, "g:", 2) == 0)
 		is_group = 1;
@@ -55,13 +76,76 @@ dispatch(struct notifier *n, const char *payload)
 		is_group = 0;
 	else
 		return;
-	pthread_mutex_lock(&n->lock);
-	for (struct waiter *w = n->head.next; w != &n->head; w = w->next) {
+	w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
+	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
 		const char *mine = is_group ? w->group : w->connection_id;
-		if (mine != NULL && strcmp(mine, key) == 0) {
+
+		if (mine == NULL || strcmp(mine, key) != 0 || w->claimed)
+			continue;	/* not this one, or already in the batch */
+		if (w->delivered) {
+			/* It has not taken the last batch yet: let it drain after. */
+			w->signaled = 1;
+			pthread_cond_signal(&w->cond);
+			continue;
+		}
+		w->claimed = 1;
+		w->served = 0;
+		w->batch_next = *batch;
+		*batch = w;
+	}
+}
+
+/* Read every pending notification, drain all concerned waiters in one call,
+ * and hand each its records. */
+static void
+fan_out(struct notifier *n)
+{
+	struct waiter *list = NULL, *w;
+	PGnotify *note;
+	size_t count = 0, i;
+
+	pthread_mutex_lock(&n->lock);
+	while ((note = PQnotifies(n->db)) != NULL) {
+		collect(n, note->extra, &list);
+		PQfreemem(note);
+	}
+	for (w = list; w != NULL; w = w->batch_next)
+		count++;
+	if (count > n->batch_cap) {
+		struct waiter **grown = realloc(n->batch, count * sizeof(*grown));
+
+		if (grown != NULL) {
+			n->batch = grown;
+			n->batch_cap = count;
+		}
+	}
+	if (count > n->batch_cap) {
+		/* Out of memory: everyone concerned drains for itself. */
+		for (w = list; w != NULL; w = w->batch_next) {
+			w->claimed = 0;
 			w->signaled = 1;
 			pthread_cond_signal(&w->cond);
 		}
+		pthread_mutex_unlock(&n->lock);
+		return;
+	}
+	for (i = 0, w = list; w != NULL; w = w->batch_next)
+		n->batch[i++] = w;
+	pthread_mutex_unlock(&n->lock);
+
+	/* Claimed waiters stay registered and leave their records alone. */
+	if (count > 0)
+		n->drain(n->drain_ctx, n->batch, count);
+
+	pthread_mutex_lock(&n->lock);
+	for (i = 0; i < count; i++) {
+		w = n->batch[i];
+		w->claimed = 0;
+		if (!w->served)
+			w->signaled = 1;
+		else if (w->records.len > 0)
+			w->delivered = 1;
+		pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
 }
@@ -83,7 +167,6 @@ run(void *arg)
 
 	for (;;) {
 		struct pollfd p[2];
-		PGnotify *note;
 
 		if (n->db == NULL) {
 			if ((n->db = listen_connect(n->conninfo, err, sizeof(err))) == NULL) {
@@ -112,16 +195,14 @@ run(void *arg)
 			n->db = NULL;
 			continue;
 		}
-		while ((note = PQnotifies(n->db)) != NULL) {
-			dispatch(n, note->extra);
-			PQfreemem(note);
-		}
+		fan_out(n);
 	}
 	return NULL;
 }
 
 struct notifier *
-notifier_start(const char *conninfo, char *err, size_t errlen)
+notifier_start(const char *conninfo, notify_drain_fn drain, void *ctx, char *err,
+    size_t errlen)
 {
 	struct notifier *n = calloc(1, sizeof(*n));
 
@@ -131,6 +212,8 @@ notifier_start(const char *conninfo, char *err, size_t errlen)
 		return NULL;
 	}
 	n->head.next = n->head.prev = &n->head;
+	n->drain = drain;
+	n->drain_ctx = ctx;
 	pthread_mutex_init(&n->lock, NULL);
 	if ((n->db = listen_connect(conninfo, err, errlen)) == NULL)
 		goto fail;
@@ -166,19 +249,38 @@ notifier_stop(struct notifier *n)
 	close(n->stop_pipe[1]);
 	PQfinish(n->db);
 	pthread_mutex_destroy(&n->lock);
+	free(n->batch);
 	free(n->conninfo);
 	free(n);
 }
 
+/* Push w on the front of a hash chain threaded through prev/next fields. */
+#define CHAIN_PUSH(head, w, prevf, nextf) do {			\
+	(w)->prevf = NULL;					\
+	(w)->nextf = (head);					\
+	if ((head) != NULL)					\
+		(head)->prevf = (w);				\
+	(head) = (w);						\
+} while (0)
+#define CHAIN_REMOVE(head, w, prevf, nextf) do {		\
+	if ((w)->prevf != NULL)					\
+		(w)->prevf->nextf = (w)->nextf;			\
+	else							\
+		(head) = (w)->nextf;				\
+	if ((w)->nextf != NULL)					\
+		(w)->nextf->prevf = (w)->prevf;			\
+} while (0)
+
 void
 waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
-    const char *group, int stream)
+    const char *group, long long poll_no, int stream)
 {
 	pthread_condattr_t attr;
 
+	memset(w, 0, sizeof(*w));
 	w->connection_id = connection_id;
 	w->group = group;
-	w->signaled = 0;
+	w->poll_no = poll_no;
 	w->stream = stream;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -189,42 +291,73 @@ waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
 	w->prev = &n->head;
 	n->head.next->prev = w;
 	n->head.next = w;
+	CHAIN_PUSH(n->by_id[bucket(connection_id)], w, id_prev, id_next);
+	if (group != NULL)
+		CHAIN_PUSH(n->by_group[bucket(group)], w, g_prev, g_next);
 	pthread_mutex_unlock(&n->lock);
 }
 
-int
-waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadline)
+/* Move delivered records to out (lock held). */
+static void
+take(struct waiter *w, struct buf *out)
 {
-	int rc = 0;
+	if (buf_append(out, w->records.data, w->records.len) == -1)
+		log_error("connection %s: out of memory; %zu bytes of records lost",
+		    w->connection_id, w->records.len);
+	buf_reset(&w->records);
+	w->delivered = 0;
+}
+
+enum wait_result
+waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadline,
+    struct buf *out)
+{
+	enum wait_result rc;
+	int timed_out = 0;
 
 	pthread_mutex_lock(&n->lock);
-	while (!w->signaled && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&w->cond, &n->lock, deadline);
-	rc = w->signaled;
-	w->signaled = 0;
+	for (;;) {
+		if (w->delivered) {
+			take(w, out);
+			rc = WAIT_DELIVERED;
+			break;
+		}
+		if (w->signaled) {
+			w->signaled = 0;
+			rc = WAIT_DRAIN;
+			break;
+		}
+		if (timed_out && !w->claimed) {
+			rc = WAIT_TIMEOUT;
+			break;
+		}
+		/* A batch in flight is awaited past the deadline: it is quick, and
+		 * what it drains is this waiter's to send. */
+		if (timed_out)
+			pthread_cond_wait(&w->cond, &n->lock);
+		else if (pthread_cond_timedwait(&w->cond, &n->lock, deadline) == ETIMEDOUT)
+			timed_out = 1;
+	}
 	pthread_mutex_unlock(&n->lock);
 	return rc;
 }
 
 void
-waiter_unregister(struct notifier *n, struct waiter *w)
+waiter_unregister(struct notifier *n, struct waiter *w, struct buf *out)
 {
 	pthread_mutex_lock(&n->lock);
+	while (w->claimed)
+		pthread_cond_wait(&w->cond, &n->lock);
+	if (w->delivered)
+		take(w, out);
 	w->prev->next = w->next;
 	w->next->prev = w->prev;
+	CHAIN_REMOVE(n->by_id[bucket(w->connection_id)], w, id_prev, id_next);
+	if (w->group != NULL)
+		CHAIN_REMOVE(n->by_group[bucket(w->group)], w, g_prev, g_next);
 	pthread_mutex_unlock(&n->lock);
 	pthread_cond_destroy(&w->cond);
-}
-
-void
-notifier_wake_all(struct notifier *n)
-{
-	pthread_mutex_lock(&n->lock);
-	for (struct waiter *w = n->head.next; w != &n->head; w = w->next) {
-		w->signaled = 1;
-		pthread_cond_signal(&w->cond);
-	}
-	pthread_mutex_unlock(&n->lock);
+	buf_free(&w->records);
 }
 
 int
@@ -246,4 +379,15 @@ notifier_streams(struct notifier *n, struct buf *out)
 	if (rc == -1 || buf_puts(out, "}") == -1)
 		return -1;
 	return count;
+}
+
+void
+notifier_wake_all(struct notifier *n)
+{
+	pthread_mutex_lock(&n->lock);
+	for (struct waiter *w = n->head.next; w != &n->head; w = w->next) {
+		w->signaled = 1;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
 }

@@ -1,9 +1,15 @@
 /*
  * notify: the LISTEN dispatcher. One thread and one PostgreSQL connection per
  * process LISTEN on channel "pollhub"; each notification ('g:<group>' or
- * 'c:<connection id>') wakes the waiting polls of this process that care.
- * A notification is only a hint: a woken poll re-reads the tables. After a
- * lost database connection every waiter is woken, since hints may be missed.
+ * 'c:<connection id>') concerns the waiting polls and streams of this process
+ * that belong to that group or connection.
+ *
+ * Fan-out is batched: the thread gathers every waiter concerned by the
+ * notifications at hand and hands them, in one call, to the drain callback
+ * (one query for all of them), then gives each its records. A waiter the
+ * batch could not serve (closing, superseded, ...) is told to drain itself.
+ * A notification is only a hint: the data is in the tables. After a lost
+ * database connection every waiter is told to drain itself.
  */
 #ifndef POLLHUB_NOTIFY_H
 #define POLLHUB_NOTIFY_H
@@ -16,34 +22,58 @@
 
 struct notifier;
 
-/* One waiting poll. Lives on the waiting thread's stack; fields are private
- * to notify.c. */
+/* One waiting poll or stream. Lives on the waiting thread's stack; apart from
+ * what the drain callback fills in, fields are private to notify.c. */
 struct waiter {
-	struct waiter	*prev, *next;
+	struct waiter	*prev, *next;		/* all waiters */
+	struct waiter	*id_prev, *id_next;	/* same hash bucket by connection id */
+	struct waiter	*g_prev, *g_next;	/* same hash bucket by group */
+	struct waiter	*batch_next;		/* in the batch being drained */
 	const char	*connection_id;	/* borrowed for the registration's life */
 	const char	*group;		/* borrowed; may be NULL */
-	pthread_cond_t	 cond;
-	int		 signaled;
+	long long	 poll_no;	/* the poll (or stream) this waiter is */
 	int		 stream;	/* a server-sent events stream, not a poll */
+	pthread_cond_t	 cond;
+	int		 signaled;	/* drain yourself */
+	int		 claimed;	/* in a batch being drained */
+	int		 delivered;	/* records holds what the batch drained */
+	/* Filled by the drain callback: */
+	struct buf	 records;	/* 0x1E-terminated records (may be empty) */
+	int		 served;	/* 1: records is all there was; 0: drain yourself */
 };
 
+/* Drains waiters[0..n) in one go; sets served (and records) on each it could
+ * serve. Runs on the dispatcher thread. */
+typedef void (*notify_drain_fn)(void *ctx, struct waiter **waiters, size_t n);
+
 /* Connect, LISTEN and start the thread. NULL with a message on failure. */
-struct notifier	*notifier_start(const char *conninfo, char *err, size_t errlen);
+struct notifier	*notifier_start(const char *conninfo, notify_drain_fn drain, void *ctx,
+		    char *err, size_t errlen);
 /* Stop the thread, wake everyone, free. */
 void		 notifier_stop(struct notifier *);
 
 /* Register before reading the tables, so a change committed after the read
  * cannot be missed. stream: 1 for a server-sent events stream. */
 void	waiter_register(struct notifier *, struct waiter *, const char *connection_id,
-	    const char *group, int stream);
-/* Wait until signaled or the CLOCK_MONOTONIC deadline. Returns 1 when
- * signaled (and clears the signal), 0 on timeout. */
-int	waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline);
-void	waiter_unregister(struct notifier *, struct waiter *);
+	    const char *group, long long poll_no, int stream);
+
+enum wait_result {
+	WAIT_TIMEOUT,		/* the deadline passed */
+	WAIT_DRAIN,		/* something may be pending: drain yourself */
+	WAIT_DELIVERED		/* out holds drained records (appended) */
+};
+/* Wait until the CLOCK_MONOTONIC deadline for news. Delivered records are
+ * appended to out. */
+enum wait_result waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline,
+		    struct buf *out);
+/* Unregister; waits for a batch in flight. Records it delivered late are
+ * appended to out (the caller must still send them). */
+void	waiter_unregister(struct notifier *, struct waiter *, struct buf *out);
+
 /* Append the connection ids of this process's open streams to out as a
  * PostgreSQL text[] literal ("{a,b}"); returns how many, or -1 (no memory). */
 int	notifier_streams(struct notifier *, struct buf *out);
-/* Wake every waiter (shutdown). */
+/* Tell every waiter to drain itself (shutdown, lost notifications). */
 void	notifier_wake_all(struct notifier *);
 
 #endif

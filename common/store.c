@@ -299,6 +299,26 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, struct buf *o
 }
 
 enum store_status
+store_drain_many(PGconn *db, const char *ids, const char *polls, store_drain_row_fn row,
+    void *ctx)
+{
+	const char *p[] = { ids, polls };
+	PGresult *r;
+	enum store_status st;
+
+	st = tuples(db, "SELECT n, status, payload"
+	    " FROM pollhub.drain_many($1::text[], $2::bigint[])", 2, p, &r);
+	if (st != STORE_OK)
+		return st;
+	for (int i = 0; i < PQntuples(r); i++)
+		row(ctx, (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1,
+		    strcmp(PQgetvalue(r, i, 1), "ok") == 0, PQgetvalue(r, i, 2),
+		    (size_t)PQgetlength(r, i, 2));
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
 store_poll_end(PGconn *db, const char *connection_id, long long poll_no)
 {
 	char no[24];

@@ -43,36 +43,37 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct buf
 	return out->len > 0 ? 200 : 0;
 }
 
-/* Wait for a wake-up, then drain. Returns 0 to keep waiting, or the status. */
+/* Wait for records. Returns 0 to keep waiting, or the status to answer with
+ * (-1: the client left). Records go to out. */
 static int
-wait_and_drain(struct app *app, struct http_request *h, const char *token,
+wait_for_records(struct app *app, struct http_request *h, const char *token,
     const struct poll_info *pi, struct waiter *w, const struct timespec *deadline,
     struct buf *out)
 {
 	struct timespec now, slice;
-	int status;
 
-	if ((status = drain(app, token, pi, out)) != 0)
-		return status;
-	for (;;) {
-		if (atomic_load(&app->stopping))
-			return 200;	/* shutdown: an empty answer, the client polls again */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > deadline->tv_sec ||
-		    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
-			return 200;	/* poll timeout */
-		/* Wake up now and then to notice a client that went away (when the web
-		 * server tells us), so an abandoned poll frees its thread early. */
-		slice = now;
-		slice.tv_sec += GONE_CHECK_INTERVAL;
-		if (slice.tv_sec > deadline->tv_sec ||
-		    (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
-			slice = *deadline;
-		if (waiter_wait(app->notifier, w, &slice))
-			return 0;
-		if (http_client_gone(h))
-			return -1;
+	if (atomic_load(&app->stopping))
+		return 200;	/* shutdown: answer now, the client polls again */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > deadline->tv_sec ||
+	    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+		return 200;	/* poll timeout */
+	/* Wake up now and then to notice a client that went away (when the web
+	 * server tells us), so an abandoned poll frees its thread early. */
+	slice = now;
+	slice.tv_sec += GONE_CHECK_INTERVAL;
+	if (slice.tv_sec > deadline->tv_sec ||
+	    (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
+		slice = *deadline;
+	switch (waiter_wait(app->notifier, w, &slice, out)) {
+	case WAIT_DELIVERED:	/* the notifier drained for us */
+		return out->len > 0 ? 200 : 0;
+	case WAIT_DRAIN:
+		return drain(app, token, pi, out);
+	case WAIT_TIMEOUT:
+		break;
 	}
+	return http_client_gone(h) ? -1 : 0;
 }
 
 void
@@ -114,14 +115,21 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += app->cfg.poll_timeout;
 	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, pi.connection_id, pi.group, 0);
-	while ((status = wait_and_drain(app, h, token, &pi, &w, &deadline, &out)) == 0)
-		;
-	waiter_unregister(app->notifier, &w);
+	waiter_register(app->notifier, &w, pi.connection_id, pi.group, pi.poll_no, 0);
+	status = drain(app, token, &pi, &out);
+	while (status == 0)
+		status = wait_for_records(app, h, token, &pi, &w, &deadline, &out);
+	/* Records a batch drained for us meanwhile are ours to send. */
+	waiter_unregister(app->notifier, &w, &out);
+	if (status == 503 && out.len > 0)
+		status = 200;	/* the records are drained: deliver them */
 
 	if (status != 204)
 		end_poll(app, &pi);
 	if (status == -1) {
+		if (out.len > 0)
+			log_warn("connection %s: client left a held poll; %zu bytes of records"
+			    " were not delivered", pi.connection_id, out.len);
 		log_debug("connection %s: client left a held poll", pi.connection_id);
 	} else if (status == 200 && out.len > 0) {
 		if (http_respond(h, 200, "application/octet-stream", out.data, out.len,

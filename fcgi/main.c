@@ -17,6 +17,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "fanout.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -154,7 +155,8 @@ main(void)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	if ((app.store = store_open(app.cfg.database, app.cfg.db_pool, err, sizeof(err))) == NULL ||
-	    (app.notifier = notifier_start(app.cfg.database, err, sizeof(err))) == NULL) {
+	    (app.notifier = notifier_start(app.cfg.database, fanout_drain, &app,
+	    err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return 1;
 	}

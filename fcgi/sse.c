@@ -36,7 +36,19 @@ sse_frame(struct buf *out, const char *payload, size_t len)
  * client stopped reading. */
 enum outcome { GOING_ON, ENDED, LEFT, DB_DOWN };
 
-/* Drain what is pending into one event and write it. */
+/* Write records as one event. -1 when the client is gone. */
+static int
+emit(struct http_request *h, const struct buf *records, struct buf *event)
+{
+	if (records->len == 0)
+		return 0;
+	buf_reset(event);
+	if (sse_frame(event, records->data, records->len) == -1)
+		return -1;
+	return http_write(h, event->data, event->len);
+}
+
+/* Drain what is pending ourselves and write it. */
 static enum outcome
 pump(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi,
     struct buf *records, struct buf *event, int *wrote)
@@ -55,9 +67,7 @@ pump(struct app *app, struct http_request *h, const char *token, const struct po
 		return DB_DOWN;
 	/* A closing connection's last records (a Close message) go out first. */
 	if (records->len > 0) {
-		buf_reset(event);
-		if (sse_frame(event, records->data, records->len) == -1 ||
-		    http_write(h, event->data, event->len) == -1)
+		if (emit(h, records, event) == -1)
 			return LEFT;
 		*wrote = 1;
 	}
@@ -123,7 +133,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		return;
 	}
 	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, pi.connection_id, pi.group, 1);
+	waiter_register(app->notifier, &w, pi.connection_id, pi.group, pi.poll_no, 1);
 	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
 	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1)
 		goto done;
@@ -161,11 +171,27 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		}
 		if (need_drain && !reached(&retry_at, &wake))
 			wake = retry_at;
-		if (waiter_wait(app->notifier, &w, &wake))
+		buf_reset(&records);
+		switch (waiter_wait(app->notifier, &w, &wake, &records)) {
+		case WAIT_DELIVERED:	/* the notifier drained for us */
+			if (emit(h, &records, &event) == -1)
+				goto done;
+			clock_gettime(CLOCK_MONOTONIC, &last_write);
+			break;
+		case WAIT_DRAIN:
 			need_drain = 1;
+			break;
+		case WAIT_TIMEOUT:
+			break;
+		}
 	}
 done:
-	waiter_unregister(app->notifier, &w);
+	buf_reset(&records);
+	waiter_unregister(app->notifier, &w, &records);
+	/* Records a batch drained for us meanwhile: send them if we still can. */
+	if (records.len > 0 && (oc == ENDED || emit(h, &records, &event) == -1))
+		log_warn("connection %s: %zu bytes of records not delivered", pi.connection_id,
+		    records.len);
 	buf_free(&records);
 	buf_free(&event);
 	log_debug("connection %s: stream %s", pi.connection_id, why);

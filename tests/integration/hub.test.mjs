@@ -246,6 +246,22 @@ describe('MeetingHub (default groups)', { timeout: 150000 }, () => {
 		}
 	});
 
+	test('fan-out: 40 members, 5 creates: each other member gets each once, in order', async () => {
+		const clients = await Promise.all(Array.from({ length: 40 }, () => connect(hub)));
+		try {
+			const made = [];
+			for (let k = 0; k < 5; k++) made.push((await clients[0].invoke('create', meeting({ Title: `Fan ${k}` }))).ID);
+			await waitFor(() => clients.slice(1).every((cl) => cl.pushes.count('create') >= 5), 15000,
+				'5 create pushes at every other member');
+			await sleep(500);
+			assert.equal(clients[0].pushes.count('create'), 0, 'the caller gets none');
+			for (const cl of clients.slice(1))
+				assert.deepEqual(cl.pushes.payloads('create').map((p) => p.ID), made, 'once each, in commit order');
+		} finally {
+			await stopAll(clients);
+		}
+	});
+
 	test('without POLLHUB_GROUP_PARAM all clients from 127.0.0.1 share one group', async () => {
 		const a = await connect(`${hub}?group=a`);
 		const b = await connect(`${hub}?group=b`);

@@ -1,0 +1,63 @@
+#include "fanout.h"
+
+#include <stdio.h>
+
+#include "app.h"
+#include "log.h"
+
+#define CHUNK 1000	/* waiters per query: bounds statement size and lock time */
+
+struct chunk {
+	struct waiter	**waiters;
+	size_t		  n;
+};
+
+static void
+row(void *ctx, size_t i, int served, const char *records, size_t len)
+{
+	struct chunk *c = ctx;
+	struct waiter *w;
+
+	if (i >= c->n || !served)
+		return;
+	w = c->waiters[i];
+	if (buf_append(&w->records, records, len) == -1) {
+		log_error("connection %s: out of memory; %zu bytes of records lost",
+		    w->connection_id, len);
+		return;
+	}
+	w->served = 1;
+}
+
+void
+fanout_drain(void *ctx, struct waiter **waiters, size_t n)
+{
+	struct app *app = ctx;
+	struct buf ids = BUF_INIT, polls = BUF_INIT;
+	PGconn *db;
+
+	if ((db = store_acquire(app->store)) == NULL)
+		return;	/* nobody served: each drains for itself */
+	for (size_t start = 0; start < n; start += CHUNK) {
+		struct chunk c = { waiters + start, n - start < CHUNK ? n - start : CHUNK };
+		int oom = 0;
+
+		buf_reset(&ids);
+		buf_reset(&polls);
+		oom |= buf_putc(&ids, '{') | buf_putc(&polls, '{');
+		for (size_t i = 0; i < c.n; i++) {
+			char no[24];
+
+			/* Connection ids are base64url: nothing to quote. */
+			snprintf(no, sizeof(no), "%s%lld", i > 0 ? "," : "", c.waiters[i]->poll_no);
+			oom |= (i > 0 ? buf_putc(&ids, ',') : 0) |
+			    buf_puts(&ids, c.waiters[i]->connection_id) | buf_puts(&polls, no);
+		}
+		oom |= buf_putc(&ids, '}') | buf_putc(&polls, '}');
+		if (oom != 0 || store_drain_many(db, ids.data, polls.data, row, &c) != STORE_OK)
+			log_warn("batched drain of %zu waiter(s) failed; they drain alone", c.n);
+	}
+	store_release(app->store, db);
+	buf_free(&ids);
+	buf_free(&polls);
+}
