@@ -19,7 +19,8 @@ OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit integration browser screenshot fuzz fuzz-smoke run deps test-deps clean
+.PHONY: all check unit integration browser screenshot fuzz fuzz-smoke run deps test-deps \
+	bench bench-deps clean
 all: $(BUILD)/pollhub
 
 $(BUILD)/%.o: %.c
@@ -39,6 +40,11 @@ $(ASAN)/pollhub: $(ASAN_OBJ) $(ASAN)/fcgi/main.o
 $(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANITIZE) $^ $(LDLIBS) -o $@
+
+# The load generator: one file, json-c only.
+$(BUILD)/bench/loadgen: tests/bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $< -ljson-c -lm -o $@
 
 deps:
 	@bash deploy/scripts/install-deps.sh
@@ -75,6 +81,16 @@ fuzz-smoke:
 
 check: test-deps
 	@$(MAKE) --no-print-directory unit fuzz-smoke integration browser
+
+bench-deps:
+	@bash deploy/scripts/install-deps.sh --bench
+
+# Load: fan-out, create throughput and idle clients, the release build beside nchan and
+# pgbench (tests/bench/README.md). BENCH_QUICK=1 is a smoke run of under a minute.
+bench: bench-deps
+	@$(MAKE) --no-print-directory $(BUILD)/pollhub $(BUILD)/bench/loadgen
+	@POLLHUB_BIN=$(CURDIR)/$(BUILD)/pollhub LOADGEN=$(CURDIR)/$(BUILD)/bench/loadgen \
+		bash tests/bench/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

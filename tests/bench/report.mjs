@@ -1,0 +1,126 @@
+// Collects the runs of tests/bench/run.sh (loadgen JSON, pgbench and idle measurements,
+// meta.json) into one results.json and prints one table: pollhub beside nchan and pgbench.
+//
+//   node tests/bench/report.mjs RUNS_DIR RESULTS_JSON
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [runsDir, resultsPath] = process.argv.slice(2);
+if (!runsDir || !resultsPath) {
+	console.error('usage: node report.mjs RUNS_DIR RESULTS_JSON');
+	process.exit(2);
+}
+
+const runs = {};
+const idle = {};
+let meta = {};
+for (const f of fs.readdirSync(runsDir).sort()) {
+	if (!f.endsWith('.json')) continue;
+	let v;
+	try {
+		v = JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8'));
+	} catch (e) {
+		console.error(`report: ${f}: ${e.message}`);
+		continue;
+	}
+	if (f === 'meta.json') meta = v;
+	else if (f.endsWith('.idle.json')) idle[v.label] = v;
+	else runs[v.label] = v;
+}
+
+const num = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toFixed(d));
+const lat3 = (s) => (s ? `${num(s.p50)} / ${num(s.p99)} / ${num(s.max)}` : '-');
+const errs = (r) => {
+	if (!r) return 'not run';
+	const e = r.errors || {};
+	const parts = Object.entries(e).filter(([k, v]) => k !== 'total' && v > 0).map(([k, v]) => `${k} ${v}`);
+	const st = Object.entries(r.http_status || {}).map(([k, v]) => `HTTP ${k} ×${v}`);
+	let s = parts.concat(st).join(', ') || 'none';
+	if (r.aborted) s += ` (ABORTED: ${r.aborted})`;
+	return s;
+};
+const delivered = (r) => (r ? `${r.deliveries.received}/${r.deliveries.expected}` : '-');
+
+function table(title, head, rows) {
+	const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+	const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
+	console.log(`\n${title}`);
+	console.log(line(head));
+	console.log(line(widths.map((w) => '-'.repeat(w))));
+	for (const r of rows) console.log(line(r));
+}
+
+const results = { meta, fanout: [], throughput: [], idle: [], runs, idle_measurements: idle };
+
+// (a) fan-out
+const sizes = [...new Set(Object.values(runs).filter((r) => r.label?.startsWith('fanout-'))
+	.map((r) => r.clients))].sort((a, b) => a - b);
+const fanRows = [];
+for (const n of sizes) {
+	for (const t of ['lp', 'sse']) {
+		const ph = runs[`fanout-pollhub-${t}-${n}`];
+		const nc = runs[`fanout-nchan-${t}-${n}`];
+		if (!ph && !nc) continue;
+		const pick = (r) => r && {
+			per_message_median_ms: r.per_message_median_ms,
+			latency_ms: r.latency_ms,
+			delivered: r.deliveries.received, expected: r.deliveries.expected,
+			ready: r.setup.ready, connect_ms: r.setup.connect_ms,
+			errors: r.errors.total, aborted: r.aborted, ok: r.ok,
+		};
+		results.fanout.push({ group_size: n, transport: t, messages: (ph || nc).messages, pollhub: pick(ph), nchan: pick(nc) });
+		fanRows.push([n, t === 'lp' ? 'LP' : 'SSE/ES',
+			lat3(ph?.per_message_median_ms), num(ph?.per_message_median_ms?.all_delivered), delivered(ph),
+			lat3(nc?.per_message_median_ms), num(nc?.per_message_median_ms?.all_delivered), delivered(nc),
+			`pollhub: ${errs(ph)}; nchan: ${errs(nc)}`]);
+	}
+}
+if (fanRows.length)
+	table('(a) Fan-out: one create to every other member of a group; per message p50 / p99 / max ms, median over messages',
+		['size', 'transport', 'pollhub p50/p99/max', 'all in', 'delivered', 'nchan p50/p99/max', 'all in', 'delivered', 'errors'],
+		fanRows);
+
+// (b) throughput
+const callers = [...new Set(Object.values(runs).filter((r) => r.label?.startsWith('throughput-'))
+	.map((r) => r.clients))].sort((a, b) => a - b);
+const tpRows = [];
+for (const c of callers) {
+	const ph = runs[`throughput-pollhub-lp-${c}`];
+	const full = runs[`throughput-pgbench-create-${c}`];
+	const ins = runs[`throughput-pgbench-insert-${c}`];
+	const p = ph?.throughput_per_s ?? null;
+	const ratio = (x) => (p !== null && x?.tps ? p / x.tps : null);
+	results.throughput.push({
+		callers: c, pollhub_per_s: p, pollhub_rtt_ms: ph?.invocations?.rtt_ms ?? null,
+		pgbench_create_tps: full?.tps ?? null, pgbench_insert_tps: ins?.tps ?? null,
+		ratio_to_create_tx: ratio(full), ratio_to_insert_tx: ratio(ins),
+		pollhub_errors: ph?.errors?.total ?? null, pgbench_failed: (full?.failed ?? 0) + (ins?.failed ?? 0),
+	});
+	tpRows.push([c, num(p), lat3(ph?.invocations?.rtt_ms), num(full?.tps), num(ratio(full), 2),
+		num(ins?.tps), num(ratio(ins), 2), errs(ph)]);
+}
+if (tpRows.length)
+	table('(b) create throughput: callers invoking back-to-back (pollhub, LP) beside pgbench at the same concurrency',
+		['callers', 'pollhub/s', 'rtt p50/p99/max ms', 'pgbench create tx/s', 'ratio', 'pgbench INSERT tx/s', 'ratio', 'pollhub errors'],
+		tpRows);
+
+// (c) idle
+const idleRows = [];
+for (const label of Object.keys({ ...idle, ...Object.fromEntries(Object.entries(runs).filter(([k]) => k.startsWith('idle-'))) }).sort()) {
+	const m = idle[label];
+	const r = runs[label];
+	results.idle.push({ label, measurement: m ?? null, push_latency_ms: r?.latency_ms ?? null,
+		delivered: r?.deliveries ?? null, errors: r?.errors?.total ?? null, aborted: r?.aborted ?? null });
+	idleRows.push([label.replace(/^idle-/, ''), m ? `${m.ready}/${m.clients}` : (r ? `${r.setup.ready}/${r.clients}` : '-'),
+		m ? num(m.rss_kb / 1024, 0) : '-', m ? num(m.cpu_percent, 1) : '-', m ? m.threads : '-',
+		m?.pg_connections ?? '-', m && m.target === 'pollhub' ? `${num(m.lighttpd_rss_kb / 1024, 0)} MB, ${num(m.lighttpd_cpu_percent, 1)} %` : '-',
+		lat3(r?.latency_ms), delivered(r), errs(r)]);
+}
+if (idleRows.length)
+	table('(c) idle clients over groups: server RSS and CPU while idle, then pushes to one group (latency ms)',
+		['target', 'ready', 'RSS MB', 'CPU %', 'threads', 'PG conns', 'lighttpd', 'push p50/p99/max', 'delivered', 'errors'],
+		idleRows);
+
+console.log(`\nnotes: lighttpd ${meta.lighttpd_conf ?? '?'}; responder DB pool ${meta.responder_db_pool ?? '?'};` +
+	` ${meta.cpus ?? '?'} CPUs shared by every process; nginx RSS sums master and workers (shared memory counted in each).`);
+fs.writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');

@@ -1,0 +1,462 @@
+#!/usr/bin/env bash
+# `make bench`: pollhub under load, beside nchan and pgbench. Starts everything it needs
+# privately (a PostgreSQL cluster in a temporary directory, the responder, lighttpd, nginx
+# with nchan, each on a free port or a private socket) and stops it by pid at the end.
+#
+#   (a) fan-out: one `create` pushed to every other member of one group of N clients
+#       (LP and SSE), beside nchan publishing to N-1 subscribers (long-poll, EventSource)
+#   (b) create throughput: 1, 8, 32 callers invoking back-to-back, beside pgbench running
+#       the responder's create transaction (pgbench-create.sql) and the bare INSERT
+#       (pgbench-insert.sql) at the same concurrency
+#   (c) idle: many connected clients over 100 groups: responder RSS, CPU while idle,
+#       PostgreSQL connections, and the latency of one push meanwhile
+#
+# Prints one table and writes $BENCH_OUT/results.json (default build/bench/); each
+# loadgen run's own JSON is in $BENCH_OUT/runs/. A failed scenario is reported, not fatal:
+# the exit status is 1 when any scenario counted an error, 0 otherwise.
+#
+# Environment (defaults in brackets; BENCH_QUICK=1 makes a smoke run of under a minute):
+#   POLLHUB_BIN [build/pollhub]  LOADGEN [build/bench/loadgen]  BENCH_OUT [build/bench]
+#   BENCH_FANOUT_SIZES ["100 1000 5000"]   group sizes for (a)
+#   BENCH_MESSAGES [20]          messages per fan-out run (median over them)
+#   BENCH_INTERVAL [by size]     ms between them (1000 up to 100 clients, 2000 up to
+#                                1,000, then 5000: one fan-out ends before the next)
+#   BENCH_CONCURRENCY ["1 8 32"] callers for (b);  BENCH_DURATION [10] seconds each
+#   BENCH_IDLE_CLIENTS [10000]   clients for (c);  BENCH_IDLE_GROUPS [100]
+#   BENCH_IDLE_TRANSPORTS ["lp sse"]   BENCH_IDLE_SAMPLE [30] seconds of CPU sampling
+#   BENCH_IDLE_MESSAGES [5]      pushes to one group after the idle sample
+#   BENCH_SCENARIOS ["fanout throughput idle"]   which scenarios to run
+#   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL [responder default]
+#   BENCH_LIGHTTPD_STOCK=1       use deploy/lighttpd/pollhub.conf without the raised
+#                                connection limits (see tests/bench/README.md)
+#   BENCH_KEEP=1                 keep the temporary directory (logs) afterwards
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+bench=$repo/tests/bench
+
+bin=${POLLHUB_BIN:-$repo/build/pollhub}
+loadgen=${LOADGEN:-$repo/build/bench/loadgen}
+out=${BENCH_OUT:-$repo/build/bench}
+quick=${BENCH_QUICK:-0}
+
+if ((quick)); then
+	fanout_sizes=${BENCH_FANOUT_SIZES:-50}
+	messages=${BENCH_MESSAGES:-1}
+	BENCH_INTERVAL=${BENCH_INTERVAL:-300}
+	concurrency=${BENCH_CONCURRENCY:-"1 8"}
+	duration=${BENCH_DURATION:-2}
+	idle_clients=${BENCH_IDLE_CLIENTS:-200}
+	idle_groups=${BENCH_IDLE_GROUPS:-10}
+	idle_transports=${BENCH_IDLE_TRANSPORTS:-lp}
+	idle_sample=${BENCH_IDLE_SAMPLE:-2}
+	idle_messages=${BENCH_IDLE_MESSAGES:-1}
+else
+	fanout_sizes=${BENCH_FANOUT_SIZES:-"100 1000 5000"}
+	messages=${BENCH_MESSAGES:-20}
+	concurrency=${BENCH_CONCURRENCY:-"1 8 32"}
+	duration=${BENCH_DURATION:-10}
+	idle_clients=${BENCH_IDLE_CLIENTS:-10000}
+	idle_groups=${BENCH_IDLE_GROUPS:-100}
+	idle_transports=${BENCH_IDLE_TRANSPORTS:-"lp sse"}
+	idle_sample=${BENCH_IDLE_SAMPLE:-30}
+	idle_messages=${BENCH_IDLE_MESSAGES:-5}
+fi
+scenarios=${BENCH_SCENARIOS:-"fanout throughput idle"}
+targets=${BENCH_TARGETS:-"pollhub nchan"}
+
+say() { echo "bench: $*" >&2; }
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+[[ -x $bin ]] || die "$bin is not an executable; build it with \`make\`"
+[[ -x $loadgen ]] || die "$loadgen is not an executable; build it with \`make bench\`"
+command -v lighttpd >/dev/null || die "lighttpd not found; run deploy/scripts/install-deps.sh"
+command -v node >/dev/null || die "node not found; run deploy/scripts/install-deps.sh"
+nginx_bin=$(PATH=$PATH:/usr/sbin command -v nginx || true)
+nchan_module=/usr/lib/nginx/modules/ngx_nchan_module.so
+if [[ " $targets " == *" nchan "* && (-z $nginx_bin || ! -f $nchan_module) ]]; then
+	say "nginx or nchan missing (deploy/scripts/install-deps.sh --bench); nchan runs skipped"
+	targets=${targets//nchan/}
+fi
+pgbin=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+pgbench=$pgbin/pgbench
+[[ -x $pgbench ]] || pgbench=$(command -v pgbench || true)
+
+# Thousands of held requests: every process here needs file descriptors (lighttpd and
+# nginx raise their own limits from their configs; loadgen raises its own).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+mkdir -p "$out/runs"
+rm -f "$out"/runs/*.json "$out/results.json"
+# Short path under /tmp: the cluster's socket path must stay under 100 bytes, and the
+# postgres user (the cluster's owner when we are root) must be able to enter it.
+work=$(mktemp -d /tmp/ph-bench.XXXXXX)
+chmod 755 "$work"
+pgdir=$work/pg
+db=pollhub_bench
+
+pollhub_pid= lighttpd_pid= nginx_pid= loadgen_pid=
+
+# Stops a child by pid: TERM, then KILL after 5 s.
+stop_pid() {
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317 # called through the EXIT trap
+cleanup() {
+	local rc=$?
+	stop_pid "$loadgen_pid"
+	stop_pid "$lighttpd_pid"
+	stop_pid "$nginx_pid"
+	stop_pid "$pollhub_pid"
+	bash deploy/scripts/pg-private.sh stop "$pgdir" >/dev/null 2>&1 || true
+	if [[ -n ${BENCH_KEEP:-} ]]; then
+		say "logs kept in $work"
+	else
+		rm -rf -- "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# Waits until cmd succeeds (up to $2 tenths of a second).
+wait_until() {
+	local what=$1 tenths=$2 i
+	shift 2
+	for ((i = 0; i < tenths; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	say "timed out waiting for $what"
+	return 1
+}
+
+http_status() {
+	curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true
+}
+
+# ------------------------------------------------------------------ the pollhub stack
+
+say "PostgreSQL (private cluster in $pgdir)"
+bash deploy/scripts/pg-private.sh start "$pgdir" >/dev/null
+eval "$(bash deploy/scripts/pg-private.sh env "$pgdir")"
+export PGHOST PGPORT PGUSER
+unset PGDATABASE POLLHUB_DATABASE
+bash deploy/scripts/migrate.sh --create-db "$db" >/dev/null
+psql_() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+sock=$work/fcgi.sock
+responder_threads=0
+
+# Starts the responder with enough worker threads for $1 clients: each held poll or
+# stream holds one, and the POSTs need some beside them.
+start_responder() {
+	local clients=$1 threads
+	threads=$((clients + clients / 4 + 64))
+	((threads < 128)) && threads=128
+	((threads > 20000)) && threads=20000
+	if [[ -n $pollhub_pid ]] && kill -0 "$pollhub_pid" 2>/dev/null && ((threads == responder_threads)); then
+		return 0
+	fi
+	stop_pid "$pollhub_pid"
+	pollhub_pid=
+	rm -f "$sock"
+	# env: an assignment that comes from an expansion is only one for env(1).
+	env POLLHUB_SOCKET="$sock" \
+		POLLHUB_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db" \
+		POLLHUB_GROUP_PARAM=group \
+		POLLHUB_THREADS="$threads" \
+		POLLHUB_LOG_LEVEL="${POLLHUB_LOG_LEVEL:-warn}" \
+		${BENCH_DB_POOL:+POLLHUB_DB_POOL="$BENCH_DB_POOL"} \
+		"$bin" >>"$work/pollhub.log" 2>&1 &
+	pollhub_pid=$!
+	responder_threads=$threads
+	wait_until "the responder's socket" 300 test -S "$sock" || {
+		tail -n 20 "$work/pollhub.log" >&2
+		return 1
+	}
+	# lighttpd may have marked the backend down while it was away.
+	if [[ -n $lighttpd_pid ]]; then
+		wait_until "lighttpd to reach the responder" 150 \
+			eval '[[ $(http_status "$hub_url") == 400 ]]'
+	fi
+}
+
+hub_port=$(free_port)
+hub_url=http://127.0.0.1:$hub_port/meetings
+lighttpd_conf=$repo/deploy/lighttpd/pollhub.conf
+if [[ -z ${BENCH_LIGHTTPD_STOCK:-} ]]; then
+	# The shipped limits (16384 fds, 4096 connections) hold about 4,000 clients; the
+	# larger runs need these. `:=` replaces a value set by the included file.
+	lighttpd_conf=$work/lighttpd-bench.conf
+	cat >"$lighttpd_conf" <<EOF
+include "$repo/deploy/lighttpd/pollhub.conf"
+server.max-fds := 65536
+server.max-connections := 30000
+EOF
+fi
+
+start_lighttpd() {
+	POLLHUB_PORT=$hub_port POLLHUB_BIND=127.0.0.1 POLLHUB_RUNDIR=$work \
+		POLLHUB_DOCROOT=$repo/deploy/www POLLHUB_FCGI_SOCKET=$sock POLLHUB_HUB_PATH=/meetings \
+		lighttpd -D -f "$lighttpd_conf" >>"$work/lighttpd.out" 2>&1 &
+	lighttpd_pid=$!
+	wait_until "lighttpd on port $hub_port" 150 eval '[[ $(http_status "$hub_url") == 400 ]]' || {
+		cat "$work/lighttpd.out" "$work/lighttpd-error.log" >&2 2>/dev/null || true
+		return 1
+	}
+}
+
+say "responder and lighttpd on 127.0.0.1:$hub_port"
+start_responder 100
+start_lighttpd
+
+# ------------------------------------------------------------------ nginx + nchan
+
+nchan_port=
+start_nginx() {
+	[[ -z $nginx_pid ]] || return 0
+	local dir=$work/nginx
+	mkdir -p "$dir"
+	nchan_port=$(free_port)
+	sed -e "s|@PORT@|$nchan_port|g" -e "s|@RUNDIR@|$dir|g" -e "s|@WORKERS@|$(nproc)|g" \
+		"$bench/nchan.conf.in" >"$dir/nginx.conf"
+	"$nginx_bin" -p "$dir" -e "$dir/nginx-error.log" -c "$dir/nginx.conf" >>"$dir/nginx.out" 2>&1 &
+	nginx_pid=$!
+	wait_until "nginx on port $nchan_port" 100 \
+		eval '[[ $(http_status "http://127.0.0.1:$nchan_port/pub/probe") == 404 ]]' || {
+		cat "$dir/nginx.out" "$dir/nginx-error.log" >&2 2>/dev/null || true
+		return 1
+	}
+	say "nginx + nchan on 127.0.0.1:$nchan_port"
+}
+
+# ------------------------------------------------------------------ helpers
+
+failures=0
+
+# loadgen NAME TARGET [options...]: one run, its JSON in runs/NAME.json.
+run_loadgen() {
+	local name=$1 target=$2 port rc=0
+	shift 2
+	if [[ $target == pollhub ]]; then port=$hub_port; else port=$nchan_port; fi
+	say "run $name"
+	"$loadgen" --quiet --target "$target" --port "$port" --label "$name" \
+		--json "$out/runs/$name.json" "$@" >"$work/$name.txt" 2>"$work/$name.err" || rc=$?
+	sed 's/^/  /' "$work/$name.txt" >&2
+	if ((rc != 0)); then
+		failures=$((failures + 1))
+		head -n 5 "$work/$name.err" | sed 's/^/  ! /' >&2
+	fi
+	return 0
+}
+
+# CPU ticks (utime + stime) and RSS in kB of a process, summed over the pids given.
+proc_ticks() {
+	local t=0 pid v
+	for pid in "$@"; do
+		v=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+proc_rss_kb() {
+	local t=0 pid v
+	for pid in "$@"; do
+		v=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+proc_threads() {
+	awk '/^Threads:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# ------------------------------------------------------------------ (a) fan-out
+
+# Spacing of the messages: wide enough that one message's fan-out is over before the
+# next starts (each message is measured on its own; the median over them is reported).
+fanout_interval() {
+	local n=$1
+	if [[ -n ${BENCH_INTERVAL:-} ]]; then echo "$BENCH_INTERVAL"; elif ((n <= 100)); then echo 1000; elif ((n <= 1000)); then echo 2000; else echo 5000; fi
+}
+
+scenario_fanout() {
+	local n transport interval target
+	for n in $fanout_sizes; do
+		interval=$(fanout_interval "$n")
+		for target in $targets; do
+			if [[ $target == pollhub ]]; then
+				start_responder "$n"
+			else
+				start_nginx
+			fi
+			for transport in lp sse; do
+				run_loadgen "fanout-$target-$transport-$n" "$target" --transport "$transport" \
+					--clients "$n" --groups 1 --publishers 1 --messages "$messages" \
+					--interval "$interval" --settle 30
+			done
+		done
+	done
+}
+
+# ------------------------------------------------------------------ (b) throughput
+
+pgbench_run() {
+	local name=$1 script=$2 c=$3 log=$work/$1.pgbench tps failed
+	say "run $name"
+	if ! "$pgbench" -n -M extended -c "$c" -j "$c" -T "$duration" -f "$bench/$script" "$db" >"$log" 2>&1; then
+		failures=$((failures + 1))
+		tail -n 3 "$log" | sed 's/^/  ! /' >&2
+	fi
+	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | head -n 1)
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log" | head -n 1)
+	echo "  tps ${tps:-?}, failed ${failed:-?}" >&2
+	printf '{"label":"%s","kind":"pgbench","script":"%s","clients":%d,"duration_s":%s,"tps":%s,"failed":%s}\n' \
+		"$name" "$script" "$c" "$duration" "${tps:-null}" "${failed:-null}" >"$out/runs/$name.json"
+}
+
+scenario_throughput() {
+	local c maxc=0
+	for c in $concurrency; do ((c > maxc)) && maxc=$c; done
+	start_responder "$maxc"
+	for c in $concurrency; do
+		# Each caller alone in its group, as pgbench's clients are.
+		run_loadgen "throughput-pollhub-lp-$c" pollhub --transport lp --clients "$c" \
+			--groups "$c" --publishers "$c" --duration "$duration" --settle 10
+	done
+	if [[ -x $pgbench ]]; then
+		psql_ -v clients="$maxc" -f "$bench/pgbench-setup.sql" >/dev/null
+		for c in $concurrency; do
+			pgbench_run "throughput-pgbench-create-$c" pgbench-create.sql "$c"
+			pgbench_run "throughput-pgbench-insert-$c" pgbench-insert.sql "$c"
+		done
+		psql_ -f "$bench/pgbench-teardown.sql" >/dev/null
+	else
+		say "pgbench not found; its runs skipped"
+	fi
+}
+
+# ------------------------------------------------------------------ (c) idle
+
+# idle_run NAME TARGET TRANSPORT PIDS-COMMAND: clients connect, stay idle while the pids
+# are sampled, then one group gets $idle_messages pushes.
+idle_run() {
+	local name=$1 target=$2 transport=$3 pids_cmd=$4 port ready=$work/$1.ready
+	local pids t0 t1 rss threads pgconns cpu waited=0 rc=0 lrss=0 lt0=0 lt1=0 lcpu=null
+	if [[ $target == pollhub ]]; then port=$hub_port; else port=$nchan_port; fi
+	rm -f "$ready"
+	say "run $name ($idle_clients clients, $idle_groups groups)"
+	"$loadgen" --quiet --target "$target" --port "$port" --label "$name" \
+		--json "$out/runs/$name.json" --transport "$transport" --clients "$idle_clients" \
+		--groups "$idle_groups" --publishers 1 --messages "$idle_messages" --interval 1000 \
+		--idle $((idle_sample + 4)) --ready-file "$ready" --settle 30 \
+		--connect-concurrency 256 --source-addrs 4 \
+		>"$work/$name.txt" 2>"$work/$name.err" &
+	loadgen_pid=$!
+	while [[ ! -f $ready ]] && kill -0 "$loadgen_pid" 2>/dev/null; do
+		sleep 0.2
+		waited=$((waited + 1))
+	done
+	if [[ -f $ready ]]; then
+		sleep 1
+		read -ra pids <<<"$($pids_cmd)"
+		t0=$(proc_ticks "${pids[@]}")
+		[[ $target == pollhub ]] && lt0=$(proc_ticks "$lighttpd_pid")
+		sleep "$idle_sample"
+		t1=$(proc_ticks "${pids[@]}")
+		rss=$(proc_rss_kb "${pids[@]}")
+		threads=$(proc_threads "${pids[0]}")
+		cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
+			'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
+		if [[ $target == pollhub ]]; then
+			lt1=$(proc_ticks "$lighttpd_pid")
+			lrss=$(proc_rss_kb "$lighttpd_pid")
+			lcpu=$(awk -v a="$lt0" -v b="$lt1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
+				'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
+			pgconns=$(psql_ -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'")
+		else
+			pgconns=null
+		fi
+		read -r ready_n failed_n <"$ready"
+		echo "  ready $ready_n (failed $failed_n): RSS $((rss / 1024)) MB, CPU $cpu %, threads $threads, PostgreSQL connections $pgconns" >&2
+		printf '{"label":"%s","kind":"idle","target":"%s","transport":"%s","clients":%d,"groups":%d,"ready":%d,"failed":%d,"sample_s":%s,"rss_kb":%d,"cpu_percent":%s,"threads":%d,"pg_connections":%s,"lighttpd_rss_kb":%d,"lighttpd_cpu_percent":%s}\n' \
+			"$name" "$target" "$transport" "$idle_clients" "$idle_groups" "$ready_n" "$failed_n" \
+			"$idle_sample" "$rss" "$cpu" "${threads:-0}" "$pgconns" "$lrss" "$lcpu" >"$out/runs/$name.idle.json"
+	else
+		say "$name: loadgen ended before its clients were connected"
+	fi
+	wait "$loadgen_pid" || rc=$?
+	loadgen_pid=
+	sed 's/^/  /' "$work/$name.txt" >&2
+	if ((rc != 0)); then
+		failures=$((failures + 1))
+		head -n 5 "$work/$name.err" | sed 's/^/  ! /' >&2
+	fi
+}
+
+pollhub_pids() { echo "$pollhub_pid"; }
+nginx_pids() { echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
+
+scenario_idle() {
+	local transport
+	for target in $targets; do
+		if [[ $target == pollhub ]]; then
+			for transport in $idle_transports; do
+				# A fresh responder: its RSS is this run's, not the previous scenario's.
+				responder_threads=0
+				start_responder "$idle_clients"
+				idle_run "idle-pollhub-$transport" pollhub "$transport" pollhub_pids
+			done
+		else
+			start_nginx
+			idle_run "idle-nchan-sse" nchan sse nginx_pids
+		fi
+	done
+}
+
+# ------------------------------------------------------------------ run
+
+started=$(date +%s)
+for s in $scenarios; do
+	case $s in
+	fanout) scenario_fanout ;;
+	throughput) scenario_throughput ;;
+	idle) scenario_idle ;;
+	*) die "unknown scenario '$s' in BENCH_SCENARIOS" ;;
+	esac
+done
+
+if kill -0 "$pollhub_pid" 2>/dev/null; then :; else
+	say "the responder is not running any more; last lines of its log:"
+	tail -n 20 "$work/pollhub.log" >&2
+	failures=$((failures + 1))
+fi
+{
+	printf '{"quick":%s,"started":%d,"seconds":%d,"cpus":%d,' "$( ((quick)) && echo true || echo false)" \
+		"$started" $(($(date +%s) - started)) "$(nproc)"
+	printf '"lighttpd_conf":"%s","responder_db_pool":"%s","failures":%d}\n' \
+		"$( [[ -n ${BENCH_LIGHTTPD_STOCK:-} ]] && echo stock || echo "max-fds 65536, max-connections 30000")" \
+		"${BENCH_DB_POOL:-default}" "$failures"
+} >"$out/runs/meta.json"
+node "$bench/report.mjs" "$out/runs" "$out/results.json"
+say "results in ${out#"$repo"/}/results.json ($(($(date +%s) - started)) s)"
+((failures == 0)) || exit 1
