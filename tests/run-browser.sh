@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Browser tests: a private PostgreSQL for this run only, then Node's test runner over
 # tests/browser/ (headless Debian Chromium through playwright-core; each test file starts
-# its own stacks via tests/integration/stack.mjs) once per web server and transport.
-# Extra arguments go to `node --test`, e.g.
+# its own stack via tests/integration/stack.mjs), once per combination of web server and
+# SignalR transport, as tests/run-integration.sh does:
+#
+#   lighttpd:LongPolling  lighttpd:ServerSentEvents  apache:LongPolling  apache:ServerSentEvents
+#
+# Each run gets POLLHUB_TEST_WEB and POLLHUB_TEST_TRANSPORT; a summary line per
+# combination follows, and the exit status is non-zero if any failed. Extra arguments go
+# to `node --test`, e.g.
 #
 #   bash tests/run-browser.sh --test-name-pattern='demo'
-#   bash tests/run-browser.sh tests/browser/datasource.test.mjs
+#   POLLHUB_TEST_MATRIX=apache:ServerSentEvents bash tests/run-browser.sh tests/browser/datasource.test.mjs
 #
-# Environment: POLLHUB_BIN (default build/pollhub) is read by stack.mjs;
-# POLLHUB_TEST_MATRIX, e.g. "lighttpd:LongPolling lighttpd:ServerSentEvents", narrows the
-# combinations; POLLHUB_DEMO_SCREENSHOT=docs/demo-two-windows.png writes the README's picture.
+# Environment: POLLHUB_TEST_MATRIX (blank- or comma-separated WEB:TRANSPORT pairs; default
+# all four, lighttpd only without deploy/apache/pollhub.conf), POLLHUB_BIN (default build/pollhub, read by stack.mjs), POLLHUB_CHROMIUM
+# (default /usr/bin/chromium), POLLHUB_DEMO_SCREENSHOT=FILE (demo.test.mjs writes the
+# README's picture of two windows there; `make screenshot`).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +27,23 @@ for dir in tests/node_modules/playwright-core tests/node_modules/kendo-ui-core d
 		{ echo "run-browser.sh: $dir missing; run deploy/scripts/install-deps.sh --test" >&2; exit 2; }
 done
 
-matrix=${POLLHUB_TEST_MATRIX:-"lighttpd:LongPolling lighttpd:ServerSentEvents"}
+default_matrix="lighttpd:LongPolling lighttpd:ServerSentEvents"
+# Apache joins the default once the checkout has its configuration.
+[[ -f deploy/apache/pollhub.conf ]] && default_matrix+=" apache:LongPolling apache:ServerSentEvents"
+matrix=${POLLHUB_TEST_MATRIX:-$default_matrix}
+combos=()
+for combo in ${matrix//,/ }; do
+	case $combo in
+	lighttpd:LongPolling | lighttpd:ServerSentEvents | apache:LongPolling | apache:ServerSentEvents)
+		combos+=("$combo")
+		;;
+	*)
+		echo "run-browser.sh: POLLHUB_TEST_MATRIX: unknown combination '$combo' (WEB:TRANSPORT, WEB lighttpd or apache, TRANSPORT LongPolling or ServerSentEvents)" >&2
+		exit 2
+		;;
+	esac
+done
+((${#combos[@]} > 0)) || { echo "run-browser.sh: POLLHUB_TEST_MATRIX is empty" >&2; exit 2; }
 
 # Short path: the cluster's unix socket path must stay under 100 bytes.
 pgdir=$(mktemp -d /tmp/ph-pg.XXXXXX)
@@ -50,11 +73,22 @@ for a in "$@"; do
 done
 ((${#paths[@]} > 0)) || paths=(tests/browser/)
 
-rc=0
-for combination in $matrix; do
-	web=${combination%%:*} transport=${combination#*:}
-	echo "# browser tests: $web, $transport"
+# One test file at a time: two Chromiums parsing the demo page at once on a small machine
+# would only slow each other down, and the demo test times what a person would see.
+rc=0 summary=
+for combo in "${combos[@]}"; do
+	web=${combo%%:*} transport=${combo#*:}
+	printf '\n===== browser: %s + %s =====\n' "$web" "$transport"
+	start=$SECONDS
+	crc=0
 	POLLHUB_TEST_WEB=$web POLLHUB_TEST_TRANSPORT=$transport \
-		node --test --test-concurrency=2 "${opts[@]}" "${paths[@]}" || rc=1
+		node --test --test-concurrency=1 "${opts[@]}" "${paths[@]}" || crc=$?
+	if ((crc == 0)); then
+		summary+="${summary:+; }$combo pass ($((SECONDS - start)) s)"
+	else
+		summary+="${summary:+; }$combo FAIL (exit $crc, $((SECONDS - start)) s)"
+		rc=1
+	fi
 done
+printf '\n===== browser summary: %s\n' "$summary"
 exit "$rc"

@@ -53,6 +53,7 @@ export async function openWindow(browser, url, opts = {}) {
 		locale: 'en-US',
 	});
 	context.setDefaultTimeout(opts.timeout || 5000);
+	context.setDefaultNavigationTimeout(30000);	// a loaded machine parses the demo's 2 MB slowly
 	const page = await context.newPage();
 	page.problems = [];
 	page.on('pageerror', (err) => page.problems.push(`page error: ${err.message}`));

@@ -50,21 +50,38 @@ async function waitConnected(page) {
 		.catch((e) => { throw new Error(`${e.message}\n${page.problems.join('\n')}`); });
 }
 
-/** Waits until check(page) holds in `page`, and returns how long it took after t0. */
+// Latency is measured between browser clocks (one system clock): from the gesture in one
+// window, as its page saw it, to the frame in which the other window shows the result,
+// leaving out the time Playwright itself takes to act and to notice.
+
+/** Records the time of every click and pointerup in `page` as window.gestureAt. */
+function recordGestures(page) {
+	return page.evaluate(() => {
+		for (const type of ['pointerup', 'click'])
+			document.addEventListener(type, () => { window.gestureAt = Date.now(); }, true);
+	});
+}
+
+const gestureAt = (page) => page.evaluate(() => window.gestureAt);
+
+/**
+ * Waits until check.fn(check.arg), run in `page`, returns its page time (Date.now() once
+ * the condition holds); returns how long after t0 that was.
+ */
 async function seenWithin(page, t0, check, what) {
-	await page.waitForFunction(check.fn, check.arg, { timeout: 5000, polling: 'raf' })
+	const seen = await page.waitForFunction(check.fn, check.arg, { timeout: 5000, polling: 'raf' })
 		.catch(() => { throw new Error(`the other window never showed ${what}`); });
-	const ms = Date.now() - t0;
+	const ms = (await seen.jsonValue()) - t0;
 	assert.ok(ms < PUSH_DEADLINE_MS, `the other window showed ${what} after ${ms} ms (limit ${PUSH_DEADLINE_MS})`);
 	return ms;
 }
 
 const shows = (id, text) => ({
 	fn: ([i, t]) => [...document.querySelectorAll(`.meeting[data-id="${i}"]`)]
-		.some((n) => n.textContent.includes(t)),
+		.some((n) => n.textContent.includes(t)) && Date.now(),
 	arg: [id, text],
 });
-const gone = (id) => ({ fn: (i) => !document.querySelector(`.meeting[data-id="${i}"]`), arg: id });
+const gone = (id) => ({ fn: (i) => !document.querySelector(`.meeting[data-id="${i}"]`) && Date.now(), arg: id });
 
 /** The two windows as one picture, each in a frame with a caption. */
 async function sideBySide(browser, shots, file) {
@@ -129,6 +146,7 @@ for (const transport of transports) {
 			[one, two] = await Promise.all([openWindow(browser, url), openWindow(browser, url)]);
 			const t1 = Date.now();
 			await Promise.all([waitConnected(one), waitConnected(two)]);
+			await Promise.all([recordGestures(one), recordGestures(two)]);
 			t.diagnostic(`windows loaded in ${t1 - t0} ms, connected and read ${Date.now() - t1} ms later`);
 			for (const page of [one, two]) {
 				assert.equal(await page.locator('.meeting[data-id]').count(), 8);
@@ -141,8 +159,8 @@ for (const transport of transports) {
 			// Wednesday 10:00: click the empty slot, name the meeting, save.
 			await one.locator('.day[data-day="2"]').click({ position: { x: 30, y: 10 * HOUR_PX + 6 } });
 			await one.locator('#meeting-title').fill('Design review');
-			const t0 = Date.now();
 			await one.locator('#meeting-save').click();
+			const t0 = await gestureAt(one);
 			const mine = one.locator('.meeting', { hasText: 'Design review' });
 			await mine.and(one.locator('.meeting:not([data-id=""])')).waitFor();
 			created = await mine.getAttribute('data-id');
@@ -169,8 +187,8 @@ for (const transport of transports) {
 		test('retitled in the other window, then seen here', async () => {
 			await meetingIn(two, created).click();
 			await two.locator('#meeting-title').fill('Design review (v2)');
-			const t0 = Date.now();
 			await two.locator('#meeting-save').click();
+			const t0 = await gestureAt(two);
 			await seenWithin(one, t0, shows(created, 'Design review (v2)'), 'the new title');
 		});
 
@@ -183,11 +201,11 @@ for (const transport of transports) {
 			await one.mouse.down();
 			await one.mouse.move(x + columnWidth / 2, y + HOUR_PX / 2, { steps: 4 });
 			await one.mouse.move(x + columnWidth, y + HOUR_PX, { steps: 4 });
-			const t0 = Date.now();
 			await one.mouse.up();
+			const t0 = await gestureAt(one);
 			await seenWithin(two, t0, {
 				fn: (i) => [...document.querySelectorAll(`.day[data-day="3"] .meeting[data-id="${i}"]`)]
-					.some((n) => n.textContent.includes('11:00 – 12:00')),
+					.some((n) => n.textContent.includes('11:00 – 12:00')) && Date.now(),
 				arg: created,
 			}, 'the meeting on Thursday 11:00');
 			const reader = await connect(stack.hubUrl, { transport: 'LongPolling' });
@@ -203,8 +221,8 @@ for (const transport of transports) {
 
 		test('deleted in the other window, gone here', async () => {
 			await meetingIn(two, created).click();
-			const t0 = Date.now();
 			await two.locator('#meeting-delete').click();
+			const t0 = await gestureAt(two);
 			await seenWithin(one, t0, gone(created), 'the meeting removed');
 			await seenWithin(two, t0, gone(created), 'the meeting removed');
 			assert.equal(await one.locator('.meeting[data-id]').count(), 8);
