@@ -222,14 +222,14 @@ enum transport { TRANSPORT_LP, TRANSPORT_SSE };
 enum err {
 	E_CONNECT, E_IO, E_HTTP, E_PROTOCOL, E_NEGOTIATE, E_HANDSHAKE, E_CLOSED,
 	E_COMPLETION, E_SETUP_TIMEOUT, E_INVOKE_TIMEOUT, E_MISSING, E_DUPLICATE,
-	E_UNKNOWN_PUSH, E_PUBLISH, E_CLEANUP, E_DEADLINE, E_COUNT
+	E_UNKNOWN_PUSH, E_PUBLISH, E_CLEANUP, E_DEADLINE, E_REQUEST_TIMEOUT, E_COUNT
 };
 
 static const char *const err_names[E_COUNT] = {
 	"connect", "io", "http_status", "protocol", "negotiate", "handshake",
 	"closed_by_server", "completion_error", "setup_timeout", "invocation_timeout",
 	"missing_delivery", "duplicate_delivery", "unknown_push", "publish", "cleanup",
-	"deadline",
+	"deadline", "request_timeout",
 };
 
 enum phase { PH_SETUP, PH_WAITSUBS, PH_IDLE, PH_PUBLISH, PH_DRAIN, PH_CLEANUP, PH_END };
@@ -247,6 +247,7 @@ struct options {
 	int		 clients, groups, publishers, messages;
 	double		 interval_ms, duration_s, idle_s, settle_s, setup_timeout_s, timeout_s;
 	double		 keepalive_s, cleanup_timeout_s;
+	double		 request_timeout_s, poll_timeout_s, stream_idle_s;
 	int		 connect_concurrency, source_addrs;
 	bool		 cleanup, quiet;
 	const char	*json_path, *ready_file, *label;
@@ -275,7 +276,7 @@ struct hconn {
 	bool		 busy, streaming, head_done, retried, got_bytes;
 	enum req	 kind;
 	long		 msg;		/* message index, for REQ_INVOKE / REQ_NCHAN_PUB */
-	int64_t		 req_start, last_used;
+	int64_t		 req_start, last_used, last_rx;
 	/* its response */
 	int		 status;
 	enum body_mode	 mode;
@@ -332,7 +333,7 @@ struct run {
 	unsigned	 next_src;
 	enum phase	 phase;
 	int64_t		 t0, phase_start, setup_deadline, idle_end, publish_start, publish_end;
-	int64_t		 drain_deadline, cleanup_deadline, global_deadline;
+	int64_t		 drain_deadline, cleanup_deadline, global_deadline, next_sweep;
 	struct client	*clients;
 	int		 nclients, next_start, starting;
 	int		 ready, failed, cleanup_next, cleanup_active;
@@ -352,6 +353,7 @@ struct run {
 	long long	 http_status[600];
 	int		 logged;
 	const char	*aborted;
+	enum phase	 aborted_in;
 	json_tokener	*tok;
 	int		 open_fds, max_open_fds;
 };
@@ -569,6 +571,7 @@ hconn_request(struct hconn *h, enum req kind, bool streaming, const struct buf *
 	buf_reset(&h->req);
 	buf_append(&h->req, req->data, req->len);
 	h->req_start = now;
+	h->last_rx = now;
 	/* Servers close idle keep-alive connections (lighttpd after 5 s); a request racing
 	 * that close would fail, so reconnect before the server's limit instead. */
 	if (h->fd >= 0 && !h->connecting &&
@@ -861,6 +864,7 @@ hconn_readable(struct hconn *h)
 			h->in.len += (size_t)n;
 			h->in.data[h->in.len] = '\0';
 			total += (size_t)n;
+			h->last_rx = now_ns();
 			continue;
 		}
 		if (n == 0) {
@@ -1801,15 +1805,79 @@ cleanup_tick(struct run *r)
 	}
 }
 
+/* How long a request may go unanswered: a held poll up to the server's poll timeout and
+ * some, a stream as long as it is not silent for longer than the pings' interval allows,
+ * anything else --request-timeout. */
+static bool
+hconn_overdue(const struct run *r, const struct hconn *h, int64_t now)
+{
+	const struct options *o = &r->opt;
+
+	if (!h->busy || h->fd < 0)
+		return false;
+	if (h->streaming && h->head_done)
+		return now - h->last_rx > (int64_t)(o->stream_idle_s * NS_PER_S);
+	if ((h->kind == REQ_POLL || h->kind == REQ_NCHAN_SUB) && !h->streaming)
+		return now - h->req_start > (int64_t)(o->poll_timeout_s * NS_PER_S);
+	return now - h->req_start > (int64_t)(o->request_timeout_s * NS_PER_S);
+}
+
+static const char *const req_names[] = {
+	"none", "negotiate", "poll", "event stream", "handshake POST", "invocation POST",
+	"DELETE", "nchan subscribe", "nchan publish", "nchan channel info",
+};
+
+/* Every request that went unanswered too long: an invocation or a publish is abandoned
+ * (its connection closed, the next message goes on a new one); a client whose poll,
+ * stream or setup request is stuck fails. */
+static void
+sweep_overdue(struct run *r, int64_t now)
+{
+	for (int i = 0; i < r->nclients; i++) {
+		struct client *c = &r->clients[i];
+		struct hconn *hs[2] = { &c->recv, &c->send };
+
+		if (c->dead)
+			continue;
+		for (int k = 0; k < 2 && !c->dead; k++) {
+			struct hconn *h = hs[k];
+			double waited = (double)(now - (h->streaming && h->head_done ? h->last_rx :
+			    h->req_start)) / NS_PER_S;
+
+			if (!hconn_overdue(r, h, now))
+				continue;
+			if (h->kind == REQ_INVOKE || h->kind == REQ_NCHAN_PUB) {
+				report(r, E_REQUEST_TIMEOUT, c, "%s unanswered after %.0f s; abandoned",
+				    req_names[h->kind], waited);
+				hconn_close(h);
+				h->busy = false;
+				if (c->inflight == h->msg)
+					c->inflight = -1;
+				continue;
+			}
+			hconn_close(h);
+			h->busy = false;
+			client_fail(c, E_REQUEST_TIMEOUT, "%s %s after %.0f s", req_names[h->kind],
+			    h->streaming && h->head_done ? "silent" : "unanswered", waited);
+		}
+	}
+}
+
 static void
 run_timers(struct run *r, int64_t now)
 {
+	if (now >= r->next_sweep) {
+		r->next_sweep = now + NS_PER_S / 2;
+		sweep_overdue(r, now);
+	}
 	if (interrupted && r->phase != PH_END) {
 		r->aborted = "interrupted";
+		r->aborted_in = r->phase;
 		enter(r, PH_END, now);
 	}
 	if (now >= r->global_deadline && r->phase != PH_END) {
 		r->aborted = "global deadline (--timeout) reached";
+		r->aborted_in = r->phase;
 		report(r, E_DEADLINE, NULL, "global deadline reached in phase %s", phase_names[r->phase]);
 		enter(r, PH_END, now);
 	}
@@ -2036,7 +2104,7 @@ results(struct run *r)
 			printf(" [HTTP %d: %lld]", s, r->http_status[s]);
 	printf("\n");
 	if (r->aborted)
-		printf("ABORTED:     %s (phase %s)\n", r->aborted, phase_names[r->phase]);
+		printf("ABORTED:     %s (phase %s)\n", r->aborted, phase_names[r->aborted_in]);
 	printf("sockets:     at most %d open at once\n", r->max_open_fds);
 	fflush(stdout);
 
@@ -2091,6 +2159,8 @@ results(struct run *r)
 		json_object_object_add(root, "http_status", o);
 		json_object_object_add(root, "max_open_sockets", json_object_new_int(r->max_open_fds));
 		json_object_object_add(root, "aborted", r->aborted ? json_object_new_string(r->aborted) : NULL);
+		json_object_object_add(root, "aborted_in",
+		    r->aborted ? json_object_new_string(phase_names[r->aborted_in]) : NULL);
 		json_object_object_add(root, "ok", json_object_new_boolean(total_err == 0 && !r->aborted));
 		if (json_object_to_file_ext(r->opt.json_path, root, JSON_C_TO_STRING_PRETTY |
 		    JSON_C_TO_STRING_NOSLASHESCAPE) == -1)
@@ -2132,6 +2202,9 @@ usage(FILE *f)
 	    "  --connect-concurrency N    clients connecting at once (128)\n"
 	    "  --source-addrs N           spread sockets over source addresses 127.0.0.1..N (1)\n"
 	    "  --keepalive S              reconnect a connection idle longer than S (4)\n"
+	    "  --request-timeout S        a negotiate, POST or DELETE unanswered after S fails (30)\n"
+	    "  --poll-timeout S           a held poll unanswered after S fails (120)\n"
+	    "  --stream-idle-timeout S    an event stream silent for S fails (45; pings every 15)\n"
 	    "  --no-cleanup               do not DELETE pollhub connections at the end\n"
 	    "  --json FILE                write the results as JSON\n"
 	    "  --label TEXT               name of the run in the output\n"
@@ -2166,6 +2239,9 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "connect-concurrency", required_argument, NULL, 'C' },
 		{ "source-addrs", required_argument, NULL, 'A' },
 		{ "keepalive", required_argument, NULL, 'k' },
+		{ "request-timeout", required_argument, NULL, 'r' },
+		{ "poll-timeout", required_argument, NULL, 'o' },
+		{ "stream-idle-timeout", required_argument, NULL, 'e' },
 		{ "no-cleanup", no_argument, NULL, 'n' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "label", required_argument, NULL, 'L' },
@@ -2191,6 +2267,9 @@ parse_options(int argc, char **argv, struct options *o)
 	o->settle_s = 10;
 	o->keepalive_s = 4;
 	o->cleanup_timeout_s = 30;
+	o->request_timeout_s = 30;
+	o->poll_timeout_s = 120;
+	o->stream_idle_s = 45;
 	o->connect_concurrency = 128;
 	o->source_addrs = 1;
 	o->cleanup = true;
@@ -2232,6 +2311,9 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'C': o->connect_concurrency = atoi(optarg); break;
 		case 'A': o->source_addrs = atoi(optarg); break;
 		case 'k': o->keepalive_s = atof(optarg); break;
+		case 'r': o->request_timeout_s = atof(optarg); break;
+		case 'o': o->poll_timeout_s = atof(optarg); break;
+		case 'e': o->stream_idle_s = atof(optarg); break;
 		case 'n': o->cleanup = false; break;
 		case 'j': o->json_path = optarg; break;
 		case 'L': o->label = optarg; break;
@@ -2244,7 +2326,8 @@ parse_options(int argc, char **argv, struct options *o)
 	    o->groups < 1 || o->publishers < 0 || o->publishers > o->clients ||
 	    o->messages < 0 || o->interval_ms < 0 || o->duration_s < 0 || o->idle_s < 0 ||
 	    o->settle_s < 0 || o->connect_concurrency < 1 || o->source_addrs < 1 ||
-	    o->source_addrs > 250 || o->keepalive_s <= 0 || strlen(o->group_prefix) > 64)
+	    o->source_addrs > 250 || o->keepalive_s <= 0 || o->request_timeout_s <= 0 ||
+	    o->poll_timeout_s <= 0 || o->stream_idle_s <= 0 || strlen(o->group_prefix) > 64)
 		return -1;
 	if (o->setup_timeout_s <= 0)
 		o->setup_timeout_s = 30 + o->clients / 50.0;

@@ -121,6 +121,7 @@ if (idleRows.length)
 		['target', 'ready', 'RSS MB', 'CPU %', 'threads', 'PG conns', 'lighttpd', 'push p50/p99/max', 'delivered', 'errors'],
 		idleRows);
 
+if (meta.idle_note) console.log(`\nidle: ${meta.idle_note}`);
 console.log(`\nnotes: lighttpd ${meta.lighttpd_conf ?? '?'}; responder DB pool ${meta.responder_db_pool ?? '?'};` +
 	` ${meta.cpus ?? '?'} CPUs shared by every process; nginx RSS sums master and workers (shared memory counted in each).`);
 fs.writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');

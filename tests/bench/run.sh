@@ -86,9 +86,13 @@ pgbin=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/de
 pgbench=$pgbin/pgbench
 [[ -x $pgbench ]] || pgbench=$(command -v pgbench || true)
 
-# Thousands of held requests: every process here needs file descriptors (lighttpd and
-# nginx raise their own limits from their configs; loadgen raises its own).
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Thousands of held requests: every process here needs file descriptors. Without
+# CAP_SYS_RESOURCE (containers) nobody gets past the hard limit, and lighttpd asked for
+# more than it may have silently falls back to 4096, so every limit below is sized from it.
+fd_limit=$(ulimit -Hn)
+[[ $fd_limit == unlimited ]] && fd_limit=65536
+((fd_limit > 65536)) && fd_limit=65536
+ulimit -n "$fd_limit"
 
 mkdir -p "$out/runs"
 rm -f "$out"/runs/*.json "$out/results.json"
@@ -203,14 +207,17 @@ start_responder() {
 hub_port=$(free_port)
 hub_url=http://127.0.0.1:$hub_port/meetings
 lighttpd_conf=$repo/deploy/lighttpd/pollhub.conf
+lighttpd_limits="stock (max-fds 16384, max-connections 4096)"
 if [[ -z ${BENCH_LIGHTTPD_STOCK:-} ]]; then
 	# The shipped limits (16384 fds, 4096 connections) hold about 4,000 clients; the
-	# larger runs need these. `:=` replaces a value set by the included file.
+	# larger runs need more. `:=` replaces a value set by the included file; lighttpd
+	# allows at most max-fds / 2 connections.
 	lighttpd_conf=$work/lighttpd-bench.conf
+	lighttpd_limits="max-fds $fd_limit, max-connections $((fd_limit / 2))"
 	cat >"$lighttpd_conf" <<EOF
 include "$repo/deploy/lighttpd/pollhub.conf"
-server.max-fds := 65536
-server.max-connections := 30000
+server.max-fds := $fd_limit
+server.max-connections := $((fd_limit / 2))
 EOF
 fi
 
@@ -238,6 +245,7 @@ start_nginx() {
 	mkdir -p "$dir"
 	nchan_port=$(free_port)
 	sed -e "s|@PORT@|$nchan_port|g" -e "s|@RUNDIR@|$dir|g" -e "s|@WORKERS@|$(nproc)|g" \
+		-e "s|@NOFILE@|$fd_limit|g" -e "s|@CONNECTIONS@|$((fd_limit - 100))|g" \
 		"$bench/nchan.conf.in" >"$dir/nginx.conf"
 	"$nginx_bin" -p "$dir" -e "$dir/nginx-error.log" -c "$dir/nginx.conf" >>"$dir/nginx.out" 2>&1 &
 	nginx_pid=$!
@@ -416,6 +424,16 @@ idle_run() {
 pollhub_pids() { echo "$pollhub_pid"; }
 nginx_pids() { echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
 
+# lighttpd holds two descriptors per held client (its socket and the responder's), plus
+# the sending connections of clients still connecting: that bounds the idle run.
+idle_note=
+idle_cap=$(((fd_limit - 2000) / 2))
+if ((idle_clients > idle_cap)); then
+	idle_note="$idle_clients clients asked, $idle_cap run: the file descriptor hard limit is $fd_limit and lighttpd needs 2 per held client"
+	say "$idle_note"
+	idle_clients=$idle_cap
+fi
+
 scenario_idle() {
 	local transport
 	for target in $targets; do
@@ -453,9 +471,8 @@ fi
 {
 	printf '{"quick":%s,"started":%d,"seconds":%d,"cpus":%d,' "$( ((quick)) && echo true || echo false)" \
 		"$started" $(($(date +%s) - started)) "$(nproc)"
-	printf '"lighttpd_conf":"%s","responder_db_pool":"%s","failures":%d}\n' \
-		"$( [[ -n ${BENCH_LIGHTTPD_STOCK:-} ]] && echo stock || echo "max-fds 65536, max-connections 30000")" \
-		"${BENCH_DB_POOL:-default}" "$failures"
+	printf '"fd_limit":%d,"lighttpd_conf":"%s","responder_db_pool":"%s","idle_note":"%s","failures":%d}\n' \
+		"$fd_limit" "$lighttpd_limits" "${BENCH_DB_POOL:-default}" "$idle_note" "$failures"
 } >"$out/runs/meta.json"
 node "$bench/report.mjs" "$out/runs" "$out/results.json"
 say "results in ${out#"$repo"/}/results.json ($(($(date +%s) - started)) s)"
