@@ -424,18 +424,17 @@ idle_run() {
 pollhub_pids() { echo "$pollhub_pid"; }
 nginx_pids() { echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
 
-# lighttpd holds two descriptors per held client (its socket and the responder's), plus
-# the sending connections of clients still connecting: that bounds the idle run.
 idle_note=
-idle_cap=$(((fd_limit - 2000) / 2))
-if ((idle_clients > idle_cap)); then
-	idle_note="$idle_clients clients asked, $idle_cap run: the file descriptor hard limit is $fd_limit and lighttpd needs 2 per held client"
-	say "$idle_note"
-	idle_clients=$idle_cap
-fi
-
 scenario_idle() {
-	local transport
+	local transport idle_cap
+	# lighttpd holds two descriptors per held client (its socket and the responder's),
+	# plus the sending connections of clients still connecting: that bounds the run.
+	idle_cap=$(((fd_limit - 2000) / 2))
+	if ((idle_clients > idle_cap)); then
+		idle_note="$idle_clients clients asked, $idle_cap run: the file descriptor hard limit is $fd_limit and lighttpd needs 2 per held client"
+		say "$idle_note"
+		idle_clients=$idle_cap
+	fi
 	for target in $targets; do
 		if [[ $target == pollhub ]]; then
 			for transport in $idle_transports; do
