@@ -13,10 +13,14 @@
 #   bash tests/run-browser.sh --test-name-pattern='demo'
 #   POLLHUB_TEST_MATRIX=apache:ServerSentEvents bash tests/run-browser.sh tests/browser/datasource.test.mjs
 #
-# Environment: POLLHUB_TEST_MATRIX (blank- or comma-separated WEB:TRANSPORT pairs; default
-# all four, lighttpd only without deploy/apache/pollhub.conf), POLLHUB_BIN (default build/pollhub, read by stack.mjs), POLLHUB_CHROMIUM
-# (default /usr/bin/chromium), POLLHUB_DEMO_SCREENSHOT=FILE (demo.test.mjs writes the
-# README's picture of two windows there; `make screenshot`).
+# Environment:
+#   POLLHUB_TEST_MATRIX       blank- or comma-separated WEB:TRANSPORT pairs (default all four;
+#                             lighttpd only while deploy/apache/pollhub.conf is missing)
+#   POLLHUB_BIN               the responder (default build/pollhub; read by stack.mjs)
+#   POLLHUB_CHROMIUM          the browser (default /usr/bin/chromium)
+#   POLLHUB_PUSH_DEADLINE_MS  how soon the other window must show a change (default 1000)
+#   POLLHUB_DEMO_SCREENSHOT   a file for the README's picture of two demo windows
+#                             (`make screenshot`)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

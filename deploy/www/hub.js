@@ -16,10 +16,14 @@ export function hubUrlFromQuery(search) {
 	return group ? `/meetings?group=${encodeURIComponent(group)}` : '/meetings';
 }
 
+// Reconnect attempts after 0, 1, 2, 5, 10 and 30 s (the client's default waits 2 s, then
+// 10 s), then give up: the page shows "disconnected".
+const RECONNECT_DELAYS_MS = [0, 1000, 2000, 5000, 10000, 30000];
+
 export function buildHub(url, transport) {
 	return new signalR.HubConnectionBuilder()
 		.withUrl(url, { transport: signalR.HttpTransportType[transport] })
-		.withAutomaticReconnect()
+		.withAutomaticReconnect(RECONNECT_DELAYS_MS)
 		.configureLogging(signalR.LogLevel.Warning)
 		.build();
 }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { startStack, connect, stopAll, repoRoot } from '../integration/stack.mjs';
 import { launchBrowser, openWindow, hubOffers, transports } from './browser.mjs';
 
-const PUSH_DEADLINE_MS = 1000;
+// "Within a second"; POLLHUB_PUSH_DEADLINE_MS changes it (a machine busy with other work).
+const PUSH_DEADLINE_MS = Number(process.env.POLLHUB_PUSH_DEADLINE_MS) || 1000;
 const HOUR_PX = 44;	// week.js
 
 /** Monday 00:00 UTC of the current week: the windows run in UTC and show this week. */
@@ -227,6 +228,28 @@ for (const transport of transports) {
 			await seenWithin(two, t0, gone(created), 'the meeting removed');
 			assert.equal(await one.locator('.meeting[data-id]').count(), 8);
 			for (const page of [one, two]) assert.deepEqual(page.problems, []);
+		});
+
+		// The last step: failed hub requests are expected from here on.
+		test('the badge follows a responder restart; the windows read what they missed', async () => {
+			const windows = [one, two];
+			const state = (name) => Promise.all(windows.map((page) =>
+				page.waitForSelector(`body[data-connection="${name}"]`, { timeout: 20000 })));
+			await stack.stopResponder();
+			await state('reconnecting');
+			assert.equal(await one.locator('#connection-state').textContent(), 'reconnecting');
+			// Written while no window is connected: no push can bring it, only a new read.
+			const group = await stack.psql('SELECT group_name FROM pollhub.meetings LIMIT 1');
+			await stack.psql(`INSERT INTO pollhub.meetings (group_name, title, start_at, end_at)
+				VALUES ('${group}', 'Added while away', '${at(monday, 4, 10)}', '${at(monday, 4, 11)}')`);
+			await stack.startResponder();
+			await state('connected');
+			for (const page of windows) {
+				const added = page.locator('.meeting', { hasText: 'Added while away' });
+				await added.waitFor();
+				assert.equal(await added.count(), 1);
+				assert.equal(await page.locator('.meeting[data-id]').count(), 9);
+			}
 		});
 	});
 }
