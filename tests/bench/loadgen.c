@@ -195,6 +195,15 @@ pct_ms(const int64_t *v, size_t n, double p)
 	return (double)v[rank - 1] / (double)NS_PER_MS;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of the non-NaN values of v (reordered); NAN when there are none. */
 static double
 median_d(double *v, size_t n)
 {
@@ -205,12 +214,7 @@ median_d(double *v, size_t n)
 			v[k++] = v[i];
 	if (k == 0)
 		return NAN;
-	for (size_t i = 1; i < k; i++)	/* insertion sort: n is the message count */
-		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	qsort(v, k, sizeof(*v), cmp_double);
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
@@ -247,7 +251,7 @@ struct options {
 	int		 clients, groups, publishers, messages;
 	double		 interval_ms, duration_s, idle_s, settle_s, setup_timeout_s, timeout_s;
 	double		 keepalive_s, cleanup_timeout_s;
-	double		 request_timeout_s, poll_timeout_s, stream_idle_s;
+	double		 request_timeout_s, poll_timeout_s, stream_idle_s, client_ping_s;
 	int		 connect_concurrency, source_addrs;
 	bool		 cleanup, quiet;
 	const char	*json_path, *ready_file, *label;
@@ -256,7 +260,7 @@ struct options {
 /* What a request on a connection is for; decides who handles its answer. */
 enum req {
 	REQ_NONE, REQ_NEGOTIATE, REQ_POLL, REQ_STREAM, REQ_HANDSHAKE, REQ_INVOKE, REQ_DELETE,
-	REQ_NCHAN_SUB, REQ_NCHAN_PUB, REQ_NCHAN_INFO
+	REQ_NCHAN_SUB, REQ_NCHAN_PUB, REQ_NCHAN_INFO, REQ_PING
 };
 
 enum body_mode { BM_NONE, BM_LENGTH, BM_CHUNKED, BM_CLOSE };
@@ -302,6 +306,7 @@ struct client {
 	struct hconn	 recv, send;
 	char		 token[64];
 	int64_t		 t_start, t_ready;
+	int64_t		 last_post;	/* when it last POSTed anything (SSE pings) */
 	struct buf	 sse_line, sse_data;
 	char		 etag[128], last_modified[96];	/* nchan long-poll position */
 	/* publishing */
@@ -975,6 +980,8 @@ send_hub(struct client *c, struct hconn *h, enum req kind, const char *method,
 	struct buf target = { 0 }, req = { 0 };
 
 	buf_printf(&target, "%s?id=%s", r->opt.hub_path, c->token);
+	if (strcmp(method, "POST") == 0)
+		c->last_post = now_ns();
 	http_begin(&req, r, method, target.data);
 	buf_puts(&req, "X-Requested-With: XMLHttpRequest\r\n");
 	if (kind == REQ_STREAM)
@@ -1036,6 +1043,7 @@ client_ready(struct client *c)
 	c->st = CS_READY;
 	c->ever_ready = true;
 	c->t_ready = now_ns();
+	c->last_post = 0;	/* an SSE client pings right after the handshake */
 	samples_add(&r->connect, c->t_ready - c->t_start);
 	if (c->subscriber)
 		r->ready_in_group[c->group]++;
@@ -1556,9 +1564,11 @@ client_done(struct hconn *h)
 			client_fail(c, E_CLOSED, "event stream ended (status %d)", h->status);
 		break;
 	case REQ_HANDSHAKE:
+	case REQ_PING:
 		if (h->status != 200) {
 			r->http_status[h->status]++;
-			client_fail(c, E_HTTP, "handshake POST answered %d", h->status);
+			client_fail(c, E_HTTP, "%s answered %d", h->kind == REQ_PING ? "ping POST" :
+			    "handshake POST", h->status);
 		}
 		break;
 	case REQ_INVOKE:
@@ -1824,8 +1834,25 @@ hconn_overdue(const struct run *r, const struct hconn *h, int64_t now)
 
 static const char *const req_names[] = {
 	"none", "negotiate", "poll", "event stream", "handshake POST", "invocation POST",
-	"DELETE", "nchan subscribe", "nchan publish", "nchan channel info",
+	"DELETE", "nchan subscribe", "nchan publish", "nchan channel info", "ping POST",
 };
+
+/* A server-sent events client POSTs a hub Ping right after the handshake and whenever it
+ * has sent nothing for 15 s, as the TypeScript client does (long polling has inherent
+ * keep-alive and never pings). Idle SSE clients cost the server that much. */
+static void
+client_ping(struct client *c, int64_t now)
+{
+	struct run *r = c->run;
+
+	if (!is_hub(r) || r->opt.transport != TRANSPORT_SSE || r->opt.client_ping_s <= 0 ||
+	    c->st != CS_READY || c->send.busy || r->phase >= PH_CLEANUP ||
+	    (c->publisher && r->phase == PH_PUBLISH))	/* its invocations are enough */
+		return;
+	if (now - c->last_post < (int64_t)(r->opt.client_ping_s * NS_PER_S))
+		return;
+	send_hub(c, &c->send, REQ_PING, "POST", "{\"type\":6}\x1e", 11);
+}
 
 /* Every request that went unanswered too long: an invocation or a publish is abandoned
  * (its connection closed, the next message goes on a new one); a client whose poll,
@@ -1839,6 +1866,7 @@ sweep_overdue(struct run *r, int64_t now)
 
 		if (c->dead)
 			continue;
+		client_ping(c, now);
 		for (int k = 0; k < 2 && !c->dead; k++) {
 			struct hconn *h = hs[k];
 			double waited = (double)(now - (h->streaming && h->head_done ? h->last_rx :
@@ -2047,8 +2075,11 @@ results(struct run *r)
 			p50s[m] = s.p50;
 			p99s[m] = s.p99;
 			maxs[m] = s.max;
-			/* Time until every receiver had it; only for fully delivered messages. */
-			lasts[m] = r->msgs[m].received >= r->msgs[m].expected && one.n > 0 ? s.max : NAN;
+			/* Time until every receiver had it: never (infinite) when one did not. */
+			if (r->msgs[m].expected == 0)
+				lasts[m] = NAN;
+			else
+				lasts[m] = r->msgs[m].received >= r->msgs[m].expected ? s.max : INFINITY;
 			if (r->nmsgs <= 200 && r->msgs[m].expected > 0) {
 				o = jstat(s, one.n);
 				json_object_object_add(o, "expected",
@@ -2064,6 +2095,8 @@ results(struct run *r)
 		med.p99 = median_d(p99s, (size_t)r->nmsgs);
 		med.max = median_d(maxs, (size_t)r->nmsgs);
 		med_last = median_d(lasts, (size_t)r->nmsgs);
+		if (isinf(med_last))
+			med_last = NAN;	/* most messages never reached everyone */
 	}
 	lat = stat_of(&all);
 	con = stat_of(&r->connect);
@@ -2205,6 +2238,7 @@ usage(FILE *f)
 	    "  --request-timeout S        a negotiate, POST or DELETE unanswered after S fails (30)\n"
 	    "  --poll-timeout S           a held poll unanswered after S fails (120)\n"
 	    "  --stream-idle-timeout S    an event stream silent for S fails (45; pings every 15)\n"
+	    "  --client-ping S            SSE clients POST a Ping after S quiet seconds (15; 0 never)\n"
 	    "  --no-cleanup               do not DELETE pollhub connections at the end\n"
 	    "  --json FILE                write the results as JSON\n"
 	    "  --label TEXT               name of the run in the output\n"
@@ -2242,6 +2276,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "request-timeout", required_argument, NULL, 'r' },
 		{ "poll-timeout", required_argument, NULL, 'o' },
 		{ "stream-idle-timeout", required_argument, NULL, 'e' },
+		{ "client-ping", required_argument, NULL, 'w' },
 		{ "no-cleanup", no_argument, NULL, 'n' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "label", required_argument, NULL, 'L' },
@@ -2270,6 +2305,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->request_timeout_s = 30;
 	o->poll_timeout_s = 120;
 	o->stream_idle_s = 45;
+	o->client_ping_s = 15;
 	o->connect_concurrency = 128;
 	o->source_addrs = 1;
 	o->cleanup = true;
@@ -2314,6 +2350,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'r': o->request_timeout_s = atof(optarg); break;
 		case 'o': o->poll_timeout_s = atof(optarg); break;
 		case 'e': o->stream_idle_s = atof(optarg); break;
+		case 'w': o->client_ping_s = atof(optarg); break;
 		case 'n': o->cleanup = false; break;
 		case 'j': o->json_path = optarg; break;
 		case 'L': o->label = optarg; break;
