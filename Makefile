@@ -56,7 +56,8 @@ test-deps:
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
 
-# Integration: the sanitizer build behind a real lighttpd and PostgreSQL.
+# Integration: the sanitizer build behind real lighttpd and Apache and PostgreSQL, once per
+# web server and transport (POLLHUB_TEST_MATRIX narrows it).
 integration: $(ASAN)/pollhub
 	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-integration.sh
 

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Integration tests: a private PostgreSQL for this run only, then Node's test runner over
-# tests/integration/ (each test file starts its own database, responder and lighttpd via
-# tests/integration/stack.mjs). Extra arguments go to `node --test`, e.g.
+# tests/integration/ (each test file starts its own database, responder and web server via
+# tests/integration/stack.mjs), once per combination of web server and SignalR transport:
+#
+#   lighttpd:LongPolling  lighttpd:ServerSentEvents  apache:LongPolling  apache:ServerSentEvents
+#
+# Each run gets POLLHUB_TEST_WEB and POLLHUB_TEST_TRANSPORT; a summary line per
+# combination follows, and the exit status is non-zero if any failed. Extra arguments go
+# to `node --test`, e.g.
 #
 #   bash tests/run-integration.sh --test-name-pattern='negotiate'
-#   bash tests/run-integration.sh tests/integration/http.test.mjs
+#   POLLHUB_TEST_MATRIX=apache:LongPolling bash tests/run-integration.sh tests/integration/http.test.mjs
 #
-# Environment: POLLHUB_BIN (default build/pollhub) is read by stack.mjs.
+# Environment: POLLHUB_TEST_MATRIX (blank- or comma-separated WEB:TRANSPORT pairs; default
+# all four), POLLHUB_BIN (default build/pollhub, read by stack.mjs).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,6 +21,21 @@ cd "$repo"
 
 [[ -d tests/node_modules/@microsoft/signalr ]] ||
 	{ echo "run-integration.sh: tests/node_modules/@microsoft/signalr missing; run deploy/scripts/install-deps.sh --test" >&2; exit 2; }
+
+matrix=${POLLHUB_TEST_MATRIX:-lighttpd:LongPolling lighttpd:ServerSentEvents apache:LongPolling apache:ServerSentEvents}
+combos=()
+for combo in ${matrix//,/ }; do
+	case $combo in
+	lighttpd:LongPolling | lighttpd:ServerSentEvents | apache:LongPolling | apache:ServerSentEvents)
+		combos+=("$combo")
+		;;
+	*)
+		echo "run-integration.sh: POLLHUB_TEST_MATRIX: unknown combination '$combo' (WEB:TRANSPORT, WEB lighttpd or apache, TRANSPORT LongPolling or ServerSentEvents)" >&2
+		exit 2
+		;;
+	esac
+done
+((${#combos[@]} > 0)) || { echo "run-integration.sh: POLLHUB_TEST_MATRIX is empty" >&2; exit 2; }
 
 # Short path: the cluster's unix socket path must stay under 100 bytes.
 pgdir=$(mktemp -d /tmp/ph-pg.XXXXXX)
@@ -42,6 +64,21 @@ for a in "$@"; do
 	if [[ $a == -* ]]; then opts+=("$a"); else paths+=("$a"); fi
 done
 ((${#paths[@]} > 0)) || paths=(tests/integration/)
-rc=0
-node --test --test-concurrency=2 "${opts[@]}" "${paths[@]}" || rc=$?
+
+rc=0 summary=
+for combo in "${combos[@]}"; do
+	web=${combo%%:*} transport=${combo#*:}
+	printf '\n===== integration: %s + %s =====\n' "$web" "$transport"
+	start=$SECONDS
+	crc=0
+	POLLHUB_TEST_WEB=$web POLLHUB_TEST_TRANSPORT=$transport \
+		node --test --test-concurrency=2 "${opts[@]}" "${paths[@]}" || crc=$?
+	if ((crc == 0)); then
+		summary+="${summary:+; }$combo pass ($((SECONDS - start)) s)"
+	else
+		summary+="${summary:+; }$combo FAIL (exit $crc, $((SECONDS - start)) s)"
+		rc=1
+	fi
+done
+printf '\n===== integration summary: %s\n' "$summary"
 exit "$rc"

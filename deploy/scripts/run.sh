@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What `make run` runs (after building build/pollhub): PostgreSQL, migrations, the
-# responder on a unix socket and lighttpd in front of it, in the foreground.
+# responder on a unix socket and a web server in front of it (lighttpd, or Apache with
+# mod_proxy_fcgi), in the foreground.
 # Ctrl-C / SIGTERM stops everything this script started and exits 0; if the responder
-# or lighttpd dies, the other is stopped and the script exits 1 with their log tails.
+# or the web server dies, the other is stopped and the script exits 1 with their log
+# tails.
 #
 # Environment:
-#   PORT (8080), POLLHUB_BIND (127.0.0.1)   where lighttpd listens
+#   PORT (8080), POLLHUB_BIND (127.0.0.1)   where the web server listens
 #   POLLHUB_DATABASE    use this existing database (libpq conninfo) instead of the
 #                       private cluster
 #   POLLHUB_PGDIR       private cluster directory (default .run/pg, or a directory under
@@ -13,7 +15,8 @@
 #                       too long for a unix socket)
 #   POLLHUB_RUNDIR      sockets, pid files and logs (default .run/ in the repository)
 #   POLLHUB_BIN         the responder (default build/pollhub)
-#   WEB                 web server; only `lighttpd` (the default) so far
+#   WEB                 web server: `lighttpd` (the default) or `apache`
+#                       (deploy/lighttpd/pollhub.conf or deploy/apache/pollhub.conf)
 # Other POLLHUB_* variables (POLLHUB_THREADS, POLLHUB_LOG_LEVEL, ...) reach the responder.
 set -euo pipefail
 
@@ -27,10 +30,13 @@ die() {
 }
 
 web=${WEB:-lighttpd}
-if [[ $web != lighttpd ]]; then
-	echo "WEB=$web is not supported yet" >&2
+case $web in
+lighttpd | apache) ;;
+*)
+	echo "WEB must be lighttpd or apache, not '$web'" >&2
 	exit 2
-fi
+	;;
+esac
 
 port=${PORT:-8080}
 bind=${POLLHUB_BIND:-127.0.0.1}
@@ -39,14 +45,21 @@ docroot=$(realpath -m -- "${POLLHUB_DOCROOT:-$repo/deploy/www}")
 bin=${POLLHUB_BIN:-$repo/build/pollhub}
 [[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number, not '$port'"
 [[ -x $bin ]] || die "$bin is not an executable; build it with \`make\`"
-command -v lighttpd >/dev/null || die "lighttpd not found; run deploy/scripts/install-deps.sh"
 
 bash "$scripts/install-deps.sh"
+
+if [[ $web == lighttpd ]]; then
+	web_bin=$(command -v lighttpd) || die "lighttpd not found; run deploy/scripts/install-deps.sh"
+else
+	# Debian's apache2 is in /usr/sbin, which is not in every user's PATH.
+	web_bin=$(PATH=$PATH:/usr/sbin command -v apache2) ||
+		die "apache2 not found; run deploy/scripts/install-deps.sh"
+fi
 
 host=$bind
 [[ $host == *:* ]] && host="[$host]"
 # Refuse early if something already answers there (curl: 7 refused, 28 no route), or
-# lighttpd's readiness check further down would be talking to that other server.
+# the web server's readiness check further down would be talking to that other server.
 rc=0
 curl -s --noproxy "*" -o /dev/null --max-time 1 "http://$host:$port/" || rc=$?
 ((rc == 7 || rc == 28)) || die "something already listens on $host:$port; set PORT to another port"
@@ -55,32 +68,53 @@ rundir=$(realpath -m -- "${POLLHUB_RUNDIR:-$repo/.run}")
 mkdir -p -- "$rundir"
 sock=$rundir/pollhub.sock
 pollhub_log=$rundir/pollhub.log
-lighttpd_log=$rundir/lighttpd-error.log
-lighttpd_out=$rundir/lighttpd.out
+web_log=$rundir/$web-error.log
+web_out=$rundir/$web.out
 # Per-run logs (the access log keeps growing), so log tails show this run only.
 : >"$pollhub_log"
-: >"$lighttpd_log"
-: >"$lighttpd_out"
+: >"$web_log"
+: >"$web_out"
 
 pollhub_pid=
-lighttpd_pid=
+web_pid=
 pg_dir=
 pg_started=0
 
-# Stop what we started, newest first, by pid; keep the exit status we were given.
+# SIGTERM, then SIGKILL after 10 s; returns 1 if it took SIGKILL.
+# shellcheck disable=SC2317 # called from cleanup
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null || true
+			return 0
+		fi
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	return 1
+}
+
+# Stop what we started, by pid; keep the exit status we were given. The responder goes
+# first: that ends the requests it holds, and Apache stops at once only when none of its
+# workers waits for one (otherwise its parent needs about ten seconds to kill the child).
 # shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
-	local rc=$? pid i
+	local rc=$? pid children
 	trap - INT TERM HUP
-	for pid in $lighttpd_pid $pollhub_pid; do
-		kill -TERM "$pid" 2>/dev/null || continue
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	[[ -z $pollhub_pid ]] || stop_pid "$pollhub_pid" || true
+	# Apache's parent stops its children on SIGTERM; only if it has to be killed are
+	# they killed too (listed first, while they are still its children).
+	if [[ -n $web_pid ]]; then
+		children=$(ps -o pid= --ppid "$web_pid" 2>/dev/null || true)
+		if ! stop_pid "$web_pid"; then
+			for pid in $children; do
+				kill -KILL "$pid" 2>/dev/null || true
+			done
+		fi
+	fi
 	rm -f -- "$sock"
 	if ((pg_started)); then
 		bash "$scripts/pg-private.sh" stop "$pg_dir" >/dev/null || true
@@ -125,8 +159,12 @@ else
 fi
 
 # --- responder ---
+# The children run in sessions of their own (setsid execs in place: same pid), so a
+# terminal's Ctrl-C reaches this script only, which stops them in order. Were they in
+# our process group, a responder that exits on that SIGINT would end `wait -n` before
+# the trap could run, and this script would report it as a crash.
 rm -f -- "$sock"
-POLLHUB_SOCKET=$sock POLLHUB_DATABASE=$db "$bin" 2>>"$pollhub_log" &
+POLLHUB_SOCKET=$sock POLLHUB_DATABASE=$db setsid "$bin" 2>>"$pollhub_log" &
 pollhub_pid=$!
 for ((i = 0; i < 100; i++)); do
 	[[ -S $sock ]] && break
@@ -142,29 +180,46 @@ if [[ ! -S $sock ]]; then
 fi
 
 # --- web server ---
-POLLHUB_PORT=$port POLLHUB_BIND=$bind POLLHUB_RUNDIR=$rundir POLLHUB_DOCROOT=$docroot \
+if [[ $web == lighttpd ]]; then
+	web_cmd=("$web_bin" -D -f "$repo/deploy/lighttpd/pollhub.conf")
+	web_bind=$bind
+else
+	# Started as root, Apache serves as www-data, which must reach the socket (mode
+	# 0666) through every directory above it, and read the docroot.
+	if ((EUID == 0)); then
+		runuser -u www-data -- test -x "$rundir" ||
+			die "www-data cannot enter $rundir (for the responder's socket); set POLLHUB_RUNDIR to a directory it can reach"
+		runuser -u www-data -- test -r "$docroot" ||
+			die "www-data cannot read $docroot; Apache serves the docroot as www-data"
+	fi
+	web_cmd=("$web_bin" -f "$repo/deploy/apache/pollhub.conf" -DFOREGROUND)
+	# Apache's Listen wants an IPv6 address in brackets.
+	web_bind=$bind
+	[[ $web_bind == *:* && $web_bind != \[* ]] && web_bind="[$web_bind]"
+fi
+POLLHUB_PORT=$port POLLHUB_BIND=$web_bind POLLHUB_RUNDIR=$rundir POLLHUB_DOCROOT=$docroot \
 	POLLHUB_FCGI_SOCKET=$sock POLLHUB_HUB_PATH=$hub_path \
-	lighttpd -D -f "$repo/deploy/lighttpd/pollhub.conf" >>"$lighttpd_out" 2>&1 &
-lighttpd_pid=$!
+	setsid "${web_cmd[@]}" >>"$web_out" 2>&1 &
+web_pid=$!
 for ((i = 0; i < 50; i++)); do
-	if ! kill -0 "$lighttpd_pid" 2>/dev/null; then
-		tail_logs "$lighttpd_out" "$lighttpd_log"
-		die "lighttpd exited at start"
+	if ! kill -0 "$web_pid" 2>/dev/null; then
+		tail_logs "$web_out" "$web_log"
+		die "$web exited at start"
 	fi
 	curl -s --noproxy "*" -o /dev/null --max-time 1 "http://$host:$port/" && break
 	sleep 0.1
 done
-((i < 50)) || die "lighttpd does not answer on $host:$port"
+((i < 50)) || die "$web does not answer on $host:$port"
 
-say "serving http://$host:$port/ (hub at $hub_path); Ctrl-C stops"
-say "logs: $pollhub_log $lighttpd_log $rundir/access.log"
+say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
+say "logs: $pollhub_log $web_log $rundir/access.log"
 
 # Until a signal (the trap exits 0) or one of the two children exits.
-wait -n "$pollhub_pid" "$lighttpd_pid" || true
+wait -n "$pollhub_pid" "$web_pid" || true
 if ! kill -0 "$pollhub_pid" 2>/dev/null; then
 	echo "pollhub: the responder exited" >&2
 else
-	echo "pollhub: lighttpd exited" >&2
+	echo "pollhub: $web exited" >&2
 fi
-tail_logs "$pollhub_log" "$lighttpd_out" "$lighttpd_log"
+tail_logs "$pollhub_log" "$web_out" "$web_log"
 exit 1

@@ -1,8 +1,9 @@
 // One private pollhub stack per test file: a fresh database in the PostgreSQL cluster
 // named by PGHOST/PGPORT/PGUSER (tests/run-integration.sh starts it), the responder
-// (build/pollhub, or POLLHUB_BIN) on a unix socket, and lighttpd in front of it on a
-// free port of 127.0.0.1. Plus helpers for real @microsoft/signalr clients.
-import { spawn, execFile } from 'node:child_process';
+// (build/pollhub, or POLLHUB_BIN) on a unix socket, and a web server in front of it on
+// a free port of 127.0.0.1: lighttpd or Apache (mod_proxy_fcgi), chosen by opts.web or
+// env POLLHUB_TEST_WEB. Plus helpers for real @microsoft/signalr clients.
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -21,11 +22,12 @@ export const RS = '\x1e';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Children still alive when the test process exits are killed (a crashed test file
-// must not leave a lighttpd holding a port or a responder holding a socket).
+// must not leave a web server holding a port or a responder holding a socket). Apache
+// gets SIGTERM: its parent then stops its own children, which SIGKILL would orphan.
 const live = new Set();
 process.on('exit', () => {
 	for (const child of live) {
-		try { child.kill('SIGKILL'); } catch { /* already gone */ }
+		try { child.kill(child.stopSignal || 'SIGKILL'); } catch { /* already gone */ }
 	}
 });
 
@@ -102,39 +104,105 @@ function launch(cmd, args, env, logFile) {
 	return proc;
 }
 
-/** SIGTERM, then SIGKILL after 3 s; resolves once the process is gone. */
-async function terminate(proc) {
-	if (!proc) return;
-	proc.stopping = true;
-	if (proc.exited) return;
-	proc.child.kill('SIGTERM');
-	const t = setTimeout(() => { if (!proc.exited) proc.child.kill('SIGKILL'); }, 3000);
-	await proc.exitPromise;
-	clearTimeout(t);
+/** The pids of pid's children (empty if none or unknown). */
+function childPids(pid) {
+	try {
+		return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+			.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+	} catch {
+		return [];	// ps exits 1 when there are none
+	}
 }
 
 /**
+ * SIGTERM, then SIGKILL after graceMs (3 s); resolves once the process is gone. If it
+ * took SIGKILL, the children it had (Apache's workers) are killed too.
+ */
+async function terminate(proc, graceMs = 3000) {
+	if (!proc) return;
+	proc.stopping = true;
+	if (proc.exited) return;
+	const children = proc.ownsChildren ? childPids(proc.child.pid) : [];
+	proc.child.kill('SIGTERM');
+	let killed = false;
+	const t = setTimeout(() => {
+		if (proc.exited) return;
+		killed = true;
+		proc.child.kill('SIGKILL');
+	}, graceMs);
+	await proc.exitPromise;
+	clearTimeout(t);
+	if (killed) {
+		for (const pid of children) {
+			try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+		}
+	}
+}
+
+/** Apache's binary: Debian puts it in /usr/sbin, which not every PATH has. */
+function apacheBin() {
+	return fs.existsSync('/usr/sbin/apache2') ? '/usr/sbin/apache2' : 'apache2';
+}
+
+const webServers = {
+	lighttpd: {
+		command: () => 'lighttpd',
+		args: () => ['-D', '-f', path.join(repoRoot, 'deploy/lighttpd/pollhub.conf')],
+		errorLog: 'lighttpd-error.log',
+	},
+	apache: {
+		command: apacheBin,
+		args: () => ['-f', path.join(repoRoot, 'deploy/apache/pollhub.conf'), '-DFOREGROUND'],
+		errorLog: 'apache-error.log',
+		ownsChildren: true,
+		// Its parent waits for children whose workers still wait on the responder
+		// (about ten seconds) before killing them.
+		graceMs: 15000,
+	},
+};
+
+/**
  * Starts a stack. opts.env: extra environment for the responder (POLLHUB_POLL_TIMEOUT, ...).
- * Returns { url, hubUrl, dbName, runDir, restartResponder, stopResponder, startResponder,
- *           psql, logs, dumpLogs, guard, stop }.
+ * opts.web: 'lighttpd' or 'apache' (default: env POLLHUB_TEST_WEB, else lighttpd).
+ * opts.docroot: the static files (default deploy/www); symlinks in it are followed. Run
+ * as root, Apache serves it as www-data, which must be able to read it.
+ * Returns { url, hubUrl, dbName, runDir, port, web, restartResponder, stopResponder,
+ *           startResponder, psql, logs, dumpLogs, guard, stop }.
  */
 export async function startStack(opts = {}) {
 	const pg = pgEnv();
 	const bin = path.resolve(repoRoot, process.env.POLLHUB_BIN || 'build/pollhub');
 	if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist; build it with \`make\``);
+	const webName = opts.web || process.env.POLLHUB_TEST_WEB || 'lighttpd';
+	const webServer = webServers[webName];
+	if (!webServer) throw new Error(`unknown web server '${webName}' (lighttpd or apache)`);
+	const docroot = path.resolve(opts.docroot || path.join(repoRoot, 'deploy/www'));
 	const hubPath = '/meetings';
 	const dbName = `ph_${crypto.randomBytes(6).toString('hex')}`;
 	const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-run-'));
+	// Apache started as root serves as www-data, which must reach the socket in here
+	// and read the docroot.
+	if (webName === 'apache') {
+		fs.chmodSync(runDir, 0o711);
+		if (process.getuid() === 0) {
+			try {
+				execFileSync('runuser', ['-u', 'www-data', '--', 'test', '-r', docroot, '-a', '-x', docroot]);
+			} catch {
+				fs.rmSync(runDir, { recursive: true, force: true });
+				throw new Error(`www-data cannot read ${docroot}, which Apache serves as www-data`);
+			}
+		}
+	}
 	const socket = path.join(runDir, 'fcgi.sock');
 	const responderLog = path.join(runDir, 'pollhub.log');
-	const lighttpdLog = path.join(runDir, 'lighttpd.out');
-	const lighttpdErrorLog = path.join(runDir, 'lighttpd-error.log');
+	const webLog = path.join(runDir, `${webName}.out`);
+	const webErrorLog = path.join(runDir, webServer.errorLog);
 	const baseEnv = { ...process.env, ...pg };
 	delete baseEnv.PGDATABASE;
 	delete baseEnv.POLLHUB_DATABASE;
 
 	let responder = null;
-	let lighttpd = null;
+	let web = null;
 	const retired = [];	// responders stopped by stopResponder()
 	let dbCreated = false;
 	let port = 0;
@@ -147,8 +215,8 @@ export async function startStack(opts = {}) {
 
 	const logs = () =>
 		`--- pollhub stderr (${responderLog}) ---\n${tail(responderLog)}\n` +
-		`--- lighttpd output ---\n${tail(lighttpdLog, 10)}\n` +
-		`--- lighttpd error log ---\n${tail(lighttpdErrorLog, 10)}`;
+		`--- ${webName} output ---\n${tail(webLog, 10)}\n` +
+		`--- ${webName} error log ---\n${tail(webErrorLog, 10)}`;
 
 	const startResponder = async () => {
 		if (responder && !responder.exited) throw new Error('responder already running');
@@ -165,9 +233,9 @@ export async function startStack(opts = {}) {
 				throw new Error(`responder exited (${JSON.stringify(responder.exited)}) before listening\n${logs()}`);
 			return fs.existsSync(socket);
 		}, 15000, `the responder's socket ${socket}`);
-		// lighttpd may have marked the backend down while it was away: wait until a
-		// request gets through to the responder (a poll without id is its 400).
-		if (lighttpd && !lighttpd.exited) await waitReachable();
+		// The web server may have marked the backend down while it was away: wait until
+		// a request gets through to the responder (a poll without id is its 400).
+		if (web && !web.exited) await waitReachable();
 	};
 
 	const stopResponder = async () => {
@@ -184,8 +252,8 @@ export async function startStack(opts = {}) {
 	};
 
 	const waitReachable = () => waitFor(async () => {
-		if (lighttpd.exited)
-			throw new Error(`lighttpd exited (${JSON.stringify(lighttpd.exited)})\n${logs()}`);
+		if (web.exited)
+			throw new Error(`${webName} exited (${JSON.stringify(web.exited)})\n${logs()}`);
 		if (!(await canConnect(port))) return false;
 		try {
 			const r = await fetch(`http://127.0.0.1:${port}${hubPath}`);
@@ -194,7 +262,7 @@ export async function startStack(opts = {}) {
 		} catch {
 			return false;
 		}
-	}, 15000, 'lighttpd to reach the responder');
+	}, 15000, `${webName} to reach the responder`);
 
 	// Problems of the responder that no request saw: a crash between requests, or a
 	// sanitizer report (the ASan build of `make integration`). stop() throws them.
@@ -207,11 +275,13 @@ export async function startStack(opts = {}) {
 	};
 
 	const stop = async () => {
-		await terminate(lighttpd);
 		for (const p of [responder, ...retired])
 			if (p && p.exited && !p.stopping)
 				problems.push(`responder exited unexpectedly: ${JSON.stringify(p.exited)}`);
+		// The responder first: that ends the requests it still holds, which would keep
+		// Apache's workers, and so Apache, from stopping for about ten seconds.
 		await terminate(responder);
+		await terminate(web, webServer.graceMs);
 		checkResponder();
 		if (problems.length) dumpLogs(problems.join('; '));
 		if (dbCreated) {
@@ -251,15 +321,20 @@ export async function startStack(opts = {}) {
 		await startResponder();
 
 		port = await freePort();
-		lighttpd = launch('lighttpd', ['-D', '-f', path.join(repoRoot, 'deploy/lighttpd/pollhub.conf')], {
+		web = launch(webServer.command(), webServer.args(), {
 			...baseEnv,
 			POLLHUB_PORT: String(port),
 			POLLHUB_BIND: '127.0.0.1',
 			POLLHUB_RUNDIR: runDir,
-			POLLHUB_DOCROOT: path.join(repoRoot, 'deploy/www'),
+			POLLHUB_DOCROOT: docroot,
 			POLLHUB_FCGI_SOCKET: socket,
 			POLLHUB_HUB_PATH: hubPath,
-		}, lighttpdLog);
+		}, webLog);
+		web.name = webName;
+		if (webServer.ownsChildren) {
+			web.ownsChildren = true;
+			web.child.stopSignal = 'SIGTERM';
+		}
 		await waitReachable();
 	} catch (e) {
 		dumpLogs('start failed');
@@ -269,7 +344,7 @@ export async function startStack(opts = {}) {
 
 	const url = `http://127.0.0.1:${port}`;
 	return {
-		url, hubUrl: url + hubPath, dbName, runDir, port,
+		url, hubUrl: url + hubPath, dbName, runDir, port, web: webName,
 		restartResponder, stopResponder, startResponder, psql, logs, dumpLogs, guard, stop,
 	};
 }
