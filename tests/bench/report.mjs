@@ -113,12 +113,13 @@ for (const label of Object.keys({ ...idle, ...Object.fromEntries(Object.entries(
 		delivered: r?.deliveries ?? null, errors: r?.errors?.total ?? null, aborted: r?.aborted ?? null });
 	idleRows.push([label.replace(/^idle-/, ''), m ? `${m.ready}/${m.clients}` : (r ? `${r.setup.ready}/${r.clients}` : '-'),
 		m ? num(m.rss_kb / 1024, 0) : '-', m ? num(m.cpu_percent, 1) : '-', m ? m.threads : '-',
-		m?.pg_connections ?? '-', m && m.target === 'pollhub' ? `${num(m.lighttpd_rss_kb / 1024, 0)} MB, ${num(m.lighttpd_cpu_percent, 1)} %` : '-',
+		m?.pg_connections ?? '-', m?.pg_cpu_percent == null ? '-' : num(m.pg_cpu_percent, 1),
+		m && m.target === 'pollhub' ? `${num(m.lighttpd_rss_kb / 1024, 0)} MB, ${num(m.lighttpd_cpu_percent, 1)} %` : '-',
 		lat3(r?.latency_ms), delivered(r), errs(r)]);
 }
 if (idleRows.length)
-	table('(c) idle clients over groups: server RSS and CPU while idle, then pushes to one group (latency ms)',
-		['target', 'ready', 'RSS MB', 'CPU %', 'threads', 'PG conns', 'lighttpd', 'push p50/p99/max', 'delivered', 'errors'],
+	table('(c) idle clients over groups: server (responder / nginx) RSS and CPU while idle, then pushes to one group (latency ms)',
+		['target', 'ready', 'RSS MB', 'CPU %', 'threads', 'PG conns', 'PG CPU %', 'lighttpd', 'push p50/p99/max', 'delivered', 'errors'],
 		idleRows);
 
 if (meta.idle_note) console.log(`\nidle: ${meta.idle_note}`);

@@ -66,7 +66,7 @@ fi
 scenarios=${BENCH_SCENARIOS:-"fanout throughput idle"}
 targets=${BENCH_TARGETS:-"pollhub nchan"}
 
-say() { echo "bench: $*" >&2; }
+say() { echo "bench: [${SECONDS}s] $*" >&2; }
 die() {
 	echo "bench: $*" >&2
 	exit 2
@@ -365,19 +365,20 @@ scenario_throughput() {
 
 # ------------------------------------------------------------------ (c) idle
 
-# idle_run NAME TARGET TRANSPORT PIDS-COMMAND: clients connect, stay idle while the pids
-# are sampled, then one group gets $idle_messages pushes.
+# idle_run NAME TARGET TRANSPORT CLIENTS PIDS-COMMAND: clients connect, stay idle while
+# the pids are sampled, then one group gets $idle_messages pushes.
 idle_run() {
-	local name=$1 target=$2 transport=$3 pids_cmd=$4 port ready=$work/$1.ready
+	local name=$1 target=$2 transport=$3 clients=$4 pids_cmd=$5 port ready=$work/$1.ready
 	local pids t0 t1 rss threads pgconns cpu waited=0 rc=0 lrss=0 lt0=0 lt1=0 lcpu=null
+	local pg_pids=() pt0=0 pt1=0 pgcpu=null
 	if [[ $target == pollhub ]]; then port=$hub_port; else port=$nchan_port; fi
 	rm -f "$ready"
-	say "run $name ($idle_clients clients, $idle_groups groups)"
+	say "run $name ($clients clients, $idle_groups groups)"
 	"$loadgen" --quiet --target "$target" --port "$port" --label "$name" \
-		--json "$out/runs/$name.json" --transport "$transport" --clients "$idle_clients" \
+		--json "$out/runs/$name.json" --transport "$transport" --clients "$clients" \
 		--groups "$idle_groups" --publishers 1 --messages "$idle_messages" --interval 1000 \
 		--idle $((idle_sample + 4)) --ready-file "$ready" --settle 30 \
-		--connect-concurrency 256 --source-addrs 4 \
+		--connect-concurrency 64 --setup-timeout $((60 + clients / 20)) --source-addrs 4 \
 		>"$work/$name.txt" 2>"$work/$name.err" &
 	loadgen_pid=$!
 	while [[ ! -f $ready ]] && kill -0 "$loadgen_pid" 2>/dev/null; do
@@ -388,7 +389,11 @@ idle_run() {
 		sleep 1
 		read -ra pids <<<"$($pids_cmd)"
 		t0=$(proc_ticks "${pids[@]}")
-		[[ $target == pollhub ]] && lt0=$(proc_ticks "$lighttpd_pid")
+		if [[ $target == pollhub ]]; then
+			lt0=$(proc_ticks "$lighttpd_pid")
+			read -ra pg_pids <<<"$(postgres_pids)"
+			pt0=$(proc_ticks "${pg_pids[@]}")
+		fi
 		sleep "$idle_sample"
 		t1=$(proc_ticks "${pids[@]}")
 		rss=$(proc_rss_kb "${pids[@]}")
@@ -400,15 +405,19 @@ idle_run() {
 			lrss=$(proc_rss_kb "$lighttpd_pid")
 			lcpu=$(awk -v a="$lt0" -v b="$lt1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
 				'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
+			# Backends that ended within the sample are missed: a lower bound.
+			pt1=$(proc_ticks "${pg_pids[@]}")
+			pgcpu=$(awk -v a="$pt0" -v b="$pt1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
+				'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
 			pgconns=$(psql_ -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'")
 		else
 			pgconns=null
 		fi
 		read -r ready_n failed_n <"$ready"
-		echo "  ready $ready_n (failed $failed_n): RSS $((rss / 1024)) MB, CPU $cpu %, threads $threads, PostgreSQL connections $pgconns" >&2
-		printf '{"label":"%s","kind":"idle","target":"%s","transport":"%s","clients":%d,"groups":%d,"ready":%d,"failed":%d,"sample_s":%s,"rss_kb":%d,"cpu_percent":%s,"threads":%d,"pg_connections":%s,"lighttpd_rss_kb":%d,"lighttpd_cpu_percent":%s}\n' \
-			"$name" "$target" "$transport" "$idle_clients" "$idle_groups" "$ready_n" "$failed_n" \
-			"$idle_sample" "$rss" "$cpu" "${threads:-0}" "$pgconns" "$lrss" "$lcpu" >"$out/runs/$name.idle.json"
+		echo "  ready $ready_n (failed $failed_n): RSS $((rss / 1024)) MB, CPU $cpu %, threads $threads, PostgreSQL connections $pgconns, PostgreSQL CPU $pgcpu %" >&2
+		printf '{"label":"%s","kind":"idle","target":"%s","transport":"%s","clients":%d,"groups":%d,"ready":%d,"failed":%d,"sample_s":%s,"rss_kb":%d,"cpu_percent":%s,"threads":%d,"pg_connections":%s,"pg_cpu_percent":%s,"lighttpd_rss_kb":%d,"lighttpd_cpu_percent":%s}\n' \
+			"$name" "$target" "$transport" "$clients" "$idle_groups" "$ready_n" "$failed_n" \
+			"$idle_sample" "$rss" "$cpu" "${threads:-0}" "$pgconns" "$pgcpu" "$lrss" "$lcpu" >"$out/runs/$name.idle.json"
 	else
 		say "$name: loadgen ended before its clients were connected"
 	fi
@@ -422,30 +431,43 @@ idle_run() {
 }
 
 pollhub_pids() { echo "$pollhub_pid"; }
+# The cluster's postmaster and every process it started (backends, background workers).
+postgres_pids() {
+	local pm
+	pm=$(head -n 1 "$pgdir/data/postmaster.pid" 2>/dev/null) || return 0
+	echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
 nginx_pids() { echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
 
-idle_note=
+idle_notes=()
+# How many idle clients of a transport fit through lighttpd: two descriptors per held
+# client (its socket and the responder's); an SSE client also POSTs a ping every 15 s on
+# a connection that lighttpd keeps 5 s, about a third of a connection more. Room is left
+# for the clients still connecting.
+idle_cap() {
+	if [[ $1 == sse ]]; then echo $(((fd_limit - 2000) * 10 / 25)); else echo $(((fd_limit - 2000) / 2)); fi
+}
+
 scenario_idle() {
-	local transport idle_cap
-	# lighttpd holds two descriptors per held client (its socket and the responder's),
-	# plus the sending connections of clients still connecting: that bounds the run.
-	idle_cap=$(((fd_limit - 2000) / 2))
-	if ((idle_clients > idle_cap)); then
-		idle_note="$idle_clients clients asked, $idle_cap run: the file descriptor hard limit is $fd_limit and lighttpd needs 2 per held client"
-		say "$idle_note"
-		idle_clients=$idle_cap
-	fi
+	local transport n cap
 	for target in $targets; do
 		if [[ $target == pollhub ]]; then
 			for transport in $idle_transports; do
+				n=$idle_clients
+				cap=$(idle_cap "$transport")
+				if ((n > cap)); then
+					idle_notes+=("pollhub $transport: $n clients asked, $cap run (descriptor hard limit $fd_limit; lighttpd needs 2 per held client$([[ $transport == sse ]] && echo ", plus its ping connections"))")
+					say "${idle_notes[-1]}"
+					n=$cap
+				fi
 				# A fresh responder: its RSS is this run's, not the previous scenario's.
 				responder_threads=0
-				start_responder "$idle_clients"
-				idle_run "idle-pollhub-$transport" pollhub "$transport" pollhub_pids
+				start_responder "$n"
+				idle_run "idle-pollhub-$transport" pollhub "$transport" "$n" pollhub_pids
 			done
 		else
 			start_nginx
-			idle_run "idle-nchan-sse" nchan sse nginx_pids
+			idle_run "idle-nchan-sse" nchan sse "$idle_clients" nginx_pids
 		fi
 	done
 }
@@ -471,7 +493,7 @@ fi
 	printf '{"quick":%s,"started":%d,"seconds":%d,"cpus":%d,' "$( ((quick)) && echo true || echo false)" \
 		"$started" $(($(date +%s) - started)) "$(nproc)"
 	printf '"fd_limit":%d,"lighttpd_conf":"%s","responder_db_pool":"%s","idle_note":"%s","failures":%d}\n' \
-		"$fd_limit" "$lighttpd_limits" "${BENCH_DB_POOL:-default}" "$idle_note" "$failures"
+		"$fd_limit" "$lighttpd_limits" "${BENCH_DB_POOL:-default}" "${idle_notes[*]}" "$failures"
 } >"$out/runs/meta.json"
 node "$bench/report.mjs" "$out/runs" "$out/results.json"
 say "results in ${out#"$repo"/}/results.json ($(($(date +%s) - started)) s)"
