@@ -188,18 +188,21 @@ main(void)
 			sig = SIGTERM;
 	} while (sig == SIGHUP);
 
+	/* Our own socket goes first: the web server's new connections fail at
+	 * once and go to another responder, while those already queued are still
+	 * accepted and served below. */
+	log_info("stopping on signal %d", sig);
+	if (app.cfg.socket[0] == '/')
+		unlink(app.cfg.socket);
 	/* Held polls answer now (empty 200: the client polls again, elsewhere if
 	 * need be); requests in flight get a moment to finish. */
-	log_info("stopping on signal %d", sig);
 	atomic_store(&app.stopping, 1);
 	notifier_wake_all(app.notifier);
-	for (int i = 0; i < 50 && atomic_load(&app.active) > 0; i++) {
+	for (int i = 0; i < 50 && (i < 3 || atomic_load(&app.active) > 0); i++) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		notifier_wake_all(app.notifier);
 		nanosleep(&ts, NULL);
 	}
-	if (app.cfg.socket[0] == '/')
-		unlink(app.cfg.socket);
 	/* Worker threads may sit in accept(); exit without joining them. */
 	_exit(0);
 }

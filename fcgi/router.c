@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ids.h"
+#include "log.h"
 #include "longpoll.h"
 #include "negotiate.h"
 #include "query.h"
@@ -43,6 +44,8 @@ router_handle(struct app *app, struct http_request *h)
 	char token[64];
 	int found;
 
+	/* Never the query: it holds the connection token. */
+	log_debug("%s %s", h->method, h->path);
 	/* The web server decides which paths reach us; we only tell negotiate
 	 * apart from the connection endpoint. */
 	if (ends_with(h->path, "/negotiate")) {

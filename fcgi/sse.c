@@ -124,6 +124,11 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	int need_drain = 1, wrote;
 	PGconn *db;
 
+	if (atomic_load(&app->stopping)) {
+		/* Do not bind the connection to a stream about to end. */
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
 	if ((db = store_acquire(app->store)) != NULL) {
 		st = store_stream_begin(db, token, &pi, &ss);
 		store_release(app->store, db);

@@ -166,6 +166,9 @@ const webServers = {
  * opts.web: 'lighttpd' or 'apache' (default: env POLLHUB_TEST_WEB, else lighttpd).
  * opts.docroot: the static files (default deploy/www); symlinks in it are followed. Run
  * as root, Apache serves it as www-data, which must be able to read it.
+ * opts.responders: how many responder processes (default 1), each on its own socket; the
+ * web server round-robins between them (lighttpd only). start/stop/restartResponder(i)
+ * act on responder i, or on all of them without an argument.
  * Returns { url, hubUrl, dbName, runDir, port, web, restartResponder, stopResponder,
  *           startResponder, psql, logs, dumpLogs, guard, stop }.
  */
@@ -193,15 +196,18 @@ export async function startStack(opts = {}) {
 			}
 		}
 	}
-	const socket = path.join(runDir, 'fcgi.sock');
-	const responderLog = path.join(runDir, 'pollhub.log');
+	const count = opts.responders || 1;
+	if (count > 1 && webName !== 'lighttpd') throw new Error('several responders: lighttpd only');
+	// Responder i: its socket and its log (the first keeps the historical names).
+	const socketOf = (i) => path.join(runDir, i === 0 ? 'fcgi.sock' : `fcgi${i}.sock`);
+	const logOf = (i) => path.join(runDir, i === 0 ? 'pollhub.log' : `pollhub${i}.log`);
 	const webLog = path.join(runDir, `${webName}.out`);
 	const webErrorLog = path.join(runDir, webServer.errorLog);
 	const baseEnv = { ...process.env, ...pg };
 	delete baseEnv.PGDATABASE;
 	delete baseEnv.POLLHUB_DATABASE;
 
-	let responder = null;
+	const responders = new Array(count).fill(null);
 	let web = null;
 	const retired = [];	// responders stopped by stopResponder()
 	let dbCreated = false;
@@ -214,12 +220,18 @@ export async function startStack(opts = {}) {
 	};
 
 	const logs = () =>
-		`--- pollhub stderr (${responderLog}) ---\n${tail(responderLog)}\n` +
+		responders.map((_, i) => `--- pollhub stderr (${logOf(i)}) ---\n${tail(logOf(i))}\n`).join('') +
 		`--- ${webName} output ---\n${tail(webLog, 10)}\n` +
 		`--- ${webName} error log ---\n${tail(webErrorLog, 10)}`;
 
-	const startResponder = async () => {
-		if (responder && !responder.exited) throw new Error('responder already running');
+	const all = (fn) => async (i) => {
+		if (i !== undefined) return fn(i);
+		for (let k = 0; k < count; k++) await fn(k);
+	};
+
+	const startResponder = all(async (i) => {
+		if (responders[i] && !responders[i].exited) throw new Error(`responder ${i} already running`);
+		const socket = socketOf(i);
 		fs.rmSync(socket, { force: true });
 		const env = {
 			...baseEnv,
@@ -227,29 +239,33 @@ export async function startStack(opts = {}) {
 			POLLHUB_DATABASE: `host=${pg.PGHOST} port=${pg.PGPORT} user=${pg.PGUSER} dbname=${dbName}`,
 			...(opts.env || {}),
 		};
-		responder = launch(bin, [], env, responderLog);
+		const p = launch(bin, [], env, logOf(i));
+		responders[i] = p;
 		await waitFor(() => {
-			if (responder.exited)
-				throw new Error(`responder exited (${JSON.stringify(responder.exited)}) before listening\n${logs()}`);
+			if (p.exited)
+				throw new Error(`responder exited (${JSON.stringify(p.exited)}) before listening\n${logs()}`);
 			return fs.existsSync(socket);
 		}, 15000, `the responder's socket ${socket}`);
 		// The web server may have marked the backend down while it was away: wait until
 		// a request gets through to the responder (a poll without id is its 400).
 		if (web && !web.exited) await waitReachable();
-	};
+	});
 
-	const stopResponder = async () => {
-		const p = responder;
+	const stopResponder = all(async (i) => {
+		const p = responders[i];
 		if (p && p.exited && !p.stopping)
 			problems.push(`responder exited unexpectedly: ${JSON.stringify(p.exited)}`);
 		await terminate(p);
 		if (p) retired.push(p);
-	};
+	});
 
-	const restartResponder = async () => {
-		await stopResponder();
-		await startResponder();
-	};
+	const restartResponder = all(async (i) => {
+		await stopResponder(i);
+		await startResponder(i);
+	});
+
+	/** The pids of the running responders (for tests that count requests per process). */
+	const responderPids = () => responders.map((p) => p && !p.exited ? p.child.pid : null);
 
 	const waitReachable = () => waitFor(async () => {
 		if (web.exited)
@@ -268,19 +284,21 @@ export async function startStack(opts = {}) {
 	// sanitizer report (the ASan build of `make integration`). stop() throws them.
 	const problems = [];
 	const checkResponder = () => {
-		let text = '';
-		try { text = fs.readFileSync(responderLog, 'utf8'); } catch { /* none */ }
-		const m = text.match(/ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/);
-		if (m) problems.push(`sanitizer report in the responder's log (${m[0]})`);
+		for (let i = 0; i < count; i++) {
+			let text = '';
+			try { text = fs.readFileSync(logOf(i), 'utf8'); } catch { /* none */ }
+			const m = text.match(/ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/);
+			if (m) problems.push(`sanitizer report in the log of responder ${i} (${m[0]})`);
+		}
 	};
 
 	const stop = async () => {
-		for (const p of [responder, ...retired])
+		for (const p of [...responders, ...retired])
 			if (p && p.exited && !p.stopping)
 				problems.push(`responder exited unexpectedly: ${JSON.stringify(p.exited)}`);
 		// The responder first: that ends the requests it still holds, which would keep
 		// Apache's workers, and so Apache, from stopping for about ten seconds.
-		await terminate(responder);
+		for (const p of responders) await terminate(p);
 		await terminate(web, webServer.graceMs);
 		checkResponder();
 		if (problems.length) dumpLogs(problems.join('; '));
@@ -327,7 +345,7 @@ export async function startStack(opts = {}) {
 			POLLHUB_BIND: '127.0.0.1',
 			POLLHUB_RUNDIR: runDir,
 			POLLHUB_DOCROOT: docroot,
-			POLLHUB_FCGI_SOCKET: socket,
+			POLLHUB_FCGI_SOCKET: responders.map((_, i) => socketOf(i)).join(' '),
 			POLLHUB_HUB_PATH: hubPath,
 		}, webLog);
 		web.name = webName;
@@ -345,7 +363,8 @@ export async function startStack(opts = {}) {
 	const url = `http://127.0.0.1:${port}`;
 	return {
 		url, hubUrl: url + hubPath, dbName, runDir, port, web: webName,
-		restartResponder, stopResponder, startResponder, psql, logs, dumpLogs, guard, stop,
+		restartResponder, stopResponder, startResponder, responderPids, psql, logs, dumpLogs,
+		guard, stop,
 	};
 }
 
