@@ -449,14 +449,16 @@ idle_cap() {
 }
 
 scenario_idle() {
-	local transport n cap
+	local transport n cap why
 	for target in $targets; do
 		if [[ $target == pollhub ]]; then
 			for transport in $idle_transports; do
 				n=$idle_clients
 				cap=$(idle_cap "$transport")
 				if ((n > cap)); then
-					idle_notes+=("pollhub $transport: $n clients asked, $cap run (descriptor hard limit $fd_limit; lighttpd needs 2 per held client$([[ $transport == sse ]] && echo ", plus its ping connections"))")
+					why="lighttpd needs 2 per held client"
+					[[ $transport == sse ]] && why+=", plus its ping connections"
+					idle_notes+=("pollhub $transport: $n clients asked, $cap run (descriptor hard limit $fd_limit; $why)")
 					say "${idle_notes[-1]}"
 					n=$cap
 				fi
