@@ -214,6 +214,11 @@ if [[ -z ${BENCH_LIGHTTPD_STOCK:-} ]]; then
 	# allows at most max-fds / 2 connections.
 	lighttpd_conf=$work/lighttpd-bench.conf
 	lighttpd_limits="max-fds $fd_limit, max-connections $((fd_limit / 2))"
+	# lighttpd runs include_shell commands (pollhub.conf's `sh backends.sh`) from the main
+	# configuration's directory: the shipped helpers must be beside the wrapper.
+	for f in "$repo"/deploy/lighttpd/*.sh; do
+		[[ -e $f ]] && ln -sf "$f" "$work/"
+	done
 	cat >"$lighttpd_conf" <<EOF
 include "$repo/deploy/lighttpd/pollhub.conf"
 server.max-fds := $fd_limit
