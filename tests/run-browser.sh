@@ -14,85 +14,11 @@
 #   POLLHUB_TEST_MATRIX=apache:ServerSentEvents bash tests/run-browser.sh tests/browser/datasource.test.mjs
 #
 # Environment:
-#   POLLHUB_TEST_MATRIX       blank- or comma-separated WEB:TRANSPORT pairs (default all four;
-#                             lighttpd only while deploy/apache/pollhub.conf is missing)
+#   POLLHUB_TEST_MATRIX       blank- or comma-separated WEB:TRANSPORT pairs (default all four)
 #   POLLHUB_BIN               the responder (default build/pollhub; read by stack.mjs)
 #   POLLHUB_CHROMIUM          the browser (default /usr/bin/chromium)
 #   POLLHUB_PUSH_DEADLINE_MS  how soon the other window must show a change (default 1000)
 #   POLLHUB_DEMO_SCREENSHOT   a file for the README's picture of two demo windows
 #                             (`make screenshot`)
 set -euo pipefail
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-
-for dir in tests/node_modules/playwright-core tests/node_modules/kendo-ui-core deploy/www/node_modules/kendo-ui-core; do
-	[[ -d $dir ]] ||
-		{ echo "run-browser.sh: $dir missing; run deploy/scripts/install-deps.sh --test" >&2; exit 2; }
-done
-
-default_matrix="lighttpd:LongPolling lighttpd:ServerSentEvents"
-# Apache joins the default once the checkout has its configuration.
-[[ -f deploy/apache/pollhub.conf ]] && default_matrix+=" apache:LongPolling apache:ServerSentEvents"
-matrix=${POLLHUB_TEST_MATRIX:-$default_matrix}
-combos=()
-for combo in ${matrix//,/ }; do
-	case $combo in
-	lighttpd:LongPolling | lighttpd:ServerSentEvents | apache:LongPolling | apache:ServerSentEvents)
-		combos+=("$combo")
-		;;
-	*)
-		echo "run-browser.sh: POLLHUB_TEST_MATRIX: unknown combination '$combo' (WEB:TRANSPORT, WEB lighttpd or apache, TRANSPORT LongPolling or ServerSentEvents)" >&2
-		exit 2
-		;;
-	esac
-done
-((${#combos[@]} > 0)) || { echo "run-browser.sh: POLLHUB_TEST_MATRIX is empty" >&2; exit 2; }
-
-# Short path: the cluster's unix socket path must stay under 100 bytes.
-pgdir=$(mktemp -d /tmp/ph-pg.XXXXXX)
-# As root the cluster runs as `postgres`, which must be able to enter the directory.
-chmod 755 "$pgdir"
-
-# shellcheck disable=SC2317 # called through the EXIT trap
-cleanup() {
-	local rc=$?
-	bash deploy/scripts/pg-private.sh stop "$pgdir" >/dev/null 2>&1 || true
-	rm -rf -- "$pgdir"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bash deploy/scripts/pg-private.sh start "$pgdir" >/dev/null
-eval "$(bash deploy/scripts/pg-private.sh env "$pgdir")"
-export PGHOST PGPORT PGUSER
-unset PGDATABASE POLLHUB_DATABASE
-
-# Options go before the paths; when the arguments name test files, run only those.
-opts=() paths=()
-for a in "$@"; do
-	if [[ $a == -* ]]; then opts+=("$a"); else paths+=("$a"); fi
-done
-((${#paths[@]} > 0)) || paths=(tests/browser/)
-
-# One test file at a time: two Chromiums parsing the demo page at once on a small machine
-# would only slow each other down, and the demo test times what a person would see.
-rc=0 summary=
-for combo in "${combos[@]}"; do
-	web=${combo%%:*} transport=${combo#*:}
-	printf '\n===== browser: %s + %s =====\n' "$web" "$transport"
-	start=$SECONDS
-	crc=0
-	POLLHUB_TEST_WEB=$web POLLHUB_TEST_TRANSPORT=$transport \
-		node --test --test-concurrency=1 "${opts[@]}" "${paths[@]}" || crc=$?
-	if ((crc == 0)); then
-		summary+="${summary:+; }$combo pass ($((SECONDS - start)) s)"
-	else
-		summary+="${summary:+; }$combo FAIL (exit $crc, $((SECONDS - start)) s)"
-		rc=1
-	fi
-done
-printf '\n===== browser summary: %s\n' "$summary"
-exit "$rc"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/run-matrix.sh" browser "$@"
