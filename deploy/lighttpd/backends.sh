@@ -12,6 +12,10 @@ for s in $POLLHUB_FCGI_SOCKET; do n=$((n + 1)); done
 if [ "$n" -gt 1 ]; then
 	echo 'fastcgi.balance = "round-robin"'
 fi
+# fastcgi.server matches a path prefix: /meetings.js would go to the hub too. The
+# condition narrows it to the hub and what is below it (<hub>/negotiate).
+re=$(printf '%s' "$POLLHUB_HUB_PATH" | sed 's/[].[\\*^$()+?{}|]/\\\\&/g')
+echo "\$HTTP[\"url\"] =~ \"^$re(/|\$)\" {"
 echo 'fastcgi.server = ('
 echo "	\"$POLLHUB_HUB_PATH\" => ("
 for s in $POLLHUB_FCGI_SOCKET; do
@@ -20,3 +24,4 @@ for s in $POLLHUB_FCGI_SOCKET; do
 done
 echo '	),'
 echo ')'
+echo '}'

@@ -107,6 +107,15 @@ describe('HTTP wire behaviour', { timeout: 120000, skip }, () => {
 		assert.equal(p.body, '');
 	});
 
+	test('only the hub path and what is below it reach the hub (/meetings.js is a file)', async () => {
+		const r = await fetch(`${stack.url}/meetings.js`);
+		await r.arrayBuffer();
+		assert.equal(r.status, 404, 'a missing static file, not the hub\'s 400');
+		const hub = await fetch(`${stack.hubUrl}`);
+		assert.equal(hub.status, 400);
+		assert.equal(await hub.text(), 'Connection ID required');
+	});
+
 	test('GET negotiate is 405', async () => {
 		const r = await fetch(`${stack.hubUrl}/negotiate?negotiateVersion=1`);
 		await r.arrayBuffer();
