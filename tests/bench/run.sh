@@ -447,10 +447,13 @@ nginx_pids() { echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
 idle_notes=()
 # How many idle clients of a transport fit through lighttpd: two descriptors per held
 # client (its socket and the responder's); an SSE client also POSTs a ping every 15 s on
-# a connection that lighttpd keeps 5 s, about a third of a connection more. Room is left
-# for the clients still connecting.
+# a connection that lighttpd keeps 5 s, about a third of a connection more. lighttpd
+# stops accepting above 90 % of max-fds and only starts again below 80 % (held clients
+# never leave), after which no new request, a push's POST included, gets in: stay under
+# 80 %, with room for the clients still connecting.
 idle_cap() {
-	if [[ $1 == sse ]]; then echo $(((fd_limit - 2000) * 10 / 25)); else echo $(((fd_limit - 2000) / 2)); fi
+	local room=$((fd_limit * 8 / 10 - 1000))
+	if [[ $1 == sse ]]; then echo $((room * 10 / 24)); else echo $((room / 2)); fi
 }
 
 scenario_idle() {
@@ -461,7 +464,7 @@ scenario_idle() {
 				n=$idle_clients
 				cap=$(idle_cap "$transport")
 				if ((n > cap)); then
-					why="lighttpd needs 2 per held client"
+					why="lighttpd needs 2 per held client and stops accepting at 90 % of them"
 					[[ $transport == sse ]] && why+=", plus its ping connections"
 					idle_notes+=("pollhub $transport: $n clients asked, $cap run (descriptor hard limit $fd_limit; $why)")
 					say "${idle_notes[-1]}"
