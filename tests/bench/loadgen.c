@@ -2014,7 +2014,8 @@ stat_of(struct samples *s)
 {
 	struct stat3 st;
 
-	qsort(s->v, s->n, sizeof(*s->v), cmp_i64);
+	if (s->n > 0)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_i64);
 	st.p50 = pct_ms(s->v, s->n, 50);
 	st.p99 = pct_ms(s->v, s->n, 99);
 	st.max = pct_ms(s->v, s->n, 100);
@@ -2087,7 +2088,8 @@ results(struct run *r)
 		total_err += r->errors[e];
 
 	/* Per message: its own p50/p99/max; the run reports the median over messages. */
-	qsort(r->dl, r->ndl, sizeof(*r->dl), cmp_delivery);
+	if (r->ndl > 0)
+		qsort(r->dl, r->ndl, sizeof(*r->dl), cmp_delivery);
 	p50s = xrealloc(NULL, (size_t)(r->nmsgs + 1) * sizeof(double));
 	p99s = xrealloc(NULL, (size_t)(r->nmsgs + 1) * sizeof(double));
 	maxs = xrealloc(NULL, (size_t)(r->nmsgs + 1) * sizeof(double));
