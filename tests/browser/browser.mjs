@@ -1,6 +1,7 @@
 // Helpers for the browser tests: Debian's Chromium driven by playwright-core (its own
 // browser download cannot work here), a temporary docroot for test pages, and the
 // transports to test.
+import { it } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,4 +79,24 @@ export async function hubOffers(hubUrl, transport) {
 	if (body.connectionToken)
 		await fetch(`${hubUrl}?id=${encodeURIComponent(body.connectionToken)}`, { method: 'DELETE' });
 	return (body.availableTransports || []).some((t) => t.transport === transport);
+}
+
+/**
+ * A test() for steps that build on each other: after a failure the rest are skipped, as
+ * they are when the hub does not offer the transport. getStack() returns the started stack.
+ */
+export function steps(getStack, transport) {
+	let failed = false;
+	return (name, fn) => it(name, async (t) => {
+		const stack = getStack();
+		if (failed) return t.skip('an earlier step failed');
+		if (!(await hubOffers(stack.hubUrl, transport)))
+			return t.skip(`the hub does not offer ${transport}`);
+		try {
+			return await stack.guard(fn)(t);
+		} catch (e) {
+			failed = true;
+			throw e;
+		}
+	});
 }

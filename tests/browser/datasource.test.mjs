@@ -2,10 +2,10 @@
 // seed configures it (datasource.html/.js), in two browser windows against the real
 // stack: read, create (the item gets its server ID), update and destroy in one window;
 // the other receives each change through its `push` event and holds the same data.
-import { describe, it, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, connect, stopAll } from '../integration/stack.mjs';
-import { launchBrowser, makeDocroot, openWindow, hubOffers, transports } from './browser.mjs';
+import { launchBrowser, makeDocroot, openWindow, steps, transports } from './browser.mjs';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_MS_Z_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -54,19 +54,7 @@ for (const transport of transports) {
 			await stack?.stop();
 			docroot?.remove();
 		});
-		// The steps build on each other: after a failure the rest are skipped.
-		let failed = false;
-		const test = (name, fn) => it(name, async (t) => {
-			if (failed) return t.skip('an earlier step failed');
-			if (!(await hubOffers(stack.hubUrl, transport)))
-				return t.skip(`the hub does not offer ${transport}`);
-			try {
-				return await stack.guard(fn)(t);
-			} catch (e) {
-				failed = true;
-				throw e;
-			}
-		});
+		const test = steps(() => stack, transport);
 		const open = async () => {
 			const page = await openWindow(browser, `${stack.url}/datasource.html?transport=${transport}`);
 			const used = await page.evaluate(() => harness.ready);

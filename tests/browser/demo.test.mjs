@@ -2,12 +2,12 @@
 // dragged to another day and deleted in one appears in the other within a second.
 // With POLLHUB_DEMO_SCREENSHOT=FILE it also writes the two windows side by side to FILE
 // (the README's docs/demo-two-windows.png).
-import { describe, it, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startStack, connect, stopAll, repoRoot } from '../integration/stack.mjs';
-import { launchBrowser, openWindow, hubOffers, transports } from './browser.mjs';
+import { launchBrowser, openWindow, steps, transports } from './browser.mjs';
 
 // "Within a second"; POLLHUB_PUSH_DEADLINE_MS changes it (a machine busy with other work).
 const PUSH_DEADLINE_MS = Number(process.env.POLLHUB_PUSH_DEADLINE_MS) || 1000;
@@ -121,19 +121,7 @@ for (const transport of transports) {
 			await browser?.close();
 			await stack?.stop();
 		});
-		// The steps build on each other: after a failure the rest are skipped.
-		let failed = false;
-		const test = (name, fn) => it(name, async (t) => {
-			if (failed) return t.skip('an earlier step failed');
-			if (!(await hubOffers(stack.hubUrl, transport)))
-				return t.skip(`the hub does not offer ${transport}`);
-			try {
-				return await stack.guard(fn)(t);
-			} catch (e) {
-				failed = true;
-				throw e;
-			}
-		});
+		const test = steps(() => stack, transport);
 
 		test('two windows load the week and connect', async (t) => {
 			const seeder = await connect(stack.hubUrl, { transport: 'LongPolling' });
