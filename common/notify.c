@@ -82,8 +82,9 @@ collect(struct notifier *n, const char *payload, struct waiter **batch)
 
 		if (mine == NULL || strcmp(mine, key) != 0 || w->claimed)
 			continue;	/* not this one, or already in the batch */
-		if (w->delivered) {
-			/* It has not taken the last batch yet: let it drain after. */
+		if (w->delivered || w->draining) {
+			/* It has not taken the last batch yet, or is draining
+			 * itself: let it drain (again) after. */
 			w->signaled = 1;
 			pthread_cond_signal(&w->cond);
 			continue;
@@ -340,6 +341,28 @@ waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadlin
 	}
 	pthread_mutex_unlock(&n->lock);
 	return rc;
+}
+
+void
+waiter_drain_begin(struct notifier *n, struct waiter *w, struct buf *out)
+{
+	pthread_mutex_lock(&n->lock);
+	while (w->claimed)
+		pthread_cond_wait(&w->cond, &n->lock);
+	if (w->delivered)
+		take(w, out);
+	/* The drain reads everything committed so far: earlier hints are spent. */
+	w->signaled = 0;
+	w->draining = 1;
+	pthread_mutex_unlock(&n->lock);
+}
+
+void
+waiter_drain_end(struct notifier *n, struct waiter *w)
+{
+	pthread_mutex_lock(&n->lock);
+	w->draining = 0;
+	pthread_mutex_unlock(&n->lock);
 }
 
 void

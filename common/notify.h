@@ -37,6 +37,7 @@ struct waiter {
 	int		 signaled;	/* drain yourself */
 	int		 claimed;	/* in a batch being drained */
 	int		 delivered;	/* records holds what the batch drained */
+	int		 draining;	/* draining itself: no batch may claim it */
 	/* Filled by the drain callback: */
 	struct buf	 records;	/* 0x1E-terminated records (may be empty) */
 	int		 served;	/* 1: records is all there was; 0: drain yourself */
@@ -66,6 +67,14 @@ enum wait_result {
  * appended to out. */
 enum wait_result waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline,
 		    struct buf *out);
+/* Bracket a drain the waiting thread does itself (poll_drain). A batch and
+ * a self-drain of one waiter must not overlap: whichever locked the rows
+ * second would get the newer records and they would be sent first. Begin
+ * waits for a batch in flight and appends what it delivered to out (older
+ * than what the drain will read); until end, notifications concerning the
+ * waiter only make its next waiter_wait return WAIT_DRAIN. */
+void	waiter_drain_begin(struct notifier *, struct waiter *, struct buf *out);
+void	waiter_drain_end(struct notifier *, struct waiter *);
 /* Unregister; waits for a batch in flight. Records it delivered late are
  * appended to out (the caller must still send them). */
 void	waiter_unregister(struct notifier *, struct waiter *, struct buf *out);

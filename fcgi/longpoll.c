@@ -17,18 +17,22 @@ end_poll(struct app *app, const struct poll_info *pi)
 	store_release(app->store, db);
 }
 
-/* Drain once. Returns the HTTP status to answer with, or 0 to keep waiting. */
+/* Drain once (records a batch delivered first). Returns the HTTP status to
+ * answer with, or 0 to keep waiting. */
 static int
-drain(struct app *app, const char *token, const struct poll_info *pi, struct buf *out)
+drain(struct app *app, const char *token, const struct poll_info *pi, struct waiter *w,
+    struct buf *out)
 {
-	PGconn *db = store_acquire(app->store);
+	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
-	enum store_status st;
+	enum store_status st = STORE_ERROR;
 
-	if (db == NULL)
-		return 503;
-	st = store_poll_drain(db, token, pi->poll_no, out, &ds);
-	store_release(app->store, db);
+	waiter_drain_begin(app->notifier, w, out);
+	if ((db = store_acquire(app->store)) != NULL) {
+		st = store_poll_drain(db, token, pi->poll_no, out, &ds);
+		store_release(app->store, db);
+	}
+	waiter_drain_end(app->notifier, w);
 	if (st != STORE_OK)
 		return 503;
 	switch (ds) {
@@ -69,7 +73,7 @@ wait_for_records(struct app *app, struct http_request *h, const char *token,
 	case WAIT_DELIVERED:	/* the notifier drained for us */
 		return out->len > 0 ? 200 : 0;
 	case WAIT_DRAIN:
-		return drain(app, token, pi, out);
+		return drain(app, token, pi, w, out);
 	case WAIT_TIMEOUT:
 		break;
 	}
@@ -116,7 +120,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	deadline.tv_sec += app->cfg.poll_timeout;
 	/* Register before the first drain so no wake-up can fall in between. */
 	waiter_register(app->notifier, &w, pi.connection_id, pi.group, pi.poll_no, 0);
-	status = drain(app, token, &pi, &out);
+	status = drain(app, token, &pi, &w, &out);
 	while (status == 0)
 		status = wait_for_records(app, h, token, &pi, &w, &deadline, &out);
 	/* Records a batch drained for us meanwhile are ours to send. */

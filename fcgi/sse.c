@@ -48,23 +48,30 @@ emit(struct http_request *h, const struct buf *records, struct buf *event)
 	return http_write(h, event->data, event->len);
 }
 
-/* Drain what is pending ourselves and write it. */
+/* Drain what is pending ourselves (after what a batch delivered) and write it. */
 static enum outcome
 pump(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi,
-    struct buf *records, struct buf *event, int *wrote)
+    struct waiter *w, struct buf *records, struct buf *event, int *wrote)
 {
-	PGconn *db = store_acquire(app->store);
+	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
-	enum store_status st;
+	enum store_status st = STORE_ERROR;
 
 	*wrote = 0;
-	if (db == NULL)
-		return DB_DOWN;
 	buf_reset(records);
-	st = store_poll_drain(db, token, pi->poll_no, records, &ds);
-	store_release(app->store, db);
-	if (st != STORE_OK)
+	waiter_drain_begin(app->notifier, w, records);
+	if ((db = store_acquire(app->store)) != NULL) {
+		st = store_poll_drain(db, token, pi->poll_no, records, &ds);
+		store_release(app->store, db);
+	}
+	waiter_drain_end(app->notifier, w);
+	if (st != STORE_OK) {
+		/* What a batch delivered is drained already: send it. */
+		if (records->len > 0 && emit(h, records, event) == -1)
+			return LEFT;
+		*wrote = records->len > 0;
 		return DB_DOWN;
+	}
 	/* A closing connection's last records (a Close message) go out first. */
 	if (records->len > 0) {
 		if (emit(h, records, event) == -1)
@@ -151,7 +158,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (need_drain && reached(&now, &retry_at)) {
-			oc = pump(app, h, token, &pi, &records, &event, &wrote);
+			oc = pump(app, h, token, &pi, &w, &records, &event, &wrote);
 			if (oc == ENDED || oc == LEFT) {
 				why = oc == ENDED ? "ended by the server or a DELETE" : "client left";
 				break;
