@@ -128,7 +128,9 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	if (status == 503 && out.len > 0)
 		status = 200;	/* the records are drained: deliver them */
 
-	if (status != 204)
+	/* The drain that returned records ended the poll already (poll_drain,
+	 * drain_many): only an answer without records needs poll_end. */
+	if (status != 204 && out.len == 0)
 		end_poll(app, &pi);
 	if (status == -1) {
 		if (out.len > 0)
