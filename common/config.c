@@ -1,10 +1,12 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int
 env_int(const char *name, long def, long min, long max, long *out,
@@ -37,11 +39,153 @@ env_str(const char *name)
 	return strdup(v != NULL ? v : "");
 }
 
+#define ORIGIN_MAX 300	/* bytes of one allowed origin */
+
+void
+config_free_origins(char **list)
+{
+	if (list == NULL)
+		return;
+	for (char **p = list; *p != NULL; p++)
+		free(*p);
+	free(list);
+}
+
+/* 1 if s[0..n) is a port number browsers would write: 1..65535, no leading 0. */
+static int
+port_valid(const char *s, size_t n)
+{
+	long v = 0;
+
+	if (n == 0 || n > 5 || s[0] == '0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= 65535;
+}
+
+/* 1 if s[0..n) is a host as an origin carries it: a name of letters, digits,
+ * '-', '.' and '_' (IDNs in punycode), or an IPv6 literal in brackets. */
+static int
+host_valid(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s[0] == '[') {
+		if (n < 3 || s[n - 1] != ']')
+			return 0;
+		for (size_t i = 1; i + 1 < n; i++)
+			if (!isxdigit((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
+				return 0;
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* Normalise one entry s[0..n) into out (ORIGIN_MAX bytes): 0, or -1 if it is
+ * not an origin. */
+static int
+origin_normalise(const char *s, size_t n, char *out)
+{
+	size_t skip, hostlen, i;
+	const char *auth, *colon = NULL;
+	int https;
+
+	if (n >= ORIGIN_MAX)
+		return -1;
+	if (n > 7 && strncasecmp(s, "http://", 7) == 0)
+		skip = 7, https = 0;
+	else if (n > 8 && strncasecmp(s, "https://", 8) == 0)
+		skip = 8, https = 1;
+	else
+		return -1;
+	auth = s + skip;
+	hostlen = n - skip;
+	/* The port follows the last ':' outside an IPv6 literal's brackets. */
+	for (i = hostlen; i > 0; i--) {
+		if (auth[i - 1] == ']')
+			break;
+		if (auth[i - 1] == ':') {
+			colon = auth + i - 1;
+			break;
+		}
+	}
+	if (colon != NULL) {
+		size_t plen = hostlen - (size_t)(colon - auth) - 1;
+		if (!port_valid(colon + 1, plen))
+			return -1;
+		hostlen = (size_t)(colon - auth);
+		/* Browsers leave the scheme's default port out of Origin. */
+		if ((!https && plen == 2 && memcmp(colon + 1, "80", 2) == 0) ||
+		    (https && plen == 3 && memcmp(colon + 1, "443", 3) == 0))
+			n = skip + hostlen;
+	}
+	if (!host_valid(auth, hostlen))
+		return -1;
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[n] = '\0';
+	return 0;
+}
+
+int
+config_parse_origins(const char *s, char ***out, char *err, size_t errlen)
+{
+	size_t count = 1, k = 0;
+	const char *p, *e, *end;
+	char **list;
+
+	*out = NULL;
+	for (p = s; *p != '\0'; p++)
+		count += *p == ',';
+	if ((list = calloc(count + 1, sizeof(*list))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (p = s; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '\0') {
+		*out = list;
+		return 0;
+	}
+	for (p = s;; p = end + 1) {
+		for (end = p; *end != '\0' && *end != ','; end++)
+			;
+		for (e = end; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((list[k] = malloc(ORIGIN_MAX)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		if (origin_normalise(p, (size_t)(e - p), list[k++]) == -1) {
+			snprintf(err, errlen, "POLLHUB_ALLOWED_ORIGINS: '%.*s' is not an origin"
+			    " (http://host[:port] or https://host[:port], nothing after it)",
+			    (int)(e - p > 200 ? 200 : e - p), p);
+			goto fail;
+		}
+		if (*end == '\0')
+			break;
+	}
+	*out = list;
+	return 0;
+fail:
+	config_free_origins(list);
+	return -1;
+}
+
 int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
-	long threads, pool, poll, disc, keepalive, maxmsg, detailed;
-	const char *lvl;
+	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed;
+	const char *lvl, *origins;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (env_int("POLLHUB_THREADS", 128, 1, 20000, &threads, err, errlen) ||
@@ -52,6 +196,8 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    env_int("POLLHUB_KEEPALIVE_INTERVAL", 15, 1, 25, &keepalive, err, errlen) ||
 	    env_int("POLLHUB_MAX_MESSAGE_SIZE", 32768, 256, 16 * 1024 * 1024,
 		&maxmsg, err, errlen) ||
+	    /* Above it the reaper closes the connection (006_bounded.sql). */
+	    env_int("POLLHUB_MAX_PENDING", 1000, 10, 1000000, &maxpending, err, errlen) ||
 	    env_int("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
 		return -1;
 	cfg->threads = (int)threads;
@@ -60,6 +206,7 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	cfg->disconnect_timeout = (int)disc;
 	cfg->keepalive_interval = (int)keepalive;
 	cfg->max_message_size = (size_t)maxmsg;
+	cfg->max_pending = (int)maxpending;
 	cfg->detailed_errors = (int)detailed;
 	cfg->log_level = LOG_INFO;
 	lvl = getenv("POLLHUB_LOG_LEVEL");
@@ -76,6 +223,12 @@ config_load(struct config *cfg, char *err, size_t errlen)
 		config_free(cfg);
 		return -1;
 	}
+	origins = getenv("POLLHUB_ALLOWED_ORIGINS");
+	if (config_parse_origins(origins != NULL ? origins : "", &cfg->allowed_origins,
+	    err, errlen) == -1) {
+		config_free(cfg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -85,5 +238,7 @@ config_free(struct config *cfg)
 	free(cfg->database);
 	free(cfg->socket);
 	free(cfg->group_param);
+	config_free_origins(cfg->allowed_origins);
 	cfg->database = cfg->socket = cfg->group_param = NULL;
+	cfg->allowed_origins = NULL;
 }

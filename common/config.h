@@ -13,12 +13,14 @@ struct config {
 	char		*database;		/* libpq conninfo; "" = libpq defaults */
 	char		*socket;		/* listen path or [host]:port; "" = fd 0 */
 	char		*group_param;		/* query parameter naming the group; "" = by address */
+	char	       **allowed_origins;	/* NULL-terminated, normalised; empty = same origin only */
 	int		 threads;
 	int		 db_pool;
 	int		 poll_timeout;		/* seconds */
 	int		 disconnect_timeout;	/* seconds */
 	int		 keepalive_interval;	/* seconds between pings on a quiet stream */
 	size_t		 max_message_size;	/* bytes */
+	int		 max_pending;		/* messages pending for one connection */
 	int		 detailed_errors;
 	enum log_level	 log_level;
 };
@@ -27,5 +29,16 @@ struct config {
  * the variable into err and returns -1. Strings are owned by cfg. */
 int	config_load(struct config *cfg, char *err, size_t errlen);
 void	config_free(struct config *cfg);
+
+/* Parse POLLHUB_ALLOWED_ORIGINS: comma-separated origins, each
+ * http[s]://host[:port] with nothing after it (no path, not "*" or "null").
+ * Blanks around entries are dropped; scheme and host are lower-cased and a
+ * default port (:80 for http, :443 for https) is removed, so that entries
+ * compare byte for byte with what browsers send in Origin. On success *out
+ * is a NULL-terminated array (empty for an empty s) the caller frees with
+ * config_free_origins; on error err names the bad entry, *out is NULL and
+ * -1 is returned. */
+int	config_parse_origins(const char *s, char ***out, char *err, size_t errlen);
+void	config_free_origins(char **);
 
 #endif

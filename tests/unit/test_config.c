@@ -1,0 +1,126 @@
+/* Unit tests for common/config.h: POLLHUB_ALLOWED_ORIGINS and its checks. */
+#include <stdlib.h>
+
+#include "config.h"
+#include "unit.h"
+
+/* The parsed list joined with '|', or "(refused)". */
+static const char *
+origins(const char *s)
+{
+	static char joined[1024];
+	char **list, err[300];
+
+	joined[0] = '\0';
+	memset(err, 0, sizeof(err));
+	if (config_parse_origins(s, &list, err, sizeof(err)) == -1) {
+		CHECK(list == NULL);
+		CHECK_CONTAINS(err, "POLLHUB_ALLOWED_ORIGINS");
+		return "(refused)";
+	}
+	for (char **p = list; *p != NULL; p++) {
+		if (p != list)
+			strcat(joined, "|");
+		strcat(joined, *p);
+	}
+	config_free_origins(list);
+	return joined;
+}
+
+static void
+test_origins_accepted(void)
+{
+	CHECK_STREQ(origins(""), "");
+	CHECK_STREQ(origins("   "), "");
+	CHECK_STREQ(origins("http://a.example"), "http://a.example");
+	CHECK_STREQ(origins("https://a.example:8443"), "https://a.example:8443");
+	CHECK_STREQ(origins("http://a.example, https://b.example:8443"),
+	    "http://a.example|https://b.example:8443");
+	CHECK_STREQ(origins(" http://a.example ,\thttps://b.example "),
+	    "http://a.example|https://b.example");
+	/* Browsers send lower case and leave the default port out. */
+	CHECK_STREQ(origins("HTTPS://App.Example.COM"), "https://app.example.com");
+	CHECK_STREQ(origins("http://a.example:80"), "http://a.example");
+	CHECK_STREQ(origins("https://a.example:443"), "https://a.example");
+	CHECK_STREQ(origins("http://a.example:443"), "http://a.example:443");
+	CHECK_STREQ(origins("https://a.example:80"), "https://a.example:80");
+	CHECK_STREQ(origins("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+	CHECK_STREQ(origins("http://[::1]:8080,http://[::1]"), "http://[::1]:8080|http://[::1]");
+	CHECK_STREQ(origins("http://xn--bcher-kva.example"), "http://xn--bcher-kva.example");
+	CHECK_STREQ(origins("http://a:65535"), "http://a:65535");
+}
+
+static void
+test_origins_refused(void)
+{
+	static const char *const bad[] = {
+		"*", "null", "a.example", "//a.example", "ftp://a.example", "http://",
+		"https://", "http:///", "http://a.example/", "http://a.example/path",
+		"http://a.example?x", "http://a.example#f", "http://user@a.example",
+		"http://a.example:", "http://a.example:0", "http://a.example:65536",
+		"http://a.example:080", "http://a.example:8x", "http://a .example",
+		"http://a.example,", ",http://a.example", "http://a.example,,http://b.example",
+		"http://*.example", "http://[::1", "http://[]", "http://[::g]",
+		"http://a.example\r\nX-Evil: 1", "http://\xc3\xa9.example",
+		"http://a.example http://b.example",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *got = origins(bad[i]);
+		if (strcmp(got, "(refused)") != 0)
+			printf("accepted: \"%s\" as \"%s\"\n", bad[i], got);
+		CHECK_STREQ(got, "(refused)");
+	}
+	/* Too long for an origin. */
+	{
+		char longer[400] = "http://";
+		memset(longer + 7, 'a', 350);
+		longer[357] = '\0';
+		CHECK_STREQ(origins(longer), "(refused)");
+	}
+	/* The message names the entry. */
+	{
+		char **list, err[300];
+		CHECK_INTEQ(config_parse_origins("http://ok.example, https://x.example/app", &list,
+		    err, sizeof(err)), -1);
+		CHECK_CONTAINS(err, "'https://x.example/app'");
+	}
+}
+
+static void
+test_load(void)
+{
+	struct config cfg;
+	char err[300];
+
+	unsetenv("POLLHUB_ALLOWED_ORIGINS");
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK(cfg.allowed_origins != NULL && cfg.allowed_origins[0] == NULL);
+	config_free(&cfg);
+	setenv("POLLHUB_ALLOWED_ORIGINS", "https://Cal.Example:443,http://localhost:3000", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK(cfg.allowed_origins != NULL);
+	CHECK_STREQ(cfg.allowed_origins[0], "https://cal.example");
+	CHECK_STREQ(cfg.allowed_origins[1], "http://localhost:3000");
+	CHECK(cfg.allowed_origins[2] == NULL);
+	config_free(&cfg);
+	CHECK(cfg.allowed_origins == NULL);
+	setenv("POLLHUB_ALLOWED_ORIGINS", "*", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "'*' is not an origin");
+	unsetenv("POLLHUB_ALLOWED_ORIGINS");
+	/* The other variables are still range-checked as before. */
+	setenv("POLLHUB_KEEPALIVE_INTERVAL", "26", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_KEEPALIVE_INTERVAL must be an integer from 1 to 25");
+	unsetenv("POLLHUB_KEEPALIVE_INTERVAL");
+}
+
+int
+main(void)
+{
+	test_origins_accepted();
+	test_origins_refused();
+	test_load();
+	return unit_done();
+}
