@@ -4,6 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* What the preflight allows: the methods SignalR uses and the headers
+ * @microsoft/signalr sends (Authorization with an access token factory).
+ * Chromium caps Max-Age at 7200 s. */
+#define CORS_ALLOW_METHODS	"GET, POST, DELETE"
+#define CORS_ALLOW_HEADERS	"x-requested-with, x-signalr-user-agent, content-type, authorization"
+#define CORS_MAX_AGE		"7200"
 
 static const char *
 param(FCGX_Request *r, const char *name)
@@ -29,6 +37,11 @@ http_request_init(struct http_request *h, FCGX_Request *r)
 	if (*h->user_agent == '\0')
 		h->user_agent = param(r, "HTTP_X_SIGNALR_USER_AGENT");
 	h->content_length = FCGX_GetParam("CONTENT_LENGTH", r->envp);
+	h->origin = param(r, "HTTP_ORIGIN");
+	h->host = param(r, "HTTP_HOST");
+	h->https = strcasecmp(param(r, "HTTPS"), "on") == 0 ||
+	    strcmp(param(r, "HTTPS"), "1") == 0 ||
+	    strcasecmp(param(r, "REQUEST_SCHEME"), "https") == 0;
 	/* REQUEST_URI is what the browser asked for, whatever prefix the web
 	 * server matched; fall back to SCRIPT_NAME + PATH_INFO. */
 	uri = param(r, "REQUEST_URI");
@@ -43,6 +56,45 @@ http_request_init(struct http_request *h, FCGX_Request *r)
 		snprintf(h->path, sizeof(h->path), "%s%s", param(r, "SCRIPT_NAME"),
 		    param(r, "PATH_INFO"));
 	}
+}
+
+/* n without a trailing ":<port>" when that port is the scheme's default. */
+static size_t
+without_default_port(const char *s, size_t n, int https)
+{
+	const char *port = https ? ":443" : ":80";
+	size_t m = strlen(port);
+
+	return n > m && memcmp(s + n - m, port, m) == 0 ? n - m : n;
+}
+
+enum http_origin
+http_origin_check(const char *origin, const char *host, int https, char *const *allowed)
+{
+	const char *auth;
+	size_t alen, hlen;
+	int origin_https;
+
+	if (origin[0] == '\0')
+		return HTTP_ORIGIN_NONE;
+	for (char *const *p = allowed; p != NULL && *p != NULL; p++)
+		if (strcmp(origin, *p) == 0)
+			return HTTP_ORIGIN_ALLOWED;
+	if (strncmp(origin, "http://", 7) == 0)
+		origin_https = 0, auth = origin + 7;
+	else if (strncmp(origin, "https://", 8) == 0)
+		origin_https = 1, auth = origin + 8;
+	else
+		return HTTP_ORIGIN_REFUSED;	/* "null", or not an origin at all */
+	if (https && !origin_https)
+		return HTTP_ORIGIN_REFUSED;
+	alen = without_default_port(auth, strlen(auth), origin_https);
+	hlen = without_default_port(host, strlen(host), origin_https);
+	/* An origin has no path, query or user; a Host header has none either. */
+	if (alen == 0 || alen != hlen || strcspn(auth, "/?#@\\") < alen ||
+	    strncasecmp(auth, host, alen) != 0)
+		return HTTP_ORIGIN_REFUSED;
+	return HTTP_ORIGIN_SAME;
 }
 
 enum body_status
@@ -77,6 +129,7 @@ reason(int status)
 	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
@@ -87,27 +140,80 @@ reason(int status)
 	}
 }
 
+/* The headers every response carries: nosniff, and the CORS answer the
+ * router chose. cors_origin is one of the configured origins (validated at
+ * start-up), never the client's bytes as such. */
+static int
+common_headers(const struct http_request *h, struct buf *head)
+{
+	if (buf_puts(head, "X-Content-Type-Options: nosniff\r\n") == -1)
+		return -1;
+	if (h->cors_origin != NULL &&
+	    (buf_puts(head, "Access-Control-Allow-Origin: ") == -1 ||
+	    buf_puts(head, h->cors_origin) == -1 ||
+	    buf_puts(head, "\r\nAccess-Control-Allow-Credentials: true\r\n") == -1))
+		return -1;
+	if (h->vary_origin && buf_puts(head, "Vary: Origin\r\n") == -1)
+		return -1;
+	return 0;
+}
+
+/* Send head (ended here by the blank line), then body. */
+static int
+send_head(struct http_request *h, struct buf *head, const char *body, size_t len)
+{
+	int rc = -1;
+
+	if (common_headers(h, head) == -1 || buf_puts(head, "\r\n") == -1)
+		goto done;
+	if (FCGX_PutStr(head->data, (int)head->len, h->fcgi->out) != (int)head->len)
+		goto done;
+	if (len > 0 && FCGX_PutStr(body, (int)len, h->fcgi->out) != (int)len)
+		goto done;
+	rc = FCGX_FFlush(h->fcgi->out) == 0 ? 0 : -1;
+done:
+	buf_free(head);
+	return rc;
+}
+
 int
 http_respond(struct http_request *h, int status, const char *content_type,
     const char *body, size_t len, int flags)
 {
-	char head[512];
-	int n;
+	struct buf head = BUF_INIT;
+	char line[512];
 
-	n = snprintf(head, sizeof(head),
+	if (status == 204)
+		len = 0;
+	snprintf(line, sizeof(line),
 	    "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
-	    "%s"
-	    "\r\n",
-	    status, reason(status), content_type, status == 204 ? (size_t)0 : len,
+	    "%s",
+	    status, reason(status), content_type, len,
 	    flags & HTTP_NO_CACHE ? "Cache-Control: no-cache, no-store\r\n"
 	    "Pragma: no-cache\r\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\r\n" : "");
-	if (FCGX_PutStr(head, n, h->fcgi->out) != n)
+	if (buf_puts(&head, line) == -1) {
+		buf_free(&head);
 		return -1;
-	if (status != 204 && len > 0 && FCGX_PutStr(body, (int)len, h->fcgi->out) != (int)len)
+	}
+	return send_head(h, &head, body, len);
+}
+
+int
+http_preflight(struct http_request *h)
+{
+	struct buf head = BUF_INIT;
+
+	if (buf_puts(&head, "Status: 204 No Content\r\nAllow: GET, POST, DELETE, OPTIONS\r\n") == -1 ||
+	    (h->cors_origin != NULL && buf_puts(&head,
+	    "Access-Control-Allow-Methods: " CORS_ALLOW_METHODS "\r\n"
+	    "Access-Control-Allow-Headers: " CORS_ALLOW_HEADERS "\r\n"
+	    "Access-Control-Max-Age: " CORS_MAX_AGE "\r\n") == -1)) {
+		buf_free(&head);
 		return -1;
-	return FCGX_FFlush(h->fcgi->out) == 0 ? 0 : -1;
+	}
+	return send_head(h, &head, NULL, 0);
 }
 
 int
@@ -116,16 +222,19 @@ http_stream_start(struct http_request *h)
 	/* No Content-Length: the web server ends the body when we finish.
 	 * identity keeps compressing filters off; X-Accel-Buffering: no asks
 	 * nginx-style proxies in front not to buffer the stream. */
-	static const char head[] =
+	struct buf head = BUF_INIT;
+
+	if (buf_puts(&head,
 	    "Status: 200 OK\r\n"
 	    "Content-Type: text/event-stream\r\n"
 	    "Cache-Control: no-cache, no-store\r\n"
 	    "Pragma: no-cache\r\n"
 	    "Content-Encoding: identity\r\n"
-	    "X-Accel-Buffering: no\r\n"
-	    "\r\n";
-
-	return http_write(h, head, sizeof(head) - 1);
+	    "X-Accel-Buffering: no\r\n") == -1) {
+		buf_free(&head);
+		return -1;
+	}
+	return send_head(h, &head, NULL, 0);
 }
 
 int

@@ -20,17 +20,46 @@ struct http_request {
 	const char	*remote_addr;	/* "" when absent */
 	const char	*user_agent;	/* User-Agent or X-SignalR-User-Agent; "" when absent */
 	const char	*content_length;	/* NULL when absent */
+	const char	*origin;	/* the Origin header; "" when absent */
+	const char	*host;		/* the Host header; "" when absent */
+	int		 https;		/* the web server says the request came over TLS */
+	/* Set by the router: the Origin to echo in Access-Control-Allow-Origin
+	 * (NULL: no CORS headers), and whether to send Vary: Origin. */
+	const char	*cors_origin;
+	int		 vary_origin;
 	char		 path[1024];	/* request path without the query; "" if too long */
 };
 
 void	http_request_init(struct http_request *, FCGX_Request *);
 
+/* What a request's Origin header means (see http_origin_check). */
+enum http_origin {
+	HTTP_ORIGIN_NONE,	/* no Origin header: not a cross-site browser request */
+	HTTP_ORIGIN_SAME,	/* the page is served from the hub's own origin */
+	HTTP_ORIGIN_ALLOWED,	/* one of POLLHUB_ALLOWED_ORIGINS */
+	HTTP_ORIGIN_REFUSED	/* anything else, "null" included */
+};
+/* Judge origin ("" when absent) against allowed (NULL-terminated, normalised
+ * by config_parse_origins; NULL = none), byte for byte. An origin not listed
+ * is the page's own when its host[:port] equals the Host header (ASCII case
+ * aside, the scheme's default port left out of both); the scheme is only
+ * compared when https says the request came over TLS (an http:// page is then
+ * foreign), since a TLS-terminating proxy in front hides it. Pure. */
+enum http_origin http_origin_check(const char *origin, const char *host, int https,
+	    char *const *allowed);
+
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_ERROR };
 /* Read the whole body into out, refusing more than max bytes. */
 enum body_status http_read_body(struct http_request *, size_t max, struct buf *out);
 
-/* Response headers pollhub sends besides Status/Content-Type/Content-Length. */
+/* Response headers pollhub sends besides Status/Content-Type/Content-Length
+ * (every response also carries X-Content-Type-Options: nosniff and, when the
+ * router set them, the CORS headers). */
 #define HTTP_NO_CACHE 1		/* Cache-Control/Pragma/Expires like ASP.NET's polls */
+
+/* Answer an OPTIONS request: 204 with Allow and, for an allowed origin
+ * (h->cors_origin), the preflight headers @microsoft/signalr needs. */
+int	http_preflight(struct http_request *);
 
 /* Write a complete response. Returns 0, or -1 when the client is gone. */
 int	http_respond(struct http_request *, int status, const char *content_type,

@@ -132,29 +132,51 @@ done:
 	return rc;
 }
 
+void
+negotiate_decide(const char *query, size_t len, const char *group_param,
+    const char *remote_addr, struct negotiate_plan *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->version = negotiate_version(query, len);
+	if (out->version == -1)
+		out->refusal = "The client requested a non-integer protocol version.";
+	else if (out->version == -2)
+		out->refusal = "The client requested a negative protocol version.";
+	else if (negotiate_group(query, len, group_param, remote_addr, out->group,
+	    sizeof(out->group)) == -1)
+		out->refusal = "The group name must be 1 to 256 printable characters.";
+}
+
+int
+negotiate_refusal_body(struct buf *out, const char *why)
+{
+	json_object *o = json_object_new_object();
+	int rc = -1;
+
+	if (o != NULL && add(o, "error", json_object_new_string(why)) == 0)
+		rc = buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return rc;
+}
+
 /* Protocol-level refusals are 200 + {"error": ...}, as ASP.NET Core answers. */
 static void
 refuse(struct http_request *h, const char *why)
 {
-	json_object *o = json_object_new_object();
-	const char *s;
+	struct buf body = BUF_INIT;
 
-	if (o == NULL || add(o, "error", json_object_new_string(why)) == -1) {
-		json_object_put(o);
+	if (negotiate_refusal_body(&body, why) == -1)
 		http_text(h, 500, "out of memory");
-		return;
-	}
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	http_respond(h, 200, "application/json", s, strlen(s), 0);
-	json_object_put(o);
+	else
+		http_respond(h, 200, "application/json", body.data, body.len, 0);
+	buf_free(&body);
 }
 
 void
 negotiate_handle(struct app *app, struct http_request *h)
 {
-	char id[ID_LEN + 1], token[ID_LEN + 1], group[300];
-	size_t qlen = strlen(h->query);
-	int version = negotiate_version(h->query, qlen);
+	char id[ID_LEN + 1], token[ID_LEN + 1];
+	struct negotiate_plan plan;
 	struct buf body = BUF_INIT;
 	PGconn *db;
 	enum store_status st;
@@ -163,17 +185,9 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 405, "Method Not Allowed");
 		return;
 	}
-	if (version == -1) {
-		refuse(h, "The client requested a non-integer protocol version.");
-		return;
-	}
-	if (version == -2) {
-		refuse(h, "The client requested a negative protocol version.");
-		return;
-	}
-	if (negotiate_group(h->query, qlen, app->cfg.group_param, h->remote_addr,
-	    group, sizeof(group)) == -1) {
-		refuse(h, "The group name must be 1 to 256 printable characters.");
+	negotiate_decide(h->query, strlen(h->query), app->cfg.group_param, h->remote_addr, &plan);
+	if (plan.refusal != NULL) {
+		refuse(h, plan.refusal);
 		return;
 	}
 	if (id_generate(id) == -1 || id_generate(token) == -1) {
@@ -181,22 +195,22 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
-	if (version == 0)	/* version 0 clients use the id as the token */
+	if (plan.version == 0)	/* version 0 clients use the id as the token */
 		memcpy(token, id, sizeof(token));
 	if ((db = store_acquire(app->store)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	st = store_connection_create(db, id, token, group, h->remote_addr, h->user_agent);
+	st = store_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
 	store_release(app->store, db);
 	if (st != STORE_OK) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	if (negotiate_body(&body, version, id, token) == -1) {
+	if (negotiate_body(&body, plan.version, id, token) == -1) {
 		http_text(h, 500, "Internal Server Error");
 	} else {
-		log_debug("negotiated connection %s (group %s)", id, group);
+		log_debug("negotiated connection %s (group %s)", id, plan.group);
 		http_respond(h, 200, "application/json", body.data, body.len, 0);
 	}
 	buf_free(&body);

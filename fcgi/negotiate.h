@@ -11,6 +11,19 @@
 
 void	negotiate_handle(struct app *, struct http_request *);
 
+/* What a negotiate request asks for, decided from its bytes alone. */
+struct negotiate_plan {
+	int		 version;	/* 0 or 1 */
+	char		 group[300];	/* the new connection's group */
+	const char	*refusal;	/* non-NULL: answer {"error": refusal}; the rest is unset */
+};
+/* Decide version and group from query[0..len), the configured group
+ * parameter (NULL or "" = by address) and the client address. No I/O. */
+void	negotiate_decide(const char *query, size_t len, const char *group_param,
+	    const char *remote_addr, struct negotiate_plan *out);
+/* Append the refusal body {"error": why}. Returns 0, or -1 when out of memory. */
+int	negotiate_refusal_body(struct buf *out, const char *why);
+
 /* The negotiate version asked for in a query string: 0 when absent, 1 for
  * anything above 1 (the highest we speak), -1 when not an integer, -2 when
  * negative. */

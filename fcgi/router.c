@@ -38,41 +38,98 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 503, "Service Unavailable");
 }
 
+enum route
+router_route(const char *method, const char *path, const char *query, size_t qlen,
+    const char *accept, enum http_origin origin, char *token, size_t tokenlen)
+{
+	int found;
+
+	if (strcmp(method, "OPTIONS") == 0)
+		return ROUTE_PREFLIGHT;
+	/* A page of a foreign site may make the browser send anything but read
+	 * nothing; what changes state it must not even make happen. GET and HEAD
+	 * change nothing a stranger can name (a poll needs the secret token). */
+	if (origin == HTTP_ORIGIN_REFUSED && strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0)
+		return ROUTE_FORBIDDEN;
+	/* The web server decides which paths reach us; we only tell negotiate
+	 * apart from the connection endpoint. */
+	if (ends_with(path, "/negotiate"))
+		return strcmp(method, "POST") == 0 ? ROUTE_NEGOTIATE : ROUTE_NOT_ALLOWED;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
+	    strcmp(method, "DELETE") != 0)
+		return ROUTE_NOT_ALLOWED;
+	found = query_get(query, qlen, "id", token, tokenlen);
+	if (found == 0 || (found == 1 && token[0] == '\0'))
+		return ROUTE_NO_ID;
+	/* Anything that cannot be one of our tokens is unknown: no query needed. */
+	if (found < 0 || !id_is_wellformed(token, strlen(token)))
+		return ROUTE_UNKNOWN_ID;
+	if (strcmp(method, "GET") == 0)
+		return strstr(accept, "text/event-stream") != NULL ? ROUTE_STREAM : ROUTE_POLL;
+	return strcmp(method, "POST") == 0 ? ROUTE_SEND : ROUTE_DELETE;
+}
+
+/* 1 if s is short printable ASCII, fit for a log line as it is. */
+static int
+loggable(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < 200; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return s[i] == '\0';
+}
+
 void
 router_handle(struct app *app, struct http_request *h)
 {
 	char token[64];
-	int found;
+	char *const *allowed = app->cfg.allowed_origins;
+	enum http_origin origin = http_origin_check(h->origin, h->host, h->https, allowed);
 
 	/* Never the query: it holds the connection token. */
 	log_debug("%s %s", h->method, h->path);
-	/* The web server decides which paths reach us; we only tell negotiate
-	 * apart from the connection endpoint. */
-	if (ends_with(h->path, "/negotiate")) {
+	/* Only a listed origin is told it may read the answer (never "*": the
+	 * client sends credentials). Once any is listed, answers depend on
+	 * Origin, and caches must know. */
+	if (origin == HTTP_ORIGIN_ALLOWED)
+		h->cors_origin = h->origin;
+	h->vary_origin = allowed != NULL && allowed[0] != NULL;
+	switch (router_route(h->method, h->path, h->query, strlen(h->query), h->accept, origin,
+	    token, sizeof(token))) {
+	case ROUTE_NEGOTIATE:
 		negotiate_handle(app, h);
-		return;
-	}
-	if (strcmp(h->method, "GET") != 0 && strcmp(h->method, "POST") != 0 &&
-	    strcmp(h->method, "DELETE") != 0) {
-		http_text(h, 405, "Method Not Allowed");
-		return;
-	}
-	found = query_get(h->query, strlen(h->query), "id", token, sizeof(token));
-	if (found == 0 || (found == 1 && token[0] == '\0')) {
-		http_text(h, 400, "Connection ID required");
-		return;
-	}
-	/* Anything that cannot be one of our tokens is unknown: no query needed. */
-	if (found < 0 || !id_is_wellformed(token, strlen(token))) {
-		http_text(h, 404, "No Connection with that ID");
-		return;
-	}
-	if (strcmp(h->method, "GET") == 0 && strstr(h->accept, "text/event-stream") != NULL)
+		break;
+	case ROUTE_PREFLIGHT:
+		http_preflight(h);
+		break;
+	case ROUTE_STREAM:
 		sse_handle(app, h, token);
-	else if (strcmp(h->method, "GET") == 0)
+		break;
+	case ROUTE_POLL:
 		longpoll_handle(app, h, token);
-	else if (strcmp(h->method, "POST") == 0)
+		break;
+	case ROUTE_SEND:
 		send_handle(app, h, token);
-	else
+		break;
+	case ROUTE_DELETE:
 		disconnect(app, h, token);
+		break;
+	case ROUTE_FORBIDDEN:
+		log_debug("%s refused: Origin %s is not in POLLHUB_ALLOWED_ORIGINS", h->method,
+		    loggable(h->origin) ? h->origin : "(unprintable)");
+		http_text(h, 403, "Origin not allowed");
+		break;
+	case ROUTE_NOT_ALLOWED:
+		http_text(h, 405, "Method Not Allowed");
+		break;
+	case ROUTE_NO_ID:
+		http_text(h, 400, "Connection ID required");
+		break;
+	case ROUTE_UNKNOWN_ID:
+		http_text(h, 404, "No Connection with that ID");
+		break;
+	}
 }

@@ -132,11 +132,47 @@ test_group(void)
 	}
 }
 
+static void
+test_decide(void)
+{
+	struct negotiate_plan p;
+	struct buf b = BUF_INIT;
+
+	negotiate_decide(LIT("negotiateVersion=1&group=a"), "group", REMOTE, &p);
+	CHECK(p.refusal == NULL);
+	CHECK_INTEQ(p.version, 1);
+	CHECK_STREQ(p.group, "a");
+	negotiate_decide("", 0, NULL, REMOTE, &p);
+	CHECK(p.refusal == NULL);
+	CHECK_INTEQ(p.version, 0);
+	CHECK_STREQ(p.group, REMOTE);
+	/* The version is judged first, as ASP.NET does. */
+	negotiate_decide(LIT("negotiateVersion=x&group=%00"), "group", REMOTE, &p);
+	CHECK_STREQ(p.refusal, "The client requested a non-integer protocol version.");
+	negotiate_decide(LIT("negotiateVersion=-1&group=%00"), "group", REMOTE, &p);
+	CHECK_STREQ(p.refusal, "The client requested a negative protocol version.");
+	negotiate_decide(LIT("negotiateVersion=1&group=%00"), "group", REMOTE, &p);
+	CHECK_STREQ(p.refusal, "The group name must be 1 to 256 printable characters.");
+	/* SQL metacharacters are just characters of a group name. */
+	negotiate_decide(LIT("group=a'%3B--%20%22%5C%24%24%25"), "group", REMOTE, &p);
+	CHECK(p.refusal == NULL);
+	CHECK_STREQ(p.group, "a';-- \"\\$$%");
+
+	CHECK_INTEQ(negotiate_refusal_body(&b, "The client requested a negative protocol version."),
+	    0);
+	CHECK_STREQ(b.data, "{\"error\":\"The client requested a negative protocol version.\"}");
+	buf_free(&b);
+	CHECK_INTEQ(negotiate_refusal_body(&b, "quote \" and \\"), 0);
+	CHECK_STREQ(b.data, "{\"error\":\"quote \\\" and \\\\\"}");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_version();
 	test_body();
 	test_group();
+	test_decide();
 	return unit_done();
 }

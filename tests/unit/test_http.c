@@ -1,0 +1,83 @@
+/* Unit tests for fcgi/http.h: what an Origin header means (the pure part). */
+#include "http.h"
+#include "unit.h"
+
+static char *allowed[] = { "https://cal.example", "http://localhost:3000", NULL };
+static char *none[] = { NULL };
+
+#define CHECK_ORIGIN(origin, host, https, list, want) \
+	CHECK_INTEQ(http_origin_check((origin), (host), (https), (list)), (want))
+
+static void
+test_absent(void)
+{
+	CHECK_ORIGIN("", "hub.example", 0, allowed, HTTP_ORIGIN_NONE);
+	CHECK_ORIGIN("", "", 0, NULL, HTTP_ORIGIN_NONE);
+	CHECK_ORIGIN("", "", 1, none, HTTP_ORIGIN_NONE);
+}
+
+static void
+test_allowed(void)
+{
+	CHECK_ORIGIN("https://cal.example", "hub.example", 0, allowed, HTTP_ORIGIN_ALLOWED);
+	CHECK_ORIGIN("http://localhost:3000", "hub.example", 1, allowed, HTTP_ORIGIN_ALLOWED);
+	/* Byte for byte: no prefixes, suffixes, case or port games. */
+	CHECK_ORIGIN("https://cal.example.evil.test", "hub.example", 0, allowed,
+	    HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://cal.exampl", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://evil-cal.example", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://cal.example", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://cal.example:8443", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://cal.example/", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://CAL.example", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://localhost:30000", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://localhost", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN(" https://cal.example", "hub.example", 0, allowed, HTTP_ORIGIN_REFUSED);
+	/* Nothing is allowed by default. */
+	CHECK_ORIGIN("https://cal.example", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://cal.example", "hub.example", 0, NULL, HTTP_ORIGIN_REFUSED);
+}
+
+static void
+test_same_origin(void)
+{
+	/* The page next to the hub: Origin's host[:port] is the Host header. */
+	CHECK_ORIGIN("http://127.0.0.1:8080", "127.0.0.1:8080", 0, none, HTTP_ORIGIN_SAME);
+	CHECK_ORIGIN("http://hub.example", "hub.example", 0, none, HTTP_ORIGIN_SAME);
+	CHECK_ORIGIN("http://hub.example", "Hub.Example", 0, none, HTTP_ORIGIN_SAME);
+	CHECK_ORIGIN("http://[::1]:8080", "[::1]:8080", 0, allowed, HTTP_ORIGIN_SAME);
+	/* Default ports, in either. */
+	CHECK_ORIGIN("http://hub.example", "hub.example:80", 0, none, HTTP_ORIGIN_SAME);
+	CHECK_ORIGIN("https://hub.example", "hub.example:443", 1, none, HTTP_ORIGIN_SAME);
+	CHECK_ORIGIN("https://hub.example", "hub.example", 1, none, HTTP_ORIGIN_SAME);
+	/* Behind a TLS-terminating proxy we see http, the page says https. */
+	CHECK_ORIGIN("https://hub.example", "hub.example", 0, none, HTTP_ORIGIN_SAME);
+	/* Over TLS, an http:// page is another origin. */
+	CHECK_ORIGIN("http://hub.example", "hub.example", 1, none, HTTP_ORIGIN_REFUSED);
+	/* Another port, host or a look-alike. */
+	CHECK_ORIGIN("http://127.0.0.1:8081", "127.0.0.1:8080", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://127.0.0.1", "127.0.0.1:8080", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://127.0.0.1:8080", "127.0.0.1", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://hub.example.evil.test", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://evil.test", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://hub.exampl", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://hub.example:443", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("https://hub.example:80", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	/* Not an origin: refused, whatever the Host. */
+	CHECK_ORIGIN("null", "null", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("hub.example", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://", "", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://hub.example/", "hub.example/", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://x@hub.example", "x@hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("http://hub.example", "", 0, none, HTTP_ORIGIN_REFUSED);
+	CHECK_ORIGIN("HTTP://hub.example", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
+}
+
+int
+main(void)
+{
+	test_absent();
+	test_allowed();
+	test_same_origin();
+	return unit_done();
+}
