@@ -10,7 +10,13 @@ cd "$(dirname "$0")/../.."
 secs=${1:-10}
 shift $(( $# > 0 ? 1 : 0 ))
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_hubproto fuzz_meeting fuzz_query)
+# By default every harness there is: a new tests/fuzz/fuzz_<name>.c joins by existing.
+if [ ${#harnesses[@]} -eq 0 ]; then
+	for f in tests/fuzz/fuzz_*.c; do
+		h=${f##*/}
+		harnesses+=("${h%.c}")
+	done
+fi
 
 CC=${FUZZ_CC:-clang}
 FLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -23,13 +29,15 @@ sources() {
 	fuzz_hubproto) echo common/hubproto.c common/buf.c common/utf8.c ;;
 	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
-	fuzz_query) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
+	fuzz_query | fuzz_negotiate) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
+	# Anything else (the router's handler reaches every transport): all but main.c.
+	*) for f in common/*.c fcgi/*.c; do [ "$f" = fcgi/main.c ] || echo "$f"; done ;;
 	esac
 }
 libs() {
 	case $1 in
-	fuzz_query) echo -ljson-c -lpq -lfcgi -lpthread ;;
-	*) echo -ljson-c ;;
+	fuzz_hubproto | fuzz_meeting) echo -ljson-c ;;
+	*) echo -ljson-c -lpq -lfcgi -lpthread ;;
 	esac
 }
 
