@@ -32,7 +32,7 @@ function showConnection(state, detail) {
 	pill.title = detail || '';
 	if (state === 'connected') notification.success(`Connected over ${TRANSPORT_LABELS[transport]}`);
 	else if (state === 'reconnecting') notification.warning('Connection lost, reconnecting…');
-	else notification.error(`Disconnected${detail ? `: ${detail}` : ''}`);
+	else notification.showText(`Disconnected${detail ? `: ${detail}` : ''}`, 'error');
 }
 
 watchConnection(hub, showConnection);
@@ -74,14 +74,15 @@ function save(change) {
 
 function onError(e) {
 	const message = e.xhr && e.xhr.message ? e.xhr.message : e.errorThrown || 'request failed';
-	notification.error(`Not saved: ${message}`);
+	notification.showText(`Not saved: ${message}`, 'error');
 	// The failed changes would be re-sent with the next sync: drop them instead.
 	setTimeout(() => { meetings.cancelChanges(); draw(); });
 }
 
 function onPush(e) {
 	for (const item of e.items) {
-		notification.info(`${PUSH_WORDS[e.type] || e.type}: ${item.title || '(no title)'}`);
+		// showText: the title is another user's text, never HTML (info() would render it).
+		notification.showText(`${PUSH_WORDS[e.type] || e.type}: ${item.title || '(no title)'}`, 'info');
 		if (e.type === 'destroy' && editor.editing() && editor.editing().ID === item.ID) {
 			editor.close();
 			notification.warning('The meeting you were editing was deleted in another window.');
