@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "config.h"
+#include "handoff.h"
 #include "notify.h"
 #include "store.h"
 
@@ -15,7 +16,9 @@ struct app {
 	struct config	 cfg;		/* read-only after start-up */
 	struct store	*store;		/* pool of query connections */
 	struct notifier	*notifier;	/* LISTEN dispatcher */
+	struct handoff	*handoff;	/* streams parked for the next image */
 	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */
+	atomic_int	 handing_off;	/* set on SIGHUP: polls answer, streams park */
 	atomic_int	 active;	/* requests being handled */
 };
 

@@ -28,6 +28,7 @@ struct http_request {
 	const char	*cors_origin;
 	int		 vary_origin;
 	char		 path[1024];	/* request path without the query; "" if too long */
+	int		 detached;	/* handed to the next image (handoff): do not finish */
 };
 
 void	http_request_init(struct http_request *, FCGX_Request *);

@@ -56,8 +56,8 @@ wait_for_records(struct app *app, struct http_request *h, const char *token,
 {
 	struct timespec now, slice;
 
-	if (atomic_load(&app->stopping))
-		return 200;	/* shutdown: answer now, the client polls again */
+	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off))
+		return 200;	/* shutdown or restart: answer now, the client polls again */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > deadline->tv_sec ||
 	    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))

@@ -2,9 +2,12 @@
  * pollhub: the FastCGI responder. Worker threads each serve one request at a
  * time over FCGX_Accept_r (a held poll parks its thread, so the thread count
  * bounds concurrent requests); a maintenance thread reaps idle connections;
- * the main thread waits for SIGTERM/SIGINT.
+ * the main thread waits for SIGTERM/SIGINT (stop) and SIGHUP (restart in
+ * place, keeping every client: see handoff.h).
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +21,15 @@
 
 #include "app.h"
 #include "fanout.h"
+#include "handoff.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
 
 #define WORKER_STACK (256 * 1024)	/* requests use little stack; many threads */
 #define REAP_INTERVAL 2			/* seconds between maintenance runs */
+#define ACCEPT_SLICE_MS 200		/* how soon a restart stops the accepting thread */
+#define HANDOFF_WAIT 10			/* seconds requests in flight get before a restart */
 
 struct worker_ctx {
 	struct app	*app;
@@ -45,8 +51,21 @@ worker(void *arg)
 	for (;;) {
 		int rc;
 
-		/* One thread in accept at a time, as fcgi2's threaded example does. */
+		/* One thread in accept at a time, as fcgi2's threaded example does.
+		 * It waits for a connection in slices, so that a restart can stop
+		 * accepting (connections then wait in the backlog for the next
+		 * image) by taking the lock. */
 		pthread_mutex_lock(w->accept_lock);
+		for (;;) {
+			struct pollfd p = { .fd = w->listen_fd, .events = POLLIN };
+
+			if (poll(&p, 1, ACCEPT_SLICE_MS) != 0 || atomic_load(&w->app->handing_off))
+				break;
+		}
+		if (atomic_load(&w->app->handing_off)) {
+			pthread_mutex_unlock(w->accept_lock);
+			break;
+		}
 		rc = FCGX_Accept_r(&req);
 		pthread_mutex_unlock(w->accept_lock);
 		if (rc < 0) {
@@ -58,8 +77,12 @@ worker(void *arg)
 		atomic_fetch_add(&w->app->active, 1);
 		http_request_init(&h, &req);
 		router_handle(w->app, &h);
-		FCGX_Finish_r(&req);
+		/* A parked stream's connection stays open for the next image. */
+		if (!h.detached)
+			FCGX_Finish_r(&req);
 		atomic_fetch_sub(&w->app->active, 1);
+		if (h.detached)
+			break;
 	}
 	return NULL;
 }
@@ -100,7 +123,7 @@ maintenance(void *arg)
 				last_touch = now;
 			}
 			if (store_reap(db, app->cfg.disconnect_timeout, app->cfg.poll_timeout,
-			    &removed) == STORE_OK && removed > 0)
+			    app->cfg.max_pending, &removed) == STORE_OK && removed > 0)
 				log_info("reaped %d idle connection(s)", removed);
 			store_release(app->store, db);
 		}
@@ -109,16 +132,40 @@ maintenance(void *arg)
 	return NULL;
 }
 
-/* The listening socket: POLLHUB_SOCKET, or fd 0 when the web server,
- * spawn-fcgi or systemd passed one. */
+/* systemd socket activation (sd_listen_fds): the first socket, fd 3. */
 static int
-open_listener(const struct config *cfg)
+systemd_listener(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int fd = -1;
+
+	if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == (long)getpid() &&
+	    strtol(fds, NULL, 10) >= 1)
+		fd = 3;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return fd;
+}
+
+/* The listening socket: the one a previous image of this process passed
+ * (restart in place), systemd's, POLLHUB_SOCKET, or fd 0 when the web server
+ * or spawn-fcgi passed one. *ours: 1 when we opened it (it goes on to the
+ * next image by number). */
+static int
+open_listener(const struct config *cfg, int *ours)
 {
 	struct stat st;
 	int fd;
 
+	*ours = 0;
+	if ((fd = handoff_listen_fd()) >= 0 || (fd = systemd_listener()) >= 0) {
+		*ours = 1;
+		return fd;
+	}
 	if (cfg->socket[0] == '\0')
 		return 0;
+	*ours = 1;
 	if (cfg->socket[0] == '/' && stat(cfg->socket, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(cfg->socket);	/* a stale socket from a previous run */
 	if ((fd = FCGX_OpenSocket(cfg->socket, 1024)) < 0)
@@ -129,8 +176,34 @@ open_listener(const struct config *cfg)
 	return fd;
 }
 
+/* SIGHUP: stop accepting, answer held polls, park streams, and re-execute
+ * with the same pid. Returns only if the exec failed. */
+static void
+restart_in_place(struct app *app, pthread_mutex_t *accept_lock, const char *exe,
+    char *const argv[], int listen_fd)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	char err[512];
+	int i;
+
+	log_info("restarting in place (%s)", exe);
+	atomic_store(&app->handing_off, 1);
+	/* Once we hold the lock no thread is in accept, nor will enter it. */
+	pthread_mutex_lock(accept_lock);
+	notifier_wake_all(app->notifier);
+	for (i = 0; i < HANDOFF_WAIT * 20 && atomic_load(&app->active) > 0; i++) {
+		notifier_wake_all(app->notifier);
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&app->active) > 0)
+		log_warn("restart: %d request(s) still in flight are cut", atomic_load(&app->active));
+	log_info("restart: %zu stream(s) handed over", handoff_parked(app->handoff));
+	handoff_exec(app->handoff, exe, argv, listen_fd, err, sizeof(err));
+	log_error("restart failed: %s", err);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	static struct app app;		/* the process context */
 	pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -138,8 +211,15 @@ main(void)
 	pthread_attr_t attr;
 	pthread_t tid;
 	sigset_t sigs;
-	char err[512];
-	int fd, sig, started = 0;
+	char err[512], exe[PATH_MAX];
+	int fd, sig, started = 0, ours, resumed;
+	ssize_t n;
+
+	(void)argc;
+	/* The path now, so that a binary replaced later is the one re-executed. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
+		n = 0;
+	exe[n] = '\0';
 
 	if (config_load(&app.cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pollhub: %s\n", err);
@@ -164,7 +244,11 @@ main(void)
 		log_error("FCGX_Init failed");
 		return 1;
 	}
-	if ((fd = open_listener(&app.cfg)) < 0) {
+	if ((app.handoff = handoff_new()) == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	if ((fd = open_listener(&app.cfg, &ours)) < 0) {
 		log_error("cannot listen on %s", app.cfg.socket);
 		return 1;
 	}
@@ -180,13 +264,20 @@ main(void)
 		return 1;
 	}
 	pthread_attr_destroy(&attr);
-	log_info("ready: %d worker threads, %d database connections, poll timeout %d s",
-	    started, app.cfg.db_pool, app.cfg.poll_timeout);
+	resumed = handoff_resume(&app);
+	log_info("ready: %d worker threads, %d database connections, poll timeout %d s%s",
+	    started, app.cfg.db_pool, app.cfg.poll_timeout, resumed > 0 ? ", streams resumed" : "");
+	if (resumed > 0)
+		log_info("resumed %d stream(s) from the previous image", resumed);
 
-	do {
-		if (sigwait(&sigs, &sig) != 0)
-			sig = SIGTERM;
-	} while (sig == SIGHUP);
+	if (sigwait(&sigs, &sig) != 0)
+		sig = SIGTERM;
+	if (sig == SIGHUP) {
+		restart_in_place(&app, &accept_lock, exe, argv, ours ? fd : -1);
+		/* The exec failed: streams are parked and accepting stopped; the
+		 * clients reconnect to whatever starts next. */
+		_exit(1);
+	}
 
 	/* Our own socket goes first: the web server's new connections fail at
 	 * once and go to another responder, while those already queued are still

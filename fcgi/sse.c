@@ -117,48 +117,35 @@ refuse(struct http_request *h, enum store_status st, enum stream_status ss)
 	return 0;
 }
 
-void
-sse_handle(struct app *app, struct http_request *h, const char *token)
+/* Hold the stream until it ends, then remove the connection, or park it for
+ * the next image when the responder restarts in place. */
+static void
+serve(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi)
 {
-	struct poll_info pi;
 	struct waiter w;
 	struct buf records = BUF_INIT, event = BUF_INIT;
 	struct timespec now, last_write, retry_at, wake;
-	enum stream_status ss = STREAM_GONE;
-	enum store_status st = STORE_ERROR;
 	enum outcome oc = GOING_ON;
 	const char *why = "client left";
-	int need_drain = 1, wrote;
+	int need_drain = 1, wrote, park = 0;
 	PGconn *db;
 
-	if (atomic_load(&app->stopping)) {
-		/* Do not bind the connection to a stream about to end. */
-		http_text(h, 503, "Service Unavailable");
-		return;
-	}
-	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_stream_begin(db, token, &pi, &ss);
-		store_release(app->store, db);
-	}
-	if (st != STORE_OK || ss != STREAM_OK) {
-		refuse(h, st, ss);
-		return;
-	}
 	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, pi.connection_id, pi.group, pi.poll_no, 1);
-	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
-	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1)
-		goto done;
+	waiter_register(app->notifier, &w, pi->connection_id, pi->group, pi->poll_no, 1);
 	clock_gettime(CLOCK_MONOTONIC, &last_write);
 	retry_at = last_write;
 	for (;;) {
+		if (atomic_load(&app->handing_off)) {
+			park = 1;
+			break;
+		}
 		if (atomic_load(&app->stopping)) {
 			why = "shutting down";
 			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (need_drain && reached(&now, &retry_at)) {
-			oc = pump(app, h, token, &pi, &w, &records, &event, &wrote);
+			oc = pump(app, h, token, pi, &w, &records, &event, &wrote);
 			if (oc == ENDED || oc == LEFT) {
 				why = oc == ENDED ? "ended by the server or a DELETE" : "client left";
 				break;
@@ -201,17 +188,67 @@ done:
 	buf_reset(&records);
 	waiter_unregister(app->notifier, &w, &records);
 	/* Records a batch drained for us meanwhile: send them if we still can. */
-	if (records.len > 0 && (oc == ENDED || emit(h, &records, &event) == -1))
-		log_warn("connection %s: %zu bytes of records not delivered", pi.connection_id,
+	if (records.len > 0 && (oc == ENDED || emit(h, &records, &event) == -1)) {
+		log_warn("connection %s: %zu bytes of records not delivered", pi->connection_id,
 		    records.len);
+		park = 0;	/* the client is gone */
+	}
 	buf_free(&records);
 	buf_free(&event);
-	log_debug("connection %s: stream %s", pi.connection_id, why);
+	/* What is pending from now on stays in the tables: the next image's
+	 * first drain sends it. */
+	if (park && handoff_park(app->handoff, h, token, pi) == 0) {
+		log_debug("connection %s: stream parked for the next image", pi->connection_id);
+		return;
+	}
+	if (park)
+		why = "restarting (could not park)";
+	log_debug("connection %s: stream %s", pi->connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
 	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
 		if (store_connection_delete(db, token) == STORE_ERROR)
-			log_warn("connection %s: not removed; the reaper will", pi.connection_id);
+			log_warn("connection %s: not removed; the reaper will", pi->connection_id);
 		store_release(app->store, db);
 	}
+}
+
+void
+sse_handle(struct app *app, struct http_request *h, const char *token)
+{
+	struct poll_info pi;
+	enum stream_status ss = STREAM_GONE;
+	enum store_status st = STORE_ERROR;
+	PGconn *db;
+
+	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off)) {
+		/* Do not bind the connection to a stream about to end. */
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	if ((db = store_acquire(app->store)) != NULL) {
+		st = store_stream_begin(db, token, &pi, &ss);
+		store_release(app->store, db);
+	}
+	if (st != STORE_OK || ss != STREAM_OK) {
+		refuse(h, st, ss);
+		return;
+	}
+	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
+	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1) {
+		if ((db = store_acquire(app->store)) != NULL) {
+			store_connection_delete(db, token);
+			store_release(app->store, db);
+		}
+		return;
+	}
+	serve(app, h, token, &pi);
+}
+
+void
+sse_resume(struct app *app, struct http_request *h, const char *token,
+    const struct poll_info *pi)
+{
+	log_debug("connection %s: stream resumed", pi->connection_id);
+	serve(app, h, token, pi);
 }

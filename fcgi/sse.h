@@ -15,6 +15,10 @@
 #include "http.h"
 
 void	sse_handle(struct app *, struct http_request *, const char *token);
+/* Go on with a stream a previous image of this process parked (handoff):
+ * its headers are sent; what became pending meanwhile goes out first. */
+void	sse_resume(struct app *, struct http_request *, const char *token,
+	    const struct poll_info *);
 
 /* Append payload[0..len) to out as one event: a "data: " line per LF-separated
  * line (a CR before the LF dropped), then a blank line. -1 when out of memory. */

@@ -168,8 +168,9 @@ const webServers = {
  * as root, Apache serves it as www-data, which must be able to read it.
  * opts.responders: how many responder processes (default 1), each on its own socket; the
  * web server round-robins between them (lighttpd only). start/stop/restartResponder(i)
- * act on responder i, or on all of them without an argument.
- * Returns { url, hubUrl, dbName, runDir, port, web, restartResponder, stopResponder,
+ * act on responder i, or on all of them without an argument; killResponder(i) SIGKILLs it.
+ * reloadResponder(i) restarts responder i in place (SIGHUP) and waits until it is ready.
+ * Returns { url, hubUrl, dbName, runDir, port, web, restartResponder, reloadResponder, stopResponder,
  *           startResponder, psql, logs, dumpLogs, guard, stop }.
  */
 export async function startStack(opts = {}) {
@@ -259,9 +260,35 @@ export async function startStack(opts = {}) {
 		if (p) retired.push(p);
 	});
 
+	// SIGKILL, as a crash would: no shutdown, held requests cut, nothing cleaned up.
+	const killResponder = all(async (i) => {
+		const p = responders[i];
+		if (!p || p.exited) throw new Error(`responder ${i} is not running`);
+		p.stopping = true;
+		p.child.kill('SIGKILL');
+		await p.exitPromise;
+		retired.push(p);
+	});
+
 	const restartResponder = all(async (i) => {
 		await stopResponder(i);
 		await startResponder(i);
+	});
+
+	// Restart in place (SIGHUP): the same pid re-executes its binary, handing its
+	// listening socket and open streams to the new image; resolves once it is ready.
+	const readyCount = (i) => {
+		try { return (fs.readFileSync(logOf(i), 'utf8').match(/ ready: /g) || []).length; } catch { return 0; }
+	};
+	const reloadResponder = all(async (i) => {
+		const p = responders[i];
+		if (!p || p.exited) throw new Error(`responder ${i} is not running`);
+		const before = readyCount(i);
+		p.child.kill('SIGHUP');
+		await waitFor(() => {
+			if (p.exited) throw new Error(`responder exited (${JSON.stringify(p.exited)}) on SIGHUP\n${logs()}`);
+			return readyCount(i) > before;
+		}, 15000, 'the responder to restart in place');
 	});
 
 	/** The pids of the running responders (for tests that count requests per process). */
@@ -363,8 +390,8 @@ export async function startStack(opts = {}) {
 	const url = `http://127.0.0.1:${port}`;
 	return {
 		url, hubUrl: url + hubPath, dbName, runDir, port, web: webName,
-		restartResponder, stopResponder, startResponder, responderPids, psql, logs, dumpLogs,
-		guard, stop,
+		restartResponder, reloadResponder, stopResponder, startResponder, responderPids, psql, logs, dumpLogs,
+		guard, stop, killResponder,
 	};
 }
 

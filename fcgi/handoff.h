@@ -1,0 +1,49 @@
+/*
+ * handoff: restart in place without a client noticing. On SIGHUP the responder
+ * stops accepting (new requests wait in the listening socket's backlog),
+ * answers its held polls, parks its server-sent events streams with their
+ * FastCGI connections still open, and re-executes its binary under the same
+ * pid, keeping the listening socket and the parked streams' descriptors. The
+ * new image resumes every stream: it drains what became pending meanwhile from
+ * the database and goes on writing FastCGI records on the same connection, so
+ * the web server and the browser see one unbroken response.
+ *
+ * What crosses the exec: POLLHUB_LISTEN_FD (the listening socket, when the
+ * responder opened it itself) and POLLHUB_HANDOFF_FD (a memfd, one line per
+ * stream). Both are read and removed from the environment at start-up.
+ */
+#ifndef POLLHUB_HANDOFF_H
+#define POLLHUB_HANDOFF_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "store.h"
+
+struct app;
+struct handoff;
+
+/* NULL when out of memory. */
+struct handoff	*handoff_new(void);
+
+/* Record a stream for the next image. On 0 the request belongs to the
+ * handoff: h->detached is set and the caller must neither write to it nor
+ * finish it. -1 (no memory): end the stream the usual way. */
+int	handoff_park(struct handoff *, struct http_request *h, const char *token,
+	    const struct poll_info *);
+/* Streams parked so far. */
+size_t	handoff_parked(struct handoff *);
+
+/* Re-execute exe with argv, passing listen_fd (-1: none to pass) and the
+ * parked streams. Every other descriptor above 2 is closed by the exec.
+ * Returns only on failure: -1 with a message in err. */
+int	handoff_exec(struct handoff *, const char *exe, char *const argv[], int listen_fd,
+	    char *err, size_t errlen);
+
+/* At start-up: the listening socket a previous image passed, or -1. */
+int	handoff_listen_fd(void);
+/* At start-up, once the workers run: resume the streams a previous image
+ * parked, a thread each. Returns how many were resumed. */
+int	handoff_resume(struct app *);
+
+#endif
