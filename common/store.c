@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,23 @@ store_close(struct store *s)
 	free(s);
 }
 
+/* An idle pooled connection has nothing to read unless the server ended it
+ * (a restart sends FATAL, then closes): find out before a request fails. */
+static int
+server_closed(PGconn *c)
+{
+	struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+
+	/* The FATAL message and the end of the stream may take two reads. */
+	for (int i = 0; i < 4; i++) {
+		if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+			return 0;
+		if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+			return 1;
+	}
+	return 0;
+}
+
 PGconn *
 store_acquire(struct store *s)
 {
@@ -106,7 +124,7 @@ store_acquire(struct store *s)
 			pthread_mutex_unlock(&s->lock);
 			return NULL;
 		}
-	} else if (PQstatus(c) != CONNECTION_OK) {
+	} else if (PQstatus(c) != CONNECTION_OK || server_closed(c)) {
 		PQreset(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK)

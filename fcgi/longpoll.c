@@ -5,6 +5,8 @@
 #include "log.h"
 
 #define GONE_CHECK_INTERVAL 5	/* seconds between checks for a vanished client */
+#define DB_RETRY 1		/* seconds between tries while the database is away */
+#define DB_DOWN (-2)		/* drain(): the database could not be asked; try again */
 
 static void
 end_poll(struct app *app, const struct poll_info *pi)
@@ -18,7 +20,7 @@ end_poll(struct app *app, const struct poll_info *pi)
 }
 
 /* Drain once (records a batch delivered first). Returns the HTTP status to
- * answer with, or 0 to keep waiting. */
+ * answer with, 0 to keep waiting, or DB_DOWN. */
 static int
 drain(struct app *app, const char *token, const struct poll_info *pi, struct waiter *w,
     struct buf *out)
@@ -34,7 +36,7 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	}
 	waiter_drain_end(app->notifier, w);
 	if (st != STORE_OK)
-		return 503;
+		return out->len > 0 ? 200 : DB_DOWN;
 	switch (ds) {
 	case DRAIN_GONE:
 	case DRAIN_SUPERSEDED:
@@ -47,25 +49,34 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	return out->len > 0 ? 200 : 0;
 }
 
-/* Wait for records. Returns 0 to keep waiting, or the status to answer with
- * (-1: the client left). Records go to out. */
+static int
+passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* Wait for records. Returns 0 to keep waiting, DB_DOWN to try the database
+ * again, or the status to answer with (-1: the client left). Records go to
+ * out. retry: the last drain could not reach the database. */
 static int
 wait_for_records(struct app *app, struct http_request *h, const char *token,
     const struct poll_info *pi, struct waiter *w, const struct timespec *deadline,
-    struct buf *out)
+    int retry, struct buf *out)
 {
-	struct timespec now, slice;
+	struct timespec slice;
 
 	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off))
 		return 200;	/* shutdown or restart: answer now, the client polls again */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > deadline->tv_sec ||
-	    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
-		return 200;	/* poll timeout */
+	if (passed(deadline))
+		return 200;	/* poll timeout (also while the database is away) */
 	/* Wake up now and then to notice a client that went away (when the web
-	 * server tells us), so an abandoned poll frees its thread early. */
-	slice = now;
-	slice.tv_sec += GONE_CHECK_INTERVAL;
+	 * server tells us), so an abandoned poll frees its thread early; sooner
+	 * while the database is away. */
+	clock_gettime(CLOCK_MONOTONIC, &slice);
+	slice.tv_sec += retry ? DB_RETRY : GONE_CHECK_INTERVAL;
 	if (slice.tv_sec > deadline->tv_sec ||
 	    (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
 		slice = *deadline;
@@ -77,7 +88,35 @@ wait_for_records(struct app *app, struct http_request *h, const char *token,
 	case WAIT_TIMEOUT:
 		break;
 	}
-	return http_client_gone(h) ? -1 : 0;
+	if (http_client_gone(h))
+		return -1;
+	return retry ? drain(app, token, pi, w, out) : 0;
+}
+
+/* Start the poll. While the database is away the poll is held (retrying)
+ * rather than failed: an error status would close the client's connection.
+ * Returns STORE_OK / STORE_NOT_FOUND, or STORE_ERROR when it gave up (the
+ * deadline, a restart, or the client left). */
+static enum store_status
+begin(struct app *app, struct http_request *h, const char *token, const struct timespec *deadline,
+    struct poll_info *pi)
+{
+	for (;;) {
+		enum store_status st = STORE_ERROR;
+		PGconn *db = store_acquire(app->store);
+		struct timespec pause = { DB_RETRY, 0 };
+
+		if (db != NULL) {
+			st = store_poll_begin(db, token, pi);
+			store_release(app->store, db);
+		}
+		if (st != STORE_ERROR)
+			return st;
+		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
+		    passed(deadline) || http_client_gone(h))
+			return STORE_ERROR;
+		nanosleep(&pause, NULL);
+	}
 }
 
 void
@@ -87,22 +126,20 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	struct waiter w;
 	struct timespec deadline;
 	struct buf out = BUF_INIT;
-	PGconn *db;
 	enum store_status st;
 	int status = 0;
 
-	if ((db = store_acquire(app->store)) == NULL) {
-		http_text(h, 503, "Service Unavailable");
-		return;
-	}
-	st = store_poll_begin(db, token, &pi);
-	store_release(app->store, db);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += app->cfg.poll_timeout;
+	st = begin(app, h, token, &deadline, &pi);
 	if (st == STORE_NOT_FOUND) {
 		http_text(h, 404, "No Connection with that ID");
 		return;
 	}
 	if (st != STORE_OK) {
-		http_text(h, 503, "Service Unavailable");
+		/* The database stayed away: an empty answer, and the client polls
+		 * again (an error would end its connection). */
+		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
 		return;
 	}
 	if (!pi.longpolling) {
@@ -116,17 +153,13 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		return;
 	}
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += app->cfg.poll_timeout;
 	/* Register before the first drain so no wake-up can fall in between. */
 	waiter_register(app->notifier, &w, pi.connection_id, pi.group, pi.poll_no, 0);
 	status = drain(app, token, &pi, &w, &out);
-	while (status == 0)
-		status = wait_for_records(app, h, token, &pi, &w, &deadline, &out);
+	while (status == 0 || status == DB_DOWN)
+		status = wait_for_records(app, h, token, &pi, &w, &deadline, status == DB_DOWN, &out);
 	/* Records a batch drained for us meanwhile are ours to send. */
 	waiter_unregister(app->notifier, &w, &out);
-	if (status == 503 && out.len > 0)
-		status = 200;	/* the records are drained: deliver them */
 
 	/* The drain that returned records ended the poll already (poll_drain,
 	 * drain_many): only an answer without records needs poll_end. */

@@ -57,9 +57,15 @@ worker(void *arg)
 		 * image) by taking the lock. */
 		pthread_mutex_lock(w->accept_lock);
 		for (;;) {
-			struct pollfd p = { .fd = w->listen_fd, .events = POLLIN };
+			/* A connection the web server asked to keep carries its next
+			 * request, or its end, on itself. */
+			struct pollfd p[2] = {
+				{ .fd = w->listen_fd, .events = POLLIN },
+				{ .fd = req.ipcFd, .events = POLLIN },
+			};
 
-			if (poll(&p, 1, ACCEPT_SLICE_MS) != 0 || atomic_load(&w->app->handing_off))
+			if (poll(p, req.ipcFd >= 0 ? 2 : 1, ACCEPT_SLICE_MS) != 0 ||
+			    atomic_load(&w->app->handing_off))
 				break;
 		}
 		if (atomic_load(&w->app->handing_off)) {
@@ -182,14 +188,19 @@ static void
 restart_in_place(struct app *app, pthread_mutex_t *accept_lock, const char *exe,
     char *const argv[], int listen_fd)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = { 0, 50 * 1000 * 1000 }, until;
 	char err[512];
 	int i;
 
 	log_info("restarting in place (%s)", exe);
 	atomic_store(&app->handing_off, 1);
-	/* Once we hold the lock no thread is in accept, nor will enter it. */
-	pthread_mutex_lock(accept_lock);
+	/* Once we hold the lock no thread is in accept, nor will enter it. A
+	 * thread may sit in accept() after a kept connection ended: it goes with
+	 * the exec (a connection it takes in that instant is cut). */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	if (pthread_mutex_timedlock(accept_lock, &until) != 0)
+		log_warn("restart: a thread is still in accept()");
 	notifier_wake_all(app->notifier);
 	for (i = 0; i < HANDOFF_WAIT * 20 && atomic_load(&app->active) > 0; i++) {
 		notifier_wake_all(app->notifier);

@@ -164,6 +164,8 @@ const webServers = {
 /**
  * Starts a stack. opts.env: extra environment for the responder (POLLHUB_POLL_TIMEOUT, ...).
  * opts.web: 'lighttpd' or 'apache' (default: env POLLHUB_TEST_WEB, else lighttpd).
+ * opts.pg: { PGHOST, PGPORT, PGUSER } of another cluster than the run's (a test that
+ * restarts PostgreSQL uses its own).
  * opts.docroot: the static files (default deploy/www); symlinks in it are followed. Run
  * as root, Apache serves it as www-data, which must be able to read it.
  * opts.responders: how many responder processes (default 1), each on its own socket; the
@@ -174,7 +176,7 @@ const webServers = {
  *           startResponder, psql, logs, dumpLogs, guard, stop }.
  */
 export async function startStack(opts = {}) {
-	const pg = pgEnv();
+	const pg = opts.pg || pgEnv();
 	const bin = path.resolve(repoRoot, process.env.POLLHUB_BIN || 'build/pollhub');
 	if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist; build it with \`make\``);
 	const webName = opts.web || process.env.POLLHUB_TEST_WEB || 'lighttpd';
