@@ -239,6 +239,8 @@ export async function startStack(opts = {}) {
 		const env = {
 			...baseEnv,
 			POLLHUB_SOCKET: socket,
+			// The sanitizer build checks for leaks when it stops (see fcgi/main.c).
+			LSAN_OPTIONS: `suppressions=${path.join(repoRoot, 'tests/lsan.supp')}:print_suppressions=0`,
 			POLLHUB_DATABASE: `host=${pg.PGHOST} port=${pg.PGPORT} user=${pg.PGUSER} dbname=${dbName}`,
 			...(opts.env || {}),
 		};
