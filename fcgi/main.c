@@ -67,8 +67,8 @@ worker(void *arg)
 				{ .fd = req.ipcFd, .events = POLLIN },
 			};
 
-			if (poll(p, req.ipcFd >= 0 ? 2 : 1, ACCEPT_SLICE_MS) != 0 ||
-			    atomic_load(&w->app->handing_off))
+			if (atomic_load(&w->app->handing_off) ||
+			    poll(p, req.ipcFd >= 0 ? 2 : 1, ACCEPT_SLICE_MS) != 0)
 				break;
 		}
 		if (atomic_load(&w->app->handing_off)) {
