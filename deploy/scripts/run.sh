@@ -155,7 +155,8 @@ else
 	eval "$(bash "$scripts/pg-private.sh" env "$pg_dir")"
 	bash "$scripts/migrate.sh" --create-db pollhub
 	# Quoted: a checkout path may contain blanks.
-	db="host='$PGHOST' port=$PGPORT user=postgres dbname=pollhub"
+	# The responder connects as the least-privilege role of 007_admin.sql.
+	db="host='$PGHOST' port=$PGPORT user=pollhub_app dbname=pollhub"
 fi
 
 # --- responder ---

@@ -241,7 +241,8 @@ export async function startStack(opts = {}) {
 			POLLHUB_SOCKET: socket,
 			// The sanitizer build checks for leaks when it stops (see fcgi/main.c).
 			LSAN_OPTIONS: `suppressions=${path.join(repoRoot, 'tests/lsan.supp')}:print_suppressions=0`,
-			POLLHUB_DATABASE: `host=${pg.PGHOST} port=${pg.PGPORT} user=${pg.PGUSER} dbname=${dbName}`,
+			// The least-privilege role the migrations create (sql/migrations/007_admin.sql).
+			POLLHUB_DATABASE: `host=${pg.PGHOST} port=${pg.PGPORT} user=pollhub_app dbname=${dbName}`,
 			...(opts.env || {}),
 		};
 		const p = launch(bin, [], env, logOf(i));

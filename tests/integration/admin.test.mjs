@@ -1,0 +1,123 @@
+// Administering with psql: changes to pollhub.meetings made from psql reach the pages of
+// that group as create/update/destroy pushes (the same JSON as the hub's own); the admin
+// views show the live connections; the admin functions message a group or a connection
+// and close a connection (the client gets the reason); the responder runs as the
+// least-privilege role; and the SQL-level assertions of tests/sql/admin.sql hold.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startStack, connect, stopAll, waitFor, sleep, repoRoot, transportName } from './stack.mjs';
+
+const execFileP = promisify(execFile);
+const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+describe('administering with psql', { timeout: 120000 }, () => {
+	let stack;
+	before(async () => { stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group' } }); });
+	after(async () => { await stack?.stop(); });
+	const test = (name, fn) => it(name, async (t) => stack.guard(fn)(t));
+	const hub = (group) => `${stack.hubUrl}?group=${encodeURIComponent(group)}`;
+
+	test('tests/sql/admin.sql: views, functions and roles', async () => {
+		const { stdout } = await execFileP('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', stack.dbName,
+			'-f', path.join(repoRoot, 'tests/sql/admin.sql')], { env: { ...process.env } });
+		assert.match(stdout, /admin\.sql: all assertions held/);
+	});
+
+	test('INSERT, UPDATE, DELETE from psql reach every page of the group, as the hub would send them', async () => {
+		const [a, b] = await Promise.all([connect(hub('psql-1')), connect(hub('psql-1'))]);
+		const other = await connect(hub('psql-2'));
+		try {
+			const t0 = Date.now();
+			const id = await stack.psql(`INSERT INTO pollhub.meetings (group_name, title, start_at, end_at, attendees)
+				VALUES ('psql-1', 'Planned in psql', '2026-12-03T09:00:00Z', '2026-12-03T09:45:00Z', '{7}') RETURNING id`);
+			await waitFor(() => a.pushes.count('create') === 1 && b.pushes.count('create') === 1, 5000, 'the create at both pages');
+			assert.ok(Date.now() - t0 < 1000 + 500, `within a second (${Date.now() - t0} ms, psql's start included)`);
+			const [read] = (await a.invoke('read')).filter((m) => m.ID === id);
+			assert.deepEqual(a.pushes.payloads('create')[0], read, 'the same JSON as read() returns');
+			assert.equal(read.Title, 'Planned in psql');
+			assert.equal(read.Start, '2026-12-03T09:00:00.000Z');
+
+			await stack.psql(`UPDATE pollhub.meetings SET title = 'Moved in psql', start_at = start_at + interval '1 hour',
+				end_at = end_at + interval '1 hour' WHERE id = ${q(id)}`);
+			await waitFor(() => a.pushes.count('update') === 1 && b.pushes.count('update') === 1, 5000, 'the update');
+			assert.equal(b.pushes.payloads('update')[0].Title, 'Moved in psql');
+			assert.equal(b.pushes.payloads('update')[0].Start, '2026-12-03T10:00:00.000Z');
+
+			await stack.psql(`DELETE FROM pollhub.meetings WHERE id = ${q(id)}`);
+			await waitFor(() => a.pushes.count('destroy') === 1 && b.pushes.count('destroy') === 1, 5000, 'the destroy');
+			assert.equal(a.pushes.payloads('destroy')[0].ID, id);
+
+			// Through the hub: pushed once to the others, never to the caller.
+			const made = await a.invoke('create', { ID: null, Title: 'Via the hub', Start: '2026-12-04T09:00:00Z', End: '2026-12-04T10:00:00Z' });
+			await waitFor(() => b.pushes.count('create') === 2, 5000, 'the hub create at b');
+			await sleep(300);
+			assert.equal(a.pushes.count('create'), 1, 'no echo to the caller');
+			assert.deepEqual(b.pushes.payloads('create')[1], made);
+			assert.equal(other.pushes.count(), 0, 'another group saw nothing');
+		} finally {
+			await stopAll(a, b, other);
+		}
+	});
+
+	test('admin views show the live connections; messages to a group and to one connection', async () => {
+		const notes = [[], []];
+		const cs = await Promise.all([0, 1].map((i) => connect(hub('admin-1'),
+			{ handlers: { notify: (...args) => { notes[i].push(args); } } })));
+		try {
+			const rows = JSON.parse(await stack.psql(`SELECT json_agg(c ORDER BY c.id) FROM pollhub.admin_connections c
+				WHERE group_name = 'admin-1'`));
+			assert.deepEqual(rows.map((r) => r.id).sort(), cs.map((c) => c.connectionId).sort(), 'the two connections, by id');
+			for (const r of rows) {
+				assert.equal(r.transport, transportName);
+				assert.equal(r.remote_addr, '127.0.0.1');
+				assert.match(r.user_agent, /Microsoft SignalR/);
+				assert.equal(r.state, 'open');
+				assert.ok(!('token' in r), 'no token');
+			}
+			assert.equal(await stack.psql(`SELECT members FROM pollhub.admin_groups WHERE group_name = 'admin-1'`), '2');
+
+			await stack.psql(`SELECT pollhub.send_to_group('admin-1', 'notify', '["Maintenance at 18:00", {"minutes": 5}]')`);
+			await waitFor(() => notes.every((n) => n.length === 1), 5000, 'the notification at both');
+			assert.deepEqual(notes[0][0], ['Maintenance at 18:00', { minutes: 5 }]);
+
+			await stack.psql(`SELECT pollhub.send_to_connection(${q(cs[1].connectionId)}, 'notify', '["just you"]')`);
+			await waitFor(() => notes[1].length === 2, 5000, 'the message at connection 1');
+			await sleep(300);
+			assert.deepEqual(notes[1][1], ['just you']);
+			assert.equal(notes[0].length, 1, 'connection 0 did not get it');
+		} finally {
+			await stopAll(cs);
+		}
+	});
+
+	test('disconnect a connection from psql: the client gets the reason; the others go on', async () => {
+		const [a, b] = await Promise.all([connect(hub('kick-1')), connect(hub('kick-1'))]);
+		try {
+			const closed = new Promise((resolve) => a.onclose(resolve));
+			assert.equal(await stack.psql(`SELECT pollhub.disconnect_connection(${q(a.connectionId)}, 'Closed by the administrator')`), 't');
+			const err = await Promise.race([closed, sleep(5000).then(() => 'timeout')]);
+			assert.notEqual(err, 'timeout', 'the client was closed');
+			assert.match(String(err?.message), /Closed by the administrator/);
+			await waitFor(async () => (await stack.psql(`SELECT count(*) FROM pollhub.connections WHERE id = ${q(a.connectionId)}`)) === '0',
+				5000, 'the connection row to go');
+			const m = await b.invoke('create', { ID: null, Title: 'Still here', Start: '2026-12-04T09:00:00Z', End: '2026-12-04T10:00:00Z' });
+			assert.equal(m.Title, 'Still here');
+			assert.equal(await stack.psql(`SELECT pollhub.purge_group('kick-1')`), '1');
+			await waitFor(() => b.pushes.count('destroy') === 1, 5000, 'the purge pushed a destroy');
+			assert.deepEqual(await b.invoke('read'), []);
+		} finally {
+			await stopAll(a, b);
+		}
+	});
+
+	test('the responder connects as pollhub_app, which has no DDL rights', async () => {
+		const users = await stack.psql(`SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+		assert.equal(users, 'pollhub_app');
+		await assert.rejects(execFileP('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', 'pollhub_app', '-d', stack.dbName,
+			'-c', 'CREATE TABLE pollhub.intruder (x int)'], { env: { ...process.env } }), /permission denied/);
+	});
+});
