@@ -6,6 +6,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startStack, connect, stopAll, waitFor, sleep, repoRoot, transportName } from './stack.mjs';
@@ -110,6 +112,36 @@ describe('administering with psql', { timeout: 120000 }, () => {
 			assert.deepEqual(await b.invoke('read'), []);
 		} finally {
 			await stopAll(a, b);
+		}
+	});
+
+	test('migrations upgrade an existing database in place, keeping its data, and run again harmlessly', async () => {
+		// A database at 005 (a copy of migrate.sh over the first five files), with a meeting.
+		const old = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-old-'));
+		const db = `${stack.dbName}_up`;
+		try {
+			fs.mkdirSync(path.join(old, 'deploy/scripts'), { recursive: true });
+			fs.mkdirSync(path.join(old, 'sql/migrations'), { recursive: true });
+			fs.copyFileSync(path.join(repoRoot, 'deploy/scripts/migrate.sh'), path.join(old, 'deploy/scripts/migrate.sh'));
+			for (const f of fs.readdirSync(path.join(repoRoot, 'sql/migrations')).filter((f) => f < '006'))
+				fs.copyFileSync(path.join(repoRoot, 'sql/migrations', f), path.join(old, 'sql/migrations', f));
+			const env = { ...process.env };
+			delete env.PGDATABASE;
+			await execFileP('bash', [path.join(old, 'deploy/scripts/migrate.sh'), '--create-db', db], { env });
+			const psqlDb = async (sql) => (await execFileP('psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env })).stdout.trim();
+			await psqlDb(`INSERT INTO pollhub.meetings (group_name, title, start_at, end_at) VALUES ('up', 'Kept', now(), now())`);
+			assert.equal(await psqlDb('SELECT max(name) FROM pollhub.schema_migrations'), '005_quiet_polls.sql');
+			// Now the real migrations: only the newer files apply.
+			const { stdout } = await execFileP('bash', [path.join(repoRoot, 'deploy/scripts/migrate.sh'), '--create-db', db], { env });
+			assert.doesNotMatch(stdout, /applied 00[1-5]/, 'applied files are skipped');
+			assert.match(stdout, /applied 007_admin\.sql/);
+			assert.equal(await psqlDb(`SELECT title FROM pollhub.meetings WHERE group_name = 'up'`), 'Kept');
+			assert.equal(await psqlDb(`SELECT meetings FROM pollhub.admin_meetings WHERE group_name = 'up'`), '1');
+			const again = await execFileP('bash', [path.join(repoRoot, 'deploy/scripts/migrate.sh'), '--create-db', db], { env });
+			assert.doesNotMatch(again.stdout, /applied/, 'a second run applies nothing');
+		} finally {
+			await execFileP('psql', ['-X', '-q', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`]).catch(() => {});
+			fs.rmSync(old, { recursive: true, force: true });
 		}
 	});
 
