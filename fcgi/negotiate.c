@@ -195,8 +195,6 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
-	if (plan.version == 0)	/* version 0 clients use the id as the token */
-		memcpy(token, id, sizeof(token));
 	if ((db = store_acquire(app->store)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
@@ -207,7 +205,10 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	if (negotiate_body(&body, plan.version, id, token) == -1) {
+	/* A version 0 client sends its connectionId as the token: it gets the token
+	 * there, and the row keeps a distinct id, the one logs and notifications
+	 * name (were they the same, every log line naming it would hold the secret). */
+	if (negotiate_body(&body, plan.version, plan.version == 0 ? token : id, token) == -1) {
 		http_text(h, 500, "Internal Server Error");
 	} else {
 		log_debug("negotiated connection %s (group %s)", id, plan.group);
