@@ -608,15 +608,17 @@ store_meeting_destroy(PGconn *db, const char *group, const struct meeting *m,
 }
 
 enum store_status
-store_reap(PGconn *db, int disconnect_timeout, int poll_timeout, int *removed)
+store_reap(PGconn *db, int disconnect_timeout, int poll_timeout, int max_pending,
+    int *removed)
 {
-	char d[32], pt[32];
-	const char *p[] = { d, pt };
+	char d[32], pt[32], mp[16];
+	const char *p[] = { d, pt, mp };
 	PGresult *r;
 
 	snprintf(d, sizeof(d), "%d seconds", disconnect_timeout);
 	snprintf(pt, sizeof(pt), "%d seconds", poll_timeout);
-	if (tuples(db, "SELECT pollhub.reap($1, $2)", 2, p, &r) != STORE_OK)
+	snprintf(mp, sizeof(mp), "%d", max_pending);
+	if (tuples(db, "SELECT pollhub.reap($1, $2, $3)", 3, p, &r) != STORE_OK)
 		return STORE_ERROR;
 	*removed = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);

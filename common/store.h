@@ -108,7 +108,9 @@ enum store_status store_meeting_update(PGconn *, const char *group, const struct
 enum store_status store_meeting_destroy(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out);
 
-/* Reap idle connections and trim the outbox; *removed = connections removed. */
-enum store_status store_reap(PGconn *, int disconnect_timeout, int poll_timeout, int *removed);
+/* Close connections with more than max_pending messages pending, reap idle
+ * ones and trim the outbox; *removed = connections removed. */
+enum store_status store_reap(PGconn *, int disconnect_timeout, int poll_timeout,
+		    int max_pending, int *removed);
 
 #endif
