@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "classic.h"
+#include "classicproto.h"
 #include "ids.h"
 #include "log.h"
 #include "longpoll.h"
@@ -54,8 +56,19 @@ router_route(const char *method, const char *path, const char *query, size_t qle
 		return ROUTE_FORBIDDEN;
 	/* The web server decides which paths reach us; we only tell negotiate
 	 * apart from the connection endpoint. */
-	if (ends_with(path, "/negotiate"))
+	if (ends_with(path, "/negotiate")) {
+		char v[16];
+
+		/* Classic negotiate is a GET with clientProtocol (Core's is a POST). */
+		if (strcmp(method, "GET") == 0 &&
+		    query_get(query, qlen, "clientProtocol", v, sizeof(v)) != 0)
+			return ROUTE_CLASSIC;
 		return strcmp(method, "POST") == 0 ? ROUTE_NEGOTIATE : ROUTE_NOT_ALLOWED;
+	}
+	/* The Core protocol has no other paths below the hub. */
+	if ((strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0) &&
+	    classic_verb(path, strlen(path)) != CLASSIC_NONE)
+		return ROUTE_CLASSIC;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
 	    strcmp(method, "DELETE") != 0)
 		return ROUTE_NOT_ALLOWED;
@@ -116,6 +129,9 @@ router_handle(struct app *app, struct http_request *h)
 		break;
 	case ROUTE_DELETE:
 		disconnect(app, h, token);
+		break;
+	case ROUTE_CLASSIC:
+		classic_handle(app, h);
 		break;
 	case ROUTE_FORBIDDEN:
 		log_debug("%s refused: Origin %s is not in POLLHUB_ALLOWED_ORIGINS", h->method,

@@ -19,6 +19,8 @@ enum route {
 	ROUTE_POLL,		/* GET ?id= */
 	ROUTE_SEND,		/* POST ?id= */
 	ROUTE_DELETE,		/* DELETE ?id= */
+	ROUTE_CLASSIC,		/* classic SignalR 2.x: GET <hub>/negotiate?clientProtocol=,
+				 * GET/POST <hub>/connect, /poll, /send, ... (fcgi/classic.c) */
 	ROUTE_FORBIDDEN,	/* 403: not GET/HEAD/OPTIONS, from a refused Origin */
 	ROUTE_NOT_ALLOWED,	/* 405 */
 	ROUTE_NO_ID,		/* 400 "Connection ID required" */
