@@ -10,6 +10,7 @@
 //    more than the cap is pending for it; its rows no longer hold back the outbox.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startStack, connect, stopAll, sleep, waitFor, RS, transportName } from './stack.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
@@ -25,45 +26,46 @@ const meeting = (title) => ({
 const invocation = (target, args) =>
 	JSON.stringify({ type: 1, invocationId: String(++seq), target, arguments: args }) + RS;
 
-/** A raw client of one hub URL (fetch, no SignalR client). */
+// node:http with a keep-alive agent: a cycle is a few small requests, and fetch's stream
+// machinery cost about as much CPU as the responder serving them.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** One request; resolves { status, body } (the whole body), or { status, res } if stream. */
+function request(url, { method = 'GET', body, headers = {}, signal, stream = false } = {}) {
+	return new Promise((resolve, reject) => {
+		const req = http.request(url, { method, headers, agent, signal }, (res) => {
+			if (stream) return resolve({ status: res.statusCode, res });
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+			res.on('error', reject);
+		});
+		req.on('error', reject);
+		req.end(body);
+	});
+}
+
+/** A raw client of one hub URL (no SignalR client). */
 function raw(hubUrl) {
 	const q = (token) => `${hubUrl}?id=${encodeURIComponent(token)}`;
 	const api = {
 		async negotiate() {
-			const r = await fetch(`${hubUrl}/negotiate?negotiateVersion=1`, { method: 'POST' });
+			const r = await request(`${hubUrl}/negotiate?negotiateVersion=1`, { method: 'POST' });
 			assert.equal(r.status, 200, 'negotiate');
-			return r.json();
+			return JSON.parse(r.body);
 		},
-		async poll(token, signal) {
-			const r = await fetch(q(token), { signal });
-			return { status: r.status, body: await r.text() };
-		},
-		async send(token, body) {
-			const r = await fetch(q(token), { method: 'POST', body });
-			return { status: r.status, body: await r.text() };
-		},
-		async del(token) {
-			const r = await fetch(q(token), { method: 'DELETE' });
-			await r.arrayBuffer();
-			return r.status;
-		},
+		poll: (token, signal) => request(q(token), { signal }),
+		send: (token, body) => request(q(token), { method: 'POST', body }),
+		del: async (token) => (await request(q(token), { method: 'DELETE' })).status,
 		/** The event stream; s.until(re) waits for text matching re; s.ended once it ended. */
 		async stream(token) {
 			const ac = new AbortController();
-			const r = await fetch(q(token), { headers: { Accept: 'text/event-stream' }, signal: ac.signal });
+			const r = await request(q(token), { headers: { Accept: 'text/event-stream' }, signal: ac.signal, stream: true });
 			const s = { status: r.status, text: '', ended: false, abort: () => ac.abort() };
-			if (r.status !== 200) {
-				s.text = await r.text();
-				s.ended = true;
-				return s;
-			}
-			const decoder = new TextDecoder();
-			(async () => {
-				try {
-					for await (const chunk of r.body) s.text += decoder.decode(chunk, { stream: true });
-				} catch { /* aborted */ }
-				s.ended = true;
-			})();
+			r.res.setEncoding('utf8');
+			r.res.on('data', (c) => { s.text += c; });
+			r.res.on('close', () => { s.ended = true; });
+			r.res.on('error', () => {});
 			s.until = (re, ms = 10000) => waitFor(() => re.test(s.text), ms, `${re} on the stream`);
 			return s;
 		},
@@ -156,6 +158,7 @@ describe(`bounded state: ${CYCLES} ${transportName} connect/disconnect cycles`, 
 			} catch { /* the next sample */ }
 		}, 1000);
 		const t0 = Date.now();
+		const cpu0 = process.cpuUsage();
 		try {
 			await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
 				while (next < CYCLES) await cycle(c, next++);
@@ -164,9 +167,11 @@ describe(`bounded state: ${CYCLES} ${transportName} connect/disconnect cycles`, 
 			clearInterval(sampler);
 		}
 		const secs = (Date.now() - t0) / 1000;
+		const cpu = process.cpuUsage(cpu0);
 		const creates = Array.from({ length: CYCLES }, (_, i) => i)
 			.filter((i) => cycleKind(i) !== 'negotiate only' && invokes(i)).length;
-		t.diagnostic(`${CYCLES} cycles in ${secs.toFixed(1)} s (${(CYCLES / secs).toFixed(0)} cycles/s);` +
+		t.diagnostic(`${CYCLES} cycles in ${secs.toFixed(1)} s (${(CYCLES / secs).toFixed(0)} cycles/s, ` +
+			`this test process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU);` +
 			` peak rows ${JSON.stringify(peak)}`);
 
 		// Poll timeout (an abandoned held poll) + disconnect timeout + reaper interval.
