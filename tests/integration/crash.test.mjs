@@ -25,6 +25,7 @@ async function reconnecting(hubUrl) {
 		.build();
 	conn.pushes = collector(conn);
 	conn.reconnects = [];
+	conn.onreconnecting(() => { conn.lostAt ??= Date.now(); });
 	conn.onreconnected((id) => conn.reconnects.push(id));
 	await conn.start();
 	return conn;
@@ -88,11 +89,13 @@ describe(`kill -9 of the responder under load (${transportName})`, { timeout: 90
 			running = false;
 			await Promise.all(load);
 			const stored = Number(await stack.psql('SELECT count(*) FROM pollhub.meetings'));
+			const lost = clients.map((c) => c.lostAt - killedAt);
 			const kinds = [...new Set(failures)].map((f) => `${f} (${failures.filter((x) => x === f).length})`);
 			t.diagnostic(`${committed.size} creates completed (${beforeKill} before the kill, ` +
 				`${committed.size - reconnectedAt} after every client was back), ${failures.length} failed: ` +
 				`${kinds.join(' | ')}; ${stored - committed.size} stored without a completion; ` +
-				`responder up ${upAt - killedAt} ms after the kill, every client back ${backAt - upAt} ms later`);
+				`clients saw the loss ${Math.min(...lost)}–${Math.max(...lost)} ms after the kill, ` +
+				`responder up after ${upAt - killedAt} ms, every client back ${backAt - upAt} ms later`);
 			assert.ok(committed.size > reconnectedAt, 'creates complete after the reconnect');
 			for (const [i, c] of clients.entries())
 				assert.notEqual(c.connectionId, firstIds[i], `client ${i} reconnected with a new connection id`);
