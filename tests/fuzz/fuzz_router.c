@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "classicproto.h"
 #include "config.h"
 #include "fuzz.h"
 #include "http.h"
@@ -77,6 +78,12 @@ check_route(char *const *f, enum http_origin origin)
 	case ROUTE_UNKNOWN_ID:
 		REQUIRE(found == -1 || (found == 1 && id[0] != '\0' &&
 		    !id_is_wellformed(id, strlen(id))));
+		break;
+	case ROUTE_CLASSIC:
+		/* GET negotiate with clientProtocol, or GET/POST on a classic endpoint. */
+		REQUIRE(is(m, "GET") || is(m, "POST"));
+		REQUIRE(ends_with(f[F_PATH], "/negotiate") ? is(m, "GET") :
+		    classic_verb(f[F_PATH], strlen(f[F_PATH])) != CLASSIC_NONE);
 		break;
 	case ROUTE_NOT_ALLOWED:
 		REQUIRE(!is(m, "OPTIONS"));

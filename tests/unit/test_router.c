@@ -112,6 +112,45 @@ test_origins(void)
 	CHECK_INTEQ(route("HEAD", "/meetings", "", "", HTTP_ORIGIN_REFUSED), ROUTE_NOT_ALLOWED);
 }
 
+/* Classic SignalR 2.x (jquery.signalR): its negotiate is a GET with
+ * clientProtocol, its other endpoints are paths below the hub. */
+static void
+test_classic(void)
+{
+	CHECK_INTEQ(route("GET", "/meetings/negotiate",
+	    "clientProtocol=2.1&connectionData=%5B%5D&callback=cb&_=1", "", HTTP_ORIGIN_NONE),
+	    ROUTE_CLASSIC);
+	CHECK_INTEQ(route("GET", "/meetings/negotiate", "clientProtocol=", "", HTTP_ORIGIN_SAME),
+	    ROUTE_CLASSIC);
+	/* Core's negotiate stays Core's, whatever else it carries. */
+	CHECK_INTEQ(route("POST", "/meetings/negotiate", "clientProtocol=2.1&negotiateVersion=1",
+	    "", HTTP_ORIGIN_NONE), ROUTE_NEGOTIATE);
+	CHECK_INTEQ(route("GET", "/meetings/negotiate", "negotiateVersion=1", "", HTTP_ORIGIN_NONE),
+	    ROUTE_NOT_ALLOWED);
+	CHECK_INTEQ(route("POST", "/meetings/connect", "transport=longPolling", "",
+	    HTTP_ORIGIN_SAME), ROUTE_CLASSIC);
+	CHECK_INTEQ(route("GET", "/meetings/connect", "transport=serverSentEvents", "text/event-stream",
+	    HTTP_ORIGIN_NONE), ROUTE_CLASSIC);
+	CHECK_INTEQ(route("POST", "/meetings/poll", "", "", HTTP_ORIGIN_NONE), ROUTE_CLASSIC);
+	CHECK_INTEQ(route("POST", "/meetings/reconnect", "", "", HTTP_ORIGIN_NONE), ROUTE_CLASSIC);
+	CHECK_INTEQ(route("GET", "/meetings/start", "", "", HTTP_ORIGIN_NONE), ROUTE_CLASSIC);
+	CHECK_INTEQ(route("GET", "/meetings/send", "data=%7B%7D", "", HTTP_ORIGIN_NONE),
+	    ROUTE_CLASSIC);
+	CHECK_INTEQ(route("POST", "/meetings/abort", "", "", HTTP_ORIGIN_ALLOWED), ROUTE_CLASSIC);
+	CHECK_INTEQ(route("GET", "/meetings/ping", "", "", HTTP_ORIGIN_NONE), ROUTE_CLASSIC);
+	/* A cross-site page may not make a classic state change happen either. */
+	CHECK_INTEQ(route("POST", "/meetings/send", "", "", HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
+	CHECK_INTEQ(route("POST", "/meetings/abort", "", "", HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
+	/* Other methods on those paths are the Core endpoint's business. */
+	CHECK_INTEQ(route("DELETE", "/meetings/poll", "id=" TOKEN, "", HTTP_ORIGIN_NONE),
+	    ROUTE_DELETE);
+	CHECK_INTEQ(route("PUT", "/meetings/send", "", "", HTTP_ORIGIN_NONE), ROUTE_NOT_ALLOWED);
+	/* Only the last segment counts. */
+	CHECK_INTEQ(route("POST", "/meetings/sendx", "id=" TOKEN, "", HTTP_ORIGIN_NONE),
+	    ROUTE_SEND);
+	CHECK_INTEQ(route("GET", "/meetings", "id=" TOKEN, "", HTTP_ORIGIN_NONE), ROUTE_POLL);
+}
+
 int
 main(void)
 {
@@ -119,5 +158,6 @@ main(void)
 	test_connection_endpoint();
 	test_refusals();
 	test_origins();
+	test_classic();
 	return unit_done();
 }
