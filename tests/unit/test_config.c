@@ -116,11 +116,34 @@ test_load(void)
 	unsetenv("POLLHUB_KEEPALIVE_INTERVAL");
 }
 
+static void
+test_max_pending(void)
+{
+	struct config cfg;
+	char err[300];
+
+	unsetenv("POLLHUB_MAX_PENDING");
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.max_pending, 1000);
+	config_free(&cfg);
+	setenv("POLLHUB_MAX_PENDING", "50", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.max_pending, 50);
+	config_free(&cfg);
+	setenv("POLLHUB_MAX_PENDING", "9", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_MAX_PENDING must be an integer from 10 to 1000000");
+	setenv("POLLHUB_MAX_PENDING", "1e3", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	unsetenv("POLLHUB_MAX_PENDING");
+}
+
 int
 main(void)
 {
 	test_origins_accepted();
 	test_origins_refused();
 	test_load();
+	test_max_pending();
 	return unit_done();
 }
