@@ -39,6 +39,8 @@ http_request_init(struct http_request *h, FCGX_Request *r)
 	h->content_length = FCGX_GetParam("CONTENT_LENGTH", r->envp);
 	h->origin = param(r, "HTTP_ORIGIN");
 	h->host = param(r, "HTTP_HOST");
+	h->sec_fetch_site = param(r, "HTTP_SEC_FETCH_SITE");
+	h->referer = param(r, "HTTP_REFERER");
 	h->https = strcasecmp(param(r, "HTTPS"), "on") == 0 ||
 	    strcmp(param(r, "HTTPS"), "1") == 0 ||
 	    strcasecmp(param(r, "REQUEST_SCHEME"), "https") == 0;
@@ -95,6 +97,32 @@ http_origin_check(const char *origin, const char *host, int https, char *const *
 	    strncasecmp(auth, host, alen) != 0)
 		return HTTP_ORIGIN_REFUSED;
 	return HTTP_ORIGIN_SAME;
+}
+
+enum http_origin
+http_request_origin(const char *origin, const char *sec_fetch_site, const char *referer,
+    const char *host, int https, char *const *allowed)
+{
+	char from[300];
+	size_t skip, n;
+
+	if (origin[0] != '\0')
+		return http_origin_check(origin, host, https, allowed);
+	if (strcmp(sec_fetch_site, "cross-site") != 0 && strcmp(sec_fetch_site, "same-site") != 0)
+		return HTTP_ORIGIN_NONE;
+	/* The Referer's scheme://host[:port], as its Origin would have been. */
+	if (strncmp(referer, "http://", 7) == 0)
+		skip = 7;
+	else if (strncmp(referer, "https://", 8) == 0)
+		skip = 8;
+	else
+		return HTTP_ORIGIN_REFUSED;
+	n = skip + strcspn(referer + skip, "/?#");
+	if (n == skip || n >= sizeof(from))
+		return HTTP_ORIGIN_REFUSED;
+	memcpy(from, referer, n);
+	from[n] = '\0';
+	return http_origin_check(from, host, https, allowed);
 }
 
 enum body_status

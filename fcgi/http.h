@@ -22,6 +22,8 @@ struct http_request {
 	const char	*content_length;	/* NULL when absent */
 	const char	*origin;	/* the Origin header; "" when absent */
 	const char	*host;		/* the Host header; "" when absent */
+	const char	*sec_fetch_site;	/* the Sec-Fetch-Site header; "" when absent */
+	const char	*referer;	/* the Referer header; "" when absent */
 	int		 https;		/* the web server says the request came over TLS */
 	/* Set by the router: the Origin to echo in Access-Control-Allow-Origin
 	 * (NULL: no CORS headers), and whether to send Vary: Origin. */
@@ -48,6 +50,14 @@ enum http_origin {
  * foreign), since a TLS-terminating proxy in front hides it. Pure. */
 enum http_origin http_origin_check(const char *origin, const char *host, int https,
 	    char *const *allowed);
+/* The verdict on a whole request: its Origin header's; or, without one, when
+ * the browser says the request comes from another origin's page
+ * (Sec-Fetch-Site: cross-site or same-site: script, image and navigation GETs,
+ * JSONP's included, carry no Origin), the verdict on its Referer's origin, or
+ * REFUSED when it has none. A request that says neither is NONE (older
+ * browsers, and clients that are not browsers). Pure. */
+enum http_origin http_request_origin(const char *origin, const char *sec_fetch_site,
+	    const char *referer, const char *host, int https, char *const *allowed);
 
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_ERROR };
 /* Read the whole body into out, refusing more than max bytes. */

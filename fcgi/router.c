@@ -40,6 +40,14 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 503, "Service Unavailable");
 }
 
+/* Classic GETs change state too (JSONP negotiates, connects and sends with
+ * GETs, and any page may read a JSONP answer): a refused origin gets none. */
+static enum route
+classic_route(enum http_origin origin)
+{
+	return origin == HTTP_ORIGIN_REFUSED ? ROUTE_FORBIDDEN : ROUTE_CLASSIC;
+}
+
 enum route
 router_route(const char *method, const char *path, const char *query, size_t qlen,
     const char *accept, enum http_origin origin, char *token, size_t tokenlen)
@@ -62,13 +70,13 @@ router_route(const char *method, const char *path, const char *query, size_t qle
 		/* Classic negotiate is a GET with clientProtocol (Core's is a POST). */
 		if (strcmp(method, "GET") == 0 &&
 		    query_get(query, qlen, "clientProtocol", v, sizeof(v)) != 0)
-			return ROUTE_CLASSIC;
+			return classic_route(origin);
 		return strcmp(method, "POST") == 0 ? ROUTE_NEGOTIATE : ROUTE_NOT_ALLOWED;
 	}
 	/* The Core protocol has no other paths below the hub. */
 	if ((strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0) &&
 	    classic_verb(path, strlen(path)) != CLASSIC_NONE)
-		return ROUTE_CLASSIC;
+		return classic_route(origin);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
 	    strcmp(method, "DELETE") != 0)
 		return ROUTE_NOT_ALLOWED;
@@ -100,14 +108,15 @@ router_handle(struct app *app, struct http_request *h)
 {
 	char token[64];
 	char *const *allowed = app->cfg.allowed_origins;
-	enum http_origin origin = http_origin_check(h->origin, h->host, h->https, allowed);
+	enum http_origin origin = http_request_origin(h->origin, h->sec_fetch_site, h->referer,
+	    h->host, h->https, allowed);
 
 	/* Never the query: it holds the connection token. */
 	log_debug("%s %s", h->method, h->path);
 	/* Only a listed origin is told it may read the answer (never "*": the
 	 * client sends credentials). Once any is listed, answers depend on
 	 * Origin, and caches must know. */
-	if (origin == HTTP_ORIGIN_ALLOWED)
+	if (origin == HTTP_ORIGIN_ALLOWED && h->origin[0] != '\0')
 		h->cors_origin = h->origin;
 	h->vary_origin = allowed != NULL && allowed[0] != NULL;
 	switch (router_route(h->method, h->path, h->query, strlen(h->query), h->accept, origin,

@@ -21,14 +21,15 @@ enum route {
 	ROUTE_DELETE,		/* DELETE ?id= */
 	ROUTE_CLASSIC,		/* classic SignalR 2.x: GET <hub>/negotiate?clientProtocol=,
 				 * GET/POST <hub>/connect, /poll, /send, ... (fcgi/classic.c) */
-	ROUTE_FORBIDDEN,	/* 403: not GET/HEAD/OPTIONS, from a refused Origin */
+	ROUTE_FORBIDDEN,	/* 403: from a refused origin, anything but GET, HEAD and
+				 * OPTIONS, and classic requests whatever their method */
 	ROUTE_NOT_ALLOWED,	/* 405 */
 	ROUTE_NO_ID,		/* 400 "Connection ID required" */
 	ROUTE_UNKNOWN_ID	/* 404 "No Connection with that ID": cannot be a token */
 };
 
 /* Decide a request. method, path (without the query), accept: NUL-terminated,
- * "" when absent; query[0..qlen); origin: http_origin_check's verdict. For
+ * "" when absent; query[0..qlen); origin: http_request_origin's verdict. For
  * ROUTE_STREAM, _POLL, _SEND and _DELETE the decoded, well-formed token is in
  * token (tokenlen bytes, at least ID_LEN + 1). No I/O. */
 enum route	router_route(const char *method, const char *path, const char *query,

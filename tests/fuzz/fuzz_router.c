@@ -1,8 +1,9 @@
 /*
- * Fuzz the routing decision and the Origin check. The input is up to seven
- * LF-separated fields: method, path, query, Accept, Origin, Host, and a
- * POLLHUB_ALLOWED_ORIGINS value (parsed as the operator's would be); the
- * first byte's low bit says whether the request came over TLS. Asserts what
+ * Fuzz the routing decision and the Origin check. The input is up to nine
+ * LF-separated fields: method, path, query, Accept, Origin, Host, a
+ * POLLHUB_ALLOWED_ORIGINS value (parsed as the operator's would be),
+ * Sec-Fetch-Site and Referer; the first byte's low bit says whether the
+ * request came over TLS. Asserts what
  * each route promises (the right method, a well-formed token that is the
  * query's id, 403 exactly for state changes from a refused origin, the same
  * answer whatever the buffer size), that the Origin verdict agrees with its
@@ -20,7 +21,8 @@
 #include "query.h"
 #include "router.h"
 
-enum { F_METHOD, F_PATH, F_QUERY, F_ACCEPT, F_ORIGIN, F_HOST, F_ALLOWED, F_COUNT };
+enum { F_METHOD, F_PATH, F_QUERY, F_ACCEPT, F_ORIGIN, F_HOST, F_ALLOWED, F_FETCH_SITE, F_REFERER,
+	F_COUNT };
 
 static int
 is(const char *a, const char *b)
@@ -47,15 +49,18 @@ static void
 check_route(char *const *f, enum http_origin origin)
 {
 	const char *m = f[F_METHOD];
-	char token[64], *exact, *id = malloc(strlen(f[F_QUERY]) + 1);
+	char token[64], *exact = malloc(ID_LEN + 1), *id = malloc(strlen(f[F_QUERY]) + 1);
 	enum route r = route_with(f, origin, token, sizeof(token)), r2;
 	int found;
 
-	REQUIRE(id != NULL && (exact = malloc(ID_LEN + 1)) != NULL);
+	REQUIRE(id != NULL && exact != NULL);
 	REQUIRE(r >= ROUTE_NEGOTIATE && r <= ROUTE_UNKNOWN_ID);
 	REQUIRE((r == ROUTE_PREFLIGHT) == is(m, "OPTIONS"));
-	REQUIRE((r == ROUTE_FORBIDDEN) == (origin == HTTP_ORIGIN_REFUSED &&
-	    !is(m, "GET") && !is(m, "HEAD") && !is(m, "OPTIONS")));
+	/* A refused origin may change nothing: no method but GET, HEAD and OPTIONS,
+	 * and no classic request at all (JSONP acts with GETs). */
+	REQUIRE((r == ROUTE_FORBIDDEN) == (origin == HTTP_ORIGIN_REFUSED && !is(m, "OPTIONS") &&
+	    ((!is(m, "GET") && !is(m, "HEAD")) ||
+	    route_with(f, HTTP_ORIGIN_NONE, exact, ID_LEN + 1) == ROUTE_CLASSIC)));
 	if (r == ROUTE_NEGOTIATE)
 		REQUIRE(is(m, "POST") && ends_with(f[F_PATH], "/negotiate"));
 	found = query_get(f[F_QUERY], strlen(f[F_QUERY]), "id", id, strlen(f[F_QUERY]) + 1);
@@ -132,6 +137,35 @@ check_origin(const char *origin, const char *host, int https, char *const *allow
 		REQUIRE(v == HTTP_ORIGIN_REFUSED);
 }
 
+/* The verdict on a request: its Origin's, else its Referer's when the browser
+ * says it comes from another site, else none. */
+static void
+check_request_origin(char *const *f, int https, char *const *allowed)
+{
+	const char *site = f[F_FETCH_SITE], *ref = f[F_REFERER];
+	enum http_origin v = http_request_origin(f[F_ORIGIN], site, ref, f[F_HOST], https, allowed);
+
+	if (f[F_ORIGIN][0] != '\0') {
+		REQUIRE(v == http_origin_check(f[F_ORIGIN], f[F_HOST], https, allowed));
+	} else if (!is(site, "cross-site") && !is(site, "same-site")) {
+		REQUIRE(v == HTTP_ORIGIN_NONE);
+	} else {
+		REQUIRE(v != HTTP_ORIGIN_NONE);
+		if (v != HTTP_ORIGIN_REFUSED) {
+			size_t skip = strncmp(ref, "https://", 8) == 0 ? 8 : 7;
+			size_t n = skip + strcspn(ref + skip, "/?#");
+			char *from = malloc(n + 1);
+
+			REQUIRE(strncmp(ref, "http://", 7) == 0 || skip == 8);
+			REQUIRE(from != NULL);
+			memcpy(from, ref, n);
+			from[n] = '\0';
+			REQUIRE(http_origin_check(from, f[F_HOST], https, allowed) == v);
+			free(from);
+		}
+	}
+}
+
 /* Parsed allowed origins are canonical (what browsers send) and allowed. */
 static void
 check_allowed(char *const *allowed)
@@ -186,6 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = http_origin_check(f[F_ORIGIN], f[F_HOST], https, allowed);
 	REQUIRE(v == http_origin_check(f[F_ORIGIN], f[F_HOST], https, allowed));
 	check_origin(f[F_ORIGIN], f[F_HOST], https, allowed, v);
+	check_request_origin(f, https, allowed);
 
 	/* Every verdict: routes differ only where the origin must matter. */
 	for (int o = HTTP_ORIGIN_NONE; o <= HTTP_ORIGIN_REFUSED; o++)

@@ -73,9 +73,45 @@ test_same_origin(void)
 	CHECK_ORIGIN("HTTP://hub.example", "hub.example", 0, none, HTTP_ORIGIN_REFUSED);
 }
 
+#define CHECK_REQUEST(origin, site, referer, host, want) \
+	CHECK_INTEQ(http_request_origin((origin), (site), (referer), (host), 0, allowed), (want))
+
+/* Script, image and navigation requests carry no Origin; the browser still
+ * says where they come from (Sec-Fetch-Site) and, usually, from which page. */
+static void
+test_request_origin(void)
+{
+	/* An Origin header decides. */
+	CHECK_REQUEST("https://cal.example", "cross-site", "https://evil.example/", "hub.example",
+	    HTTP_ORIGIN_ALLOWED);
+	CHECK_REQUEST("https://evil.example", "same-origin", "", "hub.example", HTTP_ORIGIN_REFUSED);
+	/* None, and nothing says another site: not a cross-site request. */
+	CHECK_REQUEST("", "", "https://evil.example/page", "hub.example", HTTP_ORIGIN_NONE);
+	CHECK_REQUEST("", "same-origin", "http://hub.example/", "hub.example", HTTP_ORIGIN_NONE);
+	CHECK_REQUEST("", "none", "", "hub.example", HTTP_ORIGIN_NONE);
+	/* From another site: the Referer's origin is judged. */
+	CHECK_REQUEST("", "cross-site", "https://evil.example/page?x#y", "hub.example",
+	    HTTP_ORIGIN_REFUSED);
+	CHECK_REQUEST("", "cross-site", "https://cal.example/week?jsonp=1", "hub.example",
+	    HTTP_ORIGIN_ALLOWED);
+	CHECK_REQUEST("", "cross-site", "https://cal.example", "hub.example", HTTP_ORIGIN_ALLOWED);
+	CHECK_REQUEST("", "same-site", "http://localhost:3000/", "hub.example", HTTP_ORIGIN_ALLOWED);
+	CHECK_REQUEST("", "same-site", "http://hub.example/x", "hub.example", HTTP_ORIGIN_SAME);
+	CHECK_REQUEST("", "cross-site", "https://cal.example.evil.test/", "hub.example",
+	    HTTP_ORIGIN_REFUSED);
+	CHECK_REQUEST("", "cross-site", "https://cal.example@evil.test/", "hub.example",
+	    HTTP_ORIGIN_REFUSED);
+	/* No Referer (referrer policy), or not one we can read: refused. */
+	CHECK_REQUEST("", "cross-site", "", "hub.example", HTTP_ORIGIN_REFUSED);
+	CHECK_REQUEST("", "cross-site", "about:blank", "hub.example", HTTP_ORIGIN_REFUSED);
+	CHECK_REQUEST("", "cross-site", "https:///x", "hub.example", HTTP_ORIGIN_REFUSED);
+	CHECK_REQUEST("", "same-site", "null", "hub.example", HTTP_ORIGIN_REFUSED);
+}
+
 int
 main(void)
 {
+	test_request_origin();
 	test_absent();
 	test_allowed();
 	test_same_origin();

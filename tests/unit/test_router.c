@@ -141,6 +141,16 @@ test_classic(void)
 	/* A cross-site page may not make a classic state change happen either. */
 	CHECK_INTEQ(route("POST", "/meetings/send", "", "", HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
 	CHECK_INTEQ(route("POST", "/meetings/abort", "", "", HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
+	/* Nor a classic GET: JSONP negotiates, connects and sends with GETs, and any
+	 * page may read a JSONP answer. */
+	CHECK_INTEQ(route("GET", "/meetings/negotiate", "clientProtocol=2.1&callback=cb", "",
+	    HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
+	CHECK_INTEQ(route("GET", "/meetings/send", "data=%7B%7D&callback=cb", "",
+	    HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
+	CHECK_INTEQ(route("GET", "/meetings/connect", "transport=longPolling", "",
+	    HTTP_ORIGIN_REFUSED), ROUTE_FORBIDDEN);
+	CHECK_INTEQ(route("GET", "/meetings/send", "data=%7B%7D&callback=cb", "",
+	    HTTP_ORIGIN_ALLOWED), ROUTE_CLASSIC);
 	/* Other methods on those paths are the Core endpoint's business. */
 	CHECK_INTEQ(route("DELETE", "/meetings/poll", "id=" TOKEN, "", HTTP_ORIGIN_NONE),
 	    ROUTE_DELETE);
