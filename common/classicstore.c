@@ -112,9 +112,13 @@ classicstore_drain(PGconn *db, const char *token, long long poll_no, long long *
 		}
 	} else if (strcmp(status, "superseded") == 0)
 		*ds = CDRAIN_SUPERSEDED;
-	else if (strcmp(status, "closed") == 0)
+	else if (strcmp(status, "closed") == 0) {
 		*ds = CDRAIN_CLOSED;
-	else
+		if (buf_append(out, PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2)) == -1) {
+			PQclear(r);
+			return STORE_ERROR;
+		}
+	} else
 		*ds = CDRAIN_GONE;
 	PQclear(r);
 	return STORE_OK;

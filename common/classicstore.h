@@ -37,7 +37,9 @@ enum store_status classicstore_receive_begin(PGconn *, const char *token, struct
 
 enum classic_drain_status { CDRAIN_OK, CDRAIN_GONE, CDRAIN_SUPERSEDED, CDRAIN_CLOSED };
 /* Append the Core records (0x1E-terminated) after *cursor to out, at most
- * limit rows looked at, and move *cursor past them. */
+ * limit rows looked at, and move *cursor past them. CDRAIN_CLOSED: the
+ * connection was closing and is removed; out gets the reason its Close
+ * carried (may be empty). */
 enum store_status classicstore_drain(PGconn *, const char *token, long long poll_no,
 		    long long *cursor, int limit, struct buf *out, enum classic_drain_status *);
 

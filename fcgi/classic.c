@@ -1,5 +1,6 @@
 #include "classic.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "negotiate.h"
 #include "query.h"
+#include "utf8.h"
 
 #define POLL_BATCH 1000		/* outbox rows per poll answer */
 #define STREAM_BATCH 100	/* outbox rows per event */
@@ -31,6 +33,7 @@ struct creq {
 	int			 sse;		/* transport=serverSentEvents */
 	int			 our_hub;	/* connectionData lists the meetings hub */
 	struct buf		 form;		/* the POST body (x-www-form-urlencoded) */
+	char			 reason[512];	/* why the server closed the connection */
 };
 
 /* Answer json[0..len) as JSON, or as callback(json); under JSONP. */
@@ -213,6 +216,9 @@ drain(struct creq *cr, const struct classic_conn *cc, struct waiter *w, long lon
 	} else if (ds != CDRAIN_OK) {
 		*end = ds == CDRAIN_SUPERSEDED ? RECV_SUPERSEDED :
 		    ds == CDRAIN_CLOSED ? RECV_CLOSED : RECV_GONE;
+		if (ds == CDRAIN_CLOSED && records.len > 0)
+			snprintf(cr->reason, sizeof(cr->reason), "%.*s",
+			    utf8_prefix(records.data, (int)sizeof(cr->reason) - 1), records.data);
 		rc = 0;
 	} else if (pushes(cr, &records, messages) == -1) {
 		rc = -1;
@@ -257,7 +263,12 @@ receive_begin(struct creq *cr, struct classic_conn *cc)
 	return -1;
 }
 
-static const char closed_text[] = "The connection was closed by the server.";
+/* What a client whose connection the server closed is told (its Close's reason, if any). */
+static const char *
+closed_text(const struct creq *cr)
+{
+	return cr->reason[0] != '\0' ? cr->reason : "The connection was closed by the server.";
+}
 
 /* A long poll (also /reconnect): answer at once when pushes after cursor
  * exist, else hold until one arrives, a newer receive request supersedes
@@ -307,7 +318,7 @@ long_poll(struct creq *cr, long long cursor)
 	if (end == RECV_GONE)
 		http_text(cr->h, 404, "No Connection with that ID");
 	else if (end != RECV_LEFT && classic_persistent(&body, cursor, 0,
-	    end == RECV_CLOSED ? closed_text : NULL, messages.data, messages.len) == 0)
+	    end == RECV_CLOSED ? closed_text(cr) : NULL, messages.data, messages.len) == 0)
 		reply(cr, body.data, body.len);
 	else if (end != RECV_LEFT)
 		http_text(cr->h, 500, "Internal Server Error");
@@ -371,7 +382,7 @@ stream(struct creq *cr, long long cursor, int initializing)
 			rc = drain(cr, &cc, &w, &cursor, STREAM_BATCH, &messages, &end);
 			if (rc == 0) {
 				if (end == RECV_CLOSED)
-					event(cr->h, cursor, 0, closed_text, &messages);
+					event(cr->h, cursor, 0, closed_text(cr), &messages);
 				break;
 			}
 			if (rc == -1) {

@@ -80,7 +80,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	transport := c.transport;
+	transport := coalesce(c.transport, '');	-- '' : a Core connection before its first poll
 	IF c.transport IS NULL OR c.transport NOT IN ('ClassicLongPolling', 'ClassicServerSentEvents') THEN
 		RETURN;
 	END IF;
@@ -105,7 +105,8 @@ $$;
 -- A cursor past the group's end (another database, a forged one) restarts at
 -- the end. status: 'ok'; 'gone'; 'superseded' (a newer receive request
 -- exists); 'closed' (the connection was closing, e.g. closed by an
--- administrator or the pending cap: it is removed now).
+-- administrator or the pending cap: it is removed now; payload = the reason
+-- its Close carried, or '').
 CREATE FUNCTION pollhub.classic_drain(p_token text, p_poll bigint, p_cursor bigint,
 	p_limit integer, OUT status text, OUT cursor bigint, OUT payload text)
 LANGUAGE plpgsql AS $$
@@ -127,6 +128,12 @@ BEGIN
 		RETURN;
 	END IF;
 	IF c.state = 'closing' THEN
+		-- The reason a Close carries (disconnect_connection, the pending
+		-- cap) becomes the client's error; payload is that text here.
+		SELECT coalesce((SELECT d.payload::json->>'error' FROM pollhub.connection_messages d
+			 WHERE d.connection_id = c.id AND d.payload::json->>'type' = '7'
+			 ORDER BY d.id DESC LIMIT 1), '')
+		  INTO payload;
 		DELETE FROM pollhub.connections WHERE id = c.id;
 		status := 'closed';
 		RETURN;
