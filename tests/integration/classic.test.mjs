@@ -83,6 +83,13 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		};
 		await expect(await get('negotiate', { clientProtocol: '2.1', connectionData: CD, callback: 'alert(1)' }),
 			400, 'Invalid JSONP callback name.');
+		// JSONP asked for by another site's page (a <script>: no Origin, but Sec-Fetch-Site
+		// and no Referer of an allowed origin): refused by the router, any method.
+		const cross = (site) => fetch(`${hub}/negotiate?${qs({ clientProtocol: '2.1', connectionData: CD, callback: 'cb' })}`,
+			{ headers: { 'sec-fetch-site': site } });
+		await expect(await cross('cross-site'), 403, 'Origin not allowed');
+		await expect(await cross('same-site'), 403, 'Origin not allowed');
+		assert.equal((await cross('same-origin')).status, 200);
 		await expect(await get('negotiate', { clientProtocol: '2.1', connectionData: '[{"name":"chat"}]' }),
 			400, 'Protocol error: a Hub in connectionData could not be resolved.');
 		await expect(await get('negotiate', { clientProtocol: '2.1', connectionData: '[{"name":' }),
