@@ -169,6 +169,34 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		assert.match(arity.E, /argument/);
 	});
 
+	lpTest('the trim keeps every push after the last messageId a classic client sent', async () => {
+		// Only this classic client and the Core one in the group: the earlier tests'
+		// classic connections (idle, unacknowledged) would hold the rows too.
+		await stack.psql(`DELETE FROM pollhub.connections WHERE transport LIKE 'Classic%'`);
+		const { token, C } = await classicConnection();
+		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE token = '${token}'`);
+		const kept = (seq) => stack.psql(`SELECT count(*) FROM pollhub.outbox WHERE group_name = '${group}' AND seq = ${seq}`);
+		const first = post('poll', params(token), { messageId: C });
+		await core.invoke('create', meeting('Kept for the classic client'));
+		const got = await json(await first);
+		assert.equal(got.M.length, 1);
+		// Delivered, but not yet acknowledged (the client has not polled with the new C):
+		// a lost answer must still be there to send again.
+		await stack.psql('SELECT pollhub.reap_now()');
+		assert.equal(await kept(got.C), '1');
+		const second = post('poll', params(token), { messageId: got.C });
+		await core.invoke('create', meeting('The next one'));
+		const next = await json(await second);
+		assert.equal(next.M.length, 1);
+		// Now acknowledged: trimmed once every member is past it (the Core client's
+		// cursor steps over its own pushes when it drains); the newer one is kept.
+		await waitFor(async () => Number(await stack.psql(`SELECT min(cursor) FROM pollhub.memberships
+			WHERE group_name = '${group}'`)) >= Number(got.C), 5000, 'every member past the first push');
+		await stack.psql('SELECT pollhub.reap_now()');
+		assert.equal(await kept(got.C), '0');
+		assert.equal(await kept(next.C), '1');
+	});
+
 	lpTest('a messageId past the end restarts at the end; the next push is delivered', async () => {
 		const { token } = await classicConnection();
 		const poll = post('poll', params(token), { messageId: '999999999' });
