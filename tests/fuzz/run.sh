@@ -63,13 +63,13 @@ for h in "${harnesses[@]}"; do
 	"$OUT/$h" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$OUT/artifacts/$h-" "${dict[@]}" "$corpus" >"$log" 2>&1
 	rc=$?
-	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+	execs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+	cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n 1)
 	if [ "$rc" -ne 0 ]; then
 		status=1
 		echo "$h: CRASH after ${execs:-?} executions (exit $rc); log: $log"
-		grep -E 'ERROR|property violated|SUMMARY|Test unit written' "$log" | head -n 5
-		art=$(grep -o "Test unit written to [^ ]*" "$log" | tail -n 1 | sed 's/Test unit written to //')
+		grep -a -E 'ERROR|property violated|SUMMARY|Test unit written' "$log" | head -n 5
+		art=$(grep -a -o "Test unit written to [^ ]*" "$log" | tail -n 1 | sed 's/Test unit written to //')
 		[ -n "$art" ] && [ -f "$art" ] && echo "input (base64): $(base64 -w0 "$art")"
 	else
 		echo "$h: ${execs:-?} executions in ${secs}s, ${cov:-cov: ?}, no crash"
