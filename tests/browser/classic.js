@@ -1,9 +1,10 @@
 // The Kendo Scheduler seed's classic (ASP.NET SignalR 2.x) client, as the seed writes it,
 // against pollhub's /meetings, exposed as window.harness for tests/browser/classic.test.mjs.
 // ?start= picks the start options: jsonp ({ jsonp: true }, the seed's), longPolling,
-// serverSentEvents ({ transport: ... }) or auto (start() without options).
+// serverSentEvents ({ transport: ... }) or auto (start() without options); ?hub= an absolute
+// hub URL (a page on another origin).
 /* global $ */
-var hubUrl = "/meetings";
+var hubUrl = new URLSearchParams(location.search).get("hub") || "/meetings";	// ?hub=: another origin's
 var connection = $.hubConnection(hubUrl, { useDefaultPath: false });
 var hub = connection.createHubProxy("meetings");
 
