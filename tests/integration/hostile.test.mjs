@@ -1,8 +1,9 @@
 // Hostile input and web security: guessed, truncated and reused tokens; bodies and frames
 // over the limits; deeply nested JSON; invalid UTF-8; SQL metacharacters in every string
 // field of a meeting and in a group name; one group's client against another group's
-// meetings; allowed and refused origins (CORS, the 403 for cross-site state changes,
-// nosniff); and connection tokens kept out of every log. Raw requests go through fetch;
+// meetings; allowed and refused origins (CORS, the 403 for cross-site state changes, the
+// Referer of cross-site requests without Origin, nosniff); and connection tokens kept out
+// of every log. Raw requests go through fetch;
 // a raw session reads the server's answers over the transport under test
 // (POLLHUB_TEST_TRANSPORT), so each test means something under both.
 import { describe, it, before, after } from 'node:test';
@@ -496,6 +497,38 @@ describe('web security: no POLLHUB_ALLOWED_ORIGINS (same origin only)', { timeou
 		await c.del(tok);
 	});
 
+	test('requests without Origin from another site (Sec-Fetch-Site) are judged by their Referer', async () => {
+		// A classic (SignalR 2.x) JSONP negotiate, as a <script> of another page sends it.
+		const jsonp = `${stack.hubUrl}/negotiate?clientProtocol=2.1&connectionData=${encodeURIComponent(
+			'[{"name":"meetings"}]')}&callback=cb&_=1`;
+		const get = async (url, headers) => {
+			const r = await fetch(url, { headers });
+			return { status: r.status, body: await r.text() };
+		};
+		for (const headers of [
+			{ 'Sec-Fetch-Site': 'cross-site', Referer: 'https://evil.example/page' },
+			{ 'Sec-Fetch-Site': 'cross-site' },
+			{ 'Sec-Fetch-Site': 'same-site', Referer: `http://localhost:${stack.port}/` },
+		]) {
+			const r = await get(jsonp, headers);
+			assert.deepEqual([r.status, r.body], [403, 'Origin not allowed'], JSON.stringify(headers));
+		}
+		// The hub's own page, and clients that say nothing (older browsers, non-browsers).
+		for (const headers of [{ 'Sec-Fetch-Site': 'same-origin', Referer: `${stack.url}/` },
+			{ 'Sec-Fetch-Site': 'same-site', Referer: `${stack.url}/index.html?x=1` }, {}]) {
+			const r = await get(jsonp, headers);
+			assert.equal(r.status, 200, JSON.stringify(headers));
+			assert.match(r.body, /^cb\(/, 'a JSONP answer');
+		}
+		// Core: a cross-site send without Origin is refused too; a read is answered.
+		const tok = await c.handshakenToken();
+		const cross = { 'Sec-Fetch-Site': 'cross-site', Referer: 'https://evil.example/' };
+		assert.equal((await c.send(tok, invocation('x'), cross)).status, 403);
+		assert.equal((await c.del(tok, cross)).status, 403);
+		assert.equal((await c.poll(randomToken(), cross)).status, 404);
+		assert.equal((await c.del(tok)).status, 202);
+	});
+
 	test('every answer carries X-Content-Type-Options: nosniff', async () => {
 		const tok = await c.handshakenToken();
 		const answers = [
@@ -588,6 +621,18 @@ describe('web security: POLLHUB_ALLOWED_ORIGINS', { timeout: 60000 }, () => {
 		// Never a wildcard, whatever was asked.
 		const p = await c.poll(randomToken(), { Origin: 'https://evil.example' });
 		assert.equal(p.headers.get('access-control-allow-origin'), null);
+	});
+
+	test('a cross-site JSONP request from an allowed page (by its Referer) is served', async () => {
+		const jsonp = `${stack.hubUrl}/negotiate?clientProtocol=2.1&connectionData=${encodeURIComponent(
+			'[{"name":"meetings"}]')}&callback=cb`;
+		const ok = await fetch(jsonp, { headers: { 'Sec-Fetch-Site': 'cross-site', Referer: 'https://cal.example/week' } });
+		assert.equal(ok.status, 200);
+		assert.match(await ok.text(), /^cb\(/);
+		assert.equal(ok.headers.get('access-control-allow-origin'), null, 'no Origin, nothing to echo');
+		const bad = await fetch(jsonp, { headers: { 'Sec-Fetch-Site': 'cross-site', Referer: 'https://evil.example/week' } });
+		await bad.arrayBuffer();
+		assert.equal(bad.status, 403);
 	});
 
 	test('a @microsoft/signalr client sending an allowed Origin works; a refused one cannot start', async () => {
