@@ -16,10 +16,19 @@ BEGIN
 				'CREATE ROLE pollhub_admin NOLOGIN; then migrate again.';
 		END IF;
 		-- LOGIN without a password: give it one, or map it in pg_hba.conf.
-		CREATE ROLE pollhub_app LOGIN;
+		-- Two databases of one cluster migrating at once race here.
+		BEGIN
+			CREATE ROLE pollhub_app LOGIN;
+		EXCEPTION WHEN duplicate_object OR unique_violation THEN
+			NULL;	-- the other one made it
+		END;
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pollhub_admin') THEN
-		CREATE ROLE pollhub_admin NOLOGIN;
+		BEGIN
+			CREATE ROLE pollhub_admin NOLOGIN;
+		EXCEPTION WHEN duplicate_object OR unique_violation THEN
+			NULL;
+		END;
 	END IF;
 END
 $$;
