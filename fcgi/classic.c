@@ -234,8 +234,8 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 			store_rollback(db);
 			buf_reset(&completion);
 			classic_result_error(result, inv->id, "The server is unavailable.");
-		} else if (classic_result_from_completion(result, completion.data,
-		    strlen(completion.data)) == -1) {
+		} else if (completion.len == 0 || classic_result_from_completion(result,
+		    completion.data, strlen(completion.data)) == -1) {
 			buf_reset(result);
 			classic_result_error(result, inv->id, "Internal server error.");
 		}
