@@ -6,20 +6,6 @@
 
 #include "log.h"
 
-/* Run a parameterised query expecting want; NULL (logged) on failure. */
-static PGresult *
-run(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusType want)
-{
-	PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
-
-	if (r == NULL || PQresultStatus(r) != want) {
-		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
-		PQclear(r);
-		return NULL;
-	}
-	return r;
-}
-
 static void
 copy_field(char *dst, size_t dstlen, const PGresult *r, int col)
 {
@@ -31,7 +17,7 @@ classicstore_negotiate(PGconn *db, const char *id, const char *token, const char
     const char *remote_addr, const char *user_agent)
 {
 	const char *p[] = { id, token, group, remote_addr, user_agent };
-	PGresult *r = run(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)", 5, p,
+	PGresult *r = store_exec(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)", 5, p,
 	    PGRES_TUPLES_OK);
 
 	if (r == NULL)
@@ -45,7 +31,7 @@ classicstore_connect(PGconn *db, const char *token, const char *transport,
     struct classic_conn *cc)
 {
 	const char *p[] = { token, transport };
-	PGresult *r = run(db, "SELECT status, connection_id, group_name, cursor"
+	PGresult *r = store_exec(db, "SELECT status, connection_id, group_name, cursor"
 	    " FROM pollhub.classic_connect($1, $2)", 2, p, PGRES_TUPLES_OK);
 	enum store_status st = STORE_OK;
 	const char *status;
@@ -67,7 +53,7 @@ enum store_status
 classicstore_receive_begin(PGconn *db, const char *token, struct classic_conn *cc)
 {
 	const char *p[] = { token };
-	PGresult *r = run(db, "SELECT connection_id, group_name, poll_no, transport"
+	PGresult *r = store_exec(db, "SELECT connection_id, group_name, poll_no, transport"
 	    " FROM pollhub.classic_receive_begin($1)", 1, p, PGRES_TUPLES_OK);
 	enum store_status st = STORE_OK;
 
@@ -98,7 +84,7 @@ classicstore_drain(PGconn *db, const char *token, long long poll_no, long long *
 	snprintf(pn, sizeof(pn), "%lld", poll_no);
 	snprintf(cu, sizeof(cu), "%lld", *cursor);
 	snprintf(li, sizeof(li), "%d", limit);
-	r = run(db, "SELECT status, cursor, payload FROM pollhub.classic_drain($1, $2, $3, $4)",
+	r = store_exec(db, "SELECT status, cursor, payload FROM pollhub.classic_drain($1, $2, $3, $4)",
 	    4, p, PGRES_TUPLES_OK);
 	if (r == NULL)
 		return STORE_ERROR;

@@ -168,6 +168,12 @@ exec(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusTy
 	return r;
 }
 
+PGresult *
+store_exec(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusType ok)
+{
+	return exec(db, sql, n, params, ok);
+}
+
 static enum store_status
 command(PGconn *db, const char *sql, int n, const char *const *params)
 {

@@ -15,6 +15,12 @@
 
 struct meeting;
 
+/* Run a parameterised statement (text parameters, text results) for a
+ * module with queries of its own; NULL, logged, unless its status is ok.
+ * The caller PQclears the result. */
+PGresult	*store_exec(PGconn *, const char *sql, int n, const char *const *params,
+		    ExecStatusType ok);
+
 enum store_status {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,	/* no such connection / meeting */
