@@ -2,6 +2,7 @@
 // browser download cannot work here), a temporary docroot for test pages, and the
 // transports to test.
 import { it } from 'node:test';
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,4 +100,35 @@ export function steps(getStack, transport) {
 			throw e;
 		}
 	});
+}
+
+// --- Shared by the Kendo DataSource tests (datasource.test.mjs, classic-datasource.test.mjs):
+// the harness page (datasource.js, classic-datasource.js) exposes harness.rows() and
+// harness.pushes.
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const PUSH_DEADLINE_MS = Number(process.env.POLLHUB_PUSH_DEADLINE_MS) || 1000;
+
+/** The meeting a Node client creates before the windows read. */
+export const seedMeeting = {
+	ID: null, Title: 'Seeded', Start: '2026-11-23T08:00:00.000Z', End: '2026-11-23T09:00:00.000Z',
+	IsAllDay: false, Description: 'from a Node client', RecurrenceRule: '', RecurrenceID: null,
+	RecurrenceException: '', StartTimezone: '', EndTimezone: '', RoomID: 1, Attendees: [1, 2],
+};
+
+/** A window's rows without the per-window `dirty` flag, sorted by ID. */
+export const comparable = (rows) => rows.map(({ dirty, ...row }) => row).sort((a, b) => a.ID.localeCompare(b.ID));
+
+/* global harness */
+export const rowsOf = (page) => page.evaluate(() => harness.rows());
+
+/** Waits for a push of `type` carrying `id` in `page`; returns the ms from t0 to its arrival. */
+export async function pushSeen(page, type, id, t0) {
+	const push = await page.waitForFunction(([ty, i]) => harness.pushes.find((p) => p.type === ty && p.ids.includes(i)),
+		[type, id], { timeout: 5000, polling: 50 })
+		.then((handle) => handle.jsonValue())
+		.catch(() => { throw new Error(`no ${type} push for ${id}`); });
+	const ms = push.at - t0;
+	assert.ok(ms < PUSH_DEADLINE_MS, `the ${type} push arrived after ${ms} ms (limit ${PUSH_DEADLINE_MS})`);
+	return ms;
 }

@@ -7,30 +7,12 @@
 import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, connect, stopAll } from '../integration/stack.mjs';
-import { launchBrowser, makeDocroot, openWindow, steps, transports } from './browser.mjs';
+import {
+	launchBrowser, makeDocroot, openWindow, steps, transports,
+	UUID_RE, PUSH_DEADLINE_MS, seedMeeting as seed, comparable, rowsOf, pushSeen,
+} from './browser.mjs';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PUSH_DEADLINE_MS = Number(process.env.POLLHUB_PUSH_DEADLINE_MS) || 1000;
 const classicStart = { LongPolling: ['jsonp', 'longPolling'], ServerSentEvents: ['serverSentEvents', 'serverSentEvents'] };
-
-const seed = {
-	ID: null, Title: 'Seeded', Start: '2026-11-23T08:00:00.000Z', End: '2026-11-23T09:00:00.000Z',
-	IsAllDay: false, Description: 'from a Node client', RecurrenceRule: '', RecurrenceID: null,
-	RecurrenceException: '', StartTimezone: '', EndTimezone: '', RoomID: 1, Attendees: [1, 2],
-};
-
-const comparable = (rows) => rows.map(({ dirty, ...row }) => row).sort((a, b) => a.ID.localeCompare(b.ID));
-const rowsOf = (page) => page.evaluate(() => harness.rows());
-
-async function pushSeen(page, type, id, t0) {
-	const push = await page.waitForFunction(([ty, i]) => harness.pushes.find((p) => p.type === ty && p.ids.includes(i)),
-		[type, id], { timeout: 5000, polling: 50 })
-		.then((handle) => handle.jsonValue())
-		.catch(() => { throw new Error(`no ${type} push for ${id}`); });
-	const ms = push.at - t0;
-	assert.ok(ms < PUSH_DEADLINE_MS, `the ${type} push arrived after ${ms} ms (limit ${PUSH_DEADLINE_MS})`);
-	return ms;
-}
 
 for (const transport of transports) {
 	const [start, expected] = classicStart[transport];
