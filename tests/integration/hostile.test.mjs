@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startStack, connect, stopAll, waitFor, sleep, RS, transportName, signalR } from './stack.mjs';
+import {
+	startStack, connect, stopAll, waitFor, sleep, RS, transportName, signalR, openStream, sseEvents as events,
+} from './stack.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
 const NOT_FOUND = 'No Connection with that ID';
@@ -22,16 +24,6 @@ const invocation = (id, target = 'read', args = []) =>
 function parseRecords(text) {
 	assert.ok(text.endsWith(RS), `records must end with 0x1E: ${JSON.stringify(text.slice(0, 200))}`);
 	return text.slice(0, -1).split(RS).map((s) => JSON.parse(s));
-}
-
-/** The data payloads of the complete events of an event stream's text. */
-function events(text) {
-	const out = [];
-	for (const block of text.split('\r\n\r\n').slice(0, -1)) {
-		const lines = block.split('\r\n').filter((l) => l.startsWith('data: '));
-		if (lines.length) out.push(lines.map((l) => l.slice(6)).join('\n'));
-	}
-	return out;
 }
 
 /** Raw HTTP against one hub; headers go on every request. */
@@ -49,26 +41,7 @@ function raw(hubUrl, headers = {}) {
 		del: async (token, h = {}) => answer(await fetch(q(token), { method: 'DELETE', headers: { ...headers, ...h } })),
 		options: async (url, h = {}) => answer(await fetch(url, { method: 'OPTIONS', headers: { ...headers, ...h } })),
 		/** An event stream: collects its text as it arrives. */
-		async stream(token, h = {}) {
-			const ac = new AbortController();
-			const r = await fetch(q(token), {
-				headers: { Accept: 'text/event-stream', ...headers, ...h }, signal: ac.signal,
-			});
-			const s = { status: r.status, headers: r.headers, text: '', ended: false, abort: () => ac.abort() };
-			if (r.status !== 200) {
-				s.text = await r.text();
-				s.ended = true;
-				return s;
-			}
-			const decoder = new TextDecoder();
-			s.done = (async () => {
-				try {
-					for await (const chunk of r.body) s.text += decoder.decode(chunk, { stream: true });
-				} catch { /* aborted */ }
-				s.ended = true;
-			})();
-			return s;
-		},
+		stream: (token, h = {}) => openStream(hubUrl, token, { ...headers, ...h }),
 		/** A token that negotiated and finished the handshake (LongPolling: polled twice). */
 		async handshakenToken() {
 			const n = JSON.parse((await api.negotiate()).body);

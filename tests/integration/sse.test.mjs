@@ -3,44 +3,10 @@
 // abort, responder shutdown) removing the connection from its group.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, sleep, waitFor, RS, transportName } from './stack.mjs';
+import { startStack, sleep, waitFor, RS, transportName, openStream, sseEvents as events } from './stack.mjs';
 
 const skip = transportName !== 'ServerSentEvents' && `SSE wire tests (transport under test: ${transportName})`;
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
-
-/** An open SSE response: collects the text as it arrives. */
-async function openStream(url, token) {
-	const ac = new AbortController();
-	const r = await fetch(`${url}?id=${encodeURIComponent(token)}`, {
-		headers: { Accept: 'text/event-stream' }, signal: ac.signal,
-	});
-	const s = { status: r.status, headers: r.headers, text: '', ended: false, abort: () => ac.abort() };
-	if (r.status !== 200) {
-		s.text = await r.text();
-		s.ended = true;
-		return s;
-	}
-	const decoder = new TextDecoder();
-	s.done = (async () => {
-		try {
-			for await (const chunk of r.body) s.text += decoder.decode(chunk, { stream: true });
-		} catch { /* aborted */ }
-		s.ended = true;
-	})();
-	/** Waits until the collected text matches re (checked from offset from). */
-	s.until = (re, ms = 5000, what = String(re)) => waitFor(() => re.test(s.text), ms, what);
-	return s;
-}
-
-/** The data payloads of the complete events in text (after the ":\r\n" comment). */
-function events(text) {
-	const out = [];
-	for (const block of text.split('\r\n\r\n').slice(0, -1)) {
-		const lines = block.split('\r\n').filter((l) => l.startsWith('data: '));
-		if (lines.length) out.push(lines.map((l) => l.slice(6)).join('\n'));
-	}
-	return out;
-}
 
 describe('Server-sent events on the wire', { timeout: 120000, skip }, () => {
 	let stack;

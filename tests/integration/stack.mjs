@@ -445,3 +445,40 @@ export async function connect(hubUrl, opts = {}) {
 export async function stopAll(...conns) {
 	await Promise.all(conns.flat().filter(Boolean).map((c) => c.stop().catch(() => {})));
 }
+
+/**
+ * A raw server-sent events response (fetch with Accept: text/event-stream) that collects its
+ * text as it arrives: { status, headers, text, ended, abort(), done, until(re, ms) }.
+ */
+export async function openStream(hubUrl, token, headers = {}) {
+	const ac = new AbortController();
+	const r = await fetch(`${hubUrl}?id=${encodeURIComponent(token)}`, {
+		headers: { Accept: 'text/event-stream', ...headers }, signal: ac.signal,
+	});
+	const s = { status: r.status, headers: r.headers, text: '', ended: false, abort: () => ac.abort() };
+	if (r.status !== 200) {
+		s.text = await r.text();
+		s.ended = true;
+		return s;
+	}
+	const decoder = new TextDecoder();
+	s.done = (async () => {
+		try {
+			for await (const chunk of r.body) s.text += decoder.decode(chunk, { stream: true });
+		} catch { /* aborted */ }
+		s.ended = true;
+	})();
+	/** Waits until the collected text matches re. */
+	s.until = (re, ms = 5000, what = String(re)) => waitFor(() => re.test(s.text), ms, what);
+	return s;
+}
+
+/** The data payloads of the complete events in an event stream's text. */
+export function sseEvents(text) {
+	const out = [];
+	for (const block of text.split('\r\n\r\n').slice(0, -1)) {
+		const lines = block.split('\r\n').filter((l) => l.startsWith('data: '));
+		if (lines.length) out.push(lines.map((l) => l.slice(6)).join('\n'));
+	}
+	return out;
+}
