@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Applies sql/migrations/[0-9]*.sql in lexical order, each file exactly once, and records
-# it in pollhub.schema_migrations. Safe to run again: applied files are skipped.
+# Applies sql/migrations/[0-9]*.sql (tables and data changes) in lexical order, each file
+# exactly once, recording it in pollhub.schema_migrations; then, every time, every file
+# of sql/functions/ (functions, triggers and views: one definition each, CREATE OR
+# REPLACE) in file name order, in one transaction. Safe to run again: applied migrations
+# are skipped and the functions are re-applied as they are in the tree.
 #
 #   migrate.sh                   migrate the database named by POLLHUB_DATABASE / PG*
 #   migrate.sh --create-db NAME  first create NAME (via database `postgres`) if missing,
@@ -17,6 +20,7 @@ die() {
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 migrations=$repo/sql/migrations
+functions=$repo/sql/functions
 
 create_db=
 while (($# > 0)); do
@@ -106,3 +110,12 @@ SQL
 		die "$name failed; nothing of it was applied"
 	echo "migrate.sh: applied $name"
 done
+
+# The code that runs is the code in the tree: every function file, every time, all of
+# them or none (a file that fails rolls the others back and leaves the previous code).
+mapfile -t fns < <(find "$functions" -maxdepth 1 -type f -name '[0-9]*.sql' | LC_ALL=C sort)
+((${#fns[@]} > 0)) || die "no function files in $functions"
+fargs=()
+for f in "${fns[@]}"; do fargs+=(-f "$f"); done
+psql_ --single-transaction "${fargs[@]}" || die "sql/functions failed; the previous functions stay"
+echo "migrate.sh: functions applied (${#fns[@]} files)"

@@ -1,0 +1,98 @@
+-- Meetings: their JSON, the outbox they push to (enqueue and the trigger),
+-- and joining a group. Every file of sql/functions/ is applied by every run of
+-- deploy/scripts/migrate.sh, in file name order, after the migrations: one
+-- definition of each function, CREATE OR REPLACE.
+
+-- ISO 8601 in UTC with 'Z', milliseconds like JavaScript's toISOString()
+-- (microseconds only when there are any), so dates round-trip exactly.
+-- PostgreSQL's own text form has no 'T' and browsers would read it as local time.
+CREATE OR REPLACE FUNCTION pollhub.iso_utc(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+	    || CASE WHEN extract(microseconds FROM t)::bigint % 1000 = 0
+		    THEN to_char(t AT TIME ZONE 'UTC', '.MS')
+		    ELSE to_char(t AT TIME ZONE 'UTC', '.US') END
+	    || 'Z'
+$$;
+
+-- The JSON the hub sends for a meeting: the seed's PascalCase names.
+CREATE OR REPLACE FUNCTION pollhub.meeting_json(m pollhub.meetings) RETURNS json
+LANGUAGE sql STABLE AS $$
+	SELECT json_build_object(
+		'ID', m.id,
+		'Title', m.title,
+		'Description', m.description,
+		'Start', pollhub.iso_utc(m.start_at),
+		'End', pollhub.iso_utc(m.end_at),
+		'StartTimezone', m.start_timezone,
+		'EndTimezone', m.end_timezone,
+		'IsAllDay', m.is_all_day,
+		'RoomID', m.room_id,
+		'RecurrenceRule', m.recurrence_rule,
+		'RecurrenceID', m.recurrence_id,
+		'RecurrenceException', m.recurrence_exception,
+		'Attendees', m.attendees,
+		'CreatedAt', pollhub.iso_utc(m.created_at))
+$$;
+
+-- Queue one hub record for every member of group g and wake the pollers.
+-- The sender is the transaction-local setting pollhub.sender (set by the hub
+-- to the calling connection's id); changes made from psql have none.
+-- SECURITY DEFINER: an administrator's meeting edits push (the trigger) without
+-- rights on the outbox.
+CREATE OR REPLACE FUNCTION pollhub.enqueue(g text, record text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
+DECLARE
+	s bigint;
+BEGIN
+	INSERT INTO pollhub.groups AS gr (name, last_seq) VALUES (g, 1)
+	    ON CONFLICT (name) DO UPDATE SET last_seq = gr.last_seq + 1
+	    RETURNING gr.last_seq INTO s;
+	INSERT INTO pollhub.outbox (group_name, seq, sender, payload)
+	    VALUES (g, s, nullif(current_setting('pollhub.sender', true), ''), record);
+	PERFORM pg_notify('pollhub', 'g:' || g);
+	RETURN s;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pollhub.meetings_push() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		PERFORM pollhub.enqueue(NEW.group_name, json_build_object('type', 1,
+		    'target', 'create', 'arguments', json_build_array(pollhub.meeting_json(NEW)))::text);
+	ELSIF TG_OP = 'DELETE' THEN
+		PERFORM pollhub.enqueue(OLD.group_name, json_build_object('type', 1,
+		    'target', 'destroy', 'arguments', json_build_array(pollhub.meeting_json(OLD)))::text);
+	ELSIF OLD.group_name IS DISTINCT FROM NEW.group_name THEN
+		-- Moved to another calendar: it leaves one group and appears in the other.
+		PERFORM pollhub.enqueue(OLD.group_name, json_build_object('type', 1,
+		    'target', 'destroy', 'arguments', json_build_array(pollhub.meeting_json(OLD)))::text);
+		PERFORM pollhub.enqueue(NEW.group_name, json_build_object('type', 1,
+		    'target', 'create', 'arguments', json_build_array(pollhub.meeting_json(NEW)))::text);
+	ELSE
+		PERFORM pollhub.enqueue(NEW.group_name, json_build_object('type', 1,
+		    'target', 'update', 'arguments', json_build_array(pollhub.meeting_json(NEW)))::text);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER meetings_push AFTER INSERT OR UPDATE OR DELETE ON pollhub.meetings
+	FOR EACH ROW EXECUTE FUNCTION pollhub.meetings_push();
+
+-- Join group g, starting after everything already queued for it. Taking the
+-- group row's lock waits for writers in flight, so none of their rows can
+-- land at or below the cursor.
+CREATE OR REPLACE FUNCTION pollhub.join_group(p_connection text, g text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	s bigint;
+BEGIN
+	INSERT INTO pollhub.groups AS gr (name) VALUES (g)
+	    ON CONFLICT (name) DO UPDATE SET last_seq = gr.last_seq
+	    RETURNING gr.last_seq INTO s;
+	INSERT INTO pollhub.memberships (connection_id, group_name, cursor)
+	    VALUES (p_connection, g, s) ON CONFLICT DO NOTHING;
+END
+$$;
