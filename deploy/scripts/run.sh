@@ -2,9 +2,9 @@
 # What `make run` runs (after building build/pollhub): PostgreSQL, migrations, the
 # responder on a unix socket and a web server in front of it (lighttpd, or Apache with
 # mod_proxy_fcgi), in the foreground.
-# Ctrl-C / SIGTERM stops everything this script started and exits 0; if the responder
-# or the web server dies, the other is stopped and the script exits 1 with their log
-# tails.
+# Ctrl-C, SIGTERM or SIGHUP, to this script or to its whole process group, once or more,
+# stops everything this script started and exits 0; if the responder or the web server
+# dies, the other is stopped and the script exits 1 with their log tails.
 #
 # Environment:
 #   PORT (8080), POLLHUB_BIND (127.0.0.1)   where the web server listens
@@ -97,14 +97,21 @@ stop_pid() {
 	return 1
 }
 
-# Stop what we started, by pid; keep the exit status we were given. The responder goes
-# first: that ends the requests it holds, and Apache stops at once only when none of its
+# Stop what we started, by pid, and exit with the given status. The responder goes first:
+# that ends the requests it holds, and Apache stops at once only when none of its
 # workers waits for one (otherwise its parent needs about ten seconds to kill the child).
-# shellcheck disable=SC2317 # called through the EXIT trap
+# Further INT/TERM/HUP are ignored from the first line on (`trap -` would let the second
+# of two, a Ctrl-C pressed twice or make forwarding the SIGTERM its whole process group
+# got, end this halfway and leave the web server running). Every step may run again: a
+# signal that still lands before that first line runs on_signal, which starts over.
+# shellcheck disable=SC2317 # called through the traps
 cleanup() {
-	local rc=$? pid children
-	trap - INT TERM HUP
-	[[ -z $pollhub_pid ]] || stop_pid "$pollhub_pid" || true
+	trap '' INT TERM HUP
+	local rc=$1 pid children
+	if [[ -n $pollhub_pid ]]; then
+		stop_pid "$pollhub_pid" || true
+		pollhub_pid=
+	fi
 	# Apache's parent stops its children on SIGTERM; only if it has to be killed are
 	# they killed too (listed first, while they are still its children).
 	if [[ -n $web_pid ]]; then
@@ -114,15 +121,22 @@ cleanup() {
 				kill -KILL "$pid" 2>/dev/null || true
 			done
 		fi
+		web_pid=
 	fi
 	rm -f -- "$sock"
 	if ((pg_started)); then
 		bash "$scripts/pg-private.sh" stop "$pg_dir" >/dev/null || true
+		pg_started=0
 	fi
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 0' INT TERM HUP
+# shellcheck disable=SC2317 # called through the traps
+on_signal() {
+	trap '' INT TERM HUP
+	cleanup 0
+}
+trap 'cleanup $?' EXIT
+trap on_signal INT TERM HUP
 
 tail_logs() {
 	local f
@@ -161,9 +175,11 @@ fi
 
 # --- responder ---
 # The children run in sessions of their own (setsid execs in place: same pid), so a
-# terminal's Ctrl-C reaches this script only, which stops them in order. Were they in
-# our process group, a responder that exits on that SIGINT would end `wait -n` before
-# the trap could run, and this script would report it as a crash.
+# signal to our process group (a terminal's Ctrl-C, a service manager, `timeout`)
+# reaches this script only, which stops them in order. Were they in our process group,
+# a responder that exits on that signal would end `wait -n` before the trap could run,
+# and this script would report it as a crash. (Started with `&`, they start with SIGINT
+# ignored; cleanup stops them with SIGTERM.)
 rm -f -- "$sock"
 POLLHUB_SOCKET=$sock POLLHUB_DATABASE=$db setsid "$bin" 2>>"$pollhub_log" &
 pollhub_pid=$!
@@ -215,7 +231,7 @@ done
 say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
 say "logs: $pollhub_log $web_log $rundir/access.log"
 
-# Until a signal (the trap exits 0) or one of the two children exits.
+# Until a signal (on_signal exits 0) or one of the two children exits.
 wait -n "$pollhub_pid" "$web_pid" || true
 if ! kill -0 "$pollhub_pid" 2>/dev/null; then
 	echo "pollhub: the responder exited" >&2
