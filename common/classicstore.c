@@ -5,11 +5,26 @@
 #include <string.h>
 
 #include "log.h"
+#include "sqlproto.h"
 
 static void
 copy_field(char *dst, size_t dstlen, const PGresult *r, int col)
 {
 	snprintf(dst, dstlen, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
+}
+
+/* A one-row result (a function with OUT parameters), or NULL (logged). */
+static PGresult *
+one_row(PGconn *db, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = store_exec(db, sql, n, params, PGRES_TUPLES_OK);
+
+	if (r != NULL && PQntuples(r) < 1) {
+		log_error("classic query returned no row: %s", sql);
+		PQclear(r);
+		r = NULL;
+	}
+	return r;
 }
 
 enum store_status
@@ -27,24 +42,37 @@ classicstore_negotiate(PGconn *db, const char *id, const char *token, const char
 }
 
 enum store_status
+classicstore_exists(PGconn *db, const char *token)
+{
+	const char *p[] = { token };
+	PGresult *r = one_row(db, "SELECT pollhub.classic_exists($1)", 1, p);
+	enum store_status st;
+
+	if (r == NULL)
+		return STORE_ERROR;
+	st = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_OK : STORE_NOT_FOUND;
+	PQclear(r);
+	return st;
+}
+
+enum store_status
 classicstore_connect(PGconn *db, const char *token, const char *transport,
     struct classic_conn *cc)
 {
 	const char *p[] = { token, transport };
-	PGresult *r = store_exec(db, "SELECT status, connection_id, group_name, cursor"
-	    " FROM pollhub.classic_connect($1, $2)", 2, p, PGRES_TUPLES_OK);
-	enum store_status st = STORE_OK;
-	const char *status;
+	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, cursor"
+	    " FROM pollhub.classic_connect($1, $2)", 2, p);
+	enum store_status st = STORE_NOT_FOUND;
 
 	if (r == NULL)
 		return STORE_ERROR;
-	status = PQgetvalue(r, 0, 0);
-	if (strcmp(status, "ok") == 0) {
+	/* SQL_GONE (unknown, or a Core connection) and SQL_CLOSED alike. */
+	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
 		copy_field(cc->id, sizeof(cc->id), r, 1);
 		copy_field(cc->group, sizeof(cc->group), r, 2);
 		cc->cursor = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-	} else
-		st = strcmp(status, "transport") == 0 ? STORE_INVALID : STORE_NOT_FOUND;
+		st = STORE_OK;
+	}
 	PQclear(r);
 	return st;
 }
@@ -53,59 +81,66 @@ enum store_status
 classicstore_receive_begin(PGconn *db, const char *token, struct classic_conn *cc)
 {
 	const char *p[] = { token };
-	PGresult *r = store_exec(db, "SELECT connection_id, group_name, poll_no, transport"
-	    " FROM pollhub.classic_receive_begin($1)", 1, p, PGRES_TUPLES_OK);
-	enum store_status st = STORE_OK;
+	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, poll_no"
+	    " FROM pollhub.classic_receive_begin($1)", 1, p);
+	enum store_status st = STORE_NOT_FOUND;
 
 	if (r == NULL)
 		return STORE_ERROR;
-	if (PQgetisnull(r, 0, 3))
-		st = STORE_NOT_FOUND;
-	else if (PQgetisnull(r, 0, 0))
-		st = STORE_INVALID;
-	else {
-		copy_field(cc->id, sizeof(cc->id), r, 0);
-		copy_field(cc->group, sizeof(cc->group), r, 1);
-		cc->poll_no = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
+		copy_field(cc->id, sizeof(cc->id), r, 1);
+		copy_field(cc->group, sizeof(cc->group), r, 2);
+		cc->poll_no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+		st = STORE_OK;
 	}
 	PQclear(r);
 	return st;
 }
 
 enum store_status
-classicstore_drain(PGconn *db, const char *token, long long poll_no, long long *cursor,
-    int limit, struct buf *out, enum classic_drain_status *ds)
+classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at *at,
+    classic_record_fn fn, void *arg, long long *cursor, struct buf *reason,
+    enum classic_drain_status *ds)
 {
-	char pn[24], cu[24], li[16];
-	const char *p[] = { token, pn, cu, li };
+	char pn[24], ack[24], from[24], li[16];
+	const char *p[] = { token, pn, ack, from, at->stream ? "t" : "f", li };
 	PGresult *r;
 	const char *status;
+	enum store_status st = STORE_OK;
 
-	snprintf(pn, sizeof(pn), "%lld", poll_no);
-	snprintf(cu, sizeof(cu), "%lld", *cursor);
-	snprintf(li, sizeof(li), "%d", limit);
-	r = store_exec(db, "SELECT status, cursor, payload FROM pollhub.classic_drain($1, $2, $3, $4)",
-	    4, p, PGRES_TUPLES_OK);
+	snprintf(pn, sizeof(pn), "%lld", at->poll_no);
+	snprintf(ack, sizeof(ack), "%lld", at->ack);
+	snprintf(from, sizeof(from), "%lld", at->from);
+	snprintf(li, sizeof(li), "%d", at->limit);
+	/* One row per record (seq, payload), or one with both NULL; status and
+	 * cursor are the same in every row. */
+	r = one_row(db, "SELECT status, cursor, seq, payload"
+	    " FROM pollhub.classic_drain($1, $2, $3, $4, $5, $6)", 6, p);
 	if (r == NULL)
 		return STORE_ERROR;
 	status = PQgetvalue(r, 0, 0);
-	if (strcmp(status, "ok") == 0) {
+	if (strcmp(status, SQL_OK) == 0) {
 		*ds = CDRAIN_OK;
-		*cursor = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-		if (buf_append(out, PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2)) == -1) {
-			PQclear(r);
-			return STORE_ERROR;
+		for (int i = 0; i < PQntuples(r) && st == STORE_OK; i++) {
+			if (PQgetisnull(r, i, 2) || PQgetisnull(r, i, 3))
+				continue;
+			if (fn(arg, strtoll(PQgetvalue(r, i, 2), NULL, 10), PQgetvalue(r, i, 3),
+			    (size_t)PQgetlength(r, i, 3)) == -1) {
+				log_error("classic drain: out of memory");
+				st = STORE_ERROR;
+			}
 		}
-	} else if (strcmp(status, "superseded") == 0)
+		if (st == STORE_OK)
+			*cursor = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	} else if (strcmp(status, SQL_SUPERSEDED) == 0) {
 		*ds = CDRAIN_SUPERSEDED;
-	else if (strcmp(status, "closed") == 0) {
+	} else if (strcmp(status, SQL_CLOSED) == 0) {
 		*ds = CDRAIN_CLOSED;
-		if (buf_append(out, PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2)) == -1) {
-			PQclear(r);
-			return STORE_ERROR;
-		}
+		if (!PQgetisnull(r, 0, 3) &&
+		    buf_append(reason, PQgetvalue(r, 0, 3), (size_t)PQgetlength(r, 0, 3)) == -1)
+			st = STORE_ERROR;
 	} else
 		*ds = CDRAIN_GONE;
 	PQclear(r);
-	return STORE_OK;
+	return st;
 }

@@ -1,12 +1,16 @@
 /*
  * classicstore: the queries of classic (ASP.NET SignalR 2.x) connections,
- * over sql/migrations/008_classic.sql. Kept beside store.c, which holds the
+ * over sql/functions/50_classic.sql. Kept beside store.c, which holds the
  * Core connections' queries and the pool: same rules (parameters only, every
  * result checked and cleared, SQL failures logged and mapped to
- * enum store_status here).
+ * enum store_status here). A Core connection's token is unknown here
+ * (STORE_NOT_FOUND, its row untouched): a token is valid on its own
+ * protocol's endpoints only.
  */
 #ifndef POLLHUB_CLASSICSTORE_H
 #define POLLHUB_CLASSICSTORE_H
+
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
@@ -25,22 +29,40 @@ struct classic_conn {
 enum store_status classicstore_negotiate(PGconn *, const char *id, const char *token,
 		    const char *group, const char *remote_addr, const char *user_agent);
 
+/* Whether token names a classic connection: STORE_OK, or STORE_NOT_FOUND. */
+enum store_status classicstore_exists(PGconn *, const char *token);
+
 /* /connect with transport "ClassicLongPolling" or "ClassicServerSentEvents":
- * joins the group, fills id, group and cursor. STORE_NOT_FOUND: unknown or
- * closed (removed now); STORE_INVALID: a Core connection's token. */
+ * joins the group, fills id, group and cursor. STORE_NOT_FOUND: unknown,
+ * not classic, or closed (removed now). */
 enum store_status classicstore_connect(PGconn *, const char *token, const char *transport,
 		    struct classic_conn *);
 
 /* Start a receive request (supersedes an older one anywhere): fills id,
- * group and poll_no. STORE_NOT_FOUND: unknown; STORE_INVALID: not classic. */
+ * group and poll_no. STORE_NOT_FOUND: unknown or not classic. */
 enum store_status classicstore_receive_begin(PGconn *, const char *token, struct classic_conn *);
 
+/* Where a drain reads from and what it acknowledges. */
+struct classic_drain_at {
+	long long	poll_no;	/* the receive request's number */
+	long long	ack;		/* the messageId the client sent: acknowledged */
+	long long	from;		/* read after this (a stream: what it has written) */
+	int		stream;		/* a stream: from is recorded as written (sent) */
+	int		limit;		/* outbox rows looked at, at most */
+};
+
+/* Called for each record of a drain, in sequence order: its group sequence
+ * number and its Core record (no 0x1E). Returns 0, or -1 to fail the drain. */
+typedef int	(*classic_record_fn)(void *arg, long long seq, const char *rec, size_t len);
+
 enum classic_drain_status { CDRAIN_OK, CDRAIN_GONE, CDRAIN_SUPERSEDED, CDRAIN_CLOSED };
-/* Append the Core records (0x1E-terminated) after *cursor to out, at most
- * limit rows looked at, and move *cursor past them. CDRAIN_CLOSED: the
- * connection was closing and is removed; out gets the reason its Close
- * carried (may be empty). */
-enum store_status classicstore_drain(PGconn *, const char *token, long long poll_no,
-		    long long *cursor, int limit, struct buf *out, enum classic_drain_status *);
+/* Read the group's records after at->from (the connection's own left out),
+ * handing each to fn, and set *cursor past every row looked at; the
+ * membership's cursor moves up to at->ack. CDRAIN_CLOSED: the connection was
+ * closing and is removed; reason gets the reason its Close carried (may be
+ * empty). STORE_ERROR (also when fn fails): *cursor is unchanged. */
+enum store_status classicstore_drain(PGconn *, const char *token, const struct classic_drain_at *,
+		    classic_record_fn fn, void *arg, long long *cursor, struct buf *reason,
+		    enum classic_drain_status *);
 
 #endif

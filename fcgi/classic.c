@@ -13,6 +13,7 @@
 #include "log.h"
 #include "negotiate.h"
 #include "query.h"
+#include "sqlproto.h"
 
 static const char json_content_type[] = "application/json; charset=UTF-8";
 static const char jsonp_content_type[] = "application/javascript; charset=UTF-8";
@@ -136,13 +137,12 @@ connect_transport(struct classic_request *cr)
 
 	if (db != NULL) {
 		st = classicstore_connect(db, cr->token,
-		    cr->sse ? "ClassicServerSentEvents" : "ClassicLongPolling", &cc);
+		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
 		store_release(cr->app->store, db);
 	}
+	/* A Core connection's token is unknown here, like any other. */
 	if (st == STORE_NOT_FOUND) {
 		http_text(cr->h, 404, "No Connection with that ID");
-	} else if (st == STORE_INVALID) {
-		http_text(cr->h, 400, "Cannot change transports mid-connection");
 	} else if (st != STORE_OK) {
 		http_text(cr->h, 503, "Service Unavailable");
 	} else if (cr->sse) {
@@ -187,7 +187,7 @@ start(struct classic_request *cr)
 
 	memset(&sc, 0, sizeof(sc));
 	if (db != NULL) {
-		st = store_send_begin(db, cr->token, &sc);
+		st = store_send_begin(db, cr->token, PROTO_CLASSIC, &sc);
 		if (st == STORE_OK)
 			store_rollback(db);
 		store_release(cr->app->store, db);
@@ -202,24 +202,23 @@ start(struct classic_request *cr)
 }
 
 /* Run the invocation in the connection's transaction; the result goes in
- * this response (trap 6), pushes to the others through the outbox. */
-static void
+ * this response (trap 6), pushes to the others through the outbox. Returns
+ * -1 when the token names no classic connection (nothing was done), else 0. */
+static int
 invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *result)
 {
 	struct app *app = cr->app;
 	struct send_conn sc;
 	struct buf completion = BUF_INIT;
-	PGconn *db = store_acquire(app->store);
+	PGconn *db = NULL;
 	enum store_status st;
 
 	memset(&sc, 0, sizeof(sc));
-	if (db == NULL) {
-		classic_result_error(result, inv->id, "The server is unavailable.");
-		return;
-	}
-	st = store_send_begin(db, cr->token, &sc);
+	/* Counted against the group's share of the pool (it may wait on the
+	 * calendar's locks). */
+	st = store_send_open(app->store, cr->token, PROTO_CLASSIC, hub_writes(&inv->msg), &sc, &db);
 	if (st == STORE_NOT_FOUND) {
-		classic_result_error(result, inv->id, "No Connection with that ID.");
+		/* Unknown, or a Core connection's token: its row is not touched. */
 	} else if (st != STORE_OK) {
 		classic_result_error(result, inv->id, "The server is unavailable.");
 	} else if (sc.closing) {
@@ -229,7 +228,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors };
 
 		if (store_set_sender(db, sc.id) != STORE_OK ||
-		    hub_invoke(&caller, &inv->msg, &completion) == -1 ||
+		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
 		    store_send_commit(db, &sc, "", 0) != STORE_OK) {
 			store_rollback(db);
 			buf_reset(&completion);
@@ -240,9 +239,11 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 			classic_result_error(result, inv->id, "Internal server error.");
 		}
 	}
-	store_release(app->store, db);
+	if (db != NULL)
+		store_release(app->store, db);
 	buf_free(&completion);
 	buf_free(&sc.inbound);
+	return st == STORE_NOT_FOUND ? -1 : 0;
 }
 
 static void
@@ -273,10 +274,14 @@ send_invocation(struct classic_request *cr)
 			classic_reply(cr, result.data, result.len);
 		goto done;
 	}
-	invoke(cr, &inv, &result);
+	found = invoke(cr, &inv, &result);
 	classic_invocation_free(&inv);
-	/* Errors are 200 with E: the only form every transport can deliver. */
-	if (result.len > 0)
+	/* Errors are 200 with E: the only form every transport can deliver. An
+	 * unknown connection is not one (the hubs client fails the invocation
+	 * on a failed /send). */
+	if (found == -1)
+		http_text(cr->h, 404, "No Connection with that ID");
+	else if (result.len > 0)
 		classic_reply(cr, result.data, result.len);
 	else
 		http_text(cr->h, 500, "Internal Server Error");
@@ -289,13 +294,52 @@ static void
 abort_connection(struct classic_request *cr)
 {
 	PGconn *db = store_acquire(cr->app->store);
+	enum store_status st = STORE_ERROR;
 
 	if (db != NULL) {
-		store_connection_delete(db, cr->token);
+		st = store_connection_delete(db, cr->token, PROTO_CLASSIC);
 		store_release(cr->app->store, db);
 	}
-	/* Even for a connection already gone: the page may be unloading. */
-	http_respond(cr->h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
+	/* A token of no classic connection (gone already, or a Core one's:
+	 * that row is not touched) is 404 as on every endpoint; the client
+	 * fires /abort and forgets it (the page may be unloading). */
+	if (st == STORE_NOT_FOUND)
+		http_text(cr->h, 404, "No Connection with that ID");
+	else
+		http_respond(cr->h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
+}
+
+/* /ping: jquery.signalR sends no connection token (a keep-alive of the
+ * page's session, answered without the database); one that names a token
+ * names a classic connection, like every other endpoint. */
+static void
+ping(struct classic_request *cr)
+{
+	PGconn *db;
+	enum store_status st = STORE_ERROR;
+
+	switch (param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
+	case 0:
+		reply_str(cr, "{ \"Response\": \"pong\" }");
+		return;
+	case 1:
+		if (id_is_wellformed(cr->token, strlen(cr->token)))
+			break;
+		/* fall through */
+	default:
+		http_text(cr->h, 400, "The ConnectionId is in the incorrect format.");
+		return;
+	}
+	if ((db = store_acquire(cr->app->store)) != NULL) {
+		st = classicstore_exists(db, cr->token);
+		store_release(cr->app->store, db);
+	}
+	if (st == STORE_NOT_FOUND)
+		http_text(cr->h, 404, "No Connection with that ID");
+	else if (st != STORE_OK)
+		http_text(cr->h, 503, "Service Unavailable");
+	else
+		reply_str(cr, "{ \"Response\": \"pong\" }");
 }
 
 /* The parameters every endpoint after negotiate needs. Returns 0, or -1
@@ -383,7 +427,7 @@ classic_handle(struct app *app, struct http_request *h)
 		return;
 	}
 	if (cr.verb == CLASSIC_PING) {
-		reply_str(&cr, "{ \"Response\": \"pong\" }");
+		ping(&cr);
 		return;
 	}
 	if (strcmp(h->method, "POST") == 0) {

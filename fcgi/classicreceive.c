@@ -12,28 +12,35 @@
 #define GONE_CHECK_INTERVAL 5	/* seconds between checks for a vanished client */
 #define DB_RETRY 1		/* seconds between tries while the database is away */
 
-/* Pushes from Core records (0x1E-terminated), comma-separated, onto out;
- * nothing when the page has no handlers for the hub (trap 2). */
+/* Where a drain's pushes go. */
+struct push_sink {
+	const struct classic_request	*cr;
+	const struct classic_conn	*cc;
+	struct buf			*out;	/* pushes, comma-separated */
+};
+
+/* One outbox record as a classic push onto the sink; nothing when the page
+ * has no handlers for the hub (trap 2) or the record is no invocation. A
+ * record that cannot be converted (not pollhub's JSON: written by hand with
+ * psql, say) is skipped alone, so the rest of its batch is still delivered:
+ * the cursor steps over it either way. -1 only when memory ran out. */
 static int
-pushes(const struct classic_request *cr, const struct buf *records, struct buf *out)
+push(void *arg, long long seq, const char *rec, size_t len)
 {
-	size_t off = 0;
-	long n;
+	struct push_sink *s = arg;
+	size_t mark = s->out->len;
+	int r;
 
-	while (cr->our_hub && off < records->len &&
-	    (n = hubproto_record_len(records->data + off, records->len - off)) >= 0) {
-		size_t mark = out->len;
-		int r;
-
-		if (out->len > 0 && buf_putc(out, ',') == -1)
-			return -1;
-		r = classic_push_from_record(out, records->data + off, (size_t)n);
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			out->len = mark;	/* not an invocation: drop the comma */
-		off += (size_t)n + 1;
-	}
+	if (!s->cr->our_hub)
+		return 0;
+	if (s->out->len > 0 && buf_putc(s->out, ',') == -1)
+		return -1;
+	r = classic_push_from_record(s->out, rec, len);
+	if (r != 1)
+		s->out->len = mark;	/* nothing appended: drop the comma */
+	if (r == -1)
+		log_warn("classic: outbox record %lld of group %s is not a hub message;"
+		    " skipped", seq, s->cc->group);
 	return 0;
 }
 
@@ -56,40 +63,49 @@ later(struct timespec *t, int secs)
 /* Why a receive loop ended. */
 enum receive_end { RECV_MESSAGES, RECV_IDLE, RECV_SUPERSEDED, RECV_GONE, RECV_CLOSED, RECV_LEFT };
 
-/* Drain once: pushes after *cursor go to messages. Returns 1 when the
- * connection can go on, 0 when it ended (*end says why), -1 when the
- * database could not be asked. */
+/* Drain once: pushes after *cursor go to messages and *cursor moves past
+ * the rows looked at (*moved: it did, more may follow). ack is what the
+ * client acknowledged (the messageId of the request, or of the one that
+ * opened the stream). Returns 1 when the connection can go on, 0 when it
+ * ended (*end says why), -1 when the database could not be asked (messages
+ * and *cursor are as they were). */
 static int
-drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *w, long long *cursor,
-    int limit, struct buf *messages, enum receive_end *end)
+drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *w, long long ack,
+    long long *cursor, int stream, int limit, struct buf *messages, int *moved,
+    enum receive_end *end)
 {
-	struct buf records = BUF_INIT, ignored = BUF_INIT;
+	struct buf reason = BUF_INIT, ignored = BUF_INIT;
+	struct push_sink sink = { cr, cc, messages };
+	struct classic_drain_at at = { cc->poll_no, ack, *cursor, stream, limit };
 	enum classic_drain_status ds = CDRAIN_OK;
 	enum store_status st = STORE_ERROR;
+	size_t mark = messages->len;
+	long long before = *cursor;
 	PGconn *db;
 	int rc = 1;
 
+	*moved = 0;
 	/* drain_many never serves a classic waiter: nothing is delivered here,
 	 * but the bracket keeps a wake-up during the drain from being lost. */
 	waiter_drain_begin(cr->app->notifier, w, &ignored);
 	if ((db = store_acquire(cr->app->store)) != NULL) {
-		st = classicstore_drain(db, cr->token, cc->poll_no, cursor, limit, &records, &ds);
+		st = classicstore_drain(db, cr->token, &at, push, &sink, cursor, &reason, &ds);
 		store_release(cr->app->store, db);
 	}
 	waiter_drain_end(cr->app->notifier, w);
 	if (st != STORE_OK) {
+		messages->len = mark;	/* the same rows again next time */
 		rc = -1;
 	} else if (ds != CDRAIN_OK) {
 		*end = ds == CDRAIN_SUPERSEDED ? RECV_SUPERSEDED :
 		    ds == CDRAIN_CLOSED ? RECV_CLOSED : RECV_GONE;
-		if (ds == CDRAIN_CLOSED && records.len > 0)
+		if (ds == CDRAIN_CLOSED && reason.len > 0)
 			snprintf(cr->reason, sizeof(cr->reason), "%.*s",
-			    utf8_prefix(records.data, (int)sizeof(cr->reason) - 1), records.data);
+			    utf8_prefix(reason.data, (int)sizeof(cr->reason) - 1), reason.data);
 		rc = 0;
-	} else if (pushes(cr, &records, messages) == -1) {
-		rc = -1;
-	}
-	buf_free(&records);
+	} else
+		*moved = *cursor != before;
+	buf_free(&reason);
 	buf_free(&ignored);
 	return rc;
 }
@@ -120,10 +136,9 @@ receive_begin(struct classic_request *cr, struct classic_conn *cc)
 	}
 	if (st == STORE_OK)
 		return 0;
+	/* A Core connection's token is unknown here, like any other. */
 	if (st == STORE_NOT_FOUND)
 		http_text(cr->h, 404, "No Connection with that ID");
-	else if (st == STORE_INVALID)
-		http_text(cr->h, 400, "Cannot change transports mid-connection");
 	else
 		http_text(cr->h, 503, "Service Unavailable");
 	return -1;
@@ -148,7 +163,8 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 	struct buf messages = BUF_INIT, body = BUF_INIT, ignored = BUF_INIT;
 	struct timespec deadline, slice;
 	enum receive_end end = RECV_IDLE;
-	int rc;
+	long long ack = cursor;	/* the poll's messageId: the client has processed it */
+	int rc, moved;
 
 	if (receive_begin(cr, &cc) == -1)
 		return;
@@ -158,7 +174,7 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 	 * first drain so no wake-up can fall in between. */
 	waiter_register(app->notifier, &w, cc.id, cc.group, -cc.poll_no, 0);
 	for (;;) {
-		rc = drain(cr, &cc, &w, &cursor, POLL_BATCH, &messages, &end);
+		rc = drain(cr, &cc, &w, ack, &cursor, 0, POLL_BATCH, &messages, &moved, &end);
 		if (rc == 0)
 			break;
 		if (rc == 1 && messages.len > 0) {
@@ -168,6 +184,10 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
 		    passed(&deadline))
 			break;
+		/* Rows looked at but none for this page (its own, not invocations):
+		 * a full batch may have more behind it. */
+		if (rc == 1 && moved)
+			continue;
 		later(&slice, rc == -1 ? DB_RETRY : GONE_CHECK_INTERVAL);
 		if (slice.tv_sec > deadline.tv_sec)
 			slice = deadline;
@@ -224,7 +244,12 @@ classic_stream(struct classic_request *cr, long long cursor, int initializing)
 	struct buf messages = BUF_INIT, ignored = BUF_INIT;
 	struct timespec last_write, wake, retry;
 	enum receive_end end = RECV_LEFT;
-	int need_drain = 1, rc;
+	/* The messageId of the /connect or /reconnect that opened the stream is
+	 * all the client has acknowledged: what the stream writes may never be
+	 * processed (a proxy's buffer, a dropped connection), and the client
+	 * reconnects from the last C it processed. */
+	long long ack = cursor;
+	int need_drain = 1, rc, moved;
 
 	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off)) {
 		http_text(cr->h, 503, "Service Unavailable");
@@ -245,7 +270,8 @@ classic_stream(struct classic_request *cr, long long cursor, int initializing)
 			break;
 		if (need_drain && passed(&retry)) {
 			buf_reset(&messages);
-			rc = drain(cr, &cc, &w, &cursor, STREAM_BATCH, &messages, &end);
+			rc = drain(cr, &cc, &w, ack, &cursor, 1, STREAM_BATCH, &messages, &moved,
+			    &end);
 			if (rc == 0) {
 				if (end == RECV_CLOSED)
 					event(cr->h, cursor, 0, closed_text(cr), &messages);
@@ -260,8 +286,8 @@ classic_stream(struct classic_request *cr, long long cursor, int initializing)
 				}
 				clock_gettime(CLOCK_MONOTONIC, &last_write);
 				/* A full batch may have more behind it. */
-			} else
-				need_drain = 0;
+			} else if (!moved)
+				need_drain = 0;	/* else rows for others only: more may follow */
 			end = RECV_LEFT;
 			continue;
 		}

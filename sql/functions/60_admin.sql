@@ -63,17 +63,30 @@ $$;
 -- Call client method p_target with p_arguments on one connection (an id from
 -- admin_connections), e.g.
 --   SELECT pollhub.send_to_connection('q3Yc…', 'notify', '["Please reload"]');
--- Returns false if there is no such open connection.
+-- Returns false if there is no such open connection. A classic (SignalR 2.x)
+-- connection is refused with an error: its client reads only its group's
+-- pushes (by message id), so nothing is queued that it would never receive.
 CREATE OR REPLACE FUNCTION pollhub.send_to_connection(p_connection text, p_target text, p_arguments json)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 DECLARE
 	record text := pollhub.invocation(p_target, p_arguments);
+	c_transport text;
+	c_group text;
 BEGIN
-	-- The row lock keeps the connection's queue in commit order (001_core.sql).
-	PERFORM 1 FROM pollhub.connections WHERE id = p_connection AND state = 'open' FOR UPDATE;
+	-- The connection's send lock (send_begin, 20_connections.sql): its queue
+	-- is written by one transaction at a time, in commit order, like its
+	-- POSTs. The row lock keeps it open (not being closed) until commit.
+	PERFORM pg_advisory_xact_lock(28776, hashtext(p_connection));
+	SELECT c.transport, c.group_name INTO c_transport, c_group FROM pollhub.connections c
+	 WHERE c.id = p_connection AND c.state = 'open' FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		RETURN false;
+	END IF;
+	IF pollhub.is_classic(c_transport) THEN
+		RAISE EXCEPTION 'connection % is a classic SignalR 2.x (jquery.signalR) client, which cannot receive messages sent to one connection', p_connection
+		    USING ERRCODE = 'feature_not_supported',
+			  HINT = format('Send to its group instead (every page of it receives the push): SELECT pollhub.send_to_group(%L, ...);', c_group);
 	END IF;
 	INSERT INTO pollhub.connection_messages (connection_id, payload) VALUES (p_connection, record);
 	PERFORM pg_notify('pollhub', 'c:' || p_connection);

@@ -2,10 +2,15 @@
 // tests/browser/classic.test.mjs for the real client) on the wire, request by request:
 // negotiate, connect, start, ping, send, poll, reconnect and abort, JSON and JSONP, the
 // refusals, message ids (repeatable reads, own pushes stepped over, a cursor past the end),
-// a connection closed from psql, and server-sent events with keep-alives. Long polling runs
-// under the LongPolling combinations, server-sent events under the ServerSentEvents ones.
+// a connection closed from psql, and server-sent events with keep-alives; what is never
+// delivered (send_to_connection refused, a Core token is 404 everywhere), a stream whose
+// writes are not acknowledgements (the trim keeps them for its /reconnect), and an outbox
+// row that is not a hub message skipped alone. Long polling runs under the LongPolling
+// combinations, server-sent events under the ServerSentEvents ones.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { startStack, connect, stopAll, waitFor, transportName } from './stack.mjs';
 
 const CD = JSON.stringify([{ name: 'meetings' }]);
@@ -42,9 +47,11 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		return res.json();
 	};
 
-	/** A connected, started long-polling classic connection: { token, C }. */
-	async function classicConnection() {
+	/** A connected, started long-polling classic connection: { token, C }; in group (set
+	 * with psql before /connect joins it) when given. */
+	async function classicConnection(group) {
 		const neg = await json(await get('negotiate', { clientProtocol: '2.1', connectionData: CD }));
+		if (group) await stack.psql(`UPDATE pollhub.connections SET group_name = '${group}' WHERE token = '${neg.ConnectionToken}'`);
 		const conn = await json(await post('connect', params(neg.ConnectionToken)));
 		assert.deepEqual(await json(await get('start', params(neg.ConnectionToken))), { Response: 'started' });
 		return { token: neg.ConnectionToken, C: conn.C };
@@ -103,10 +110,10 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		await expect(await post('poll', params(token), { messageId: 'x1' }), 400,
 			'Protocol error: messageId is missing or malformed.');
 		await expect(await post('send', params(token), { data: '{"H":"meetings"' }), 400, 'The hub invocation is not valid JSON.');
-		// A Core connection's token is not a classic connection.
+		// A Core connection's token is not a classic connection (see also the test of every endpoint).
 		const coreNeg = await json(await fetch(`${hub}/negotiate?negotiateVersion=1`, { method: 'POST' }));
-		await expect(await post('poll', params(coreNeg.connectionToken), { messageId: '0' }), 400,
-			'Cannot change transports mid-connection');
+		await expect(await post('poll', params(coreNeg.connectionToken), { messageId: '0' }), 404,
+			'No Connection with that ID');
 	});
 
 	test('ping and start answer as the reference does, JSONP too', async () => {
@@ -200,6 +207,8 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 	lpTest('a messageId past the end restarts at the end; the next push is delivered', async () => {
 		const { token } = await classicConnection();
 		const poll = post('poll', params(token), { messageId: '999999999' });
+		// Held first: a push that lands before the poll's first read is not after the end.
+		await new Promise((r) => setTimeout(r, 300));
 		const made = await core.invoke('create', meeting('After a forged cursor'));
 		const body = await json(await poll);
 		assert.deepEqual(body.M, [{ H: 'meetings', M: 'create', A: [made] }]);
@@ -227,8 +236,90 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		assert.equal(res.headers.get('content-type'), 'text/plain');
 		assert.equal(await res.text(), '');
 		assert.equal((await post('poll', params(token), { messageId: C })).status, 404);
-		// Aborting again is harmless (the page may be unloading).
-		assert.equal((await post('abort', params(token))).status, 200);
+		// Aborting again: 404 like any unknown token (the client never reads the answer).
+		const again = await post('abort', params(token));
+		assert.equal(again.status, 404);
+		assert.equal(await again.text(), 'No Connection with that ID');
+	});
+
+	test('a Core connection\'s token on every classic endpoint is 404, and its row is untouched', async () => {
+		const neg = await json(await fetch(`${hub}/negotiate?negotiateVersion=1`, { method: 'POST' }));
+		const token = neg.connectionToken;
+		// A partial record carried in the row (a POST without 0x1E): /send used to wipe it.
+		assert.equal((await fetch(`${hub}?id=${token}`, { method: 'POST', body: '{"protocol":"json",' })).status, 200);
+		const row = () => stack.psql(`SELECT row_to_json(c) FROM pollhub.connections c WHERE token = '${token}'`);
+		const before = await row();
+		assert.notEqual(await stack.psql(`SELECT length(inbound) FROM pollhub.connections WHERE token = '${token}'`), '0');
+		const gone = async (what, res) => {
+			assert.equal(res.status, 404, `${what}: ${await res.clone().text()}`);
+			assert.equal(await res.text(), 'No Connection with that ID', what);
+		};
+		const lp = params(token);
+		const sse = params(token, 'serverSentEvents');
+		const send = { data: JSON.stringify({ H: 'meetings', M: 'read', A: [], I: 0 }) };
+		await gone('connect', await post('connect', lp));
+		await gone('connect (server-sent events)', await get('connect', sse));
+		await gone('reconnect', await post('reconnect', lp, { messageId: '0' }));
+		await gone('reconnect (server-sent events)', await get('reconnect', { ...sse, messageId: '0' }));
+		await gone('poll', await post('poll', lp, { messageId: '0' }));
+		await gone('start', await get('start', lp));
+		await gone('send', await post('send', lp, send));
+		await gone('send (JSONP)', await get('send', { ...lp, ...send, callback: 'cb' }));
+		await gone('ping', await get('ping', { connectionToken: token }));
+		await gone('abort', await post('abort', lp));
+		assert.equal(await row(), before);
+		assert.equal(await stack.psql(`SELECT count(*) FROM pollhub.memberships m JOIN pollhub.connections c
+			ON c.id = m.connection_id WHERE c.token = '${token}'`), '0');
+		// A ping without a token (what jquery.signalR sends) still pongs; one naming a classic
+		// connection too.
+		assert.deepEqual(await json(await get('ping', { _: '2' })), { Response: 'pong' });
+		const classic = await classicConnection();
+		assert.deepEqual(await json(await get('ping', { connectionToken: classic.token })), { Response: 'pong' });
+	});
+
+	test('send_to_connection refuses a classic connection and queues nothing for it', async () => {
+		const { token } = await classicConnection();
+		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = '${token}'`);
+		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE id = '${id}'`);
+		await assert.rejects(stack.psql(`SELECT pollhub.send_to_connection('${id}', 'notify', '["Please reload"]')`),
+			(e) => {
+				assert.ok(e.stderr.includes(`ERROR:  connection ${id} is a classic SignalR 2.x`), e.stderr);
+				assert.ok(e.stderr.includes(`HINT:  Send to its group instead`) &&
+					e.stderr.includes(`pollhub.send_to_group('${group}'`), e.stderr);
+				return true;
+			});
+		assert.equal(await stack.psql(`SELECT count(*) FROM pollhub.connection_messages WHERE connection_id = '${id}'`), '0');
+		assert.equal(await stack.psql(`SELECT pending FROM pollhub.admin_connections WHERE id = '${id}'`), '0');
+	});
+
+	/** Pushes to group, in one transaction: a good notify, a row that is no hub message
+	 * (written to the outbox by hand), another good one. Returns the three seqs. The group
+	 * is one of its own: the Core client would take the bad row as the end of its
+	 * connection. */
+	const goodBadGood = async (group) => (await stack.psql(`
+		SELECT pollhub.send_to_group('${group}', 'notify', '["before the bad row"]');
+		WITH g AS (UPDATE pollhub.groups SET last_seq = last_seq + 1 WHERE name = '${group}' RETURNING last_seq)
+		INSERT INTO pollhub.outbox (group_name, seq, payload)
+		SELECT '${group}', last_seq, '{"type":1,"target":"create","arguments":[' FROM g RETURNING seq;
+		SELECT pollhub.send_to_group('${group}', 'notify', '["after the bad row"]');`)).split('\n').map(Number);
+	const goodPushes = [{ H: 'meetings', M: 'notify', A: ['before the bad row'] },
+		{ H: 'meetings', M: 'notify', A: ['after the bad row'] }];
+	const skippedLogged = (group, seq) => waitFor(() => fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8')
+		.includes(`classic: outbox record ${seq} of group ${group} is not a hub message; skipped`), 5000, 'the warning');
+
+	lpTest('an outbox row that is no hub message is skipped alone: the rows after it are delivered', async () => {
+		const group = 'classic-bad-row-lp';
+		const { token, C } = await classicConnection(group);
+		const poll = post('poll', params(token), { messageId: C });
+		await new Promise((r) => setTimeout(r, 300));
+		const t0 = Date.now();
+		const seqs = await goodBadGood(group);
+		const body = await json(await poll);
+		assert.ok(Date.now() - t0 < 2000, `answered at once (${Date.now() - t0} ms)`);
+		assert.deepEqual(body, { C: String(seqs[2]), M: goodPushes });
+		await skippedLogged(group, seqs[1]);
+		// A poll from before the bad row gets the same (reads are repeatable).
+		assert.deepEqual(await json(await post('poll', params(token), { messageId: C })), body);
 	});
 
 	/** Reads an event stream until pred(text) holds; returns the text. */
@@ -282,5 +373,76 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		assert.deepEqual(batch.M, [{ H: 'meetings', M: 'create', A: [missed] }]);
 		assert.ok(!('S' in batch), 'no S:1 on a reconnect');
 		ac2.abort();
+	});
+
+	/** Opens a classic stream (/connect, or /reconnect from messageId): { res, ac, C } with C
+	 * the S:1 frame's on a connect. */
+	async function openClassicStream(token, messageId) {
+		const p = params(token, 'serverSentEvents', { tid: '7' });
+		const ac = new AbortController();
+		const res = await fetch(messageId === undefined ? `${hub}/connect?${qs(p)}`
+			: `${hub}/reconnect?${qs({ ...p, messageId })}`, { signal: ac.signal });
+		assert.equal(res.status, 200);
+		if (messageId !== undefined) return { res, ac };
+		const text = await readStream(res, (t) => frames(t).length >= 2);
+		return { res, ac, C: JSON.parse(frames(text)[1]).C };
+	}
+	/** The pushes of the persistent-response frames of a stream's text, in order. */
+	const streamed = (text) => frames(text).filter((f) => f.startsWith('{"C"')).flatMap((f) => JSON.parse(f).M);
+
+	sseTest('a stream\'s writes are not acknowledgements: after the trim, /reconnect from the last messageId gets every row, once', async () => {
+		// Only this classic client and the Core one in the group (idle classic connections of
+		// earlier tests would hold the rows back anyway).
+		await stack.psql(`DELETE FROM pollhub.connections WHERE transport LIKE 'Classic%'`);
+		const neg = await json(await get('negotiate', { clientProtocol: '2.1', connectionData: CD }));
+		const token = neg.ConnectionToken;
+		const first = await openClassicStream(token);
+		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = '${token}'`);
+		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE id = '${id}'`);
+		const made = [];
+		for (let i = 0; i < 3; i++) made.push(await core.invoke('create', meeting(`Written to a stream ${i}`)));
+		const written = await readStream(first.res, (t) => made.every((m) => t.includes(m.ID)));
+		assert.deepEqual(streamed(written).map((m) => m.A[0].ID), made.map((m) => m.ID));
+		// The client processed none of them (a proxy kept them, the connection dropped).
+		first.ac.abort();
+		await waitFor(async () => (await stack.psql(`SELECT poll_active FROM pollhub.connections WHERE id = '${id}'`)) === 'f',
+			10000, 'the ended stream noticed');
+		const top = Number(await stack.psql(`SELECT last_seq FROM pollhub.groups WHERE name = '${group}'`));
+		// Every other member past them, then the trim.
+		await waitFor(async () => Number(await stack.psql(`SELECT coalesce(min(cursor), ${top}) FROM pollhub.memberships
+			WHERE group_name = '${group}' AND connection_id <> '${id}'`)) >= top, 5000, 'the other members past the rows');
+		await stack.psql('SELECT pollhub.reap_now()');
+		assert.equal(await stack.psql(`SELECT count(*) FROM pollhub.outbox WHERE group_name = '${group}'
+			AND seq > ${first.C} AND seq <= ${top}`), String(top - Number(first.C)), 'kept for the reconnect');
+		const again = await openClassicStream(token, first.C);
+		const text = await readStream(again.res, (t) => made.every((m) => t.includes(m.ID)));
+		assert.deepEqual(streamed(text).map((m) => m.A[0].ID), made.map((m) => m.ID), 'every row, once');
+		assert.equal(await stack.psql(`SELECT cursor FROM pollhub.memberships WHERE connection_id = '${id}'`), first.C,
+			'the membership cursor is what the client acknowledged');
+		// This /reconnect acknowledged first.C only; a later one from the newest C lets the trim go.
+		again.ac.abort();
+		await waitFor(async () => (await stack.psql(`SELECT poll_active FROM pollhub.connections WHERE id = '${id}'`)) === 'f',
+			10000, 'the second stream noticed');
+		const last = JSON.parse(frames(text).filter((f) => f.startsWith('{"C"')).at(-1)).C;
+		const third = await openClassicStream(token, last);
+		await waitFor(async () => (await stack.psql(`SELECT cursor FROM pollhub.memberships WHERE connection_id = '${id}'`)) === last,
+			5000, 'the newest C acknowledged');
+		await stack.psql('SELECT pollhub.reap_now()');
+		assert.equal(await stack.psql(`SELECT count(*) FROM pollhub.outbox WHERE group_name = '${group}' AND seq <= ${last}`), '0');
+		third.ac.abort();
+	});
+
+	sseTest('an outbox row that is no hub message is skipped alone on a stream: the rows after it are written', async () => {
+		const neg = await json(await get('negotiate', { clientProtocol: '2.1', connectionData: CD }));
+		const token = neg.ConnectionToken;
+		const group = 'classic-bad-row-sse';
+		await stack.psql(`UPDATE pollhub.connections SET group_name = '${group}' WHERE token = '${token}'`);
+		const s = await openClassicStream(token);
+		const seqs = await goodBadGood(group);
+		const text = await readStream(s.res, (t) => t.includes('after the bad row'));
+		assert.deepEqual(streamed(text), goodPushes);
+		assert.equal(JSON.parse(frames(text).filter((f) => f.startsWith('{"C"')).at(-1)).C, String(seqs[2]));
+		await skippedLogged(group, seqs[1]);
+		s.ac.abort();
 	});
 });
