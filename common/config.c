@@ -185,11 +185,19 @@ int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
 	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed;
+	long lockt, stmt, idletx, acquire, pergroup;
 	const char *lvl, *origins;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (env_int("POLLHUB_THREADS", 128, 1, 20000, &threads, err, errlen) ||
 	    env_int("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
+	    /* No wait without a bound: every pooled session has these (ms). */
+	    env_int("POLLHUB_DB_LOCK_TIMEOUT", 2000, 1, 600000, &lockt, err, errlen) ||
+	    env_int("POLLHUB_DB_STATEMENT_TIMEOUT", 10000, 1, 3600000, &stmt, err, errlen) ||
+	    env_int("POLLHUB_DB_IDLE_TX_TIMEOUT", 30000, 1, 3600000, &idletx, err, errlen) ||
+	    env_int("POLLHUB_DB_ACQUIRE_TIMEOUT", 5000, 1, 600000, &acquire, err, errlen) ||
+	    /* 0: a quarter of the pool (at least 1). */
+	    env_int("POLLHUB_DB_PER_GROUP", 0, 0, 500, &pergroup, err, errlen) ||
 	    env_int("POLLHUB_POLL_TIMEOUT", 90, 1, 3600, &poll, err, errlen) ||
 	    env_int("POLLHUB_DISCONNECT_TIMEOUT", 15, 1, 3600, &disc, err, errlen) ||
 	    /* The client gives up after 30 s without a message. */
@@ -202,6 +210,13 @@ config_load(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	cfg->threads = (int)threads;
 	cfg->db_pool = (int)pool;
+	cfg->db_lock_timeout = (int)lockt;
+	cfg->db_statement_timeout = (int)stmt;
+	cfg->db_idle_tx_timeout = (int)idletx;
+	cfg->db_acquire_timeout = (int)acquire;
+	cfg->db_per_group = pergroup > 0 ? (int)pergroup : (int)(pool / 4 > 0 ? pool / 4 : 1);
+	if (cfg->db_per_group > cfg->db_pool)
+		cfg->db_per_group = cfg->db_pool;
 	cfg->poll_timeout = (int)poll;
 	cfg->disconnect_timeout = (int)disc;
 	cfg->keepalive_interval = (int)keepalive;

@@ -16,6 +16,11 @@ struct config {
 	char	       **allowed_origins;	/* NULL-terminated, normalised; empty = same origin only */
 	int		 threads;
 	int		 db_pool;
+	int		 db_lock_timeout;	/* ms a statement waits for a lock */
+	int		 db_statement_timeout;	/* ms a statement may run */
+	int		 db_idle_tx_timeout;	/* ms a session may sit in a transaction */
+	int		 db_acquire_timeout;	/* ms a request waits for a pooled connection */
+	int		 db_per_group;		/* pooled connections one group's sends may hold */
 	int		 poll_timeout;		/* seconds */
 	int		 disconnect_timeout;	/* seconds */
 	int		 keepalive_interval;	/* seconds between pings on a quiet stream */

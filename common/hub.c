@@ -26,6 +26,7 @@ struct outcome {
 	struct buf	result;		/* JSON text; empty = null */
 	char		error[600];	/* non-empty = failed */
 	int		db_failed;
+	long long	stamp;		/* the group's last_seq the result reflects; -1 */
 };
 
 static void
@@ -93,6 +94,12 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 	case STORE_INVALID:
 		fail_invoke(o, c, target, "HubException", why);
 		break;
+	case STORE_BUSY:
+		/* An open transaction elsewhere (an administrator's in psql) holds
+		 * this calendar or meeting past lock_timeout: nothing was saved. */
+		fail_invoke(o, c, target, "HubException", "The calendar is being changed in"
+		    " another session; nothing was saved. Try again.");
+		break;
 	case STORE_ERROR:
 		o->db_failed = 1;
 		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
@@ -138,7 +145,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 			return;
 		}
 		/* The whole calendar: Kendo filters the view on the client. */
-		if (store_meetings_read(c->db, c->group, &o->result) != STORE_OK) {
+		if (store_meetings_read(c->db, c->group, &o->result, &o->stamp) != STORE_OK) {
 			o->db_failed = 1;
 			fail_invoke(o, c, msg->target, "PostgresException",
 			    "the database is unavailable.");
@@ -149,13 +156,15 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 }
 
 int
-hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf *completion)
+hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf *completion,
+    long long *stamp)
 {
 	struct outcome o;
 	json_object *result = NULL;
 	int rc = 0;
 
 	memset(&o, 0, sizeof(o));
+	o.stamp = -1;
 	if (store_savepoint(c->db) != STORE_OK)
 		return -1;
 	dispatch(c, msg, &o);
@@ -176,6 +185,19 @@ hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf
 		rc = -1;
 	json_object_put(result);
 done:
+	if (stamp != NULL)
+		*stamp = o.error[0] != '\0' ? -1 : o.stamp;
 	buf_free(&o.result);
 	return rc;
+}
+
+int
+hub_writes(const struct hub_message *msg)
+{
+	enum method m;
+
+	if (msg->type != HUB_INVOCATION && msg->type != HUB_STREAM_INVOCATION)
+		return 0;
+	m = strlen(msg->target) == msg->target_len ? method_lookup(msg->target) : M_UNKNOWN;
+	return m == M_CREATE || m == M_UPDATE || m == M_DESTROY;
 }

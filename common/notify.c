@@ -11,12 +11,15 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "sqlproto.h"
+#include "store.h"
 
 #define BUCKETS 4096	/* per index; chains stay short up to ~10^5 waiters */
 
 struct notifier {
-	char		*conninfo;
-	PGconn		*db;		/* the dispatcher thread's own connection */
+	const struct store *store;	/* connection parameters */
+	PGconn		*db;		/* the dispatcher thread's LISTEN connection */
+	PGconn		*work;		/* ... and the one its drains run on */
 	pthread_t	 thread;
 	int		 stop_pipe[2];	/* written once to stop the thread */
 	notify_drain_fn	 drain;
@@ -40,9 +43,9 @@ bucket(const char *s)
 }
 
 static PGconn *
-listen_connect(const char *conninfo, char *err, size_t errlen)
+listen_connect(const struct store *store, char *err, size_t errlen)
 {
-	PGconn *db = PQconnectdb(conninfo);
+	PGconn *db = store_connect(store);
 	PGresult *r;
 
 	if (db == NULL || PQstatus(db) != CONNECTION_OK) {
@@ -51,7 +54,7 @@ listen_connect(const char *conninfo, char *err, size_t errlen)
 		PQfinish(db);
 		return NULL;
 	}
-	r = PQexec(db, "LISTEN pollhub");
+	r = PQexec(db, "LISTEN " SQL_CHANNEL);
 	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "LISTEN failed: %s", PQerrorMessage(db));
 		PQclear(r);
@@ -70,9 +73,9 @@ collect(struct notifier *n, const char *payload, struct waiter **batch)
 	int is_group;
 	struct waiter *w;
 
-	if (strncmp(payload, "g:", 2) == 0)
+	if (strncmp(payload, SQL_NOTIFY_GROUP, 2) == 0)
 		is_group = 1;
-	else if (strncmp(payload, "c:", 2) == 0)
+	else if (strncmp(payload, SQL_NOTIFY_CONN, 2) == 0)
 		is_group = 0;
 	else
 		return;
@@ -94,6 +97,25 @@ collect(struct notifier *n, const char *payload, struct waiter **batch)
 		w->batch_next = *batch;
 		*batch = w;
 	}
+}
+
+/* The drains' connection, (re)connected when needed; NULL when the database
+ * cannot be reached now. */
+static PGconn *
+work_connection(struct notifier *n)
+{
+	if (n->work != NULL && PQstatus(n->work) == CONNECTION_OK)
+		return n->work;
+	if (n->work != NULL)
+		PQreset(n->work);
+	else
+		n->work = store_connect(n->store);
+	if (n->work == NULL || PQstatus(n->work) != CONNECTION_OK) {
+		log_warn("notify: no connection for batched drains: %s",
+		    n->work != NULL ? PQerrorMessage(n->work) : "out of memory");
+		return NULL;
+	}
+	return n->work;
 }
 
 /* Read every pending notification, drain all concerned waiters in one call,
@@ -134,9 +156,10 @@ fan_out(struct notifier *n)
 		n->batch[i++] = w;
 	pthread_mutex_unlock(&n->lock);
 
-	/* Claimed waiters stay registered and leave their records alone. */
-	if (count > 0)
-		n->drain(n->drain_ctx, n->batch, count);
+	/* Claimed waiters stay registered and leave their records alone. Not
+	 * drained (no connection): each drains for itself. */
+	if (count > 0 && work_connection(n) != NULL)
+		n->drain(n->drain_ctx, n->work, n->batch, count);
 
 	pthread_mutex_lock(&n->lock);
 	for (i = 0; i < count; i++) {
@@ -170,7 +193,7 @@ run(void *arg)
 		struct pollfd p[2];
 
 		if (n->db == NULL) {
-			if ((n->db = listen_connect(n->conninfo, err, sizeof(err))) == NULL) {
+			if ((n->db = listen_connect(n->store, err, sizeof(err))) == NULL) {
 				log_warn("notify: %s; retrying", err);
 				if (pause_or_stop(n, 1000))
 					break;
@@ -202,21 +225,21 @@ run(void *arg)
 }
 
 struct notifier *
-notifier_start(const char *conninfo, notify_drain_fn drain, void *ctx, char *err,
+notifier_start(const struct store *store, notify_drain_fn drain, void *ctx, char *err,
     size_t errlen)
 {
 	struct notifier *n = calloc(1, sizeof(*n));
 
-	if (n == NULL || (n->conninfo = strdup(conninfo)) == NULL) {
+	if (n == NULL) {
 		snprintf(err, errlen, "out of memory");
-		free(n);
 		return NULL;
 	}
+	n->store = store;
 	n->head.next = n->head.prev = &n->head;
 	n->drain = drain;
 	n->drain_ctx = ctx;
 	pthread_mutex_init(&n->lock, NULL);
-	if ((n->db = listen_connect(conninfo, err, errlen)) == NULL)
+	if ((n->db = listen_connect(store, err, errlen)) == NULL)
 		goto fail;
 	if (pipe(n->stop_pipe) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -232,7 +255,6 @@ notifier_start(const char *conninfo, notify_drain_fn drain, void *ctx, char *err
 fail:
 	PQfinish(n->db);
 	pthread_mutex_destroy(&n->lock);
-	free(n->conninfo);
 	free(n);
 	return NULL;
 }
@@ -249,9 +271,9 @@ notifier_stop(struct notifier *n)
 	close(n->stop_pipe[0]);
 	close(n->stop_pipe[1]);
 	PQfinish(n->db);
+	PQfinish(n->work);
 	pthread_mutex_destroy(&n->lock);
 	free(n->batch);
-	free(n->conninfo);
 	free(n);
 }
 

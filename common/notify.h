@@ -18,8 +18,11 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <libpq-fe.h>
+
 #include "buf.h"
 
+struct store;
 struct notifier;
 
 /* One waiting poll or stream. Lives on the waiting thread's stack; apart from
@@ -43,12 +46,15 @@ struct waiter {
 	int		 served;	/* 1: records is all there was; 0: drain yourself */
 };
 
-/* Drains waiters[0..n) in one go; sets served (and records) on each it could
- * serve. Runs on the dispatcher thread. */
-typedef void (*notify_drain_fn)(void *ctx, struct waiter **waiters, size_t n);
+/* Drains waiters[0..n) in one go on db (the dispatcher's own connection,
+ * never the shared pool: a pool full of requests waiting on a lock must not
+ * stop the fan-out); sets served (and records) on each it could serve. Runs
+ * on the dispatcher thread. */
+typedef void (*notify_drain_fn)(void *ctx, PGconn *db, struct waiter **waiters, size_t n);
 
-/* Connect, LISTEN and start the thread. NULL with a message on failure. */
-struct notifier	*notifier_start(const char *conninfo, notify_drain_fn drain, void *ctx,
+/* Connect (with the store's connection parameters: timeouts, keepalives),
+ * LISTEN and start the thread. NULL with a message on failure. */
+struct notifier	*notifier_start(const struct store *, notify_drain_fn drain, void *ctx,
 		    char *err, size_t errlen);
 /* Stop the thread, wake everyone, free. */
 void		 notifier_stop(struct notifier *);

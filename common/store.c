@@ -1,65 +1,187 @@
 #include "store.h"
 
 #include <poll.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "meeting.h"
+#include "sqlproto.h"
+
+static enum store_status send_begin(PGconn *, const char *token, enum store_proto, int wait,
+		    struct send_conn *, int *locked);
+
+struct slot {
+	PGconn		*conn;		/* NULL = not yet connected */
+	int		 busy;
+	char		 key[264];	/* what a keyed holder holds it for ("" = unkeyed) */
+};
 
 struct store {
-	char		*conninfo;
+	/* Connection parameters for PQconnectdbParams: the caller's conninfo
+	 * plus ours (encoding, timeouts in options, keepalives). Kept as
+	 * keywords so PQreset reconnects with all of them. */
+	char		**keys, **vals;
+	int		 nparams;
+	struct store_limits lim;
 	int		 size;
-	PGconn		**conns;	/* size slots; NULL = not yet connected */
-	int		*busy;
+	struct slot	*slots;
+	int		 keyed;		/* slots held by keyed acquisitions */
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 freed;
 };
 
-static PGconn *
-connect_one(const char *conninfo)
+static void
+params_free(struct store *s)
 {
-	PGconn *c = PQconnectdb(conninfo);
+	for (int i = 0; i < s->nparams; i++) {
+		free(s->keys[i]);
+		free(s->vals[i]);
+	}
+	free(s->keys);
+	free(s->vals);
+	s->keys = s->vals = NULL;
+	s->nparams = 0;
+}
 
-	if (c != NULL && PQstatus(c) == CONNECTION_OK)
-		PQsetClientEncoding(c, "UTF8");
-	return c;
+/* Set keyword k to v (replacing one the caller's conninfo gave, when force). */
+static int
+param_set(struct store *s, const char *k, const char *v, int force)
+{
+	int i;
+
+	for (i = 0; i < s->nparams; i++)
+		if (strcmp(s->keys[i], k) == 0)
+			break;
+	if (i < s->nparams) {
+		char *nv;
+
+		if (!force)
+			return 0;
+		if ((nv = strdup(v)) == NULL)
+			return -1;
+		free(s->vals[i]);
+		s->vals[i] = nv;
+		return 0;
+	}
+	if ((s->keys[i] = strdup(k)) == NULL || (s->vals[i] = strdup(v)) == NULL) {
+		free(s->keys[i]);
+		return -1;
+	}
+	s->nparams++;
+	return 0;
+}
+
+static const char *
+param_get(const struct store *s, const char *k)
+{
+	for (int i = 0; i < s->nparams; i++)
+		if (strcmp(s->keys[i], k) == 0)
+			return s->vals[i];
+	return NULL;
+}
+
+/* The caller's conninfo, then what every session of ours needs. */
+static int
+params_build(struct store *s, const char *conninfo, char *err, size_t errlen)
+{
+	PQconninfoOption *opts, *o;
+	char *perr = NULL, options[1024];
+	const char *base;
+	int n = 0;
+
+	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
+		snprintf(err, errlen, "invalid POLLHUB_DATABASE: %s",
+		    perr != NULL ? perr : "out of memory");
+		PQfreemem(perr);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		n++;
+	/* + client_encoding, options, application_name, 4 keepalive keywords, NULL */
+	if ((s->keys = calloc((size_t)n + 9, sizeof(*s->keys))) == NULL ||
+	    (s->vals = calloc((size_t)n + 9, sizeof(*s->vals))) == NULL)
+		goto oom;
+	for (o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL && param_set(s, o->keyword, o->val, 1) == -1)
+			goto oom;
+	PQconninfoFree(opts);
+	opts = NULL;
+	/* options replaces PGOPTIONS when given: keep what either said. */
+	base = param_get(s, "options");
+	if (base == NULL)
+		base = getenv("PGOPTIONS");
+	snprintf(options, sizeof(options), "%s%s-c lock_timeout=%d -c statement_timeout=%d"
+	    " -c idle_in_transaction_session_timeout=%d", base != NULL ? base : "",
+	    base != NULL && *base != '\0' ? " " : "", s->lim.lock_timeout_ms,
+	    s->lim.statement_timeout_ms, s->lim.idle_tx_timeout_ms);
+	/* A dead TCP link is noticed in about a minute, not hours. */
+	if (param_set(s, "client_encoding", "UTF8", 1) == -1 ||
+	    param_set(s, "options", options, 1) == -1 ||
+	    param_set(s, "application_name", "pollhub", 0) == -1 ||
+	    param_set(s, "keepalives", "1", 0) == -1 ||
+	    param_set(s, "keepalives_idle", "30", 0) == -1 ||
+	    param_set(s, "keepalives_interval", "10", 0) == -1 ||
+	    param_set(s, "keepalives_count", "3", 0) == -1)
+		goto oom;
+	return 0;
+oom:
+	PQconninfoFree(opts);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+PGconn *
+store_connect(const struct store *s)
+{
+	return PQconnectdbParams((const char *const *)s->keys, (const char *const *)s->vals, 0);
 }
 
 struct store *
-store_open(const char *conninfo, int size, char *err, size_t errlen)
+store_open(const char *conninfo, int size, const struct store_limits *lim, char *err,
+    size_t errlen)
 {
 	struct store *s;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->conninfo = strdup(conninfo)) == NULL ||
-	    (s->conns = calloc((size_t)size, sizeof(*s->conns))) == NULL ||
-	    (s->busy = calloc((size_t)size, sizeof(*s->busy))) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
+	s->lim = *lim;
+	if (s->lim.per_key < 1)
+		s->lim.per_key = 1;
+	if (s->lim.reserve < 0 || s->lim.reserve >= size)
+		s->lim.reserve = size > 1 ? 1 : 0;
 	s->size = size;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->freed, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->freed, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	if (params_build(s, conninfo, err, errlen) == -1 ||
+	    (s->slots = calloc((size_t)size, sizeof(*s->slots))) == NULL) {
+		if (s->keys != NULL && s->slots == NULL)
+			snprintf(err, errlen, "out of memory");
+		store_close(s);
+		return NULL;
+	}
 	/* Connect one now so a wrong conninfo fails at start-up, not at the first request. */
-	s->conns[0] = connect_one(conninfo);
-	if (s->conns[0] == NULL || PQstatus(s->conns[0]) != CONNECTION_OK) {
+	s->slots[0].conn = store_connect(s);
+	if (s->slots[0].conn == NULL || PQstatus(s->slots[0].conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
-		    s->conns[0] ? PQerrorMessage(s->conns[0]) : "out of memory");
+		    s->slots[0].conn ? PQerrorMessage(s->slots[0].conn) : "out of memory");
 		store_close(s);
 		return NULL;
 	}
 	return s;
-fail:
-	if (s != NULL) {
-		free(s->conninfo);
-		free(s->conns);
-		free(s->busy);
-		free(s);
-	}
-	return NULL;
 }
 
 void
@@ -67,14 +189,13 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	for (int i = 0; i < s->size; i++)
-		if (s->conns[i] != NULL)
-			PQfinish(s->conns[i]);
+	for (int i = 0; s->slots != NULL && i < s->size; i++)
+		if (s->slots[i].conn != NULL)
+			PQfinish(s->slots[i].conn);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->freed);
-	free(s->conns);
-	free(s->busy);
-	free(s->conninfo);
+	free(s->slots);
+	params_free(s);
 	free(s);
 }
 
@@ -95,32 +216,68 @@ server_closed(PGconn *c)
 	return 0;
 }
 
-PGconn *
-store_acquire(struct store *s)
+/* A free slot this acquisition may take, or -1 (lock held). */
+static int
+free_slot(const struct store *s, const char *key)
 {
-	int i;
+	int i, free_i = -1, same = 0;
+
+	for (i = 0; i < s->size; i++) {
+		if (!s->slots[i].busy) {
+			if (free_i < 0)
+				free_i = i;
+		} else if (key != NULL && strcmp(s->slots[i].key, key) == 0)
+			same++;
+	}
+	if (free_i >= 0 && key != NULL &&
+	    (same >= s->lim.per_key || s->keyed >= s->size - s->lim.reserve))
+		return -1;
+	return free_i;
+}
+
+PGconn *
+store_acquire_for(struct store *s, const char *key)
+{
+	struct timespec deadline;
+	int i, busy = 0;
 	PGconn *c;
 
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		for (i = 0; i < s->size; i++)
-			if (!s->busy[i])
-				break;
-		if (i < s->size)
-			break;
-		pthread_cond_wait(&s->freed, &s->lock);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += s->lim.acquire_timeout_ms / 1000;
+	deadline.tv_nsec += (long)(s->lim.acquire_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
 	}
-	s->busy[i] = 1;
-	c = s->conns[i];
+	pthread_mutex_lock(&s->lock);
+	while ((i = free_slot(s, key)) < 0) {
+		if (pthread_cond_timedwait(&s->freed, &s->lock, &deadline) == ETIMEDOUT &&
+		    (i = free_slot(s, key)) < 0) {
+			for (int j = 0; j < s->size; j++)
+				busy += s->slots[j].busy;
+			pthread_mutex_unlock(&s->lock);
+			log_warn("no database connection within %d ms (%d of %d in use%s)",
+			    s->lim.acquire_timeout_ms, busy, s->size,
+			    key != NULL ? "; this group's share is taken" : "");
+			return NULL;
+		}
+	}
+	s->slots[i].busy = 1;
+	snprintf(s->slots[i].key, sizeof(s->slots[i].key), "%s", key != NULL ? key : "");
+	if (key != NULL)
+		s->keyed++;
+	c = s->slots[i].conn;
 	pthread_mutex_unlock(&s->lock);
 
-	/* Connect or reconnect outside the lock: it can take a while. */
+	/* Connect or reconnect outside the lock: it can take a while. PQreset
+	 * reconnects with the same parameters (timeouts, encoding included). */
 	if (c == NULL) {
-		c = connect_one(s->conninfo);
-		if (c == NULL) {
+		if ((c = store_connect(s)) == NULL) {
 			pthread_mutex_lock(&s->lock);
-			s->busy[i] = 0;
-			pthread_cond_signal(&s->freed);
+			s->slots[i].busy = 0;
+			if (key != NULL)
+				s->keyed--;
+			pthread_cond_broadcast(&s->freed);
 			pthread_mutex_unlock(&s->lock);
 			return NULL;
 		}
@@ -130,9 +287,73 @@ store_acquire(struct store *s)
 	if (PQstatus(c) != CONNECTION_OK)
 		log_warn("database connection unavailable: %s", PQerrorMessage(c));
 	pthread_mutex_lock(&s->lock);
-	s->conns[i] = c;
+	s->slots[i].conn = c;
 	pthread_mutex_unlock(&s->lock);
 	return c;
+}
+
+PGconn *
+store_acquire(struct store *s)
+{
+	return store_acquire_for(s, NULL);
+}
+
+/* Count c (held unkeyed) as held for key, if key's share allows. */
+static int
+claim(struct store *s, PGconn *c, const char *key)
+{
+	int i, same = 0, mine = -1, rc = -1;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->size; i++) {
+		if (s->slots[i].conn == c && s->slots[i].busy)
+			mine = i;
+		else if (s->slots[i].busy && strcmp(s->slots[i].key, key) == 0)
+			same++;
+	}
+	if (mine >= 0 && same < s->lim.per_key && s->keyed < s->size - s->lim.reserve) {
+		snprintf(s->slots[mine].key, sizeof(s->slots[mine].key), "%s", key);
+		s->keyed++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+enum store_status
+store_send_open(struct store *s, const char *token, enum store_proto proto, int writes,
+    struct send_conn *sc, PGconn **out)
+{
+	enum store_status st;
+	PGconn *db;
+	int locked;
+
+	*out = NULL;
+	/* Begin on any connection without waiting; the row says the group. A
+	 * POST that writes, or that finds another POST of its connection in
+	 * flight (which may be waiting for the calendar's lock), then counts as
+	 * the group's, or waits for the group's share holding nothing. */
+	if ((db = store_acquire(s)) == NULL)
+		return STORE_BUSY;
+	if ((st = send_begin(db, token, proto, 0, sc, &locked)) != STORE_OK) {
+		store_release(s, db);
+		return st;
+	}
+	if (locked && (!writes || claim(s, db, sc->group) == 0)) {
+		*out = db;
+		return STORE_OK;
+	}
+	if (locked)
+		store_rollback(db);
+	store_release(s, db);
+	if ((db = store_acquire_for(s, sc->group)) == NULL)
+		return STORE_BUSY;
+	if ((st = send_begin(db, token, proto, 1, sc, &locked)) != STORE_OK) {
+		store_release(s, db);
+		return st;
+	}
+	*out = db;
+	return STORE_OK;
 }
 
 void
@@ -140,28 +361,51 @@ store_release(struct store *s, PGconn *c)
 {
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->size; i++)
-		if (s->conns[i] == c) {
+		if (s->slots[i].conn == c && s->slots[i].busy) {
 			/* A connection left inside a transaction would poison the next user. */
 			if (PQtransactionStatus(c) != PQTRANS_IDLE &&
 			    PQstatus(c) == CONNECTION_OK) {
 				PGresult *r = PQexec(c, "ROLLBACK");
 				PQclear(r);
 			}
-			s->busy[i] = 0;
+			s->slots[i].busy = 0;
+			if (s->slots[i].key[0] != '\0')
+				s->keyed--;
+			s->slots[i].key[0] = '\0';
 			break;
 		}
-	pthread_cond_signal(&s->freed);
+	/* Broadcast: a keyed waiter may not be able to use the slot another can. */
+	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
 }
 
 /* Run a parameterised statement; NULL (and a log line) unless the status is ok. */
+/* 1 when a failed statement waited too long: lock_timeout (55P03) or
+ * statement_timeout (57014), i.e. another session held what it needed. */
+static int
+timed_out(const PGresult *r)
+{
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0);
+}
+
+static void
+log_failure(const PGresult *r, PGconn *db)
+{
+	if (timed_out(r))
+		log_warn("query gave up waiting: %s", PQresultErrorMessage(r));
+	else
+		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+}
+
 static PGresult *
 exec(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusType ok)
 {
 	PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
 
 	if (r == NULL || PQresultStatus(r) != ok) {
-		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+		log_failure(r, db);
 		PQclear(r);
 		return NULL;
 	}
@@ -210,13 +454,13 @@ store_connection_create(PGconn *db, const char *id, const char *token, const cha
 }
 
 enum store_status
-store_connection_delete(PGconn *db, const char *token)
+store_connection_delete(PGconn *db, const char *token, enum store_proto proto)
 {
-	const char *p[] = { token };
+	const char *p[] = { token, proto == PROTO_CLASSIC ? "t" : "f" };
 	PGresult *r;
 	enum store_status st;
 
-	if ((st = tuples(db, "SELECT pollhub.disconnect($1)", 1, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.disconnect($1, $2)", 2, p, &r)) != STORE_OK)
 		return st;
 	st = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_OK : STORE_NOT_FOUND;
 	PQclear(r);
@@ -242,7 +486,7 @@ store_poll_begin(PGconn *db, const char *token, struct poll_info *pi)
 	copy_field(pi->group, sizeof(pi->group), r, 0, 1);
 	pi->poll_no = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
 	pi->first_poll = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
-	pi->longpolling = strcmp(PQgetvalue(r, 0, 4), "LongPolling") == 0;
+	pi->longpolling = strcmp(PQgetvalue(r, 0, 4), SQL_TRANSPORT_LP) == 0;
 	PQclear(r);
 	return STORE_OK;
 }
@@ -261,16 +505,16 @@ store_stream_begin(PGconn *db, const char *token, struct poll_info *pi,
 	if (st != STORE_OK)
 		return st;
 	status = PQgetvalue(r, 0, 0);
-	if (strcmp(status, "ok") == 0) {
+	if (strcmp(status, SQL_OK) == 0) {
 		*ss = STREAM_OK;
 		copy_field(pi->connection_id, sizeof(pi->connection_id), r, 0, 1);
 		copy_field(pi->group, sizeof(pi->group), r, 0, 2);
 		pi->poll_no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
 		pi->first_poll = 0;
 		pi->longpolling = 0;
-	} else if (strcmp(status, "transport") == 0)
+	} else if (strcmp(status, SQL_TRANSPORT) == 0)
 		*ss = STREAM_TRANSPORT;
-	else if (strcmp(status, "busy") == 0)
+	else if (strcmp(status, SQL_BUSY) == 0)
 		*ss = STREAM_BUSY;
 	else
 		*ss = STREAM_GONE;
@@ -305,13 +549,13 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, struct buf *o
 	if (st != STORE_OK)
 		return st;
 	status = PQgetvalue(r, 0, 0);
-	if (strcmp(status, "gone") == 0)
+	if (strcmp(status, SQL_GONE) == 0)
 		*ds = DRAIN_GONE;
-	else if (strcmp(status, "superseded") == 0)
+	else if (strcmp(status, SQL_SUPERSEDED) == 0)
 		*ds = DRAIN_SUPERSEDED;
-	else if (strcmp(status, "closed") == 0)
+	else if (strcmp(status, SQL_CLOSED) == 0)
 		*ds = DRAIN_CLOSED;
-	else if (strcmp(status, "closing") == 0)
+	else if (strcmp(status, SQL_CLOSING) == 0)
 		*ds = DRAIN_LAST;
 	else
 		*ds = DRAIN_OK;
@@ -336,7 +580,7 @@ store_drain_many(PGconn *db, const char *ids, const char *polls, store_drain_row
 		return st;
 	for (int i = 0; i < PQntuples(r); i++)
 		row(ctx, (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1,
-		    strcmp(PQgetvalue(r, i, 1), "ok") == 0, PQgetvalue(r, i, 2),
+		    strcmp(PQgetvalue(r, i, 1), SQL_OK) == 0, PQgetvalue(r, i, 2),
 		    (size_t)PQgetlength(r, i, 2));
 	PQclear(r);
 	return STORE_OK;
@@ -356,23 +600,29 @@ store_poll_end(PGconn *db, const char *connection_id, long long poll_no)
 	return STORE_OK;
 }
 
-enum store_status
-store_send_begin(PGconn *db, const char *token, struct send_conn *sc)
+/* store_send_begin; wait 0: *locked = 0 (and only sc->id and sc->group
+ * filled, the transaction rolled back) when another send of the connection
+ * holds its send lock. */
+static enum store_status
+send_begin(PGconn *db, const char *token, enum store_proto proto, int wait,
+    struct send_conn *sc, int *locked)
 {
-	const char *p[] = { token };
+	const char *p[] = { token, proto == PROTO_CLASSIC ? "t" : "f", wait ? "t" : "f" };
 	PGresult *r;
 	enum store_status st;
 
+	*locked = 0;
 	if ((st = command(db, "BEGIN", 0, NULL)) != STORE_OK)
 		return st;
 	/* Binary result: inbound is bytea and may hold any bytes. */
-	r = PQexecParams(db, "SELECT id, group_name, handshaken, state = 'closing', inbound"
-	    " FROM pollhub.connections WHERE token = $1 FOR UPDATE", 1, NULL, p, NULL, NULL, 1);
+	r = PQexecParams(db, "SELECT id, group_name, handshaken, closing, inbound, locked"
+	    " FROM pollhub.send_begin($1, $2, $3)", 3, NULL, p, NULL, NULL, 1);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+		log_failure(r, db);
+		st = timed_out(r) ? STORE_BUSY : STORE_ERROR;
 		PQclear(r);
 		store_rollback(db);
-		return STORE_ERROR;
+		return st;
 	}
 	if (PQntuples(r) == 0) {
 		PQclear(r);
@@ -381,6 +631,12 @@ store_send_begin(PGconn *db, const char *token, struct send_conn *sc)
 	}
 	snprintf(sc->id, sizeof(sc->id), "%.*s", PQgetlength(r, 0, 0), PQgetvalue(r, 0, 0));
 	snprintf(sc->group, sizeof(sc->group), "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
+	if (*PQgetvalue(r, 0, 5) == 0) {
+		PQclear(r);
+		store_rollback(db);
+		return STORE_OK;
+	}
+	*locked = 1;
 	sc->handshaken = *PQgetvalue(r, 0, 2) != 0;
 	sc->closing = *PQgetvalue(r, 0, 3) != 0;
 	buf_reset(&sc->inbound);
@@ -394,16 +650,27 @@ store_send_begin(PGconn *db, const char *token, struct send_conn *sc)
 }
 
 enum store_status
-store_send_queue(PGconn *db, const char *connection_id, const char *record)
+store_send_begin(PGconn *db, const char *token, enum store_proto proto, struct send_conn *sc)
 {
-	const char *p[] = { connection_id, record };
+	int locked;
+
+	return send_begin(db, token, proto, 1, sc, &locked);
+}
+
+enum store_status
+store_send_queue(PGconn *db, const char *connection_id, const char *record, long long stamp)
+{
+	char st[24];
+	const char *p[] = { connection_id, record, stamp >= 0 ? st : NULL };
 	PGresult *r;
 
+	snprintf(st, sizeof(st), "%lld", stamp);
 	r = PQexecParams(db,
-	    "WITH q AS (INSERT INTO pollhub.connection_messages (connection_id, payload)"
-	    " VALUES ($1, $2)) SELECT pg_notify('pollhub', 'c:' || $1)", 2, NULL, p, NULL, NULL, 0);
+	    "WITH q AS (INSERT INTO pollhub.connection_messages (connection_id, payload, group_seq)"
+	    " VALUES ($1, $2, $3::bigint)) SELECT pg_notify('" SQL_CHANNEL "', '" SQL_NOTIFY_CONN "' || $1)",
+	    3, NULL, p, NULL, NULL, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+		log_failure(r, db);
 		PQclear(r);
 		return STORE_ERROR;
 	}
@@ -434,7 +701,8 @@ store_mark_closing(PGconn *db, const char *connection_id)
 	if (st == STORE_OK)
 		st = command(db, "DELETE FROM pollhub.memberships WHERE connection_id = $1", 1, p);
 	/* Wake its held poll or stream (at commit): there may be nothing to send. */
-	if (st == STORE_OK && (st = tuples(db, "SELECT pg_notify('pollhub', 'c:' || $1)",
+	if (st == STORE_OK && (st = tuples(db,
+	    "SELECT pg_notify('" SQL_CHANNEL "', '" SQL_NOTIFY_CONN "' || $1)",
 	    1, p, &r)) == STORE_OK)
 		PQclear(r);
 	return st;
@@ -451,7 +719,7 @@ store_send_commit(PGconn *db, const struct send_conn *sc, const char *rest, size
 	r = PQexecParams(db, "UPDATE pollhub.connections SET inbound = $2, handshaken = $3,"
 	    " last_seen = now() WHERE id = $1", 3, NULL, p, lens, fmts, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+		log_failure(r, db);
 		PQclear(r);
 		store_rollback(db);
 		return STORE_ERROR;
@@ -503,18 +771,21 @@ store_set_sender(PGconn *db, const char *connection_id)
 }
 
 enum store_status
-store_meetings_read(PGconn *db, const char *group, struct buf *out)
+store_meetings_read(PGconn *db, const char *group, struct buf *out, long long *stamp)
 {
 	const char *p[] = { group };
 	PGresult *r;
 	enum store_status st;
 
-	st = tuples(db, "SELECT coalesce(json_agg(pollhub.meeting_json(m)"
-	    " ORDER BY m.start_at, m.id), '[]') FROM pollhub.meetings m WHERE m.group_name = $1",
-	    1, p, &r);
+	/* One statement, one snapshot: the stamp is the last push this result
+	 * reflects (see store_send_queue). */
+	st = tuples(db, "SELECT coalesce((SELECT g.last_seq FROM pollhub.groups g WHERE g.name = $1), 0),"
+	    " coalesce(json_agg(pollhub.meeting_json(m) ORDER BY m.start_at, m.id), '[]')"
+	    " FROM pollhub.meetings m WHERE m.group_name = $1", 1, p, &r);
 	if (st != STORE_OK)
 		return st;
-	if (buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)) == -1)
+	*stamp = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (buf_append(out, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1)) == -1)
 		st = STORE_ERROR;
 	PQclear(r);
 	return st;
@@ -539,6 +810,11 @@ meeting_failure(PGresult *r, PGconn *db, char *why, size_t whylen)
 			    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
 		PQclear(r);
 		return STORE_INVALID;
+	}
+	if (timed_out(r)) {
+		log_warn("meeting query gave up waiting: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return STORE_BUSY;
 	}
 	if (state != NULL && strcmp(state, "22008") == 0) {	/* datetime out of range */
 		snprintf(why, whylen, "Invalid meeting: a date is out of range.");
@@ -614,19 +890,54 @@ store_meeting_destroy(PGconn *db, const char *group, const struct meeting *m,
 }
 
 enum store_status
-store_reap(PGconn *db, int disconnect_timeout, int poll_timeout, int max_pending,
-    int *removed)
+store_responder_seen(PGconn *db, const char *id, int *poll_timeout, int *disconnect_timeout)
 {
-	char d[32], pt[32], mp[16];
-	const char *p[] = { d, pt, mp };
+	char pt[32], dt[32];
+	const char *p[] = { id, pt, dt };
 	PGresult *r;
 
-	snprintf(d, sizeof(d), "%d seconds", disconnect_timeout);
-	snprintf(pt, sizeof(pt), "%d seconds", poll_timeout);
-	snprintf(mp, sizeof(mp), "%d", max_pending);
-	if (tuples(db, "SELECT pollhub.reap($1, $2, $3)", 3, p, &r) != STORE_OK)
+	snprintf(pt, sizeof(pt), "%d seconds", *poll_timeout);
+	snprintf(dt, sizeof(dt), "%d seconds", *disconnect_timeout);
+	if (tuples(db, "SELECT extract(epoch FROM poll_timeout)::integer,"
+	    " extract(epoch FROM disconnect_timeout)::integer"
+	    " FROM pollhub.responder_seen($1, $2, $3)", 3, p, &r) != STORE_OK)
 		return STORE_ERROR;
-	*removed = atoi(PQgetvalue(r, 0, 0));
+	*poll_timeout = atoi(PQgetvalue(r, 0, 0));
+	*disconnect_timeout = atoi(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
+store_responder_leave(PGconn *db, const char *id)
+{
+	const char *p[] = { id };
+	PGresult *r;
+
+	if (tuples(db, "SELECT pollhub.responder_leave($1)", 1, p, &r) != STORE_OK)
+		return STORE_ERROR;
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
+store_maintain(PGconn *db, const char *id, int poll_timeout, int disconnect_timeout,
+    int max_pending, struct maintain_result *res)
+{
+	char pt[32], dt[32], mp[16];
+	const char *p[] = { id, pt, dt, mp };
+	PGresult *r;
+
+	snprintf(pt, sizeof(pt), "%d seconds", poll_timeout);
+	snprintf(dt, sizeof(dt), "%d seconds", disconnect_timeout);
+	snprintf(mp, sizeof(mp), "%d", max_pending);
+	/* A procedure that commits step by step: never inside a transaction. */
+	if (tuples(db, "CALL pollhub.maintain($1, $2, $3, $4)", 4, p, &r) != STORE_OK)
+		return STORE_ERROR;
+	res->removed = atoi(PQgetvalue(r, 0, 0));
+	res->closed = atoi(PQgetvalue(r, 0, 1));
+	res->skipped = atoi(PQgetvalue(r, 0, 2));
+	res->max_lock_ms = strtod(PQgetvalue(r, 0, 3), NULL);
 	PQclear(r);
 	return STORE_OK;
 }

@@ -25,26 +25,53 @@ enum store_status {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,	/* no such connection / meeting */
 	STORE_INVALID,		/* the database refused the data (constraint) */
+	STORE_BUSY,		/* a lock another session holds, past lock_timeout
+				 * (or the statement timed out); logged */
 	STORE_ERROR		/* connection lost or unexpected failure; logged */
+};
+
+/* Which protocol a request speaks: a token is only valid on its own
+ * protocol's endpoints (a Core token on a classic endpoint is unknown there,
+ * and the other way round). */
+enum store_proto { PROTO_CORE, PROTO_CLASSIC };
+
+/* Bounds on every wait (milliseconds), and how the pool is shared. */
+struct store_limits {
+	int	lock_timeout_ms;	/* SET lock_timeout on every session */
+	int	statement_timeout_ms;	/* SET statement_timeout */
+	int	idle_tx_timeout_ms;	/* SET idle_in_transaction_session_timeout */
+	int	acquire_timeout_ms;	/* store_acquire gives up after it */
+	int	per_key;		/* slots one key (a group's sends) may hold */
+	int	reserve;		/* slots keyed acquisitions leave to the rest */
 };
 
 struct store;
 
-/* Open a pool of size connections to conninfo ("" = libpq defaults).
- * Returns NULL and a message in err when the first connection fails. */
-struct store	*store_open(const char *conninfo, int size, char *err, size_t errlen);
+/* Open a pool of size connections to conninfo ("" = libpq defaults), every
+ * session with the limits' timeouts, UTF-8 and TCP keepalives (kept across
+ * PQreset). Returns NULL and a message in err when the first connection fails. */
+struct store	*store_open(const char *conninfo, int size, const struct store_limits *,
+		    char *err, size_t errlen);
 void		 store_close(struct store *);
-/* Borrow a connection; blocks while all are in use. A broken connection is
- * reset here (queries on one still down fail with STORE_ERROR); NULL only when
- * out of memory. */
+/* A new connection outside the pool with the same parameters (the
+ * notifier's own); the caller PQfinishes it. Check PQstatus. */
+PGconn		*store_connect(const struct store *);
+/* Borrow a connection, waiting at most acquire_timeout_ms for one. A broken
+ * connection is reset here (queries on one still down fail with
+ * STORE_ERROR); NULL when none came free in time (logged) or out of memory. */
 PGconn		*store_acquire(struct store *);
+/* The same for work that may wait on key's locks (a group's sends): at most
+ * per_key slots per key, and never the last `reserve` slots, so requests of
+ * other groups, polls and drains always find a connection. */
+PGconn		*store_acquire_for(struct store *, const char *key);
 void		 store_release(struct store *, PGconn *);
 
 /* Create a connection row. */
 enum store_status store_connection_create(PGconn *, const char *id, const char *token,
 		    const char *group, const char *remote_addr, const char *user_agent);
-/* Remove a connection (DELETE, client Close). STORE_NOT_FOUND if unknown. */
-enum store_status store_connection_delete(PGconn *, const char *token);
+/* Remove a connection (DELETE, client Close, classic abort). STORE_NOT_FOUND
+ * if unknown (or of the other protocol). */
+enum store_status store_connection_delete(PGconn *, const char *token, enum store_proto);
 
 struct poll_info {
 	char		connection_id[64];
@@ -84,10 +111,25 @@ struct send_conn {
 	int		closing;
 	struct buf	inbound;	/* carried-over partial record + this body; caller frees */
 };
-/* BEGIN and lock the connection. On STORE_OK the transaction is open. */
-enum store_status store_send_begin(PGconn *, const char *token, struct send_conn *);
-/* Queue one record (NUL-terminated JSON, without 0x1E) for the connection itself. */
-enum store_status store_send_queue(PGconn *, const char *connection_id, const char *record);
+/* BEGIN and take the connection's send lock (POSTs of one connection run one
+ * at a time). On STORE_OK the transaction is open; STORE_NOT_FOUND: unknown,
+ * or a connection of the other protocol. */
+enum store_status store_send_begin(PGconn *, const char *token, enum store_proto,
+		    struct send_conn *);
+/* Acquire a connection and store_send_begin on it. writes: the POST may
+ * write meetings and so wait on its calendar's locks: it is then counted
+ * against the connection's group's share of the pool (store_acquire_for), so
+ * it cannot take the pool from other calendars. On STORE_OK *db is the
+ * connection (release it with store_release); STORE_BUSY: no connection
+ * came free in time. */
+enum store_status store_send_open(struct store *, const char *token, enum store_proto,
+		    int writes, struct send_conn *, PGconn **db);
+/* Queue one record (NUL-terminated JSON, without 0x1E) for the connection
+ * itself. stamp: the group's last_seq the record's content reflects (a
+ * read's), so that drains put every push up to it first; -1: what this
+ * statement sees (pollhub.connection_messages_stamp). */
+enum store_status store_send_queue(PGconn *, const char *connection_id, const char *record,
+		    long long stamp);
 enum store_status store_join_group(PGconn *, const char *connection_id, const char *group);
 /* Mark the connection closing and leave its groups: after what is queued,
  * its next poll answers 204. */
@@ -106,7 +148,9 @@ enum store_status store_set_sender(PGconn *, const char *connection_id);
 
 /* MeetingHub data: results are JSON text appended to out. On STORE_INVALID
  * why names the offending field (e.g. a RecurrenceID that does not exist). */
-enum store_status store_meetings_read(PGconn *, const char *group, struct buf *out);
+/* *stamp = the group's last_seq in the same snapshot as the meetings read. */
+enum store_status store_meetings_read(PGconn *, const char *group, struct buf *out,
+		    long long *stamp);
 enum store_status store_meeting_create(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out, char *why, size_t whylen);
 enum store_status store_meeting_update(PGconn *, const char *group, const struct meeting *,
@@ -114,9 +158,25 @@ enum store_status store_meeting_update(PGconn *, const char *group, const struct
 enum store_status store_meeting_destroy(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out);
 
-/* Close connections with more than max_pending messages pending, reap idle
- * ones and trim the outbox; *removed = connections removed. */
-enum store_status store_reap(PGconn *, int disconnect_timeout, int poll_timeout,
-		    int max_pending, int *removed);
+/* This responder (id "host:pid") is alive with these timeouts (seconds);
+ * the reap thresholds every responder uses are the longest of those alive.
+ * *poll and *disconnect become the thresholds in force. */
+enum store_status store_responder_seen(PGconn *, const char *id, int *poll_timeout,
+		    int *disconnect_timeout);
+/* This responder stops: its timeouts no longer count. */
+enum store_status store_responder_leave(PGconn *, const char *id);
+
+struct maintain_result {
+	int	removed;	/* stale connections removed */
+	int	closed;		/* closed by the pending cap */
+	int	skipped;	/* groups skipped: another session held them */
+	double	max_lock_ms;	/* longest any one step held its locks */
+};
+/* Say this responder is alive (as store_responder_seen), reap stale
+ * connections by the thresholds in force, trim the outbox group by group and
+ * close connections over max_pending, each step in its own short
+ * transaction and never waiting for a lock (CALL pollhub.maintain). */
+enum store_status store_maintain(PGconn *, const char *id, int poll_timeout,
+		    int disconnect_timeout, int max_pending, struct maintain_result *);
 
 #endif

@@ -20,6 +20,7 @@ struct app {
 	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */
 	atomic_int	 handing_off;	/* set on SIGHUP: polls answer, streams park */
 	atomic_int	 active;	/* requests being handled */
+	char		 responder_id[300];	/* host:pid, in pollhub.responders */
 };
 
 #endif

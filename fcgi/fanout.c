@@ -30,14 +30,11 @@ row(void *ctx, size_t i, int served, const char *records, size_t len)
 }
 
 void
-fanout_drain(void *ctx, struct waiter **waiters, size_t n)
+fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n)
 {
-	struct app *app = ctx;
 	struct buf ids = BUF_INIT, polls = BUF_INIT;
-	PGconn *db;
 
-	if ((db = store_acquire(app->store)) == NULL)
-		return;	/* nobody served: each drains for itself */
+	(void)ctx;
 	for (size_t start = 0; start < n; start += CHUNK) {
 		struct chunk c = { waiters + start, n - start < CHUNK ? n - start : CHUNK };
 		int oom = 0;
@@ -57,7 +54,6 @@ fanout_drain(void *ctx, struct waiter **waiters, size_t n)
 		if (oom != 0 || store_drain_many(db, ids.data, polls.data, row, &c) != STORE_OK)
 			log_warn("batched drain of %zu waiter(s) failed; they drain alone", c.n);
 	}
-	store_release(app->store, db);
 	buf_free(&ids);
 	buf_free(&polls);
 }

@@ -10,7 +10,7 @@
 
 #include "notify.h"
 
-/* A notify_drain_fn; ctx is the struct app. */
-void	fanout_drain(void *ctx, struct waiter **waiters, size_t n);
+/* A notify_drain_fn (db: the notifier's own connection); ctx is the struct app. */
+void	fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n);
 
 #endif

@@ -123,7 +123,7 @@ maintenance(void *arg)
 		touch_every = 1;
 	while (!atomic_load(&app->stopping)) {
 		PGconn *db = store_acquire(app->store);
-		int removed = 0;
+		struct maintain_result mr = { 0 };
 		time_t now = time(NULL);
 
 		if (db != NULL) {
@@ -131,14 +131,60 @@ maintenance(void *arg)
 				touch_streams(app, db);
 				last_touch = now;
 			}
-			if (store_reap(db, app->cfg.disconnect_timeout, app->cfg.poll_timeout,
-			    app->cfg.max_pending, &removed) == STORE_OK && removed > 0)
-				log_info("reaped %d idle connection(s)", removed);
+			if (store_maintain(db, app->responder_id, app->cfg.poll_timeout,
+			    app->cfg.disconnect_timeout, app->cfg.max_pending, &mr) == STORE_OK) {
+				if (mr.removed > 0)
+					log_info("reaped %d idle connection(s)", mr.removed);
+				if (mr.closed > 0)
+					log_info("closed %d connection(s) with more than %d messages"
+					    " pending", mr.closed, app->cfg.max_pending);
+				if (mr.skipped > 0)
+					log_debug("maintenance skipped %d group(s) held by another"
+					    " session", mr.skipped);
+			}
 			store_release(app->store, db);
 		}
 		sleep(REAP_INTERVAL);
 	}
 	return NULL;
+}
+
+/* Say in the database that this responder is alive with its timeouts: every
+ * responder reaps by the longest of those alive (40_reap.sql), and we say so
+ * when another's are longer than ours. */
+static void
+register_responder(struct app *app)
+{
+	char host[256];
+	PGconn *db;
+	int poll = app->cfg.poll_timeout, disc = app->cfg.disconnect_timeout;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	/* The pid survives a restart in place: the new image takes over the row. */
+	snprintf(app->responder_id, sizeof(app->responder_id), "%s:%ld", host, (long)getpid());
+	if ((db = store_acquire(app->store)) == NULL)
+		return;
+	if (store_responder_seen(db, app->responder_id, &poll, &disc) != STORE_OK)
+		log_warn("could not register this responder's timeouts");
+	else if (poll != app->cfg.poll_timeout || disc != app->cfg.disconnect_timeout)
+		log_info("reap thresholds in force: poll timeout %d s, disconnect timeout %d s"
+		    " (another responder's are longer than this one's %d s / %d s)",
+		    poll, disc, app->cfg.poll_timeout, app->cfg.disconnect_timeout);
+	store_release(app->store, db);
+}
+
+static void
+unregister_responder(struct app *app)
+{
+	PGconn *db = store_acquire(app->store);
+
+	if (db == NULL)
+		return;
+	if (store_responder_leave(db, app->responder_id) != STORE_OK)
+		log_warn("could not unregister this responder; its row ages out");
+	store_release(app->store, db);
 }
 
 /* systemd socket activation (sd_listen_fds): the first socket, fd 3. */
@@ -226,6 +272,7 @@ main(int argc, char **argv)
 	pthread_t tid;
 	sigset_t sigs;
 	char err[512], exe[PATH_MAX];
+	struct store_limits limits;
 	int fd, sig, started = 0, ours, resumed;
 	ssize_t n;
 
@@ -248,12 +295,23 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if ((app.store = store_open(app.cfg.database, app.cfg.db_pool, err, sizeof(err))) == NULL ||
-	    (app.notifier = notifier_start(app.cfg.database, fanout_drain, &app,
+	limits = (struct store_limits){
+		.lock_timeout_ms = app.cfg.db_lock_timeout,
+		.statement_timeout_ms = app.cfg.db_statement_timeout,
+		.idle_tx_timeout_ms = app.cfg.db_idle_tx_timeout,
+		.acquire_timeout_ms = app.cfg.db_acquire_timeout,
+		.per_key = app.cfg.db_per_group,
+		/* Polls, drains and negotiates always find a connection. */
+		.reserve = app.cfg.db_pool / 4 > 0 ? app.cfg.db_pool / 4 : 1,
+	};
+	if ((app.store = store_open(app.cfg.database, app.cfg.db_pool, &limits, err,
+	    sizeof(err))) == NULL ||
+	    (app.notifier = notifier_start(app.store, fanout_drain, &app,
 	    err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return 1;
 	}
+	register_responder(&app);
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
 		return 1;
@@ -308,6 +366,7 @@ main(int argc, char **argv)
 		notifier_wake_all(app.notifier);
 		nanosleep(&ts, NULL);
 	}
+	unregister_responder(&app);
 	/* Sanitizer builds (the tests): _exit skips LeakSanitizer's check at
 	 * exit, so run it now; a leak fails the test that stopped us. */
 	if (__lsan_do_recoverable_leak_check != NULL && __lsan_do_recoverable_leak_check() != 0)

@@ -30,7 +30,7 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	st = store_connection_delete(db, token);
+	st = store_connection_delete(db, token, PROTO_CORE);
 	store_release(app->store, db);
 	if (st == STORE_OK)
 		http_text(h, 202, "");

@@ -7,13 +7,14 @@
 #include "hubproto.h"
 #include "log.h"
 
-/* Queue one encoded record for the connection; the record buffer is reset. */
+/* Queue one encoded record for the connection; the record buffer is reset.
+ * stamp: see store_send_queue (-1: none). */
 static int
-queue(PGconn *db, const char *connection_id, struct buf *rec)
+queue(PGconn *db, const char *connection_id, struct buf *rec, long long stamp)
 {
 	int rc = 0;
 
-	if (rec->len > 0 && store_send_queue(db, connection_id, rec->data) != STORE_OK)
+	if (rec->len > 0 && store_send_queue(db, connection_id, rec->data, stamp) != STORE_OK)
 		rc = -1;
 	buf_reset(rec);
 	return rc;
@@ -33,7 +34,7 @@ close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *
 	else
 		snprintf(text, sizeof(text), "Connection closed with an error.");
 	log_info("connection %s: closing: %s", sc->id, why);
-	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec) == -1 ||
+	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec, -1) == -1 ||
 	    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
 	buf_free(&rec);
 	sc->closing = 1;
@@ -49,13 +50,13 @@ handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 
 	if (hubproto_parse_handshake(rec, len, err, sizeof(err)) == -1) {
 		log_info("connection %s: handshake refused: %s", sc->id, err);
-		rc = hubproto_handshake_response(&out, err) == -1 || queue(db, sc->id, &out) == -1 ||
+		rc = hubproto_handshake_response(&out, err) == -1 || queue(db, sc->id, &out, -1) == -1 ||
 		    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
 		sc->closing = 1;
 	} else {
 		/* OnConnected: join the group, then answer {} (it must lead the output). */
 		rc = hubproto_handshake_response(&out, NULL) == -1 ||
-		    queue(db, sc->id, &out) == -1 ||
+		    queue(db, sc->id, &out, -1) == -1 ||
 		    store_join_group(db, sc->id, sc->group) != STORE_OK ? -1 : 0;
 		sc->handshaken = 1;
 	}
@@ -70,6 +71,7 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors };
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
+	long long stamp = -1;
 	int rc = 0;
 
 	if (hubproto_parse_message(rec, len, &msg, err, sizeof(err)) == -1) {
@@ -79,10 +81,10 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 	switch (msg.type) {
 	case HUB_INVOCATION:
 	case HUB_STREAM_INVOCATION:
-		if (hub_invoke(&caller, &msg, &out) == -1)
+		if (hub_invoke(&caller, &msg, &out, &stamp) == -1)
 			rc = -1;
 		else
-			rc = queue(db, sc->id, &out);
+			rc = queue(db, sc->id, &out, stamp);
 		break;
 	case HUB_CLOSE:
 		/* The client is stopping: leave the group; its next poll gets 204. */
@@ -136,6 +138,35 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 	return 0;
 }
 
+/* 1 when a record of body may write meetings (hub_writes), or cannot be
+ * told apart (it completes a record begun in an earlier POST): the POST then
+ * counts against its group's share of the pool. */
+static int
+body_writes(const struct buf *body)
+{
+	size_t off = 0;
+	long n;
+
+	while (off < body->len && (n = hubproto_record_len(body->data + off, body->len - off)) >= 0) {
+		struct hub_message msg;
+		char err[64];
+		int writes;
+
+		if (hubproto_parse_message(body->data + off, (size_t)n, &msg, err, sizeof(err)) == -1) {
+			/* A handshake is no hub message; anything else may be half of one. */
+			if (hubproto_parse_handshake(body->data + off, (size_t)n, err, sizeof(err)) == -1)
+				return 1;
+		} else {
+			writes = hub_writes(&msg);
+			hub_message_free(&msg);
+			if (writes)
+				return 1;
+		}
+		off += (size_t)n + 1;
+	}
+	return 0;
+}
+
 void
 send_handle(struct app *app, struct http_request *h, const char *token)
 {
@@ -156,13 +187,11 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 400, "Bad Request");
 		goto done;
 	}
-	if ((db = store_acquire(app->store)) == NULL) {
-		http_text(h, 503, "Service Unavailable");
-		goto done;
-	}
-	st = store_send_begin(db, token, &sc);
+	/* Counted against the group's share of the pool: a send may wait on its
+	 * calendar's locks (an open transaction in psql) and must not take the
+	 * pool from the other calendars. */
+	st = store_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
 	if (st != STORE_OK) {
-		store_release(app->store, db);
 		http_text(h, st == STORE_NOT_FOUND ? 404 : 503,
 		    st == STORE_NOT_FOUND ? "No Connection with that ID" : "Service Unavailable");
 		goto done;

@@ -207,7 +207,7 @@ done:
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
 	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
-		if (store_connection_delete(db, token) == STORE_ERROR)
+		if (store_connection_delete(db, token, PROTO_CORE) == STORE_ERROR)
 			log_warn("connection %s: not removed; the reaper will", pi->connection_id);
 		store_release(app->store, db);
 	}
@@ -237,7 +237,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
 	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1) {
 		if ((db = store_acquire(app->store)) != NULL) {
-			store_connection_delete(db, token);
+			store_connection_delete(db, token, PROTO_CORE);
 			store_release(app->store, db);
 		}
 		return;

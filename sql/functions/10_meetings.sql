@@ -81,18 +81,51 @@ $$;
 CREATE OR REPLACE TRIGGER meetings_push AFTER INSERT OR UPDATE OR DELETE ON pollhub.meetings
 	FOR EACH ROW EXECUTE FUNCTION pollhub.meetings_push();
 
--- Join group g, starting after everything already queued for it. Taking the
--- group row's lock waits for writers in flight, so none of their rows can
--- land at or below the cursor.
+-- Join group g, starting after everything committed to it so far. No lock is
+-- taken or waited for (an administrator's open transaction that pushed to g
+-- holds its row): seqs are taken under the group row's lock held until
+-- commit, so every row not yet committed has a seq above the committed
+-- last_seq read here, and reaches the new member.
 CREATE OR REPLACE FUNCTION pollhub.join_group(p_connection text, g text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	s bigint;
 BEGIN
-	INSERT INTO pollhub.groups AS gr (name) VALUES (g)
-	    ON CONFLICT (name) DO UPDATE SET last_seq = gr.last_seq
-	    RETURNING gr.last_seq INTO s;
-	INSERT INTO pollhub.memberships (connection_id, group_name, cursor)
-	    VALUES (p_connection, g, s) ON CONFLICT DO NOTHING;
+	FOR attempt IN 1..3 LOOP
+		SELECT gr.last_seq INTO s FROM pollhub.groups gr WHERE gr.name = g;
+		IF NOT FOUND THEN
+			INSERT INTO pollhub.groups (name) VALUES (g) ON CONFLICT DO NOTHING;
+			s := 0;
+			SELECT gr.last_seq INTO s FROM pollhub.groups gr WHERE gr.name = g;
+		END IF;
+		BEGIN
+			INSERT INTO pollhub.memberships (connection_id, group_name, cursor)
+			    VALUES (p_connection, g, s) ON CONFLICT DO NOTHING;
+			RETURN;
+		EXCEPTION WHEN foreign_key_violation THEN
+			-- The reaper forgot the (empty) group in between: make it again.
+			NULL;
+		END;
+	END LOOP;
+	RAISE EXCEPTION 'could not join group %', g;
 END
 $$;
+
+-- The causal-order stamp of a connection's own queue (see 009_delivery.sql):
+-- unless the writer gave one (a read() stamps what its own snapshot saw), a
+-- row is stamped with its group's last_seq as this statement sees it.
+CREATE OR REPLACE FUNCTION pollhub.connection_messages_stamp() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.group_seq IS NULL THEN
+		SELECT g.last_seq INTO NEW.group_seq
+		  FROM pollhub.connections c JOIN pollhub.groups g ON g.name = c.group_name
+		 WHERE c.id = NEW.connection_id;
+		NEW.group_seq := coalesce(NEW.group_seq, 0);
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER connection_messages_stamp BEFORE INSERT ON pollhub.connection_messages
+	FOR EACH ROW EXECUTE FUNCTION pollhub.connection_messages_stamp();

@@ -1,13 +1,28 @@
--- A new poll used to NOTIFY 'c:<id>' every time, to end an older poll of the
--- same connection held in any process. Long-polling clients poll one at a
--- time, so that NOTIFY almost never had anyone to wake, yet each one cost a
--- serialised commit and, in every listening process, a batched drain of the
--- new poll itself: a 1,000-member fan-out paid 1,000 of them (make bench).
--- Notify only when an older poll is still held (poll_active).
+-- Core (ASP.NET Core SignalR) connections: polls, the stream, sends and
+-- disconnects, as common/store.c calls them.
 --
--- And a long poll that is answered with records no longer needs its own
--- poll_end() round trip (1,000 of them through the query pool held up the
--- answers of a fan-out): the drain that returns the records ends the poll.
+-- Locks: a drain or a poll locks its connection row FOR NO KEY UPDATE, which
+-- the foreign-key checks of a send's inserts (KEY SHARE) do not conflict
+-- with. A send (POST) serialises with the other sends of its connection by an
+-- advisory lock (send_begin), not by the row, so a send waiting for a
+-- calendar's lock (an administrator's open transaction) never holds up its
+-- connection's polls. Every pooled connection has a lock_timeout: no wait is
+-- unbounded.
+--
+-- Statuses and transports are named once for C in common/sqlproto.h.
+
+-- A connection of the Core protocol (not a classic one, whose transports
+-- start with 'Classic'): a token is valid on its own protocol's endpoints only.
+CREATE OR REPLACE FUNCTION pollhub.is_core(p_transport text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT p_transport IS NULL OR p_transport IN ('LongPolling', 'ServerSentEvents')
+$$;
+
+-- Start a long poll: supersede an older poll of this connection (it answers
+-- 204; NOTIFY only when one is still held, in any process) and say whether
+-- this is the connection's first poll (answered at once). All NULL for an
+-- unknown token (or a classic one); transport alone when the connection
+-- streams (the caller refuses).
 CREATE OR REPLACE FUNCTION pollhub.poll_begin(p_token text,
 	OUT connection_id text, OUT group_name text, OUT poll_no bigint,
 	OUT first_poll boolean, OUT transport text)
@@ -15,15 +30,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	was_active boolean;
 BEGIN
-	-- The row lock orders this against poll_end of the older poll.
 	SELECT c.poll_active INTO was_active FROM pollhub.connections c
 	 WHERE c.token = p_token AND coalesce(c.transport, 'LongPolling') = 'LongPolling'
-	   FOR UPDATE;
+	   FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
-		-- Unknown (all NULL), or another transport (the caller refuses).
 		SELECT c.id, c.group_name, c.poll_no, false, c.transport
 		  INTO connection_id, group_name, poll_no, first_poll, transport
-		  FROM pollhub.connections c WHERE c.token = p_token;
+		  FROM pollhub.connections c WHERE c.token = p_token AND pollhub.is_core(c.transport);
 		RETURN;
 	END IF;
 	UPDATE pollhub.connections c
@@ -38,19 +51,55 @@ BEGIN
 END
 $$;
 
--- Drain (see 002_sse.sql); a long poll answered with records ends.
+-- The records pending for connection c (locked by the caller), 0x1E-terminated,
+-- in causal order: its group's pushes (minus its own) and its own queue
+-- (completions, handshake answer, Close) merged by commit order. A queued row
+-- carries group_seq, the group's last_seq when it was written: pushes up to
+-- it go first. Consumes: the queue rows are deleted and the cursors move.
+-- Rows of groups other than the connection's own (none today) go last.
+CREATE OR REPLACE FUNCTION pollhub.drain_one(c pollhub.connections) RETURNS text
+LANGUAGE sql AS $$
+	WITH direct AS (
+		DELETE FROM pollhub.connection_messages d WHERE d.connection_id = c.id
+		RETURNING d.id, d.group_seq, d.payload),
+	pending AS (
+		SELECT o.group_name, o.seq, o.sender, o.payload
+		  FROM pollhub.memberships m
+		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor
+		 WHERE m.connection_id = c.id),
+	moved AS (
+		UPDATE pollhub.memberships m SET cursor = p.top
+		  FROM (SELECT pe.group_name, max(pe.seq) AS top FROM pending pe
+			 GROUP BY pe.group_name) p
+		 WHERE m.connection_id = c.id AND m.group_name = p.group_name),
+	items AS (
+		SELECT CASE WHEN pe.group_name = c.group_name THEN pe.seq
+			    ELSE 9223372036854775807 END AS k, 0 AS kind,
+		       pe.group_name AS g, pe.seq AS i, pe.payload
+		  FROM pending pe WHERE pe.sender IS DISTINCT FROM c.id
+		UNION ALL
+		SELECT di.group_seq, 1, '', di.id, di.payload FROM direct di)
+	SELECT coalesce(string_agg(it.payload || chr(30), '' ORDER BY it.k, it.kind, it.g, it.i), '')
+	  FROM items it
+$$;
+
+-- Everything pending for one poll or stream (drain_one). status: 'ok';
+-- 'gone' (no such Core connection); 'superseded' (a newer poll exists);
+-- 'closed' (closing and nothing left: the connection is removed); 'closing'
+-- (the last records of a closing connection: a stream ends after them, a
+-- poll delivers them and the next poll answers 204). A long poll answered
+-- with records ends here (no poll_end round trip).
 CREATE OR REPLACE FUNCTION pollhub.poll_drain(p_token text, p_poll bigint,
 	OUT status text, OUT payload text)
 LANGUAGE plpgsql AS $$
 DECLARE
 	c pollhub.connections;
-	direct text;
-	grouped text;
 BEGIN
 	payload := '';
-	-- The row lock serialises drains of one connection with each other and
-	-- with its POSTs; later statements see what those committed.
-	SELECT * INTO c FROM pollhub.connections WHERE token = p_token FOR UPDATE;
+	-- The row lock serialises drains of one connection; later statements
+	-- see what those committed.
+	SELECT * INTO c FROM pollhub.connections
+	 WHERE token = p_token AND pollhub.is_core(transport) FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		status := 'gone';
 		RETURN;
@@ -59,38 +108,16 @@ BEGIN
 		status := 'superseded';
 		RETURN;
 	END IF;
-	WITH d AS (
-		DELETE FROM pollhub.connection_messages WHERE connection_id = c.id
-		RETURNING id, connection_messages.payload)
-	SELECT string_agg(d.payload || chr(30), '' ORDER BY d.id) INTO direct FROM d;
-
-	WITH pending AS (
-		SELECT o.group_name, o.seq, o.sender, o.payload
-		  FROM pollhub.memberships m
-		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor
-		 WHERE m.connection_id = c.id),
-	moved AS (
-		UPDATE pollhub.memberships m SET cursor = p.top
-		  FROM (SELECT pending.group_name, max(seq) AS top FROM pending
-			 GROUP BY pending.group_name) p
-		 WHERE m.connection_id = c.id AND m.group_name = p.group_name)
-	SELECT string_agg(pending.payload || chr(30), '' ORDER BY pending.group_name, seq)
-		FILTER (WHERE sender IS DISTINCT FROM c.id)
-	  INTO grouped FROM pending;
-
-	payload := coalesce(direct, '') || coalesce(grouped, '');
+	payload := pollhub.drain_one(c);
 	IF payload = '' AND c.state = 'closing' THEN
 		DELETE FROM pollhub.connections WHERE id = c.id;
 		status := 'closed';
 		RETURN;
 	END IF;
-	-- A long poll that gets records answers with them: it ends here.
 	UPDATE pollhub.connections
 	   SET last_seen = now(),
 	       poll_active = poll_active AND NOT (transport = 'LongPolling' AND payload <> '')
 	 WHERE id = c.id;
-	-- A stream ends after a closing connection's last records; a poll
-	-- delivers them and the next poll answers 204.
 	status := CASE WHEN c.state = 'closing' THEN 'closing' ELSE 'ok' END;
 END
 $$;
@@ -104,15 +131,16 @@ $$;
 
 -- Open the server-sent events stream of a connection. A connection has one
 -- stream for its whole life: when it ends, the connection is removed.
--- status: 'ok'; 'gone' (no such connection); 'transport' (it long-polls);
--- 'busy' (its stream is or was already open).
+-- status: 'ok'; 'gone' (no such Core connection); 'transport' (it
+-- long-polls); 'busy' (its stream is or was already open).
 CREATE OR REPLACE FUNCTION pollhub.stream_begin(p_token text,
 	OUT status text, OUT connection_id text, OUT group_name text, OUT poll_no bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
 	c pollhub.connections;
 BEGIN
-	SELECT * INTO c FROM pollhub.connections WHERE token = p_token FOR UPDATE;
+	SELECT * INTO c FROM pollhub.connections
+	 WHERE token = p_token AND pollhub.is_core(transport) FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		status := 'gone';
 		RETURN;
@@ -136,25 +164,64 @@ BEGIN
 END
 $$;
 
--- touch() locked connection rows in whatever order the UPDATE met them, and
--- drain_many() locks them in id order: the two could deadlock (seen under
--- make bench). Lock in id order here too.
+-- A responder says, for all its open streams at once, that they are alive;
+-- the reaper removes an active connection nobody has vouched for in a while
+-- (its responder died). Rows locked in id order (as drain_many), and a row
+-- another session holds is skipped: it is vouched for next time.
 CREATE OR REPLACE FUNCTION pollhub.touch(p_ids text[]) RETURNS void
 LANGUAGE sql AS $$
 	UPDATE pollhub.connections c SET last_seen = now()
 	  FROM (SELECT id FROM pollhub.connections
 		 WHERE id = ANY(p_ids) AND poll_active
-		 ORDER BY id FOR UPDATE) l
+		 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) l
 	 WHERE c.id = l.id
 $$;
 
+-- Begin a send (a POST; the caller has BEGUN): take the connection's send
+-- lock, so its POSTs run one at a time (the partial record carried in
+-- inbound, the order of its queue), then read the row. The row itself is not
+-- locked: a send that waits for a calendar's lock holds up no drain of this
+-- connection. No row for an unknown token or one of the other protocol.
+-- p_wait false: do not wait for the send lock; when another send of the
+-- connection holds it (it may itself be waiting for a calendar's lock),
+-- locked is false and only id and group_name are given (the caller waits
+-- elsewhere: it must not hold a shared pool connection while it waits).
+CREATE OR REPLACE FUNCTION pollhub.send_begin(p_token text, p_classic boolean, p_wait boolean)
+RETURNS TABLE (id text, group_name text, handshaken boolean, closing boolean, inbound bytea,
+	locked boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	cid text;
+	grp text;
+BEGIN
+	SELECT c.id, c.group_name INTO cid, grp FROM pollhub.connections c
+	 WHERE c.token = p_token AND pollhub.is_core(c.transport) <> p_classic;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	-- Two-key form, class 0x7068 ('ph'): apart from any other advisory lock.
+	IF p_wait THEN
+		PERFORM pg_advisory_xact_lock(28776, hashtext(cid));
+	ELSIF NOT pg_try_advisory_xact_lock(28776, hashtext(cid)) THEN
+		RETURN QUERY SELECT cid, grp, NULL::boolean, NULL::boolean, NULL::bytea, false;
+		RETURN;
+	END IF;
+	-- A new snapshot: what the send we may have waited for committed.
+	RETURN QUERY SELECT c.id, c.group_name, c.handshaken, c.state = 'closing', c.inbound, true
+	  FROM pollhub.connections c WHERE c.id = cid;
+END
+$$;
+
 -- Remove a connection: it leaves its groups; a held poll wakes and ends.
-CREATE OR REPLACE FUNCTION pollhub.disconnect(p_token text) RETURNS boolean
+-- False when there is no such connection of that protocol.
+CREATE OR REPLACE FUNCTION pollhub.disconnect(p_token text, p_classic boolean) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
 	cid text;
 BEGIN
-	DELETE FROM pollhub.connections WHERE token = p_token RETURNING id INTO cid;
+	DELETE FROM pollhub.connections
+	 WHERE token = p_token AND pollhub.is_core(transport) <> p_classic
+	RETURNING id INTO cid;
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;

@@ -1,31 +1,45 @@
--- Batched drain (see 003_fanout.sql); likewise.
+-- Batched fan-out: one statement drains many waiting polls and streams.
+
+-- Drain the connections p_ids[i] whose current poll is p_polls[i] and which
+-- are open, as poll_drain does for one (drain_one: pushes and the own queue
+-- merged in commit order; cursors advance), in one statement. Rows come back
+-- in the order of p_ids, numbered from 1. status 'ok' with the records, or
+-- 'self': not drained (closing, superseded, gone, or its row is held by
+-- another session right now): the waiter must call poll_drain itself.
+--
+-- Never waits for a row lock: a connection another session holds (its own
+-- drain elsewhere, an administrator's open transaction) is skipped, so one
+-- locked row cannot stall a process's whole fan-out; the skipped waiter
+-- drains on its own, later, in order.
 CREATE OR REPLACE FUNCTION pollhub.drain_many(p_ids text[], p_polls bigint[])
 RETURNS TABLE (n bigint, status text, payload text)
 LANGUAGE plpgsql AS $$
+DECLARE
+	locked text[];
 BEGIN
-	-- Lock first, in id order (concurrent batches cannot deadlock), and
-	-- only then read: the next statement's snapshot sees whatever a drain
-	-- we waited for committed (a single statement would not, and would
-	-- hand out the same rows twice).
-	PERFORM 1 FROM pollhub.connections c
-	  JOIN unnest(p_ids) AS w(id) ON w.id = c.id
-	 ORDER BY c.id
-	   FOR UPDATE OF c;
+	-- Lock first, in id order, and only then read: the next statement's
+	-- snapshot sees whatever a drain that held a row before committed.
+	SELECT array_agg(l.id) INTO locked
+	  FROM (SELECT c.id FROM pollhub.connections c
+		  JOIN unnest(p_ids) AS w(id) ON w.id = c.id
+		 ORDER BY c.id
+		   FOR NO KEY UPDATE OF c SKIP LOCKED) l;
 
 	RETURN QUERY
 	WITH want AS (
 		SELECT w.id, w.poll_no, w.n
 		  FROM unnest(p_ids, p_polls) WITH ORDINALITY AS w(id, poll_no, n)),
 	live AS (
-		SELECT c.id, c.poll_no FROM pollhub.connections c
+		SELECT c.id, c.poll_no, c.group_name FROM pollhub.connections c
 		  JOIN want w ON w.id = c.id AND w.poll_no = c.poll_no
-		 WHERE c.state = 'open'),
+		 WHERE c.state = 'open' AND c.id = ANY(locked)),
 	direct AS (
 		DELETE FROM pollhub.connection_messages d USING live l
 		 WHERE d.connection_id = l.id
-		RETURNING d.connection_id, d.id, d.payload),
+		RETURNING d.connection_id, d.id, d.group_seq, d.payload),
 	pending AS (
-		SELECT m.connection_id, o.group_name, o.seq, o.sender, o.payload
+		SELECT m.connection_id, o.group_name, o.seq, o.sender, o.payload,
+		       l.group_name AS own_group
 		  FROM live l
 		  JOIN pollhub.memberships m ON m.connection_id = l.id
 		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor),
@@ -34,30 +48,32 @@ BEGIN
 		  FROM (SELECT pe.connection_id, pe.group_name, max(pe.seq) AS top
 			  FROM pending pe GROUP BY pe.connection_id, pe.group_name) p
 		 WHERE m.connection_id = p.connection_id AND m.group_name = p.group_name),
-	d AS (
-		SELECT di.connection_id, string_agg(di.payload || chr(30), '' ORDER BY di.id) AS s
-		  FROM direct di GROUP BY di.connection_id),
-	g AS (
+	-- The merge of drain_one (20_connections.sql), per connection.
+	items AS (
 		SELECT pe.connection_id,
-		       string_agg(pe.payload || chr(30), '' ORDER BY pe.group_name, pe.seq)
-			FILTER (WHERE pe.sender IS DISTINCT FROM pe.connection_id) AS s
-		  FROM pending pe GROUP BY pe.connection_id),
+		       CASE WHEN pe.group_name = pe.own_group THEN pe.seq
+			    ELSE 9223372036854775807 END AS k, 0 AS kind,
+		       pe.group_name AS g, pe.seq AS i, pe.payload
+		  FROM pending pe WHERE pe.sender IS DISTINCT FROM pe.connection_id
+		UNION ALL
+		SELECT di.connection_id, di.group_seq, 1, '', di.id, di.payload FROM direct di),
+	r AS (
+		SELECT it.connection_id,
+		       string_agg(it.payload || chr(30), '' ORDER BY it.k, it.kind, it.g, it.i) AS s
+		  FROM items it GROUP BY it.connection_id),
 	-- A long poll that gets records answers with them: it ends here.
 	-- Streams are not written at all (touch() vouches for them), so a
 	-- push to N streams writes N membership rows and nothing else.
 	ended AS (
 		UPDATE pollhub.connections c SET last_seen = now(), poll_active = false
-		  FROM live l LEFT JOIN d ON d.connection_id = l.id
-		       LEFT JOIN g ON g.connection_id = l.id
-		 WHERE c.id = l.id AND c.transport = 'LongPolling'
-		   AND (d.s IS NOT NULL OR g.s IS NOT NULL))
+		  FROM live l JOIN r ON r.connection_id = l.id
+		 WHERE c.id = l.id AND c.transport = 'LongPolling')
 	SELECT w.n, CASE WHEN l.id IS NULL THEN 'self' ELSE 'ok' END,
-	       coalesce(d.s, '') || coalesce(g.s, '')
+	       coalesce(r.s, '')
 	  FROM want w
 	  -- A superseded poll of the same connection may be in the batch too.
 	  LEFT JOIN live l ON l.id = w.id AND l.poll_no = w.poll_no
-	  LEFT JOIN d ON d.connection_id = l.id
-	  LEFT JOIN g ON g.connection_id = l.id
+	  LEFT JOIN r ON r.connection_id = l.id
 	 ORDER BY w.n;
 END
 $$;

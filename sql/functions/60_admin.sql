@@ -138,12 +138,13 @@ END
 $$;
 
 -- Remove stale connections now (as the responders' reapers do every few
--- seconds), with the responders' default timeouts unless given. Returns how
--- many were removed.
-CREATE OR REPLACE FUNCTION pollhub.reap_now(p_disconnect interval DEFAULT '15 seconds',
-	p_poll interval DEFAULT '90 seconds') RETURNS integer
+-- seconds) and trim the outbox, with the timeouts in force (reap_thresholds())
+-- unless given. Returns how many were removed.
+CREATE OR REPLACE FUNCTION pollhub.reap_now(p_disconnect interval DEFAULT NULL,
+	p_poll interval DEFAULT NULL) RETURNS integer
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
-	SELECT pollhub.reap(p_disconnect, p_poll)
+	SELECT pollhub.reap(coalesce(p_disconnect, t.disconnect_timeout), coalesce(p_poll, t.poll_timeout))
+	  FROM pollhub.reap_thresholds() t
 $$;
 
 GRANT SELECT ON pollhub.admin_connections, pollhub.admin_groups, pollhub.admin_outbox,

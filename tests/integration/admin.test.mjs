@@ -6,8 +6,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startStack, connect, stopAll, waitFor, sleep, repoRoot, transportName } from './stack.mjs';
@@ -115,33 +113,39 @@ describe('administering with psql', { timeout: 120000 }, () => {
 		}
 	});
 
-	test('migrations upgrade an existing database in place, keeping its data, and run again harmlessly', async () => {
-		// A database at 005 (a copy of migrate.sh over the first five files), with a meeting.
-		const old = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-old-'));
+	test('a database at 008 (the last release) upgrades in place, keeping its data, and a second run applies nothing', async () => {
+		// tests/sql/fixtures/pollhub-008.sql: pg_dump of a database migrated by the 008-era
+		// tree (every function still in the migrations), with one meeting in group 'up'.
 		const db = `${stack.dbName}_up`;
+		const env = { ...process.env };
+		delete env.PGDATABASE;
+		const psqlDb = async (sql) => (await execFileP('psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env })).stdout.trim();
 		try {
-			fs.mkdirSync(path.join(old, 'deploy/scripts'), { recursive: true });
-			fs.mkdirSync(path.join(old, 'sql/migrations'), { recursive: true });
-			fs.copyFileSync(path.join(repoRoot, 'deploy/scripts/migrate.sh'), path.join(old, 'deploy/scripts/migrate.sh'));
-			for (const f of fs.readdirSync(path.join(repoRoot, 'sql/migrations')).filter((f) => f < '006'))
-				fs.copyFileSync(path.join(repoRoot, 'sql/migrations', f), path.join(old, 'sql/migrations', f));
-			const env = { ...process.env };
-			delete env.PGDATABASE;
-			await execFileP('bash', [path.join(old, 'deploy/scripts/migrate.sh'), '--create-db', db], { env });
-			const psqlDb = async (sql) => (await execFileP('psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env })).stdout.trim();
-			await psqlDb(`INSERT INTO pollhub.meetings (group_name, title, start_at, end_at) VALUES ('up', 'Kept', now(), now())`);
-			assert.equal(await psqlDb('SELECT max(name) FROM pollhub.schema_migrations'), '005_quiet_polls.sql');
-			// Now the real migrations: only the newer files apply.
+			await execFileP('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', `CREATE DATABASE "${db}"`], { env });
+			await execFileP('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db,
+				'-f', path.join(repoRoot, 'tests/sql/fixtures/pollhub-008.sql')], { env });
+			assert.equal(await psqlDb('SELECT max(name) FROM pollhub.schema_migrations'), '008_classic.sql');
 			const { stdout } = await execFileP('bash', [path.join(repoRoot, 'deploy/scripts/migrate.sh'), '--create-db', db], { env });
-			assert.doesNotMatch(stdout, /applied 00[1-5]/, 'applied files are skipped');
-			assert.match(stdout, /applied 007_admin\.sql/);
+			assert.doesNotMatch(stdout, /applied 00[1-8]/, 'applied files are skipped');
+			assert.match(stdout, /applied 009_delivery\.sql/);
+			assert.match(stdout, /functions applied/);
 			assert.equal(await psqlDb(`SELECT title FROM pollhub.meetings WHERE group_name = 'up'`), 'Kept');
 			assert.equal(await psqlDb(`SELECT meetings FROM pollhub.admin_meetings WHERE group_name = 'up'`), '1');
+			// The code that runs is the tree's: the new signatures are there, the old ones gone.
+			assert.equal(await psqlDb(`SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+				WHERE n.nspname = 'pollhub' AND p.proname = 'disconnect' AND p.pronargs = 2`), '1');
+			assert.equal(await psqlDb(`SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+				WHERE n.nspname = 'pollhub' AND p.proname IN ('disconnect', 'reap', 'close_overfull')
+				AND p.pronargs IN (1, 3) AND p.prokind = 'f' AND p.proname <> 'close_overfull'`), '0');
+			assert.equal(await psqlDb(`SELECT prokind FROM pg_proc WHERE proname = 'maintain'`), 'p');
+			// A meeting edit still pushes (the trigger is the tree's, once).
+			assert.equal(await psqlDb(`SELECT count(*) FROM pg_trigger WHERE tgname = 'meetings_push'`), '1');
+			await psqlDb(`UPDATE pollhub.meetings SET title = 'Edited' WHERE group_name = 'up'`);
+			assert.match(await psqlDb(`SELECT payload FROM pollhub.outbox WHERE group_name = 'up' ORDER BY seq DESC LIMIT 1`), /"Edited"/);
 			const again = await execFileP('bash', [path.join(repoRoot, 'deploy/scripts/migrate.sh'), '--create-db', db], { env });
-			assert.doesNotMatch(again.stdout, /applied/, 'a second run applies nothing');
+			assert.doesNotMatch(again.stdout, /applied 0/, 'a second run applies no migration');
 		} finally {
-			await execFileP('psql', ['-X', '-q', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`]).catch(() => {});
-			fs.rmSync(old, { recursive: true, force: true });
+			await execFileP('psql', ['-X', '-q', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`], { env }).catch(() => {});
 		}
 	});
 

@@ -209,6 +209,23 @@ describe('hostile input', { timeout: 120000 }, () => {
 		assert.equal(rows, '0');
 	});
 
+	test('a classic (2.x) token on the Core endpoints: 404 on GET, POST and DELETE, the row untouched', async () => {
+		const cd = encodeURIComponent(JSON.stringify([{ name: 'meetings' }]));
+		const res = await fetch(`${stack.hubUrl}/negotiate?clientProtocol=2.1&connectionData=${cd}`);
+		assert.equal(res.status, 200);
+		const { ConnectionToken: tok } = await res.json();
+		const q = `'${tok.replace(/'/g, "''")}'`;
+		const row = `SELECT transport, poll_no, poll_active, handshaken, state, encode(inbound, 'hex')
+			FROM pollhub.connections WHERE token = ${q}`;
+		const before = await stack.psql(row);
+		assert.match(before, /^ClassicLongPolling\|/);
+		await refusedEverywhere(tok, 'a classic token');
+		// A partial record, which a Core POST would have stored, is refused too.
+		const s = await c.send(tok, '{"protocol":');
+		assert.deepEqual([s.status, s.body], [404, NOT_FOUND], 'POST of a partial record');
+		assert.equal(await stack.psql(row), before, 'the classic row is as it was');
+	});
+
 	test('a body over POLLHUB_MAX_MESSAGE_SIZE is 413, with or without Content-Length', async () => {
 		const s = await session(c);
 		const big = invocation('big', 'read', ['x'.repeat(40000)]);

@@ -138,6 +138,51 @@ test_max_pending(void)
 	unsetenv("POLLHUB_MAX_PENDING");
 }
 
+/* The database bounds: defaults, values, ranges, and the per-group share
+ * (a quarter of the pool unless given, never more than the pool). */
+static void
+test_db_limits(void)
+{
+	struct config cfg;
+	char err[300];
+
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.db_lock_timeout, 2000);
+	CHECK_INTEQ(cfg.db_statement_timeout, 10000);
+	CHECK_INTEQ(cfg.db_idle_tx_timeout, 30000);
+	CHECK_INTEQ(cfg.db_acquire_timeout, 5000);
+	CHECK_INTEQ(cfg.db_per_group, 2);
+	config_free(&cfg);
+	setenv("POLLHUB_DB_POOL", "3", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.db_per_group, 1);
+	config_free(&cfg);
+	setenv("POLLHUB_DB_PER_GROUP", "7", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.db_per_group, 3);
+	config_free(&cfg);
+	unsetenv("POLLHUB_DB_POOL");
+	unsetenv("POLLHUB_DB_PER_GROUP");
+	setenv("POLLHUB_DB_LOCK_TIMEOUT", "500", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.db_lock_timeout, 500);
+	config_free(&cfg);
+	/* 0 would mean "wait for ever" to PostgreSQL: refused. */
+	setenv("POLLHUB_DB_LOCK_TIMEOUT", "0", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_DB_LOCK_TIMEOUT must be an integer from 1 to 600000");
+	unsetenv("POLLHUB_DB_LOCK_TIMEOUT");
+	setenv("POLLHUB_DB_STATEMENT_TIMEOUT", "0", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	unsetenv("POLLHUB_DB_STATEMENT_TIMEOUT");
+	setenv("POLLHUB_DB_IDLE_TX_TIMEOUT", "x", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	unsetenv("POLLHUB_DB_IDLE_TX_TIMEOUT");
+	setenv("POLLHUB_DB_ACQUIRE_TIMEOUT", "-1", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	unsetenv("POLLHUB_DB_ACQUIRE_TIMEOUT");
+}
+
 int
 main(void)
 {
@@ -145,5 +190,6 @@ main(void)
 	test_origins_refused();
 	test_load();
 	test_max_pending();
+	test_db_limits();
 	return unit_done();
 }
