@@ -41,6 +41,12 @@ $(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANITIZE) $^ $(LDLIBS) -o $@
 
+# SQL-level concurrency tests (tests/sql/concurrency.c): one file, libpq only; run by
+# tests/integration/sqlconc.test.mjs.
+$(ASAN)/tests/sqlconc: tests/sql/concurrency.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SANITIZE) $(CPPFLAGS) $< -lpq -o $@
+
 # The load generator: one file, json-c only.
 $(BUILD)/bench/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(dir $@)
@@ -58,7 +64,7 @@ unit: $(UNIT_BIN)
 
 # Integration: the sanitizer build behind real lighttpd and Apache and PostgreSQL, once per
 # web server and transport (POLLHUB_TEST_MATRIX narrows it).
-integration: $(ASAN)/pollhub
+integration: $(ASAN)/pollhub $(ASAN)/tests/sqlconc
 	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-integration.sh
 
 # Browser: headless Chromium drives the Kendo DataSource and the demo page, two windows
