@@ -380,14 +380,17 @@ store_release(struct store *s, PGconn *c)
 }
 
 /* Run a parameterised statement; NULL (and a log line) unless the status is ok. */
-/* 1 when a failed statement waited too long: lock_timeout (55P03) or
- * statement_timeout (57014), i.e. another session held what it needed. */
+/* 1 when a failed statement gave up on what another session held:
+ * lock_timeout (55P03), statement_timeout (57014), or chosen as the victim of
+ * a deadlock (40P01: two sends of one calendar, each holding what the other
+ * wants). The caller may try again; nothing of the statement stayed. */
 static int
 timed_out(const PGresult *r)
 {
 	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	return state != NULL && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0);
+	return state != NULL && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+	    strcmp(state, "40P01") == 0);
 }
 
 static void

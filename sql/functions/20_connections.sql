@@ -177,6 +177,21 @@ LANGUAGE sql AS $$
 	 WHERE c.id = l.id
 $$;
 
+-- A connection's send lock (transaction-scoped): everything that writes its
+-- queue takes it, so that writes run one at a time in commit order. The
+-- two-key form, class 0x7068 ('ph'), is apart from any other advisory lock.
+-- p_wait false: try only; false when another transaction holds it.
+CREATE OR REPLACE FUNCTION pollhub.send_lock(p_connection text, p_wait boolean) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF p_wait THEN
+		PERFORM pg_advisory_xact_lock(28776, hashtext(p_connection));
+		RETURN true;
+	END IF;
+	RETURN pg_try_advisory_xact_lock(28776, hashtext(p_connection));
+END
+$$;
+
 -- Begin a send (a POST; the caller has BEGUN): take the connection's send
 -- lock, so its POSTs run one at a time (the partial record carried in
 -- inbound, the order of its queue), then read the row. The row itself is not
@@ -199,10 +214,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	-- Two-key form, class 0x7068 ('ph'): apart from any other advisory lock.
-	IF p_wait THEN
-		PERFORM pg_advisory_xact_lock(28776, hashtext(cid));
-	ELSIF NOT pg_try_advisory_xact_lock(28776, hashtext(cid)) THEN
+	IF NOT pollhub.send_lock(cid, p_wait) THEN
 		RETURN QUERY SELECT cid, grp, NULL::boolean, NULL::boolean, NULL::bytea, false;
 		RETURN;
 	END IF;

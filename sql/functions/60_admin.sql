@@ -30,6 +30,20 @@ CREATE OR REPLACE VIEW pollhub.admin_meetings AS
 SELECT group_name, count(*) AS meetings, min(start_at) AS first_start, max(end_at) AS last_end
   FROM pollhub.meetings GROUP BY group_name;
 
+-- The pollhub release whose deploy/scripts/migrate.sh last migrated this
+-- database (its tables and these functions): SELECT pollhub.version();
+-- The number is written once, in common/version.h; migrate.sh reads it from
+-- there and passes it as the psql variable pollhub_version (this file run on
+-- its own by psql says 'unknown'). The responder reports its own in its
+-- "ready" log line and with `pollhub --version`.
+\if :{?pollhub_version}
+\else
+\set pollhub_version unknown
+\endif
+CREATE OR REPLACE FUNCTION pollhub.version() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN :'pollhub_version';
+
 -- A hub invocation record (a push without invocationId) of client method
 -- p_target with the JSON array p_arguments.
 CREATE OR REPLACE FUNCTION pollhub.invocation(p_target text, p_arguments json) RETURNS text
@@ -77,7 +91,7 @@ BEGIN
 	-- The connection's send lock (send_begin, 20_connections.sql): its queue
 	-- is written by one transaction at a time, in commit order, like its
 	-- POSTs. The row lock keeps it open (not being closed) until commit.
-	PERFORM pg_advisory_xact_lock(28776, hashtext(p_connection));
+	PERFORM pollhub.send_lock(p_connection, true);
 	SELECT c.transport, c.group_name INTO c_transport, c_group FROM pollhub.connections c
 	 WHERE c.id = p_connection AND c.state = 'open' FOR NO KEY UPDATE;
 	IF NOT FOUND THEN

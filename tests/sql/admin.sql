@@ -89,6 +89,20 @@ BEGIN
 	ASSERT (SELECT count(*) FROM pollhub.outbox WHERE group_name = 'cal-1'
 		AND payload::json ->> 'target' = 'destroy') = 3, 'three destroy pushes';
 
+	-- send_to_connection refuses a classic connection (it would never be delivered)
+	-- and queues nothing for it.
+	INSERT INTO pollhub.connections (id, token, group_name, transport)
+	VALUES ('conn-classic', 'tok-classic', 'cal-1', 'ClassicLongPolling');
+	BEGIN
+		PERFORM pollhub.send_to_connection('conn-classic', 'notify', '["x"]');
+		ASSERT false, 'send_to_connection to a classic connection must be refused';
+	EXCEPTION WHEN feature_not_supported THEN
+		NULL;
+	END;
+	ASSERT NOT EXISTS (SELECT FROM pollhub.connection_messages WHERE connection_id = 'conn-classic'),
+	    'nothing queued for the classic connection';
+	DELETE FROM pollhub.connections WHERE id = 'conn-classic';
+
 	-- reap_now: a connection unseen for longer than the timeouts goes.
 	UPDATE pollhub.connections SET last_seen = now() - interval '1 hour' WHERE id = 'conn-b';
 	ASSERT pollhub.reap_now() >= 1, 'reap_now removed the stale connection';
