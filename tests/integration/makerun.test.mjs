@@ -11,9 +11,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { repoRoot, waitFor, sleep, transportName } from './stack.mjs';
+import { repoRoot, waitFor, sleep, transportName, freePort, canConnect } from './stack.mjs';
 
 const web = process.env.POLLHUB_TEST_WEB || 'lighttpd';
 const pgPrivate = path.join(repoRoot, 'deploy/scripts/pg-private.sh');
@@ -26,25 +25,6 @@ process.on('exit', () => {
 		try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
 	}
 });
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const srv = net.createServer();
-		srv.on('error', reject);
-		srv.listen(0, '127.0.0.1', () => {
-			const { port } = srv.address();
-			srv.close(() => resolve(port));
-		});
-	});
-}
-
-function canConnect(port) {
-	return new Promise((resolve) => {
-		const s = net.connect({ port, host: '127.0.0.1' });
-		s.once('connect', () => { s.destroy(); resolve(true); });
-		s.once('error', () => { s.destroy(); resolve(false); });
-	});
-}
 
 /** Alive and not a zombie (an orphan's zombie may wait for a pid 1 that does not reap). */
 function alive(pid) {

@@ -49,7 +49,8 @@ function pgEnv() {
 	return { PGHOST, PGPORT, PGUSER };
 }
 
-function freePort() {
+/** A free TCP port of 127.0.0.1. */
+export function freePort() {
 	return new Promise((resolve, reject) => {
 		const srv = net.createServer();
 		srv.unref();
@@ -61,7 +62,8 @@ function freePort() {
 	});
 }
 
-function canConnect(port) {
+/** Whether something listens on 127.0.0.1:port. */
+export function canConnect(port) {
 	return new Promise((resolve) => {
 		const s = net.connect({ port, host: '127.0.0.1' });
 		s.once('connect', () => { s.destroy(); resolve(true); });
