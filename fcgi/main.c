@@ -25,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "router.h"
+#include "version.h"
 
 /* Present only in AddressSanitizer/LeakSanitizer builds. */
 extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
@@ -276,7 +277,12 @@ main(int argc, char **argv)
 	int fd, sig, started = 0, ours, resumed;
 	ssize_t n;
 
-	(void)argc;
+	/* The only argument: what an administrator runs to see which pollhub
+	 * this is (common/version.h). Anything else is ignored, as before. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("pollhub %s\n", POLLHUB_VERSION);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	/* The path now, so that a binary replaced later is the one re-executed. */
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
 		n = 0;
@@ -337,8 +343,8 @@ main(int argc, char **argv)
 	}
 	pthread_attr_destroy(&attr);
 	resumed = handoff_resume(&app);
-	log_info("ready: %d worker threads, %d database connections, poll timeout %d s%s",
-	    started, app.cfg.db_pool, app.cfg.poll_timeout, resumed > 0 ? ", streams resumed" : "");
+	log_info("ready: pollhub %s, %d worker threads, %d database connections, poll timeout %d s%s",
+	    POLLHUB_VERSION, started, app.cfg.db_pool, app.cfg.poll_timeout, resumed > 0 ? ", streams resumed" : "");
 	if (resumed > 0)
 		log_info("resumed %d stream(s) from the previous image", resumed);
 

@@ -6,7 +6,9 @@
 #   pg-private.sh start DIR    create (initdb) if absent, start if not running
 #   pg-private.sh stop DIR     stop it (fast shutdown) if running
 #   pg-private.sh status DIR   exit 0 if running
-#   pg-private.sh env DIR      print `export PGHOST=... PGPORT=... PGUSER=postgres` for eval
+#   pg-private.sh env DIR [DB] print `export PGHOST=... PGPORT=... PGUSER=postgres
+#                              PGDATABASE=DB` for eval; DB defaults to pollhub, the
+#                              database `make run` serves (README: Administering with psql)
 #
 # PGPORT_PRIVATE (default 5432, or the port the cluster was created with) only names the
 # socket file (DIR/sock/.s.PGSQL.PORT). initdb and postgres refuse to run as root, so as
@@ -19,11 +21,11 @@ die() {
 }
 
 usage() {
-	echo "usage: $0 start|stop|status|env DIR" >&2
+	echo "usage: $0 start|stop|status DIR | env DIR [DATABASE]" >&2
 	exit 2
 }
 
-(($# == 2)) || usage
+(($# == 2)) || [[ $# == 3 && $1 == env && -n $3 ]] || usage
 cmd=$1
 [[ -n $2 ]] || usage
 case $cmd in
@@ -78,7 +80,7 @@ is_running() {
 
 if [[ $cmd == env ]]; then
 	port=${PGPORT_PRIVATE:-$(port_of_cluster)}
-	printf 'export PGHOST=%q PGPORT=%q PGUSER=postgres\n' "$sock" "${port:-5432}"
+	printf 'export PGHOST=%q PGPORT=%q PGUSER=postgres PGDATABASE=%q\n' "$sock" "${port:-5432}" "${3:-pollhub}"
 	exit 0
 fi
 
