@@ -14,6 +14,8 @@
 #                       /var/tmp when the postgres user cannot reach .run/ or the path is
 #                       too long for a unix socket)
 #   POLLHUB_RUNDIR      sockets, pid files and logs (default .run/ in the repository)
+#   POLLHUB_DOCROOT     the static files served at / (default deploy/www)
+#   POLLHUB_HUB_PATH    where the hub is (default /meetings)
 #   POLLHUB_BIN         the responder (default build/pollhub)
 #   WEB                 web server: `lighttpd` (the default) or `apache`
 #                       (deploy/lighttpd/pollhub.conf or deploy/apache/pollhub.conf)
@@ -66,6 +68,51 @@ curl -s --noproxy "*" -o /dev/null --max-time 1 "http://$host:$port/" || rc=$?
 
 rundir=$(realpath -m -- "${POLLHUB_RUNDIR:-$repo/.run}")
 mkdir -p -- "$rundir"
+
+# Per-checkout directories outside it, for when it cannot be used (below).
+outside=/var/tmp/pollhub-$(id -u)-$(printf '%s' "$repo" | md5sum | cut -c1-8)
+# The private cluster's directory for run directory $1: POLLHUB_PGDIR, else $1/pg. As root
+# the cluster runs as `postgres`, which must reach it, and a unix socket path has at most
+# 107 bytes: otherwise $outside.
+pg_dir_for() {
+	local d=${POLLHUB_PGDIR:-$1/pg}
+	if [[ -z ${POLLHUB_PGDIR:-} ]]; then
+		if { ((EUID == 0)) && ! runuser -u postgres -- test -x "$1"; } || ((${#d} > 70)); then
+			d=$outside
+		fi
+	fi
+	realpath -m -- "$d"
+}
+
+# Started as root, Apache serves as www-data, which must reach the responder's socket
+# (mode 0666) through every directory above it and read the docroot: not so in a
+# checkout under a 0700 directory such as /root. Checked before anything is started
+# or created (a cluster included), and said once, with every variable to set.
+if [[ $web == apache ]] && ((EUID == 0)); then
+	problems=() fix=()
+	if ! runuser -u www-data -- test -x "$rundir"; then
+		problems+=("  - the run directory $rundir (the responder's socket): set POLLHUB_RUNDIR to a directory www-data can enter")
+		fix+=("POLLHUB_RUNDIR=$outside-run")
+		# The cluster stays where runs with this run directory (lighttpd's) have it.
+		[[ -n ${POLLHUB_PGDIR:-} || -n ${POLLHUB_DATABASE:-} ]] || fix+=("POLLHUB_PGDIR=$(pg_dir_for "$rundir")")
+	fi
+	if ! runuser -u www-data -- test -r "$docroot" -a -x "$docroot"; then
+		problems+=("  - the docroot $docroot: set POLLHUB_DOCROOT to a copy www-data can read")
+		fix=("cp -a '$docroot' $outside-www &&" "${fix[@]}" "POLLHUB_DOCROOT=$outside-www")
+	fi
+	if ((${#problems[@]} > 0)); then
+		if [[ -n ${POLLHUB_DATABASE:-} ]]; then
+			pg_note="no private PostgreSQL: POLLHUB_DATABASE is used"
+		else
+			pg_note="the private PostgreSQL cluster will be in $(pg_dir_for "$rundir")"
+		fi
+		printf 'pollhub: started as root, Apache serves as www-data, which cannot reach (a directory above it is not searchable by www-data):\n%s\n' \
+			"$(printf '%s\n' "${problems[@]}")" >&2
+		printf 'Nothing was started, no cluster created. For example (%s):\n  %s WEB=apache make run\n' \
+			"$pg_note" "${fix[*]}" >&2
+		exit 1
+	fi
+fi
 sock=$rundir/pollhub.sock
 pollhub_log=$rundir/pollhub.log
 web_log=$rundir/$web-error.log
@@ -152,16 +199,7 @@ if [[ -n ${POLLHUB_DATABASE:-} ]]; then
 	db=$POLLHUB_DATABASE
 	bash "$scripts/migrate.sh"
 else
-	# As root the cluster runs as `postgres`, which must reach it; and a unix socket
-	# path has at most 107 bytes. Otherwise use a per-checkout directory in /var/tmp.
-	pg_dir=${POLLHUB_PGDIR:-$rundir/pg}
-	if [[ -z ${POLLHUB_PGDIR:-} ]]; then
-		if { ((EUID == 0)) && ! runuser -u postgres -- test -x "$rundir"; } ||
-			((${#pg_dir} > 70)); then
-			pg_dir=/var/tmp/pollhub-$(id -u)-$(printf '%s' "$repo" | md5sum | cut -c1-8)
-		fi
-	fi
-	pg_dir=$(realpath -m -- "$pg_dir")
+	pg_dir=$(pg_dir_for "$rundir")
 	if ! bash "$scripts/pg-private.sh" status "$pg_dir"; then
 		pg_started=1
 		bash "$scripts/pg-private.sh" start "$pg_dir"
@@ -201,14 +239,7 @@ if [[ $web == lighttpd ]]; then
 	web_cmd=("$web_bin" -D -f "$repo/deploy/lighttpd/pollhub.conf")
 	web_bind=$bind
 else
-	# Started as root, Apache serves as www-data, which must reach the socket (mode
-	# 0666) through every directory above it, and read the docroot.
-	if ((EUID == 0)); then
-		runuser -u www-data -- test -x "$rundir" ||
-			die "www-data cannot enter $rundir (for the responder's socket); set POLLHUB_RUNDIR to a directory it can reach"
-		runuser -u www-data -- test -r "$docroot" ||
-			die "www-data cannot read $docroot; Apache serves the docroot as www-data"
-	fi
+	# www-data's access to the run directory and the docroot was checked at the start.
 	web_cmd=("$web_bin" -f "$repo/deploy/apache/pollhub.conf" -DFOREGROUND)
 	# Apache's Listen wants an IPv6 address in brackets.
 	web_bind=$bind

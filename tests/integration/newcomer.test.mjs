@@ -1,4 +1,4 @@
-// A newcomer's path (issue 13 items 1-2): the README's psql steps, followed literally,
+// A newcomer's path (issue 13 items 1-3): the README's psql steps, followed literally,
 // reach make run's database, and a migrate.sh that names no database refuses instead of
 // migrating libpq's default one; which pollhub this is can be seen from the binary, its
 // "ready" log line and SQL, all saying the one version of common/version.h.
@@ -8,8 +8,10 @@
 // laid out like a checkout (deploy/, sql/, common/ link to this tree) whose .run/pg is a
 // private cluster of this test holding what `make run` leaves there: the database
 // `pollhub`, here at the previous release (tests/sql/fixtures/pollhub-008.sql), so the
-// upgrade has something to apply. It sends no web traffic: it runs in the lighttpd +
-// LongPolling run of the matrix only.
+// upgrade has something to apply. And (item 3) `WEB=apache make run` in a checkout under a
+// 0700 directory, as root, stops before creating anything, with one message naming every
+// variable to set. It sends no web traffic: it runs in the lighttpd + LongPolling run of
+// the matrix only.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -158,6 +160,40 @@ describe('a newcomer follows the README: version, psql steps, migrate.sh naming 
 		assert.match(m.stderr, /database "nosuch" does not exist/);
 		assert.match(m.stderr, /nothing was changed/);
 		assert.deepEqual(state(), before);
+	});
+
+	it('WEB=apache make run in a checkout under a 0700 directory stops at once, naming every variable, creating no cluster', {
+		skip: process.getuid() !== 0 && 'as root only (Apache then serves as www-data)',
+	}, async () => {
+		// A checkout under a 0700 directory (as under /root): its own deploy/www (the docroot)
+		// and .run; the scripts and npm packages are this tree's, through links.
+		const locked = fs.mkdtempSync('/tmp/ph-nc7-');
+		fs.chmodSync(locked, 0o700);
+		const checkout = path.join(locked, 'pollhub');
+		try {
+			fs.mkdirSync(path.join(checkout, 'deploy', 'www'), { recursive: true });
+			fs.symlinkSync(path.join(repoRoot, 'deploy/scripts'), path.join(checkout, 'deploy/scripts'));
+			fs.symlinkSync(path.join(repoRoot, 'deploy/www/node_modules'), path.join(checkout, 'deploy/www/node_modules'));
+			fs.copyFileSync(path.join(repoRoot, 'deploy/www/index.html'), path.join(checkout, 'deploy/www/index.html'));
+			const r = await new Promise((resolve) => execFile('bash', [path.join(checkout, 'deploy/scripts/run.sh')], {
+				cwd: checkout, env: cleanEnv({ WEB: 'apache', PORT: '1', POLLHUB_BIN: bin }),
+			}, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr })));
+			assert.equal(r.code, 1, `stopped: ${r.stdout}${r.stderr}`);
+			assert.match(r.stderr, /www-data/);
+			assert.match(r.stderr, new RegExp(`the run directory ${checkout}/\\.run`));
+			assert.match(r.stderr, new RegExp(`the docroot ${checkout}/deploy/www`));
+			assert.match(r.stderr, /Nothing was started, no cluster created/);
+			const line = r.stderr.split('\n').find((l) => /make run$/.test(l));
+			assert.ok(line, `one command line to run:\n${r.stderr}`);
+			const set = Object.fromEntries([...line.matchAll(/(POLLHUB_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+			assert.deepEqual(Object.keys(set).sort(), ['POLLHUB_DOCROOT', 'POLLHUB_PGDIR', 'POLLHUB_RUNDIR']);
+			assert.match(r.stderr, new RegExp(`cluster will be in ${set.POLLHUB_PGDIR}\\)`), 'says where the cluster goes');
+			for (const [k, dir] of Object.entries(set)) assert.ok(!fs.existsSync(dir), `${k}: ${dir} not created`);
+			assert.ok(!fs.existsSync(path.join(checkout, '.run', 'pg')), 'no cluster in the checkout');
+			assert.doesNotMatch(r.stdout, /created cluster|PostgreSQL running/);
+		} finally {
+			fs.rmSync(locked, { recursive: true, force: true });
+		}
 	});
 
 	it('the responder says its version in its ready line', async () => {
