@@ -6,6 +6,7 @@
 #include "log.h"
 
 #define DB_RETRY 1	/* seconds before draining again after a database error */
+#define HANDSHAKE_TIMEOUT 15	/* seconds a stream waits for its handshake, as ASP.NET Core */
 
 static const char ping_event[] = "data: {\"type\":6}\x1e\r\n\r\n";
 
@@ -118,13 +119,17 @@ refuse(struct http_request *h, enum store_status st, enum stream_status ss)
 }
 
 /* Hold the stream until it ends, then remove the connection, or park it for
- * the next image when the responder restarts in place. */
+ * the next image when the responder restarts in place. handshaken: records
+ * went out already (a resumed stream). No Ping goes out before the first
+ * records: the client expects the handshake answer first, whatever the load
+ * ("Expected a handshake response from the server"). */
 static void
-serve(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi)
+serve(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi,
+    int handshaken)
 {
 	struct waiter w;
 	struct buf records = BUF_INIT, event = BUF_INIT;
-	struct timespec now, last_write, retry_at, wake;
+	struct timespec now, last_write, retry_at, wake, handshake_by;
 	enum outcome oc = GOING_ON;
 	const char *why = "client left";
 	int need_drain = 1, wrote, park = 0;
@@ -134,6 +139,9 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 	waiter_register(app->notifier, &w, pi->connection_id, pi->group, pi->poll_no, 1);
 	clock_gettime(CLOCK_MONOTONIC, &last_write);
 	retry_at = last_write;
+	/* Without pings before it, only this ends the stream of a client that
+	 * never handshakes (or left before it did). */
+	add_seconds(&handshake_by, &last_write, HANDSHAKE_TIMEOUT);
 	for (;;) {
 		if (atomic_load(&app->handing_off)) {
 			park = 1;
@@ -150,8 +158,10 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 				why = oc == ENDED ? "ended by the server or a DELETE" : "client left";
 				break;
 			}
-			if (wrote)
+			if (wrote) {
 				clock_gettime(CLOCK_MONOTONIC, &last_write);
+				handshaken = 1;
+			}
 			if (oc == DB_DOWN) {
 				/* Keep the stream; pings go on while the database is away. */
 				add_seconds(&retry_at, &now, DB_RETRY);
@@ -162,12 +172,18 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 			break;
 		add_seconds(&wake, &last_write, app->cfg.keepalive_interval);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (reached(&now, &wake)) {
+		if (reached(&now, &wake) && handshaken) {
 			if (http_write(h, ping_event, sizeof(ping_event) - 1) == -1)
 				break;
 			last_write = now;
 			continue;
 		}
+		if (!handshaken && reached(&now, &handshake_by)) {
+			why = "no handshake in time";
+			break;
+		}
+		if (reached(&now, &wake))
+			add_seconds(&wake, &now, app->cfg.keepalive_interval);
 		if (need_drain && !reached(&retry_at, &wake))
 			wake = retry_at;
 		buf_reset(&records);
@@ -176,6 +192,7 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 			if (emit(h, &records, &event) == -1)
 				goto done;
 			clock_gettime(CLOCK_MONOTONIC, &last_write);
+			handshaken |= records.len > 0;
 			break;
 		case WAIT_DRAIN:
 			need_drain = 1;
@@ -242,7 +259,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		}
 		return;
 	}
-	serve(app, h, token, &pi);
+	serve(app, h, token, &pi, 0);
 }
 
 void
@@ -250,5 +267,5 @@ sse_resume(struct app *app, struct http_request *h, const char *token,
     const struct poll_info *pi)
 {
 	log_debug("connection %s: stream resumed", pi->connection_id);
-	serve(app, h, token, pi);
+	serve(app, h, token, pi, 1);
 }

@@ -65,6 +65,23 @@ describe('Server-sent events on the wire', { timeout: 120000, skip }, () => {
 		}
 	});
 
+	test('a slow handshake: no Ping before the handshake answer, which is the first event', async () => {
+		const n = await negotiate();
+		const s = await openStream(hub, n.connectionToken);
+		try {
+			assert.equal(s.status, 200);
+			// Longer than the keep-alive interval (2 s): a Ping would be due twice over.
+			await new Promise((r) => setTimeout(r, 4500));
+			assert.equal(s.text, ':\r\n', 'nothing but the opening comment before the handshake');
+			assert.equal((await post(n.connectionToken, HANDSHAKE)).status, 200);
+			await s.until(/^:\r\ndata: \{\}\x1e\r\n\r\n/, 5000, 'the handshake answer first');
+			// And the pings start once it is there.
+			await s.until(/data: \{"type":6\}\x1e\r\n\r\n/, 5000, 'a Ping after the handshake');
+		} finally {
+			s.abort();
+		}
+	});
+
 	test('handshake and invocations arrive as data: events ending in 0x1E', async () => {
 		const { n, s } = await handshaken();
 		try {
