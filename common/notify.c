@@ -1,12 +1,18 @@
 #include "notify.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -15,6 +21,14 @@
 #include "store.h"
 
 #define BUCKETS 4096	/* per index; chains stay short up to ~10^5 waiters */
+/* Health check of the LISTEN connection: after this long without a byte from
+ * the server, a round trip (an empty query) must come back within the
+ * deadline, or the connection is taken for lost. */
+#define PROBE_IDLE_MS 10000
+#define PROBE_DEADLINE_MS 5000
+/* Unacknowledged data on either connection fails it after this long (a link
+ * that died with a query in flight; keepalives cover an idle one). */
+#define TCP_USER_TIMEOUT_MS 20000
 
 struct notifier {
 	const struct store *store;	/* connection parameters */
@@ -42,6 +56,26 @@ bucket(const char *s)
 	return h % BUCKETS;
 }
 
+/* Bound how long the kernel retries unacknowledged data (TCP only; a unix
+ * socket refuses the option, which is fine). */
+static void
+bound_retransmission(PGconn *db)
+{
+	unsigned int ms = TCP_USER_TIMEOUT_MS;
+
+	if (PQsocket(db) >= 0)
+		(void)setsockopt(PQsocket(db), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static PGconn *
 listen_connect(const struct store *store, char *err, size_t errlen)
 {
@@ -62,6 +96,18 @@ listen_connect(const struct store *store, char *err, size_t errlen)
 		return NULL;
 	}
 	PQclear(r);
+	/* Name the session, so that pg_stat_activity tells which backend LISTENs
+	 * (operators; the tests that end it). Best effort. */
+	PQclear(PQexec(db, "SELECT set_config('application_name',"
+	    " left(current_setting('application_name'), 56) || ' listen', false)"));
+	/* From now on only non-blocking calls: a dead link cannot hang the
+	 * thread (the health check's query is sent with PQsendQuery). */
+	if (PQsetnonblocking(db, 1) != 0) {
+		snprintf(err, errlen, "PQsetnonblocking: %s", PQerrorMessage(db));
+		PQfinish(db);
+		return NULL;
+	}
+	bound_retransmission(db);
 	return db;
 }
 
@@ -115,6 +161,9 @@ work_connection(struct notifier *n)
 		    n->work != NULL ? PQerrorMessage(n->work) : "out of memory");
 		return NULL;
 	}
+	/* Its queries are bounded by statement_timeout (store_connect's
+	 * options); the link by keepalives and this. */
+	bound_retransmission(n->work);
 	return n->work;
 }
 
@@ -183,14 +232,54 @@ pause_or_stop(struct notifier *n, int ms)
 	return poll(&p, 1, ms) > 0;
 }
 
+/* The LISTEN connection is gone or silent: drop it (and the drains' one,
+ * which likely shares its fate; it reconnects on next use). */
+static void
+lost(struct notifier *n, const char *why)
+{
+	log_warn("notify: lost the database connection: %s", why);
+	PQfinish(n->db);
+	n->db = NULL;
+	PQfinish(n->work);
+	n->work = NULL;
+}
+
+/* Read what the server sent; the health check's results are consumed here.
+ * Returns -1 when the connection failed. */
+static int
+consume(struct notifier *n, int *probing)
+{
+	if (!PQconsumeInput(n->db) || PQstatus(n->db) != CONNECTION_OK)
+		return -1;
+	while (*probing && !PQisBusy(n->db)) {
+		PGresult *r = PQgetResult(n->db);
+
+		if (r == NULL) {
+			*probing = 0;	/* the round trip is complete */
+			break;
+		}
+		if (PQresultStatus(r) != PGRES_EMPTY_QUERY && PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    PQresultStatus(r) != PGRES_TUPLES_OK)
+			log_warn("notify: health check: %s", PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	return 0;
+}
+
 static void *
 run(void *arg)
 {
 	struct notifier *n = arg;
 	char err[512];
+	/* Health check: when the server last sent anything, and whether (since
+	 * when) a round trip is out; flushing: output libpq has yet to send. */
+	long long heard = now_ms(), probe_at = 0;
+	int probing = 0, flushing = 0;
 
 	for (;;) {
 		struct pollfd p[2];
+		long long now, wait;
+		int rc;
 
 		if (n->db == NULL) {
 			if ((n->db = listen_connect(n->store, err, sizeof(err))) == NULL) {
@@ -200,12 +289,42 @@ run(void *arg)
 				continue;
 			}
 			log_info("notify: listening again");
+			heard = now_ms();
+			probing = flushing = 0;
 			/* Hints sent while we were away are lost: everyone re-reads. */
 			notifier_wake_all(n);
 		}
-		p[0] = (struct pollfd){ .fd = PQsocket(n->db), .events = POLLIN };
+		now = now_ms();
+		if (probing && now - probe_at >= PROBE_DEADLINE_MS) {
+			snprintf(err, sizeof(err), "no answer to the health check in %d ms",
+			    PROBE_DEADLINE_MS);
+			lost(n, err);
+			continue;
+		}
+		if (!probing && now - heard >= PROBE_IDLE_MS) {
+			/* An empty query: one round trip, nothing for the server to do. */
+			if (!PQsendQuery(n->db, "")) {
+				lost(n, PQerrorMessage(n->db));
+				continue;
+			}
+			probing = 1;
+			probe_at = now;
+			flushing = 1;
+		}
+		if (flushing && (rc = PQflush(n->db)) != 1) {
+			if (rc == -1) {
+				lost(n, PQerrorMessage(n->db));
+				continue;
+			}
+			flushing = 0;
+		}
+		wait = probing ? probe_at + PROBE_DEADLINE_MS - now : heard + PROBE_IDLE_MS - now;
+		if (wait < 0)
+			wait = 0;
+		p[0] = (struct pollfd){ .fd = PQsocket(n->db),
+		    .events = (short)(POLLIN | (flushing ? POLLOUT : 0)) };
 		p[1] = (struct pollfd){ .fd = n->stop_pipe[0], .events = POLLIN };
-		if (poll(p, 2, -1) < 0) {
+		if ((rc = poll(p, 2, (int)wait)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("notify: poll: %s", strerror(errno));
@@ -213,12 +332,13 @@ run(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		if (!PQconsumeInput(n->db) || PQstatus(n->db) != CONNECTION_OK) {
-			log_warn("notify: lost the database connection: %s", PQerrorMessage(n->db));
-			PQfinish(n->db);
-			n->db = NULL;
+		if (rc == 0 || !(p[0].revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;	/* a deadline, or room to flush */
+		if (consume(n, &probing) == -1) {
+			lost(n, PQerrorMessage(n->db));
 			continue;
 		}
+		heard = now_ms();
 		fan_out(n);
 	}
 	return NULL;
@@ -241,7 +361,7 @@ notifier_start(const struct store *store, notify_drain_fn drain, void *ctx, char
 	pthread_mutex_init(&n->lock, NULL);
 	if ((n->db = listen_connect(store, err, errlen)) == NULL)
 		goto fail;
-	if (pipe(n->stop_pipe) == -1) {
+	if (pipe2(n->stop_pipe, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}

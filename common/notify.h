@@ -10,6 +10,15 @@
  * batch could not serve (closing, superseded, ...) is told to drain itself.
  * A notification is only a hint: the data is in the tables. After a lost
  * database connection every waiter is told to drain itself.
+ *
+ * The LISTEN connection is health-checked: besides the store's TCP
+ * keepalives (and a bound on unacknowledged data), after 10 s without a byte
+ * from the server an empty query goes out, non-blocking, and must come back
+ * within 5 s; otherwise the connection counts as lost (so does one that
+ * fails), is reconnected, and every waiter drains once. Its session is named
+ * '<application_name> listen' in pg_stat_activity. The drains' connection is
+ * bounded by statement_timeout (store_connect's options) and is reconnected
+ * with the LISTEN one.
  */
 #ifndef POLLHUB_NOTIFY_H
 #define POLLHUB_NOTIFY_H
