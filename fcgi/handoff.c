@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -17,18 +18,28 @@
 #include "sse.h"
 
 #define RESUME_STACK (256 * 1024)	/* like a worker thread's */
+#define ENV_LISTEN "POLLHUB_LISTEN_FD"
+#define ENV_HANDOFF "POLLHUB_HANDOFF_FD"
+
+extern char **environ;
+
+/* What the previous image passed, read by handoff_take_env before any thread
+ * starts (-1: nothing). */
+static int inherited_listen = -1, inherited_handoff = -1;
 
 /* One parked stream: what the next image needs to go on writing it. */
 struct parked {
 	int		 fd;		/* the FastCGI connection */
 	int		 request_id;
 	int		 keep;		/* the web server asked to keep the connection */
+	int		 returned;	/* the exec failed: its thread takes it back */
 	char		 token[64];
 	struct poll_info pi;
 };
 
 struct handoff {
 	pthread_mutex_t	 lock;
+	pthread_cond_t	 unparked;	/* broadcast when records are returned */
 	struct parked	*list;
 	size_t		 n, cap;
 };
@@ -38,8 +49,10 @@ handoff_new(void)
 {
 	struct handoff *ho = calloc(1, sizeof(*ho));
 
-	if (ho != NULL)
+	if (ho != NULL) {
 		pthread_mutex_init(&ho->lock, NULL);
+		pthread_cond_init(&ho->unparked, NULL);
+	}
 	return ho;
 }
 
@@ -66,6 +79,7 @@ handoff_park(struct handoff *ho, struct http_request *h, const char *token,
 	p->fd = h->fcgi->ipcFd;
 	p->request_id = h->fcgi->requestId;
 	p->keep = h->fcgi->keepConnection;
+	p->returned = 0;
 	snprintf(p->token, sizeof(p->token), "%s", token);
 	p->pi = *pi;
 	h->detached = 1;
@@ -78,12 +92,48 @@ out:
 size_t
 handoff_parked(struct handoff *ho)
 {
-	size_t n;
+	size_t n = 0;
 
 	pthread_mutex_lock(&ho->lock);
-	n = ho->n;
+	for (size_t i = 0; i < ho->n; i++)
+		n += !ho->list[i].returned;
 	pthread_mutex_unlock(&ho->lock);
 	return n;
+}
+
+void
+handoff_unpark(struct handoff *ho)
+{
+	pthread_mutex_lock(&ho->lock);
+	for (size_t i = 0; i < ho->n; i++)
+		ho->list[i].returned = 1;
+	pthread_cond_broadcast(&ho->unparked);
+	pthread_mutex_unlock(&ho->lock);
+}
+
+/* Wait until handoff_unpark returns h's stream; then h is ours again. */
+static void
+wait_unpark(struct handoff *ho, struct http_request *h, char *token, size_t tokenlen,
+    struct poll_info *pi)
+{
+	int fd = h->fcgi->ipcFd;
+
+	pthread_mutex_lock(&ho->lock);
+	for (;;) {
+		for (size_t i = 0; i < ho->n; i++) {
+			struct parked *p = &ho->list[i];
+
+			if (p->fd != fd || !p->returned)
+				continue;
+			snprintf(token, tokenlen, "%s", p->token);
+			*pi = p->pi;
+			*p = ho->list[--ho->n];
+			pthread_mutex_unlock(&ho->lock);
+			h->detached = 0;
+			return;
+		}
+		pthread_cond_wait(&ho->unparked, &ho->lock);
+	}
 }
 
 static int
@@ -122,23 +172,91 @@ put_hex(FILE *f, const char *s)
 		fprintf(f, "%02x", (unsigned char)*s);
 }
 
+void
+handoff_hold(struct app *app, struct http_request *h)
+{
+	char token[64];
+	struct poll_info pi;
+
+	while (h->detached) {
+		wait_unpark(app->handoff, h, token, sizeof(token), &pi);
+		log_info("connection %s: stream taken back after a failed restart", pi.connection_id);
+		atomic_fetch_add(&app->active, 1);
+		sse_resume(app, h, token, &pi);
+		if (h->detached)
+			atomic_fetch_sub(&app->active, 1);
+	}
+}
+
+/* Whether an environment entry names one of the variables the exec sets or
+ * that must not reach the next image (systemd's are for the first one). */
+static int
+env_dropped(const char *e)
+{
+	static const char *const names[] = { ENV_LISTEN, ENV_HANDOFF, "LISTEN_PID", "LISTEN_FDS",
+	    "LISTEN_FDNAMES" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t len = strlen(names[i]);
+
+		if (strncmp(e, names[i], len) == 0 && e[len] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* The next image's environment: ours (nobody changes it once threads run:
+ * every setenv/unsetenv happens in handoff_take_env and before), without the
+ * handoff's variables, plus the new ones. NULL when out of memory. */
+static char **
+exec_environment(int mfd, int listen_fd, char *mfd_var, char *listen_var, size_t varlen)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 3, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!env_dropped(environ[i]))
+			env[k++] = environ[i];
+	snprintf(mfd_var, varlen, ENV_HANDOFF "=%d", mfd);
+	env[k++] = mfd_var;
+	if (listen_fd >= 0) {
+		snprintf(listen_var, varlen, ENV_LISTEN "=%d", listen_fd);
+		env[k++] = listen_var;
+	}
+	env[k] = NULL;
+	return env;
+}
+
 int
 handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen_fd,
     char *err, size_t errlen)
 {
-	char num[24];
+	char mfd_var[48], listen_var[48], **env;
 	FILE *f;
 	int mfd, dup_fd;
 
-	if ((mfd = memfd_create("pollhub-handoff", 0)) == -1 || (dup_fd = dup(mfd)) == -1 ||
-	    (f = fdopen(dup_fd, "w")) == NULL) {
+	/* Close-on-exec from the start: only the exec's own step below clears it. */
+	if ((mfd = memfd_create("pollhub-handoff", MFD_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		return -1;
+	}
+	if ((dup_fd = fcntl(mfd, F_DUPFD_CLOEXEC, 3)) == -1 || (f = fdopen(dup_fd, "w")) == NULL) {
+		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		if (dup_fd != -1)
+			close(dup_fd);
+		close(mfd);
 		return -1;
 	}
 	pthread_mutex_lock(&ho->lock);
 	for (size_t i = 0; i < ho->n; i++) {
 		const struct parked *p = &ho->list[i];
 
+		if (p->returned)
+			continue;	/* an earlier failed exec's, on its way back */
 		fprintf(f, "%d %d %d %lld %s %s ", p->fd, p->request_id, p->keep, p->pi.poll_no,
 		    p->token, p->pi.connection_id);
 		put_hex(f, p->pi.group);
@@ -147,24 +265,88 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 	pthread_mutex_unlock(&ho->lock);
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		close(mfd);
 		return -1;
 	}
+	if ((env = exec_environment(mfd, listen_fd, mfd_var, listen_var, sizeof(mfd_var))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(mfd);
+		return -1;
+	}
+	/* Our own descriptors are close-on-exec when created, and libpq sets it on
+	 * its sockets; libfcgi's connections are not, nor may be a library's:
+	 * make sure, then open exactly what crosses over. */
 	close_others_on_exec();
 	if (keep_open(mfd) == -1 || (listen_fd >= 0 && keep_open(listen_fd) == -1)) {
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		return -1;
+	} else {
+		pthread_mutex_lock(&ho->lock);
+		for (size_t i = 0; i < ho->n; i++)
+			if (!ho->list[i].returned)
+				keep_open(ho->list[i].fd);
+		pthread_mutex_unlock(&ho->lock);
+		execve(exe, argv, env);
+		snprintf(err, errlen, "exec %s: %s", exe, strerror(errno));
 	}
-	for (size_t i = 0; i < ho->n; i++)
-		keep_open(ho->list[i].fd);
-	snprintf(num, sizeof(num), "%d", mfd);
-	setenv("POLLHUB_HANDOFF_FD", num, 1);
-	if (listen_fd >= 0) {
-		snprintf(num, sizeof(num), "%d", listen_fd);
-		setenv("POLLHUB_LISTEN_FD", num, 1);
-	}
-	execv(exe, argv);
-	snprintf(err, errlen, "exec %s: %s", exe, strerror(errno));
+	/* Still this image: nothing it keeps may leak into a later exec. */
+	free(env);
+	close(mfd);
+	close_others_on_exec();
 	return -1;
+}
+
+/* Descriptors the previous image passed on purpose: the listening socket, the
+ * memfd and the connections it lists. Anything else open above 2 leaked
+ * through a descriptor that was not close-on-exec: say so and close it. */
+static void
+close_leaked(void)
+{
+	char line[1024];
+	int *keep = NULL, nkeep = 0, dup_fd;
+	FILE *f = NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if (inherited_handoff >= 0 && (dup_fd = fcntl(inherited_handoff, F_DUPFD_CLOEXEC, 3)) != -1 &&
+	    ((f = fdopen(dup_fd, "r")) == NULL ? (close(dup_fd), 0) : 1) &&
+	    lseek(dup_fd, 0, SEEK_SET) != -1) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			int *grown = realloc(keep, (size_t)(nkeep + 1) * sizeof(*keep));
+
+			if (grown == NULL)
+				break;
+			keep = grown;
+			keep[nkeep] = atoi(line);
+			nkeep++;
+		}
+	}
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *end, path[64], target[256] = "?";
+			long fd = strtol(e->d_name, &end, 10);
+			int wanted = 0;
+			ssize_t len;
+
+			if (*end != '\0' || e->d_name[0] == '\0' || fd <= 2 || fd == dirfd(d) ||
+			    fd == inherited_listen || fd == inherited_handoff ||
+			    (f != NULL && fd == fileno(f)))
+				continue;
+			for (int i = 0; i < nkeep; i++)
+				wanted |= keep[i] == fd;
+			if (wanted)
+				continue;
+			snprintf(path, sizeof(path), "/proc/self/fd/%ld", fd);
+			if ((len = readlink(path, target, sizeof(target) - 1)) >= 0)
+				target[len] = '\0';
+			log_warn("restart: descriptor %ld (%s) was not close-on-exec in the previous"
+			    " image; closing it", fd, target);
+			close((int)fd);
+		}
+		closedir(d);
+	}
+	if (f != NULL)
+		fclose(f);
+	free(keep);
 }
 
 /* A descriptor number from the environment, removed from it. -1 if absent. */
@@ -178,17 +360,27 @@ take_env_fd(const char *name)
 	if (v == NULL)
 		return -1;
 	fd = strtol(v, &end, 10);
-	unsetenv(name);
 	if (*end != '\0' || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) == -1)
-		return -1;
-	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		fd = -1;
+	unsetenv(name);
+	if (fd >= 0)
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 	return (int)fd;
+}
+
+void
+handoff_take_env(void)
+{
+	inherited_listen = take_env_fd(ENV_LISTEN);
+	inherited_handoff = take_env_fd(ENV_HANDOFF);
+	if (inherited_handoff >= 0)
+		close_leaked();
 }
 
 int
 handoff_listen_fd(void)
 {
-	return take_env_fd("POLLHUB_LISTEN_FD");
+	return inherited_listen;
 }
 
 /* End a resumed request as FCGX_Finish_r would: the end of stdout, then
@@ -241,11 +433,14 @@ resume_thread(void *arg)
 		free(ra);
 		return NULL;
 	}
-	atomic_fetch_add(&app->active, 1);
 	http_request_init(&h, &req);
+	atomic_fetch_add(&app->active, 1);
 	sse_resume(app, &h, ra->p.token, &ra->p.pi);
-	if (!h.detached)
-		end_request(&req);
+	if (h.detached) {
+		atomic_fetch_sub(&app->active, 1);
+		handoff_hold(app, &h);
+	}
+	end_request(&req);
 	atomic_fetch_sub(&app->active, 1);
 	free(ra);
 	return NULL;
@@ -274,11 +469,12 @@ from_hex(const char *hex, char *out, size_t outlen)
 int
 handoff_resume(struct app *app)
 {
-	int mfd = take_env_fd("POLLHUB_HANDOFF_FD"), resumed = 0;
+	int mfd = inherited_handoff, resumed = 0;
 	char line[1024], hex[600];
 	pthread_attr_t attr;
 	FILE *f;
 
+	inherited_handoff = -1;
 	if (mfd == -1 || lseek(mfd, 0, SEEK_SET) == -1 || (f = fdopen(mfd, "r")) == NULL) {
 		if (mfd != -1)
 			close(mfd);

@@ -10,7 +10,13 @@
  *
  * What crosses the exec: POLLHUB_LISTEN_FD (the listening socket, when the
  * responder opened it itself) and POLLHUB_HANDOFF_FD (a memfd, one line per
- * stream). Both are read and removed from the environment at start-up.
+ * stream), set in the environment execve is given (the process's own is never
+ * changed once threads run). Both are read and removed from the environment
+ * at start-up, before any thread starts. Every other descriptor is
+ * close-on-exec; the new image closes, with a warning, any other it finds.
+ *
+ * When the exec fails, this image goes on: each parked stream's thread, which
+ * waits in handoff_hold, takes its stream back and serves it on.
  */
 #ifndef POLLHUB_HANDOFF_H
 #define POLLHUB_HANDOFF_H
@@ -31,16 +37,28 @@ struct handoff	*handoff_new(void);
  * finish it. -1 (no memory): end the stream the usual way. */
 int	handoff_park(struct handoff *, struct http_request *h, const char *token,
 	    const struct poll_info *);
-/* Streams parked so far. */
+/* Streams parked so far (and not given back). */
 size_t	handoff_parked(struct handoff *);
+/* After handoff_park succeeded (h->detached), with the request no longer
+ * counted in app->active: wait, without returning, for the exec; if it fails
+ * (handoff_unpark), serve the stream on (sse_resume), again as often as it
+ * parks. Returns once h is ours to finish, counted active again. */
+void	handoff_hold(struct app *, struct http_request *h);
+/* The exec failed: give every parked stream back to its thread. */
+void	handoff_unpark(struct handoff *);
 
 /* Re-execute exe with argv, passing listen_fd (-1: none to pass) and the
  * parked streams. Every other descriptor above 2 is closed by the exec.
- * Returns only on failure: -1 with a message in err. */
+ * Returns only on failure: -1 with a message in err; the environment and
+ * descriptors are then as before (all close-on-exec) and the streams still
+ * parked (see handoff_unpark). */
 int	handoff_exec(struct handoff *, const char *exe, char *const argv[], int listen_fd,
 	    char *err, size_t errlen);
 
-/* At start-up: the listening socket a previous image passed, or -1. */
+/* First thing at start-up, while the process has one thread: take what a
+ * previous image passed from the environment (and close what it leaked). */
+void	handoff_take_env(void);
+/* The listening socket a previous image passed, or -1. */
 int	handoff_listen_fd(void);
 /* At start-up, once the workers run: resume the streams a previous image
  * parked, a thread each. Returns how many were resumed. */

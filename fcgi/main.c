@@ -34,12 +34,53 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 #define REAP_INTERVAL 2			/* seconds between maintenance runs */
 #define ACCEPT_SLICE_MS 200		/* how soon a restart stops the accepting thread */
 #define HANDOFF_WAIT 10			/* seconds requests in flight get before a restart */
+#define BACKOFF_MIN_MS 100		/* out of descriptors: first pause before accepting again */
+#define BACKOFF_MAX_MS 1000
 
 struct worker_ctx {
 	struct app	*app;
 	int		 listen_fd;
 	pthread_mutex_t	*accept_lock;
+	atomic_int	 live;		/* worker threads running */
+	/* Guarded by accept_lock: */
+	int		 backoff_ms;	/* 0, or the pause after the last EMFILE/ENFILE */
+	long		 refused;	/* accept failures in this episode */
 };
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000 * 1000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* After FCGX_Accept_r (accept lock held): out of descriptors, pause (while
+ * holding the lock, so no other thread spins either) before the next try,
+ * longer each time; say so once per episode, and when it is over. */
+static void
+accept_outcome(struct worker_ctx *w, int rc)
+{
+	if (rc == -EMFILE || rc == -ENFILE) {
+		if (w->backoff_ms == 0) {
+			log_error("accept: out of file descriptors (%s); new requests wait"
+			    " in the backlog, retrying every %d-%d ms", strerror(-rc),
+			    BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+			w->backoff_ms = BACKOFF_MIN_MS;
+		} else if ((w->backoff_ms *= 2) > BACKOFF_MAX_MS)
+			w->backoff_ms = BACKOFF_MAX_MS;
+		w->refused++;
+		sleep_ms(w->backoff_ms);
+		return;
+	}
+	if (rc >= 0 && w->backoff_ms != 0) {
+		log_info("accept: accepting again after %ld refusal(s) for want of descriptors",
+		    w->refused);
+		w->backoff_ms = 0;
+		w->refused = 0;
+	}
+}
 
 static void *
 worker(void *arg)
@@ -73,27 +114,38 @@ worker(void *arg)
 				break;
 		}
 		if (atomic_load(&w->app->handing_off)) {
+			/* Counted out under the lock: a failed restart, holding it,
+			 * knows how many threads to start again. */
+			atomic_fetch_sub(&w->live, 1);
 			pthread_mutex_unlock(w->accept_lock);
-			break;
+			return NULL;
 		}
 		rc = FCGX_Accept_r(&req);
+		/* Active before the lock goes: a restart that takes it next must
+		 * see this request. */
+		if (rc >= 0)
+			atomic_fetch_add(&w->app->active, 1);
+		accept_outcome(w, rc);
 		pthread_mutex_unlock(w->accept_lock);
 		if (rc < 0) {
 			if (atomic_load(&w->app->stopping))
 				break;
-			log_warn("FCGX_Accept_r failed: %d", rc);
+			if (rc != -EMFILE && rc != -ENFILE)
+				log_warn("FCGX_Accept_r failed: %d", rc);
 			continue;
 		}
-		atomic_fetch_add(&w->app->active, 1);
 		http_request_init(&h, &req);
 		router_handle(w->app, &h);
-		/* A parked stream's connection stays open for the next image. */
-		if (!h.detached)
-			FCGX_Finish_r(&req);
+		/* A parked stream's connection stays open for the next image; if
+		 * the exec fails, this thread serves the stream on. */
+		if (h.detached) {
+			atomic_fetch_sub(&w->app->active, 1);
+			handoff_hold(w->app, &h);
+		}
+		FCGX_Finish_r(&req);
 		atomic_fetch_sub(&w->app->active, 1);
-		if (h.detached)
-			break;
 	}
+	atomic_fetch_sub(&w->live, 1);
 	return NULL;
 }
 
@@ -188,7 +240,8 @@ unregister_responder(struct app *app)
 	store_release(app->store, db);
 }
 
-/* systemd socket activation (sd_listen_fds): the first socket, fd 3. */
+/* systemd socket activation (sd_listen_fds): the first socket, fd 3. Called
+ * while the process has one thread (unsetenv). */
 static int
 systemd_listener(void)
 {
@@ -209,13 +262,13 @@ systemd_listener(void)
  * or spawn-fcgi passed one. *ours: 1 when we opened it (it goes on to the
  * next image by number). */
 static int
-open_listener(const struct config *cfg, int *ours)
+open_listener(const struct config *cfg, int systemd_fd, int *ours)
 {
 	struct stat st;
 	int fd;
 
 	*ours = 0;
-	if ((fd = handoff_listen_fd()) >= 0 || (fd = systemd_listener()) >= 0) {
+	if ((fd = handoff_listen_fd()) >= 0 || (fd = systemd_fd) >= 0) {
 		*ours = 1;
 		return fd;
 	}
@@ -232,15 +285,39 @@ open_listener(const struct config *cfg, int *ours)
 	return fd;
 }
 
+/* Start n more worker threads; returns how many started. */
+static int
+start_workers(struct worker_ctx *w, int n)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < n; i++) {
+		atomic_fetch_add(&w->live, 1);
+		if (pthread_create(&tid, &attr, worker, w) == 0)
+			started++;
+		else
+			atomic_fetch_sub(&w->live, 1);
+	}
+	pthread_attr_destroy(&attr);
+	return started;
+}
+
 /* SIGHUP: stop accepting, answer held polls, park streams, and re-execute
- * with the same pid. Returns only if the exec failed. */
+ * with the same pid. Returns only if the exec failed, serving again: the
+ * parked streams go on in their threads, the workers that left are replaced
+ * and accepting resumes. */
 static void
-restart_in_place(struct app *app, pthread_mutex_t *accept_lock, const char *exe,
+restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
     char *const argv[], int listen_fd)
 {
 	struct timespec ts = { 0, 50 * 1000 * 1000 }, until;
 	char err[512];
-	int i;
+	int i, locked, again;
 
 	log_info("restarting in place (%s)", exe);
 	atomic_store(&app->handing_off, 1);
@@ -249,7 +326,7 @@ restart_in_place(struct app *app, pthread_mutex_t *accept_lock, const char *exe,
 	 * the exec (a connection it takes in that instant is cut). */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
-	if (pthread_mutex_timedlock(accept_lock, &until) != 0)
+	if (!(locked = pthread_mutex_timedlock(wctx->accept_lock, &until) == 0))
 		log_warn("restart: a thread is still in accept()");
 	notifier_wake_all(app->notifier);
 	for (i = 0; i < HANDOFF_WAIT * 20 && atomic_load(&app->active) > 0; i++) {
@@ -260,21 +337,32 @@ restart_in_place(struct app *app, pthread_mutex_t *accept_lock, const char *exe,
 		log_warn("restart: %d request(s) still in flight are cut", atomic_load(&app->active));
 	log_info("restart: %zu stream(s) handed over", handoff_parked(app->handoff));
 	handoff_exec(app->handoff, exe, argv, listen_fd, err, sizeof(err));
-	log_error("restart failed: %s", err);
+
+	/* Still this image. Threads that left accepting counted themselves out
+	 * under the lock; those still to take it see handing_off cleared. */
+	atomic_store(&app->handing_off, 0);
+	handoff_unpark(app->handoff);
+	again = app->cfg.threads - atomic_load(&wctx->live);
+	if (again > 0)
+		again = start_workers(wctx, again);
+	if (locked)
+		pthread_mutex_unlock(wctx->accept_lock);
+	log_error("restart failed: %s; serving on in this image (%d worker thread(s)"
+	    " started again, parked streams taken back)", err, again > 0 ? again : 0);
 }
 
 int
 main(int argc, char **argv)
 {
 	static struct app app;		/* the process context */
-	pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
-	struct worker_ctx wctx;
+	static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct worker_ctx wctx;
 	pthread_attr_t attr;
 	pthread_t tid;
 	sigset_t sigs;
 	char err[512], exe[PATH_MAX];
 	struct store_limits limits;
-	int fd, sig, started = 0, ours, resumed;
+	int fd, sig, started = 0, ours, resumed, systemd_fd;
 	ssize_t n;
 
 	/* The only argument: what an administrator runs to see which pollhub
@@ -283,6 +371,10 @@ main(int argc, char **argv)
 		printf("pollhub %s\n", POLLHUB_VERSION);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
+	/* The environment changes only now, before any thread (libpq's getenv)
+	 * runs: what a previous image or systemd passed is taken out of it. */
+	handoff_take_env();
+	systemd_fd = systemd_listener();
 	/* The path now, so that a binary replaced later is the one re-executed. */
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
 		n = 0;
@@ -326,17 +418,16 @@ main(int argc, char **argv)
 		log_error("out of memory");
 		return 1;
 	}
-	if ((fd = open_listener(&app.cfg, &ours)) < 0) {
+	if ((fd = open_listener(&app.cfg, systemd_fd, &ours)) < 0) {
 		log_error("cannot listen on %s", app.cfg.socket);
 		return 1;
 	}
-	wctx = (struct worker_ctx){ &app, fd, &accept_lock };
+	wctx.app = &app;
+	wctx.listen_fd = fd;
+	wctx.accept_lock = &accept_lock;
+	started = start_workers(&wctx, app.cfg.threads);
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (int i = 0; i < app.cfg.threads; i++)
-		if (pthread_create(&tid, &attr, worker, &wctx) == 0)
-			started++;
 	if (started == 0 || pthread_create(&tid, &attr, maintenance, &app) != 0) {
 		log_error("cannot start threads");
 		return 1;
@@ -348,13 +439,13 @@ main(int argc, char **argv)
 	if (resumed > 0)
 		log_info("resumed %d stream(s) from the previous image", resumed);
 
-	if (sigwait(&sigs, &sig) != 0)
-		sig = SIGTERM;
-	if (sig == SIGHUP) {
-		restart_in_place(&app, &accept_lock, exe, argv, ours ? fd : -1);
-		/* The exec failed: streams are parked and accepting stopped; the
-		 * clients reconnect to whatever starts next. */
-		_exit(1);
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			sig = SIGTERM;
+		if (sig != SIGHUP)
+			break;
+		/* Returns only when the exec failed, serving again. */
+		restart_in_place(&app, &wctx, exe, argv, ours ? fd : -1);
 	}
 
 	/* Our own socket goes first: the web server's new connections fail at

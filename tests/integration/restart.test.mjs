@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startStack, connect, stopAll, waitFor, sleep } from './stack.mjs';
 
@@ -86,6 +87,92 @@ describe('restart in place (SIGHUP)', { timeout: 180000 }, () => {
 			writing = false;
 			await Promise.all(loops).catch(() => {});
 			await stopAll(clients);
+		}
+	});
+});
+
+// A restart whose exec fails (the binary is gone): the same image serves on. Held polls
+// were answered and poll again; parked streams are taken back by their threads; new
+// clients connect; the error is logged. With the binary back, a restart works, and the
+// new image finds no descriptor it was not meant to get (handoff.c logs any).
+describe('restart in place whose exec fails', { timeout: 120000 }, () => {
+	let stack, dir, bin;
+	const savedBin = process.env.POLLHUB_BIN;
+	const realBin = path.resolve(savedBin || 'build/pollhub');
+	before(async () => {
+		// A copy the test can remove: the responder re-executes the path it started from.
+		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-exec-'));
+		fs.chmodSync(dir, 0o755);
+		bin = path.join(dir, 'pollhub');
+		fs.copyFileSync(realBin, bin);
+		fs.chmodSync(bin, 0o755);
+		process.env.POLLHUB_BIN = bin;
+		try {
+			stack = await startStack({ env: { POLLHUB_THREADS: '32' } });
+		} finally {
+			if (savedBin === undefined) delete process.env.POLLHUB_BIN;
+			else process.env.POLLHUB_BIN = savedBin;
+		}
+	});
+	after(async () => {
+		await stack?.stop();
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+	const test = (name, fn) => it(name, async (t) => stack.guard(fn)(t));
+	const log = () => fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
+	const threads = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)[1]);
+
+	test('the exec fails: serving on (old and new clients, both transports), error logged; a later restart works', async () => {
+		const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => connect(stack.hubUrl, { transport: transportOf(i) })));
+		const closed = [];
+		clients.forEach((c, i) => c.onclose((e) => closed.push(`client ${i} (${transportOf(i)}): ${e?.message || 'closed'}`)));
+		const pid = stack.responderPids()[0];
+		const ids = [];
+		const create = async (title) => {
+			ids.push((await clients[0].invoke('create', meeting(title))).ID);
+		};
+		const everyoneHas = (what) => waitFor(() => clients.slice(1).every((c) => {
+			const got = c.pushes.payloads('create').map((p) => p.ID);
+			return ids.every((id) => got.includes(id));
+		}), 10000, what);
+		let late;
+		try {
+			await create('Before');
+			await everyoneHas('the first create everywhere');
+			const before = threads(pid);
+
+			fs.rmSync(bin);
+			process.kill(pid, 'SIGHUP');
+			await waitFor(() => /restart failed: exec .*: No such file or directory; serving on/.test(log()), 15000,
+				'the failed restart to be logged');
+			assert.equal(stack.responderPids()[0], pid, 'still running');
+			assert.match(log(), /restart: 3 stream\(s\) handed over/, 'the streams were parked');
+			await waitFor(() => (log().match(/stream taken back after a failed restart/g) || []).length === 3, 5000,
+				'every parked stream taken back');
+
+			await create('After the failed exec');
+			await everyoneHas('a create after the failed exec everywhere');
+			late = await connect(stack.hubUrl);
+			assert.ok(Array.isArray(await late.invoke('read')), 'a new client connects and reads');
+			await create('Seen by the late client too');
+			await everyoneHas('another create everywhere');
+			await waitFor(() => late.pushes.count('create') >= 1, 5000, 'the late client gets a push');
+			await waitFor(() => threads(pid) === before, 5000, `as many threads as before (${before})`);
+			assert.deepEqual(closed, [], 'no client was disconnected');
+
+			// The binary back: a restart in place works and hands over every stream
+			// (those taken back included), nothing else leaking into the new image.
+			fs.copyFileSync(realBin, bin);
+			fs.chmodSync(bin, 0o755);
+			await stack.reloadResponder();
+			assert.equal(stack.responderPids()[0], pid, 'the same process');
+			assert.equal((log().match(/restart: 3 stream\(s\) handed over/g) || []).length, 2, 'both restarts parked the 3 streams');
+			await create('After the second restart');
+			await everyoneHas('a create after the second restart everywhere');
+			assert.doesNotMatch(log(), /was not close-on-exec/, 'no descriptor leaked into the new image');
+			assert.deepEqual(closed, [], 'still no client disconnected');
+		} finally {
+			await stopAll(clients, late);
 		}
 	});
 });
