@@ -31,7 +31,9 @@ enum store_status
 classicstore_negotiate(PGconn *db, const char *id, const char *token, const char *group,
     const char *remote_addr, const char *user_agent)
 {
-	const char *p[] = { id, token, group, remote_addr, user_agent };
+	char addr[STORE_HEADER_SIZE], agent[STORE_HEADER_SIZE];
+	const char *p[] = { id, token, group, store_header_text(addr, remote_addr),
+	    store_header_text(agent, user_agent) };
 	PGresult *r = store_exec(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)", 5, p,
 	    PGRES_TUPLES_OK);
 

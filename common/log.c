@@ -26,6 +26,16 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+const char *
+log_text(char *buf, const char *s, size_t len)
+{
+	if (s == NULL)
+		snprintf(buf, LOG_TEXT_SIZE, "(null)");
+	else
+		utf8_escape(buf, LOG_TEXT_MAX, s, len);
+	return buf;
+}
+
 void
 log_msg(enum log_level l, const char *fmt, ...)
 {
@@ -42,6 +52,10 @@ log_msg(enum log_level l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Whatever a caller let through, the line stays one line. */
+	for (unsigned char *c = (unsigned char *)line; *c != '\0'; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			*c = ' ';
 	/* One fprintf per line so concurrent threads do not interleave. */
 	fprintf(stderr, "%s pollhub[%s] %s\n", stamp, names[l], line);
 }

@@ -23,6 +23,12 @@
 #define SQL_TRANSPORT	"transport"	/* the connection uses another transport */
 #define SQL_SELF	"self"		/* drain_many: not drained; drain yourself */
 
+/* A group name: 1 to SQL_GROUP_MAX characters, as the CHECK constraints of
+ * groups.name and connections.group_name count them (length(), characters
+ * not bytes); SQL_GROUP_SIZE bytes hold the longest with its NUL. */
+#define SQL_GROUP_MAX	256
+#define SQL_GROUP_SIZE	(4 * SQL_GROUP_MAX + 1)
+
 /* LISTEN/NOTIFY: channel, and payload prefixes (group name, connection id). */
 #define SQL_CHANNEL		"pollhub"
 #define SQL_NOTIFY_GROUP	"g:"

@@ -12,13 +12,26 @@
 #include "meeting.h"
 #include "sqlproto.h"
 
+/* A libpq message in a log line: it may quote values (a client's among them)
+ * and spans lines (DETAIL, HINT): escaped, without its final newline. */
+static size_t
+pq_len(const char *m)
+{
+	size_t n = m != NULL ? strlen(m) : 0;
+
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	return n;
+}
+#define PQ_TEXT(m)	LOG_TEXTN((m), pq_len(m))
+
 static enum store_status send_begin(PGconn *, const char *token, enum store_proto, int wait,
 		    struct send_conn *, int *locked);
 
 struct slot {
 	PGconn		*conn;		/* NULL = not yet connected */
 	int		 busy;
-	char		 key[264];	/* what a keyed holder holds it for ("" = unkeyed) */
+	char		 key[SQL_GROUP_SIZE];	/* what a keyed holder holds it for ("" = unkeyed) */
 };
 
 struct store {
@@ -285,7 +298,7 @@ store_acquire_for(struct store *s, const char *key)
 		PQreset(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK)
-		log_warn("database connection unavailable: %s", PQerrorMessage(c));
+		log_warn("database connection unavailable: %s", PQ_TEXT(PQerrorMessage(c)));
 	pthread_mutex_lock(&s->lock);
 	s->slots[i].conn = c;
 	pthread_mutex_unlock(&s->lock);
@@ -397,9 +410,10 @@ static void
 log_failure(const PGresult *r, PGconn *db)
 {
 	if (timed_out(r))
-		log_warn("query gave up waiting: %s", PQresultErrorMessage(r));
+		log_warn("query gave up waiting: %s", PQ_TEXT(PQresultErrorMessage(r)));
 	else
-		log_error("query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+		log_error("query failed: %s",
+		    PQ_TEXT(r ? PQresultErrorMessage(r) : PQerrorMessage(db)));
 }
 
 static PGresult *
@@ -445,11 +459,20 @@ copy_field(char *dst, size_t dstlen, const PGresult *r, int row, int col)
 	snprintf(dst, dstlen, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
+const char *
+store_header_text(char *out, const char *value)
+{
+	utf8_escape(out, STORE_HEADER_MAX, value, strlen(value));
+	return out;
+}
+
 enum store_status
 store_connection_create(PGconn *db, const char *id, const char *token, const char *group,
     const char *remote_addr, const char *user_agent)
 {
-	const char *p[] = { id, token, group, remote_addr, user_agent };
+	char addr[STORE_HEADER_SIZE], agent[STORE_HEADER_SIZE];
+	const char *p[] = { id, token, group, store_header_text(addr, remote_addr),
+	    store_header_text(agent, user_agent) };
 
 	return command(db,
 	    "INSERT INTO pollhub.connections (id, token, group_name, remote_addr, user_agent)"
@@ -815,7 +838,7 @@ meeting_failure(PGresult *r, PGconn *db, char *why, size_t whylen)
 		return STORE_INVALID;
 	}
 	if (timed_out(r)) {
-		log_warn("meeting query gave up waiting: %s", PQresultErrorMessage(r));
+		log_warn("meeting query gave up waiting: %s", PQ_TEXT(PQresultErrorMessage(r)));
 		PQclear(r);
 		return STORE_BUSY;
 	}
@@ -824,7 +847,8 @@ meeting_failure(PGresult *r, PGconn *db, char *why, size_t whylen)
 		PQclear(r);
 		return STORE_INVALID;
 	}
-	log_error("meeting query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+	log_error("meeting query failed: %s",
+	    PQ_TEXT(r ? PQresultErrorMessage(r) : PQerrorMessage(db)));
 	PQclear(r);
 	return STORE_ERROR;
 }

@@ -12,6 +12,8 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "sqlproto.h"
+#include "utf8.h"
 
 struct meeting;
 
@@ -67,15 +69,25 @@ PGconn		*store_acquire_for(struct store *, const char *key);
 void		 store_release(struct store *, PGconn *);
 
 /* Create a connection row. */
+/* remote_addr and user_agent are request headers, stored as text by
+ * store_header_text. */
 enum store_status store_connection_create(PGconn *, const char *id, const char *token,
 		    const char *group, const char *remote_addr, const char *user_agent);
+/* A request header's value as it is stored (connections.user_agent,
+ * remote_addr): utf8_escape'd (invalid UTF-8 and controls as \xNN / \uNNNN;
+ * PostgreSQL refuses invalid UTF-8, and the value must not run terminal
+ * escapes in psql) and cut to STORE_HEADER_MAX bytes, then "…(N bytes)".
+ * out holds STORE_HEADER_SIZE bytes; returns out. */
+#define STORE_HEADER_MAX	512
+#define STORE_HEADER_SIZE	(STORE_HEADER_MAX + UTF8_ESCAPE_MARK)
+const char *store_header_text(char *out, const char *value);
 /* Remove a connection (DELETE, client Close, classic abort). STORE_NOT_FOUND
  * if unknown (or of the other protocol). */
 enum store_status store_connection_delete(PGconn *, const char *token, enum store_proto);
 
 struct poll_info {
 	char		connection_id[64];
-	char		group[260];
+	char		group[SQL_GROUP_SIZE];
 	long long	poll_no;
 	int		first_poll;
 	int		longpolling;	/* 0: the connection uses another transport */
@@ -106,7 +118,7 @@ enum store_status store_poll_end(PGconn *, const char *connection_id, long long 
 /* A POST runs in one transaction holding the connection's row lock. */
 struct send_conn {
 	char		id[64];
-	char		group[260];
+	char		group[SQL_GROUP_SIZE];
 	int		handshaken;
 	int		closing;
 	struct buf	inbound;	/* carried-over partial record + this body; caller frees */

@@ -40,7 +40,7 @@ push(void *arg, long long seq, const char *rec, size_t len)
 		s->out->len = mark;	/* nothing appended: drop the comma */
 	if (r == -1)
 		log_warn("classic: outbox record %lld of group %s is not a hub message;"
-		    " skipped", seq, s->cc->group);
+		    " skipped", seq, LOG_TEXT(s->cc->group));
 	return 0;
 }
 

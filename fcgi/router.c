@@ -91,18 +91,6 @@ router_route(const char *method, const char *path, const char *query, size_t qle
 	return strcmp(method, "POST") == 0 ? ROUTE_SEND : ROUTE_DELETE;
 }
 
-/* 1 if s is short printable ASCII, fit for a log line as it is. */
-static int
-loggable(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < 200; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return s[i] == '\0';
-}
-
 void
 router_handle(struct app *app, struct http_request *h)
 {
@@ -112,7 +100,7 @@ router_handle(struct app *app, struct http_request *h)
 	    h->host, h->https, allowed);
 
 	/* Never the query: it holds the connection token. */
-	log_debug("%s %s", h->method, h->path);
+	log_debug("%s %s", LOG_TEXT(h->method), LOG_TEXT(h->path));
 	/* Only a listed origin is told it may read the answer (never "*": the
 	 * client sends credentials). Once any is listed, answers depend on
 	 * Origin, and caches must know. */
@@ -143,8 +131,8 @@ router_handle(struct app *app, struct http_request *h)
 		classic_handle(app, h);
 		break;
 	case ROUTE_FORBIDDEN:
-		log_debug("%s refused: Origin %s is not in POLLHUB_ALLOWED_ORIGINS", h->method,
-		    loggable(h->origin) ? h->origin : "(unprintable)");
+		log_debug("%s refused: Origin %s is not in POLLHUB_ALLOWED_ORIGINS",
+		    LOG_TEXT(h->method), LOG_TEXT(h->origin));
 		http_text(h, 403, "Origin not allowed");
 		break;
 	case ROUTE_NOT_ALLOWED:

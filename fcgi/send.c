@@ -33,7 +33,7 @@ close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *
 		snprintf(text, sizeof(text), "Connection closed with an error. %s", why);
 	else
 		snprintf(text, sizeof(text), "Connection closed with an error.");
-	log_info("connection %s: closing: %s", sc->id, why);
+	log_info("connection %s: closing: %s", sc->id, LOG_TEXT(why));
 	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec, -1) == -1 ||
 	    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
 	buf_free(&rec);
@@ -49,7 +49,7 @@ handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 	int rc;
 
 	if (hubproto_parse_handshake(rec, len, err, sizeof(err)) == -1) {
-		log_info("connection %s: handshake refused: %s", sc->id, err);
+		log_info("connection %s: handshake refused: %s", sc->id, LOG_TEXT(err));
 		rc = hubproto_handshake_response(&out, err) == -1 || queue(db, sc->id, &out, -1) == -1 ||
 		    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
 		sc->closing = 1;

@@ -27,6 +27,7 @@ OUT=build/fuzz
 sources() {
 	case $1 in
 	fuzz_hubproto) echo common/hubproto.c common/buf.c common/utf8.c ;;
+	fuzz_escape) echo common/utf8.c common/log.c ;;
 	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
 	fuzz_query | fuzz_negotiate) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
@@ -37,6 +38,7 @@ sources() {
 libs() {
 	case $1 in
 	fuzz_hubproto | fuzz_meeting) echo -ljson-c ;;
+	fuzz_escape) ;;
 	*) echo -ljson-c -lpq -lfcgi -lpthread ;;
 	esac
 }
