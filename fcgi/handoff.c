@@ -375,6 +375,9 @@ handoff_take_env(void)
 	inherited_handoff = take_env_fd(ENV_HANDOFF);
 	if (inherited_handoff >= 0)
 		close_leaked();
+	/* What whoever started us left open (systemd's socket included: main
+	 * takes it next) is ours to keep or not, never the next image's. */
+	close_others_on_exec();
 }
 
 int

@@ -56,7 +56,8 @@ int	handoff_exec(struct handoff *, const char *exe, char *const argv[], int list
 	    char *err, size_t errlen);
 
 /* First thing at start-up, while the process has one thread: take what a
- * previous image passed from the environment (and close what it leaked). */
+ * previous image passed from the environment (and close what it leaked);
+ * mark every inherited descriptor above 2 close-on-exec. */
 void	handoff_take_env(void);
 /* The listening socket a previous image passed, or -1. */
 int	handoff_listen_fd(void);

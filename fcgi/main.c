@@ -6,6 +6,7 @@
  * place, keeping every client: see handoff.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -123,8 +124,12 @@ worker(void *arg)
 		rc = FCGX_Accept_r(&req);
 		/* Active before the lock goes: a restart that takes it next must
 		 * see this request. */
-		if (rc >= 0)
+		if (rc >= 0) {
 			atomic_fetch_add(&w->app->active, 1);
+			/* libfcgi's accept() leaves it inheritable: only a parked
+			 * stream's connection crosses an exec, opened for it then. */
+			(void)fcntl(req.ipcFd, F_SETFD, FD_CLOEXEC);
+		}
 		accept_outcome(w, rc);
 		pthread_mutex_unlock(w->accept_lock);
 		if (rc < 0) {
@@ -270,6 +275,7 @@ open_listener(const struct config *cfg, int systemd_fd, int *ours)
 	*ours = 0;
 	if ((fd = handoff_listen_fd()) >= 0 || (fd = systemd_fd) >= 0) {
 		*ours = 1;
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);	/* handoff_exec opens it for the next image */
 		return fd;
 	}
 	if (cfg->socket[0] == '\0')
@@ -279,6 +285,7 @@ open_listener(const struct config *cfg, int systemd_fd, int *ours)
 		unlink(cfg->socket);	/* a stale socket from a previous run */
 	if ((fd = FCGX_OpenSocket(cfg->socket, 1024)) < 0)
 		return -1;
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	/* The web server may run as another user; the socket is the only door. */
 	if (cfg->socket[0] == '/' && chmod(cfg->socket, 0666) == -1)
 		log_warn("chmod %s: %s", cfg->socket, strerror(errno));

@@ -1,7 +1,8 @@
 // The process core (issue 11 item 5): the LISTEN connection is health-checked and, when
 // lost, reconnected with every waiter drained once (ended by the server, or silent: its
 // backend stopped, so the link stays up and nothing answers); accept backs off when the
-// process is out of descriptors instead of spinning, and accepts again afterwards.
+// process is out of descriptors instead of spinning, and accepts again afterwards; no
+// descriptor would be inherited by an exec but those a restart in place opens for it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -77,6 +78,31 @@ describe('process core', { timeout: 180000 }, () => {
 				await stack.psql(`SELECT pg_terminate_backend(${old})`).catch(() => {});
 			}
 			await stopAll(writer, listeners);
+		}
+	});
+
+	// What a restart in place would leak: anything not close-on-exec (handoff_exec opens
+	// exactly what crosses over, just before the exec). Looked at while clients of both
+	// transports hold requests and after the notifier reconnected (tests above).
+	test('every descriptor above 2 is close-on-exec', async () => {
+		const clients = await Promise.all([connect(stack.hubUrl, { transport: 'LongPolling' }),
+			connect(stack.hubUrl, { transport: 'ServerSentEvents' })]);
+		try {
+			await clients[0].invoke('read');
+			const pid = stack.responderPids()[0];
+			const leaky = [];
+			for (const fd of fs.readdirSync(`/proc/${pid}/fd`).map(Number).filter((n) => n > 2)) {
+				let info, target;
+				try {
+					info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+					target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+				} catch { continue; }	// closed meanwhile
+				const flags = parseInt(info.match(/flags:\s+([0-7]+)/)[1], 8);
+				if (!(flags & 0o2000000)) leaky.push(`${fd} (${target})`);
+			}
+			assert.deepEqual(leaky, [], 'descriptors without O_CLOEXEC');
+		} finally {
+			await stopAll(clients);
 		}
 	});
 
