@@ -20,7 +20,7 @@
 /* A classic connection as a receive request sees it. */
 struct classic_conn {
 	char		id[64];
-	char		group[260];
+	char		group[SQL_GROUP_SIZE];
 	long long	poll_no;	/* this receive request's number */
 	long long	cursor;		/* classicstore_connect: where the client starts */
 };

@@ -37,11 +37,32 @@ js_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* The four hex digits of a \u escape at s->p (checked), consumed. */
+static int
+js_u4(struct jscan *s, unsigned *out)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++, s->p++) {
+		unsigned char c;
+
+		if (s->p >= s->end || !js_hex(c = *s->p))
+			return -1;
+		v = v << 4 | (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	*out = v;
+	return 0;
+}
+
+/* A string. A \u escape of a surrogate must be a high one followed at once by
+ * an escaped low one: a lone surrogate is no Unicode text (json-c would store
+ * U+FFFD for it; System.Text.Json refuses it). */
 static int
 js_string(struct jscan *s)
 {
 	size_t n;
-	int i;
+	unsigned u, lo;
 
 	s->p++;	/* opening quote */
 	while (s->p < s->end) {
@@ -58,9 +79,12 @@ js_string(struct jscan *s)
 				return -1;
 			c = *s->p++;
 			if (c == 'u') {
-				for (i = 0; i < 4; i++, s->p++)
-					if (s->p >= s->end || !js_hex(*s->p))
-						return -1;
+				if (js_u4(s, &u) == -1 || (u >= 0xDC00 && u <= 0xDFFF))
+					return -1;
+				if (u >= 0xD800 && u <= 0xDBFF &&
+				    (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u' ||
+				    (s->p += 2, js_u4(s, &lo)) == -1 || lo < 0xDC00 || lo > 0xDFFF))
+					return -1;
 			} else if (strchr("\"\\/bfnrt", c) == NULL || c == 0)
 				return -1;
 			continue;
@@ -225,6 +249,32 @@ hubproto_json_parse(const char *text, size_t len)
 	return obj;
 }
 
+/* ASP.NET Core's text for an unknown protocol, naming at most 100 bytes of
+ * it; a NUL in the name (which a C string cannot carry) shows as U+FFFD. */
+static void
+unsupported(char *err, size_t errlen, const char *name, size_t len)
+{
+	char shown[128];
+	size_t i, o = 0, n;
+
+	for (i = 0; i < len && o < 100; i += n) {
+		if (name[i] == '\0') {
+			memcpy(shown + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			n = 1;
+			continue;
+		}
+		/* json-c's strings are well-formed UTF-8 (checked before). */
+		n = utf8_char_len((const unsigned char *)name + i, len - i);
+		if (n == 0 || o + n > 100)
+			break;
+		memcpy(shown + o, name + i, n);
+		o += n;
+	}
+	shown[o] = '\0';
+	snprintf(err, errlen, "The protocol '%s' is not supported.", shown);
+}
+
 int
 hubproto_parse_handshake(const char *rec, size_t len, char *err, size_t errlen)
 {
@@ -249,9 +299,11 @@ hubproto_parse_handshake(const char *rec, size_t len, char *err, size_t errlen)
 		    " InvalidDataException: Missing required property 'version'.");
 		goto done;
 	}
-	if (strcmp(json_object_get_string(proto), "json") != 0) {
-		snprintf(err, errlen, "The protocol '%.*s' is not supported.",
-		    utf8_prefix(json_object_get_string(proto), 100), json_object_get_string(proto));
+	/* Compared with its length: "json\u0000garbage" is not "json". */
+	if (json_object_get_string_len(proto) != 4 ||
+	    memcmp(json_object_get_string(proto), "json", 4) != 0) {
+		unsupported(err, errlen, json_object_get_string(proto),
+		    (size_t)json_object_get_string_len(proto));
 		goto done;
 	}
 	if (json_object_get_int64(version) != 1) {

@@ -73,7 +73,7 @@ negotiate(struct classic_request *cr)
 {
 	struct app *app = cr->app;
 	struct http_request *h = cr->h;
-	char id[ID_LEN + 1], token[ID_LEN + 1], group[300];
+	char id[ID_LEN + 1], token[ID_LEN + 1], group[SQL_GROUP_SIZE];
 	json_object *o = NULL;
 	struct buf body = BUF_INIT;
 	size_t plen = strlen(h->path);
@@ -120,7 +120,8 @@ negotiate(struct classic_request *cr)
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == -1) {
 		http_text(h, 500, "Internal Server Error");
 	} else {
-		log_debug("negotiated classic connection %s (group %s)", id, group);
+		log_debug("negotiated classic connection %s (group %s, user agent %s)", id,
+		    LOG_TEXT(group), LOG_TEXT(h->user_agent));
 		classic_reply(cr, body.data, body.len);
 	}
 	json_object_put(o);

@@ -50,12 +50,23 @@ negotiate_group(const char *query, size_t len, const char *param,
 			return -1;
 		memcpy(out, g, strlen(g) + 1);
 	}
-	if (out[0] == '\0' || strlen(out) > 256 || !utf8_valid(out, strlen(out)))
-		return -1;
-	for (const unsigned char *p = (const unsigned char *)out; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return -1;
-	return 0;
+	return negotiate_group_valid(out) ? 0 : -1;
+}
+
+int
+negotiate_group_valid(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t len = strlen(name), i = 0, n, count = 0;
+	unsigned cp;
+
+	while (i < len) {
+		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 || utf8_is_control(cp) ||
+		    ++count > SQL_GROUP_MAX)
+			return 0;
+		i += n;
+	}
+	return count >= 1;
 }
 
 static int
@@ -211,7 +222,8 @@ negotiate_handle(struct app *app, struct http_request *h)
 	if (negotiate_body(&body, plan.version, plan.version == 0 ? token : id, token) == -1) {
 		http_text(h, 500, "Internal Server Error");
 	} else {
-		log_debug("negotiated connection %s (group %s)", id, plan.group);
+		log_debug("negotiated connection %s (group %s, user agent %s)", id,
+		    LOG_TEXT(plan.group), LOG_TEXT(h->user_agent));
 		http_respond(h, 200, "application/json", body.data, body.len, 0);
 	}
 	buf_free(&body);

@@ -8,13 +8,14 @@
 #include "app.h"
 #include "buf.h"
 #include "http.h"
+#include "sqlproto.h"
 
 void	negotiate_handle(struct app *, struct http_request *);
 
 /* What a negotiate request asks for, decided from its bytes alone. */
 struct negotiate_plan {
 	int		 version;	/* 0 or 1 */
-	char		 group[300];	/* the new connection's group */
+	char		 group[SQL_GROUP_SIZE];	/* the new connection's group */
 	const char	*refusal;	/* non-NULL: answer {"error": refusal}; the rest is unset */
 };
 /* Decide version and group from query[0..len), the configured group
@@ -32,8 +33,14 @@ int	negotiate_version(const char *query, size_t len);
 int	negotiate_body(struct buf *out, int version, const char *id, const char *token);
 /* The group of a new connection: the configured query parameter when set and
  * present, else the client address. Returns 0, or -1 when the name is not
- * 1..256 printable characters. */
+ * 1..SQL_GROUP_MAX printable characters (negotiate_group_valid). outlen
+ * should be SQL_GROUP_SIZE. */
 int	negotiate_group(const char *query, size_t len, const char *param,
 	    const char *remote_addr, char *out, size_t outlen);
+
+/* 1 if name is 1..SQL_GROUP_MAX characters of well-formed UTF-8, counted as
+ * PostgreSQL's length() does, none of them a control or invisible layout
+ * character (utf8_is_control: C0, DEL, C1, U+2028/2029, bidi controls). */
+int	negotiate_group_valid(const char *name);
 
 #endif

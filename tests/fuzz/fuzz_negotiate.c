@@ -94,15 +94,20 @@ static void
 check_accepted_group(const char *qs, size_t len, const char *param, const char *remote,
     const char *group)
 {
-	char value[300];
-	size_t n = strlen(group);
+	char value[SQL_GROUP_SIZE];
+	size_t n = strlen(group), count = utf8_count(group, n), k;
 	int found = param != NULL && *param != '\0' ?
 	    query_get(qs, len, param, value, sizeof(value)) : 0;
+	unsigned cp;
 
-	REQUIRE(n >= 1 && n <= 256);
+	/* 1..256 characters (as PostgreSQL counts them), none a control. */
+	REQUIRE(n >= 1 && n < SQL_GROUP_SIZE);
 	REQUIRE(utf8_valid(group, n));
-	for (size_t i = 0; i < n; i++)
-		REQUIRE((unsigned char)group[i] >= 0x20 && group[i] != 0x7f);
+	REQUIRE(count >= 1 && count <= SQL_GROUP_MAX);
+	for (size_t i = 0; i < n; i += k) {
+		REQUIRE((k = utf8_decode((const unsigned char *)group + i, n - i, &cp)) > 0);
+		REQUIRE(!utf8_is_control(cp));
+	}
 	/* The named parameter when it is there and not empty, else the address. */
 	REQUIRE(found >= 0);
 	if (found == 1 && value[0] != '\0')

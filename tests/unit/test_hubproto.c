@@ -60,6 +60,28 @@ test_handshake(void)
 	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"json\",\"version\":1}x"), err, sizeof(err)), -1);
 	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"json\",\"version\":1}\0"), err, sizeof(err)), -1);
 	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"json\",\"version\":\"1\"}"), err, sizeof(err)), -1);
+	/* The name is compared with its length: an escaped NUL does not end it
+	 * (the NUL shows as U+FFFD in the text). */
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"json\\u0000garbage\",\"version\":1}"), err,
+	    sizeof(err)), -1);
+	CHECK_STREQ(err, "The protocol 'json\xef\xbf\xbdgarbage' is not supported.");
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"json\\u0000\",\"version\":1}"), err,
+	    sizeof(err)), -1);
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"jso\",\"version\":1}"), err, sizeof(err)), -1);
+	CHECK_STREQ(err, "The protocol 'jso' is not supported.");
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"\",\"version\":1}"), err, sizeof(err)), -1);
+	CHECK_STREQ(err, "The protocol '' is not supported.");
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"js\\u006fn\",\"version\":1}"), err,
+	    sizeof(err)), 0);
+	/* Control characters in the name are kept in the answer's text (JSON
+	 * escapes them); the log escapes them again (test_log). */
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"json\\r\\nX\",\"version\":1}"), err,
+	    sizeof(err)), -1);
+	CHECK_STREQ(err, "The protocol 'json\r\nX' is not supported.");
+	/* A lone surrogate is no text: invalid JSON. */
+	CHECK_INTEQ(handshake(LIT("{\"protocol\":\"\\ud800\",\"version\":1}"), err,
+	    sizeof(err)), -1);
+	CHECK_STREQ(err, HS_PREFIX "Error reading JSON.");
 	/* The cut must not split a UTF-8 character: the error goes back as JSON text. */
 	{
 		char rec[300];
@@ -216,6 +238,39 @@ test_invalid_utf8(void)
 	    "Error reading JSON.");
 	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\xf5\x80\x80\x80\"]}")),
 	    "Error reading JSON.");
+	/* Lone surrogate escapes: a high one alone, at the end, before something
+	 * else or before another high one; a low one alone or first. */
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\ud800\"]}")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"a\\uDBFFb\"]}")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\ud800\\n\"]}")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\ud800\\ud800\"]}")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\udc00\"]}")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\udfff\\ud800\"]}")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\ud800\\u")),
+	    "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"\\ud800\":1,\"type\":6}")), "Error reading JSON.");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"\\udc00\",\"arguments\":[]}")),
+	    "Error reading JSON.");
+	/* A pair is one character; other \u escapes are fine. */
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\ud83d\\ude00\"]}")),
+	    "(parsed)");
+	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\\uDBFF\\uDFFF\\ud7ff\\ue000\\u0041\"]}")),
+	    "(parsed)");
+	{
+		json_object *o = hubproto_json_parse(LIT("\"\\ud83d\\ude00\""));
+
+		CHECK(o != NULL);
+		if (o != NULL)
+			CHECK_STREQ(json_object_get_string(o), "\xf0\x9f\x98\x80");
+		json_object_put(o);
+		CHECK(hubproto_json_parse(LIT("\"\\ud800\"")) == NULL);
+	}
 	/* Valid multi-byte text is fine. */
 	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"]}")),
 	    "(parsed)");

@@ -71,7 +71,7 @@ test_body(void)
 static const char *
 group(const char *query, size_t len, const char *param, const char *remote)
 {
-	static char out[300];
+	static char out[SQL_GROUP_SIZE];
 
 	memset(out, '#', sizeof(out));
 	out[sizeof(out) - 1] = '\0';
@@ -83,7 +83,7 @@ group(const char *query, size_t len, const char *param, const char *remote)
 static void
 test_group(void)
 {
-	char q[700];
+	char q[1200];
 	int n;
 
 	/* No parameter configured: the client address. */
@@ -117,6 +117,44 @@ test_group(void)
 	CHECK_STREQ(group(q, (size_t)n, "group", REMOTE), "(refused)");
 	n = snprintf(q, sizeof(q), "group=%0600d", 0);
 	CHECK_STREQ(group(q, (size_t)n, "group", REMOTE), "(refused)");
+	/* The limit counts characters, as the database's CHECK (length(name)
+	 * BETWEEN 1 AND 256) does: 256 two-byte characters (512 bytes) and 256
+	 * four-byte ones (1024 bytes) are fine, 257 are not. */
+	{
+		char big[SQL_GROUP_SIZE * 3 + 32];
+		size_t o;
+
+		o = (size_t)snprintf(big, sizeof(big), "group=");
+		for (int i = 0; i < 256; i++)
+			o += (size_t)snprintf(big + o, sizeof(big) - o, "%%C3%%A9");
+		CHECK_INTEQ(strlen(group(big, o, "group", REMOTE)), 512);
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "x");
+		CHECK_STREQ(group(big, o, "group", REMOTE), "(refused)");
+		o = (size_t)snprintf(big, sizeof(big), "group=");
+		for (int i = 0; i < 256; i++)
+			o += (size_t)snprintf(big + o, sizeof(big) - o, "%%F0%%9F%%98%%80");
+		CHECK_INTEQ(strlen(group(big, o, "group", REMOTE)), 1024);
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "%%C3%%A9");
+		CHECK_STREQ(group(big, o, "group", REMOTE), "(refused)");
+	}
+	/* C1 controls, the line and paragraph separators, bidi controls: not
+	 * printable either; other non-ASCII punctuation is. */
+	CHECK_STREQ(group(LIT("group=a%C2%85b"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%C2%80"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%C2%9F"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=a%E2%80%A8b"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=a%E2%80%A9b"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%E2%80%AEevil"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%E2%80%AA"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%E2%81%A6x%E2%81%A9"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%E2%80%8F"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%D8%9C"), "group", REMOTE), "(refused)");
+	CHECK_STREQ(group(LIT("group=%C2%A0%E2%80%A6%E2%82%AC"), "group", REMOTE),
+	    "\xc2\xa0\xe2\x80\xa6\xe2\x82\xac");
+	CHECK_INTEQ(negotiate_group_valid("a"), 1);
+	CHECK_INTEQ(negotiate_group_valid(""), 0);
+	CHECK_INTEQ(negotiate_group_valid("\xe2\x80\xae"), 0);
+	CHECK_INTEQ(negotiate_group_valid("a\xed\xa0\x80"), 0);
 	/* No address either. */
 	CHECK_STREQ(group("", 0, NULL, ""), "(refused)");
 	CHECK_STREQ(group(LIT("group="), "group", ""), "(refused)");
