@@ -269,7 +269,9 @@ test_invalid_utf8(void)
 		if (o != NULL)
 			CHECK_STREQ(json_object_get_string(o), "\xf0\x9f\x98\x80");
 		json_object_put(o);
-		CHECK(hubproto_json_parse(LIT("\"\\ud800\"")) == NULL);
+		o = hubproto_json_parse(LIT("\"\\ud800\""));
+		CHECK(o == NULL);
+		json_object_put(o);
 	}
 	/* Valid multi-byte text is fine. */
 	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"]}")),
