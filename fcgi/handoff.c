@@ -15,7 +15,11 @@
 
 #include "app.h"
 #include "log.h"
+#include "sqlproto.h"
 #include "sse.h"
+
+/* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2049s. */
+_Static_assert(2 * SQL_GROUP_SIZE == 2050, "the %2049s below");
 
 #define RESUME_STACK (256 * 1024)	/* like a worker thread's */
 #define ENV_LISTEN "POLLHUB_LISTEN_FD"
@@ -301,7 +305,7 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 static void
 close_leaked(void)
 {
-	char line[1024];
+	char line[2 * SQL_GROUP_SIZE + 256];
 	int *keep = NULL, nkeep = 0, dup_fd;
 	FILE *f = NULL;
 	DIR *d;
@@ -473,7 +477,8 @@ int
 handoff_resume(struct app *app)
 {
 	int mfd = inherited_handoff, resumed = 0;
-	char line[1024], hex[600];
+	/* A record: numbers, token, id and the group in hex (2 bytes a byte). */
+	char line[2 * SQL_GROUP_SIZE + 256], hex[2 * SQL_GROUP_SIZE];
 	pthread_attr_t attr;
 	FILE *f;
 
@@ -493,7 +498,7 @@ handoff_resume(struct app *app)
 		if (ra == NULL)
 			break;
 		ra->app = app;
-		if (sscanf(line, "%d %d %d %lld %63s %63s %599s", &ra->p.fd, &ra->p.request_id,
+		if (sscanf(line, "%d %d %d %lld %63s %63s %2049s", &ra->p.fd, &ra->p.request_id,
 		    &ra->p.keep, &ra->p.pi.poll_no, ra->p.token, ra->p.pi.connection_id, hex) != 7 ||
 		    from_hex(hex, ra->p.pi.group, sizeof(ra->p.pi.group)) == -1 ||
 		    fcntl(ra->p.fd, F_SETFD, FD_CLOEXEC) == -1) {

@@ -179,3 +179,36 @@ describe('restart in place whose exec fails', { timeout: 120000 }, () => {
 		}
 	});
 });
+
+// A group name of 256 characters that take two bytes each (the longest the database
+// allows, 512 bytes) is written into the handoff record in hex: a stream of it is handed
+// over and resumed like any other.
+describe('restart in place: a stream of the longest group name', { timeout: 60000 }, () => {
+	let stack;
+	before(async () => {
+		if (transportName === 'ServerSentEvents')
+			stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group' } });
+	});
+	after(async () => { await stack?.stop(); });
+
+	it('two streams of a 256-character group survive a SIGHUP and still get each other\'s pushes', async (t) => {
+		if (!stack) return t.skip('streams are handed over: runs under ServerSentEvents');
+		await stack.guard(async () => {
+			const url = `${stack.hubUrl}?group=${encodeURIComponent('é'.repeat(256))}`;
+			const [a, b] = await Promise.all([connect(url), connect(url)]);
+			const closed = [];
+			for (const c of [a, b]) c.onclose((e) => closed.push(e?.message || 'closed'));
+			try {
+				await stack.reloadResponder();
+				const log = stack.logs();
+				assert.match(log, /resumed 2 stream\(s\) from the previous image/);
+				assert.doesNotMatch(log, /could not be resumed/);
+				await a.invoke('create', meeting('Long group'));
+				await waitFor(() => b.pushes.count('create') === 1, 5000, 'the push across the restart');
+				assert.deepEqual(closed, [], 'no stream was closed');
+			} finally {
+				await stopAll(a, b);
+			}
+		})();
+	});
+});
