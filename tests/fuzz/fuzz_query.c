@@ -10,6 +10,8 @@
 #include "fuzz.h"
 #include "negotiate.h"
 #include "query.h"
+#include "sqlproto.h"
+#include "utf8.h"
 
 static const char *const keys[] = { "id", "negotiateVersion", "group", "a", "", "idx", "a b" };
 
@@ -45,7 +47,7 @@ check_key(const char *qs, size_t len, const char *key, size_t outlen)
 static void
 check_negotiate(const char *qs, size_t len)
 {
-	char out[300], value[300];
+	char out[SQL_GROUP_SIZE], value[SQL_GROUP_SIZE];
 	int v = negotiate_version(qs, len), found;
 
 	REQUIRE(v >= -2 && v <= 1);
@@ -57,7 +59,8 @@ check_negotiate(const char *qs, size_t len)
 	found = query_get(qs, len, "group", value, sizeof(value));
 	if (negotiate_group(qs, len, "group", "192.0.2.1", out, sizeof(out)) == 0) {
 		size_t n = strlen(out);
-		REQUIRE(n >= 1 && n <= 256);
+		/* 1..SQL_GROUP_MAX characters, as the database counts them. */
+		REQUIRE(n >= 1 && utf8_count(out, n) <= SQL_GROUP_MAX);
 		for (size_t i = 0; i < n; i++)
 			REQUIRE((unsigned char)out[i] >= 0x20 && out[i] != 0x7f);
 		if (found == 1 && value[0] != '\0')
