@@ -1,12 +1,12 @@
 -- One hub `create` exactly as the responder runs it for a POST of one invocation
--- (fcgi/send.c + common/store.c): lock the connection row, set the sender, the insert in
+-- (fcgi/send.c + common/store.c): take the connection's send lock (send_begin), set the sender, the insert in
 -- a savepoint (the trigger queues the push in the group's outbox and NOTIFYs), queue the
 -- completion for the caller and NOTIFY it, store the connection's leftover input, commit.
 -- Run with -M extended: the responder sends parameters (PQexecParams), and :meeting
 -- below holds JSON that only a parameter can carry unquoted.
 BEGIN;
-SELECT id, group_name, handshaken, state = 'closing', inbound
-  FROM pollhub.connections WHERE token = 'bench-t' || :client_id FOR UPDATE;
+SELECT id, group_name, handshaken, closing, inbound, locked
+  FROM pollhub.send_begin('bench-t' || :client_id, false, false);
 SELECT set_config('pollhub.sender', 'bench-c' || :client_id, true);
 SAVEPOINT invocation;
 INSERT INTO pollhub.meetings AS m (group_name, title, description, start_at, end_at,
