@@ -145,10 +145,19 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 			return;
 		}
 		/* The whole calendar: Kendo filters the view on the client. */
-		if (store_meetings_read(c->db, c->group, &o->result, &o->stamp) != STORE_OK) {
+		switch (store_meetings_read(c->db, c->group, &o->result, &o->stamp)) {
+		case STORE_OK:
+			break;
+		case STORE_BUSY:
+			/* A lock held elsewhere (a restore's TRUNCATE in psql). */
+			fail_invoke(o, c, msg->target, "HubException", "The calendar is being"
+			    " changed in another session. Try again.");
+			break;
+		default:
 			o->db_failed = 1;
 			fail_invoke(o, c, msg->target, "PostgresException",
 			    "the database is unavailable.");
+			break;
 		}
 		return;
 	}

@@ -449,8 +449,18 @@ command(PGconn *db, const char *sql, int n, const char *const *params)
 static enum store_status
 tuples(PGconn *db, const char *sql, int n, const char *const *params, PGresult **out)
 {
-	*out = exec(db, sql, n, params, PGRES_TUPLES_OK);
-	return *out == NULL ? STORE_ERROR : STORE_OK;
+	PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	enum store_status st;
+
+	*out = NULL;
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_failure(r, db);
+		st = timed_out(r) ? STORE_BUSY : STORE_ERROR;
+		PQclear(r);
+		return st;
+	}
+	*out = r;
+	return STORE_OK;
 }
 
 static void
@@ -480,17 +490,26 @@ store_connection_create(PGconn *db, const char *id, const char *token, const cha
 }
 
 enum store_status
-store_connection_delete(PGconn *db, const char *token, enum store_proto proto)
+store_connection_remove(PGconn *db, const char *token, enum store_proto proto, char *id,
+    size_t idsize)
 {
 	const char *p[] = { token, proto == PROTO_CLASSIC ? "t" : "f" };
 	PGresult *r;
 	enum store_status st;
 
-	if ((st = tuples(db, "SELECT pollhub.disconnect($1, $2)", 2, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.disconnect_id($1, $2)", 2, p, &r)) != STORE_OK)
 		return st;
-	st = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_OK : STORE_NOT_FOUND;
+	st = PQgetisnull(r, 0, 0) ? STORE_NOT_FOUND : STORE_OK;
+	if (st == STORE_OK && id != NULL)
+		copy_field(id, idsize, r, 0, 0);
 	PQclear(r);
 	return st;
+}
+
+enum store_status
+store_connection_delete(PGconn *db, const char *token, enum store_proto proto)
+{
+	return store_connection_remove(db, token, proto, NULL, 0);
 }
 
 enum store_status

@@ -110,7 +110,7 @@ begin(struct app *app, struct http_request *h, const char *token, const struct t
 			st = store_poll_begin(db, token, pi);
 			store_release(app->store, db);
 		}
-		if (st != STORE_ERROR)
+		if (st != STORE_ERROR && st != STORE_BUSY)
 			return st;
 		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
 		    passed(deadline) || http_client_gone(h))

@@ -224,7 +224,9 @@ done:
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
 	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
-		if (store_connection_delete(db, token, PROTO_CORE) == STORE_ERROR)
+		enum store_status st = store_connection_delete(db, token, PROTO_CORE);
+
+		if (st == STORE_ERROR || st == STORE_BUSY)
 			log_warn("connection %s: not removed; the reaper will", pi->connection_id);
 		store_release(app->store, db);
 	}

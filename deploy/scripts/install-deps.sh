@@ -74,14 +74,18 @@ if ((${#missing[@]} > 0)); then
 	fi
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-	# nginx's postinst enables its service (policy-rc.d only stops it starting now); the
-	# benchmark runs its own nginx, so the system one must not claim port 80 at boot.
-	if [[ " ${missing[*]} " == *" nginx "* ]]; then
+	# The postinst scripts of lighttpd, apache2 and nginx enable their services
+	# (policy-rc.d only stops them starting now). pollhub runs its own web server, and the
+	# benchmark its own nginx: none of the system ones may claim port 80 at boot. Only
+	# the ones installed here are disabled; one that was already there is left alone.
+	for svc in lighttpd apache2 nginx; do
+		[[ " ${missing[*]} " == *" $svc "* ]] || continue
 		if command -v systemctl >/dev/null 2>&1; then
-			systemctl disable nginx.service >/dev/null 2>&1 || true
+			systemctl disable "$svc.service" >/dev/null 2>&1 || true
 		fi
-		update-rc.d nginx disable >/dev/null 2>&1 || true
-	fi
+		update-rc.d "$svc" disable >/dev/null 2>&1 || true
+		echo "install-deps.sh: disabled the system $svc service at boot (pollhub starts its own)"
+	done
 fi
 
 # npm packages: the demo page's browser libraries (served from deploy/www/node_modules)

@@ -5,7 +5,9 @@
 // least-privilege role; and the SQL-level assertions of tests/sql/admin.sql hold.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startStack, connect, stopAll, waitFor, sleep, repoRoot, transportName } from './stack.mjs';
@@ -146,6 +148,47 @@ describe('administering with psql', { timeout: 120000 }, () => {
 			assert.doesNotMatch(again.stdout, /applied 0/, 'a second run applies no migration');
 		} finally {
 			await execFileP('psql', ['-X', '-q', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`], { env }).catch(() => {});
+		}
+	});
+
+	test('the README\'s restore is all or nothing; while it holds the table a page\'s read is a completion error, then works', async () => {
+		const group = 'restore-1';
+		await stack.psql(`INSERT INTO pollhub.meetings (group_name, title, start_at, end_at)
+			VALUES (${q(group)}, 'Before the restore', now(), now())`);
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-restore-'));
+		const env = { ...process.env, PGDATABASE: stack.dbName };
+		const a = await connect(hub(group));
+		try {
+			// A dump whose COPY fails half-way (a row of another shape): the restore rolls back.
+			const bad = path.join(dir, 'meetings.sql');
+			fs.writeFileSync(bad, 'COPY pollhub.meetings (group_name, title, start_at, end_at) FROM stdin;\n' +
+				`${group}\tRestored\t2026-12-01 09:00:00+00\t2026-12-01 10:00:00+00\n` +
+				`${group}\tBroken\tnot a date\t2026-12-01 10:00:00+00\n\\.\n`);
+			await assert.rejects(execFileP('psql', ['-d', stack.dbName, '-v', 'ON_ERROR_STOP=1', '--single-transaction',
+				'-c', 'TRUNCATE pollhub.meetings', '-f', bad], { env }), /invalid input syntax/);
+			assert.deepEqual((await a.invoke('read')).map((m) => m.Title), ['Before the restore'], 'the old meetings stayed');
+
+			// An administrator holding the table (as a restore does): the read answers within
+			// the lock timeout with a completion error, other requests go on, and after the
+			// COMMIT the read works again.
+			const admin = spawn('psql', ['-X', '-q', '-d', stack.dbName], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+			try {
+				admin.stdin.write('BEGIN; LOCK pollhub.meetings IN ACCESS EXCLUSIVE MODE;\n');
+				await waitFor(async () => (await stack.psql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+					WHERE c.relname = 'meetings' AND l.mode = 'AccessExclusiveLock' AND l.granted`)) === '1', 5000, 'the lock');
+				const t0 = Date.now();
+				await assert.rejects(a.invoke('read'), /being changed in another session/);
+				assert.ok(Date.now() - t0 < 4000, `answered after ${Date.now() - t0} ms`);
+				const b = await connect(hub('restore-2'));	// a new page elsewhere connects meanwhile
+				await b.stop();
+			} finally {
+				admin.stdin.end('COMMIT;\n');
+				await new Promise((r) => admin.once('exit', r));
+			}
+			assert.deepEqual((await a.invoke('read')).map((m) => m.Title), ['Before the restore']);
+		} finally {
+			await stopAll(a);
+			fs.rmSync(dir, { recursive: true, force: true });
 		}
 	});
 
