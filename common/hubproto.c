@@ -497,3 +497,37 @@ hubproto_close(struct buf *out, const char *error, int allow_reconnect)
 	}
 	return emit(out, o);
 }
+
+int
+hubproto_find_close(const char *data, size_t len, char *error, size_t errsize)
+{
+	size_t off = 0;
+	long n;
+
+	if (errsize > 0)
+		error[0] = '\0';
+	while (off < len && (n = hubproto_record_len(data + off, len - off)) >= 0) {
+		const char *rec = data + off;
+		json_object *o, *t, *e;
+		int found = 0;
+
+		off += (size_t)n + 1;
+		/* Only a record that can be a Close is parsed: {"type":7...}, with
+		 * json_build_object's spacing too. */
+		if (memmem(rec, (size_t)n, "7", 1) == NULL || memmem(rec, (size_t)n, "\"type\"", 6) == NULL)
+			continue;
+		if ((o = hubproto_json_parse(rec, (size_t)n)) == NULL)
+			continue;
+		if (json_object_object_get_ex(o, "type", &t) && json_object_is_type(t, json_type_int) &&
+		    json_object_get_int(t) == HUB_CLOSE) {
+			found = 1;
+			if (json_object_object_get_ex(o, "error", &e) &&
+			    json_object_is_type(e, json_type_string))
+				snprintf(error, errsize, "%s", json_object_get_string(e));
+		}
+		json_object_put(o);
+		if (found)
+			return 1;
+	}
+	return 0;
+}

@@ -59,6 +59,10 @@ int	hubproto_completion_error(struct buf *out, const char *invocation_id,
 	    const char *error);
 int	hubproto_close(struct buf *out, const char *error, int allow_reconnect);
 
+/* Whether the records data[0..len) (each ended by 0x1E) hold a Close message;
+ * its error ("" without one) copied to error. For the log. */
+int	hubproto_find_close(const char *data, size_t len, char *error, size_t errsize);
+
 /* Parse JSON text with the protocol's limits (depth, strict, UTF-8, nothing
  * after the value). Returns a new reference or NULL. */
 json_object *hubproto_json_parse(const char *text, size_t len);

@@ -39,7 +39,7 @@ log_text(char *buf, const char *s, size_t len)
 void
 log_msg(enum log_level l, const char *fmt, ...)
 {
-	char line[1024], stamp[32];
+	char line[1024], stamp[80];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
@@ -48,7 +48,10 @@ log_msg(enum log_level l, const char *fmt, ...)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Milliseconds: what happened in which order within a second. */
+	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    (int)(ts.tv_nsec / 1000000));
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

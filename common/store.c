@@ -491,17 +491,19 @@ store_connection_create(PGconn *db, const char *id, const char *token, const cha
 
 enum store_status
 store_connection_remove(PGconn *db, const char *token, enum store_proto proto, char *id,
-    size_t idsize)
+    size_t idsize, int *was_open)
 {
 	const char *p[] = { token, proto == PROTO_CLASSIC ? "t" : "f" };
 	PGresult *r;
 	enum store_status st;
 
-	if ((st = tuples(db, "SELECT pollhub.disconnect_id($1, $2)", 2, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT id, was_open FROM pollhub.disconnect_id($1, $2)", 2, p, &r)) != STORE_OK)
 		return st;
 	st = PQgetisnull(r, 0, 0) ? STORE_NOT_FOUND : STORE_OK;
 	if (st == STORE_OK && id != NULL)
 		copy_field(id, idsize, r, 0, 0);
+	if (was_open != NULL)
+		*was_open = st == STORE_OK && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
 	return st;
 }
@@ -509,7 +511,7 @@ store_connection_remove(PGconn *db, const char *token, enum store_proto proto, c
 enum store_status
 store_connection_delete(PGconn *db, const char *token, enum store_proto proto)
 {
-	return store_connection_remove(db, token, proto, NULL, 0);
+	return store_connection_remove(db, token, proto, NULL, 0, NULL);
 }
 
 enum store_status
@@ -984,6 +986,18 @@ store_maintain(PGconn *db, const char *id, int poll_timeout, int disconnect_time
 	res->closed = atoi(PQgetvalue(r, 0, 1));
 	res->skipped = atoi(PQgetvalue(r, 0, 2));
 	res->max_lock_ms = strtod(PQgetvalue(r, 0, 3), NULL);
+	res->removed_ids[0] = res->closed_ids[0] = '\0';
+	/* A text[] of ids (no quoting needed: ids are [A-Za-z0-9_-]): drop the braces. */
+	if (PQnfields(r) >= 6) {
+		const char *v;
+
+		v = PQgetvalue(r, 0, 4);
+		snprintf(res->removed_ids, sizeof(res->removed_ids), "%.*s",
+		    strlen(v) >= 2 ? (int)strlen(v) - 2 : 0, v + (strlen(v) >= 2));
+		v = PQgetvalue(r, 0, 5);
+		snprintf(res->closed_ids, sizeof(res->closed_ids), "%.*s",
+		    strlen(v) >= 2 ? (int)strlen(v) - 2 : 0, v + (strlen(v) >= 2));
+	}
 	PQclear(r);
 	return STORE_OK;
 }

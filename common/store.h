@@ -84,6 +84,10 @@ const char *store_header_text(char *out, const char *value);
 /* Remove a connection (DELETE, client Close, classic abort). STORE_NOT_FOUND
  * if unknown (or of the other protocol). */
 enum store_status store_connection_delete(PGconn *, const char *token, enum store_proto);
+/* store_connection_delete, with the removed connection's id copied to id and
+ * whether it was still open (not closing after a Close) in *was_open. */
+enum store_status store_connection_remove(PGconn *, const char *token, enum store_proto,
+	    char *id, size_t idsize, int *was_open);
 
 struct poll_info {
 	char		connection_id[64];
@@ -183,6 +187,9 @@ struct maintain_result {
 	int	closed;		/* closed by the pending cap */
 	int	skipped;	/* groups skipped: another session held them */
 	double	max_lock_ms;	/* longest any one step held its locks */
+	/* The first of the ids removed and closed, comma-separated ("" if none). */
+	char	removed_ids[20 * 40];
+	char	closed_ids[20 * 40];
 };
 /* Say this responder is alive (as store_responder_seen), reap stale
  * connections by the thresholds in force, trim the outbox group by group and

@@ -141,6 +141,11 @@ connect_transport(struct classic_request *cr)
 		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
 		store_release(cr->app->store, db);
 	}
+	if (st == STORE_OK) {
+		snprintf(cr->h->conn_id, sizeof(cr->h->conn_id), "%s", cc.id);
+		log_info("connection %s: connected (classic %s, group %s)", cc.id,
+		    cr->sse ? "ServerSentEvents" : "LongPolling", LOG_TEXT(cc.group));
+	}
 	/* A Core connection's token is unknown here, like any other. */
 	if (st == STORE_NOT_FOUND) {
 		http_text(cr->h, 404, "No Connection with that ID");
@@ -298,9 +303,12 @@ abort_connection(struct classic_request *cr)
 	enum store_status st = STORE_ERROR;
 
 	if (db != NULL) {
-		st = store_connection_delete(db, cr->token, PROTO_CLASSIC);
+		st = store_connection_remove(db, cr->token, PROTO_CLASSIC, cr->h->conn_id,
+		    sizeof(cr->h->conn_id), NULL);
 		store_release(cr->app->store, db);
 	}
+	if (st == STORE_OK)
+		log_info("connection %s: disconnected: client (classic abort)", cr->h->conn_id);
 	/* A token of no classic connection (gone already, or a Core one's:
 	 * that row is not touched) is 404 as on every endpoint; the client
 	 * fires /abort and forgets it (the page may be unloading). */

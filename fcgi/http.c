@@ -213,6 +213,11 @@ http_respond(struct http_request *h, int status, const char *content_type,
 
 	if (status == 204)
 		len = 0;
+	h->status = status;
+	/* A refusal's plain-text body is its reason, unless the caller gave one. */
+	if (status >= 400 && h->reason[0] == '\0' && body != NULL &&
+	    strncmp(content_type, "text/plain", 10) == 0)
+		snprintf(h->reason, sizeof(h->reason), "%.*s", (int)(len < 200 ? len : 200), body);
 	snprintf(line, sizeof(line),
 	    "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -233,6 +238,7 @@ http_preflight(struct http_request *h)
 {
 	struct buf head = BUF_INIT;
 
+	h->status = 204;
 	if (buf_puts(&head, "Status: 204 No Content\r\nAllow: GET, POST, DELETE, OPTIONS\r\n") == -1 ||
 	    (h->cors_origin != NULL && buf_puts(&head,
 	    "Access-Control-Allow-Methods: " CORS_ALLOW_METHODS "\r\n"
@@ -252,6 +258,7 @@ http_stream_start(struct http_request *h)
 	 * nginx-style proxies in front not to buffer the stream. */
 	struct buf head = BUF_INIT;
 
+	h->status = 200;
 	if (buf_puts(&head,
 	    "Status: 200 OK\r\n"
 	    "Content-Type: text/event-stream\r\n"

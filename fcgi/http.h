@@ -31,6 +31,13 @@ struct http_request {
 	int		 vary_origin;
 	char		 path[1024];	/* request path without the query; "" if too long */
 	int		 detached;	/* handed to the next image (handoff): do not finish */
+	/* For the request's log line: the status answered (0: none yet), why a
+	 * refusal was refused (raw, possibly client text: log through
+	 * LOG_TEXT), and the connection id once a handler knows it. */
+	int		 status;
+	char		 reason[256];
+	char		 conn_id[64];
+	int		 server_closed;	/* a Close from the server went out */
 };
 
 void	http_request_init(struct http_request *, FCGX_Request *);

@@ -1,4 +1,5 @@
 #include "longpoll.h"
+#include "send.h"
 
 #include <time.h>
 
@@ -142,11 +143,14 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
 		return;
 	}
+	snprintf(h->conn_id, sizeof(h->conn_id), "%s", pi.connection_id);
 	if (!pi.longpolling) {
 		http_text(h, 400, "Cannot change transports mid-connection");
 		return;
 	}
 	if (pi.first_poll) {
+		log_info("connection %s: connected (LongPolling, group %s)", pi.connection_id,
+		    LOG_TEXT(pi.group));
 		/* The client discards the first poll's body: answer at once, empty. */
 		end_poll(app, &pi);
 		http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);
@@ -171,6 +175,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 			    " were not delivered", pi.connection_id, out.len);
 		log_debug("connection %s: client left a held poll", pi.connection_id);
 	} else if (status == 200 && out.len > 0) {
+		send_log_close(pi.connection_id, out.data, out.len);
 		if (http_respond(h, 200, "application/octet-stream", out.data, out.len,
 		    HTTP_NO_CACHE) == -1)
 			log_warn("connection %s: poll answer lost (client gone)", pi.connection_id);

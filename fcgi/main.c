@@ -167,6 +167,18 @@ touch_streams(struct app *app, PGconn *db)
 	buf_free(&ids);
 }
 
+/* " and N more" after the 20 ids a maintenance line names. */
+static const char *
+more(int n)
+{
+	static __thread char text[32];
+
+	if (n <= 20)
+		return "";
+	snprintf(text, sizeof(text), " and %d more", n - 20);
+	return text;
+}
+
 static void *
 maintenance(void *arg)
 {
@@ -192,10 +204,13 @@ maintenance(void *arg)
 			if (store_maintain(db, app->responder_id, app->cfg.poll_timeout,
 			    app->cfg.disconnect_timeout, app->cfg.max_pending, &mr) == STORE_OK) {
 				if (mr.removed > 0)
-					log_info("reaped %d idle connection(s)", mr.removed);
+					log_info("reaped %d idle connection(s): disconnected: reaped"
+					    " (no poll for the disconnect timeout): %s%s", mr.removed,
+					    LOG_TEXT(mr.removed_ids), more(mr.removed));
 				if (mr.closed > 0)
-					log_info("closed %d connection(s) with more than %d messages"
-					    " pending", mr.closed, app->cfg.max_pending);
+					log_info("closed %d connection(s): disconnected: pending cap"
+					    " (more than %d messages pending): %s%s", mr.closed,
+					    app->cfg.max_pending, LOG_TEXT(mr.closed_ids), more(mr.closed));
 				if (mr.skipped > 0)
 					log_debug("maintenance skipped %d group(s) held by another"
 					    " session", mr.skipped);

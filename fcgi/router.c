@@ -1,6 +1,8 @@
 #include "router.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "classic.h"
 #include "classicproto.h"
@@ -25,13 +27,19 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 {
 	PGconn *db = store_acquire(app->store);
 	enum store_status st;
+	int was_open = 0;
 
 	if (db == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	st = store_connection_delete(db, token, PROTO_CORE);
+	st = store_connection_remove(db, token, PROTO_CORE, h->conn_id, sizeof(h->conn_id),
+	    &was_open);
 	store_release(app->store, db);
+	/* A closing connection's disconnect was logged with its Close. */
+	if (st == STORE_OK)
+		log_msg(was_open ? LOG_INFO : LOG_DEBUG, "connection %s: disconnected: client"
+		    " (DELETE)", h->conn_id);
 	if (st == STORE_OK)
 		http_text(h, 202, "");
 	else if (st == STORE_NOT_FOUND)
@@ -91,6 +99,25 @@ router_route(const char *method, const char *path, const char *query, size_t qle
 	return strcmp(method, "POST") == 0 ? ROUTE_SEND : ROUTE_DELETE;
 }
 
+static const char *const route_names[] = {
+	[ROUTE_NEGOTIATE] = "negotiate", [ROUTE_PREFLIGHT] = "preflight",
+	[ROUTE_STREAM] = "stream", [ROUTE_POLL] = "poll", [ROUTE_SEND] = "send",
+	[ROUTE_DELETE] = "delete", [ROUTE_CLASSIC] = "classic",
+	[ROUTE_FORBIDDEN] = "forbidden", [ROUTE_NOT_ALLOWED] = "not-allowed",
+	[ROUTE_NO_ID] = "no-id", [ROUTE_UNKNOWN_ID] = "unknown-id",
+};
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void route_request(struct app *, struct http_request *, enum route, const char *);
+
 void
 router_handle(struct app *app, struct http_request *h)
 {
@@ -98,17 +125,38 @@ router_handle(struct app *app, struct http_request *h)
 	char *const *allowed = app->cfg.allowed_origins;
 	enum http_origin origin = http_request_origin(h->origin, h->sec_fetch_site, h->referer,
 	    h->host, h->https, allowed);
+	struct timespec t0;
+	enum route rt;
+	const char *name;
 
-	/* Never the query: it holds the connection token. */
-	log_debug("%s %s", LOG_TEXT(h->method), LOG_TEXT(h->path));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Only a listed origin is told it may read the answer (never "*": the
 	 * client sends credentials). Once any is listed, answers depend on
 	 * Origin, and caches must know. */
 	if (origin == HTTP_ORIGIN_ALLOWED && h->origin[0] != '\0')
 		h->cors_origin = h->origin;
 	h->vary_origin = allowed != NULL && allowed[0] != NULL;
-	switch (router_route(h->method, h->path, h->query, strlen(h->query), h->accept, origin,
-	    token, sizeof(token))) {
+	rt = router_route(h->method, h->path, h->query, strlen(h->query), h->accept, origin,
+	    token, sizeof(token));
+	name = (size_t)rt < sizeof(route_names) / sizeof(route_names[0]) &&
+	    route_names[rt] != NULL ? route_names[rt] : "?";
+	route_request(app, h, rt, token);
+	/* A stream handed to the next image is logged there, when it ends. */
+	if (h->detached)
+		return;
+	/* Never the query: it holds the connection token. */
+	if (h->status >= 400)
+		log_info("refused %s %s (%s): %d %s", LOG_TEXT(h->method), LOG_TEXT(h->path), name,
+		    h->status, LOG_TEXT(h->reason));
+	log_debug("request %s %s route %s connection %s: status %d in %.1f ms",
+	    LOG_TEXT(h->method), LOG_TEXT(h->path), name,
+	    h->conn_id[0] != '\0' ? h->conn_id : "-", h->status, ms_since(&t0));
+}
+
+static void
+route_request(struct app *app, struct http_request *h, enum route rt, const char *token)
+{
+	switch (rt) {
 	case ROUTE_NEGOTIATE:
 		negotiate_handle(app, h);
 		break;
@@ -131,8 +179,13 @@ router_handle(struct app *app, struct http_request *h)
 		classic_handle(app, h);
 		break;
 	case ROUTE_FORBIDDEN:
-		log_debug("%s refused: Origin %s is not in POLLHUB_ALLOWED_ORIGINS",
-		    LOG_TEXT(h->method), LOG_TEXT(h->origin));
+		if (h->origin[0] != '\0')
+			snprintf(h->reason, sizeof(h->reason), "Origin %.200s is not in"
+			    " POLLHUB_ALLOWED_ORIGINS", h->origin);
+		else
+			snprintf(h->reason, sizeof(h->reason), "a page of another origin"
+			    " (Sec-Fetch-Site: %.50s) is not in POLLHUB_ALLOWED_ORIGINS",
+			    h->sec_fetch_site);
 		http_text(h, 403, "Origin not allowed");
 		break;
 	case ROUTE_NOT_ALLOWED:

@@ -33,7 +33,7 @@ close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *
 		snprintf(text, sizeof(text), "Connection closed with an error. %s", why);
 	else
 		snprintf(text, sizeof(text), "Connection closed with an error.");
-	log_info("connection %s: closing: %s", sc->id, LOG_TEXT(why));
+	log_info("connection %s: disconnected: protocol error, closing: %s", sc->id, LOG_TEXT(why));
 	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec, -1) == -1 ||
 	    store_mark_closing(db, sc->id) != STORE_OK ? -1 : 0;
 	buf_free(&rec);
@@ -88,6 +88,8 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 		break;
 	case HUB_CLOSE:
 		/* The client is stopping: leave the group; its next poll gets 204. */
+		/* The DELETE that may follow logs at debug only. */
+		log_info("connection %s: disconnected: client (Close message)", sc->id);
 		rc = store_mark_closing(db, sc->id) == STORE_OK ? 0 : -1;
 		sc->closing = 1;
 		break;
@@ -196,6 +198,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		    st == STORE_NOT_FOUND ? "No Connection with that ID" : "Service Unavailable");
 		goto done;
 	}
+	snprintf(h->conn_id, sizeof(h->conn_id), "%s", sc.id);
 	if (sc.closing) {
 		/* Already ending (Close sent or received): nothing more is read. */
 		store_rollback(db);
@@ -218,4 +221,17 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 done:
 	buf_free(&body);
 	buf_free(&sc.inbound);
+}
+
+int
+send_log_close(const char *id, const char *data, size_t len)
+{
+	static const char logged[] = "Connection closed with an error.";
+	char error[512];
+
+	if (!hubproto_find_close(data, len, error, sizeof(error)))
+		return 0;
+	if (strncmp(error, logged, sizeof(logged) - 1) != 0)
+		log_info("connection %s: disconnected: kicked by admin: %s", id, LOG_TEXT(error));
+	return 1;
 }

@@ -1,9 +1,11 @@
 #include "sse.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "send.h"
 
 #define DB_RETRY 1	/* seconds before draining again after a database error */
 #define HANDSHAKE_TIMEOUT 15	/* seconds a stream waits for its handshake, as ASP.NET Core */
@@ -43,6 +45,9 @@ emit(struct http_request *h, const struct buf *records, struct buf *event)
 {
 	if (records->len == 0)
 		return 0;
+	/* A Close going out ends the stream: the server ended it, not the client. */
+	if (send_log_close(h->conn_id, records->data, records->len))
+		h->server_closed = 1;
 	buf_reset(event);
 	if (sse_frame(event, records->data, records->len) == -1)
 		return -1;
@@ -131,7 +136,7 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 	struct buf records = BUF_INIT, event = BUF_INIT;
 	struct timespec now, last_write, retry_at, wake, handshake_by;
 	enum outcome oc = GOING_ON;
-	const char *why = "client left";
+	const char *why = "client (stream closed)";
 	int need_drain = 1, wrote, park = 0;
 	PGconn *db;
 
@@ -148,14 +153,15 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 			break;
 		}
 		if (atomic_load(&app->stopping)) {
-			why = "shutting down";
+			why = "server shutting down";
 			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (need_drain && reached(&now, &retry_at)) {
 			oc = pump(app, h, token, pi, &w, &records, &event, &wrote);
 			if (oc == ENDED || oc == LEFT) {
-				why = oc == ENDED ? "ended by the server or a DELETE" : "client left";
+				why = oc == ENDED ? "ended by the server or a DELETE" :
+				    "client (stream closed)";
 				break;
 			}
 			if (wrote) {
@@ -179,7 +185,7 @@ serve(struct app *app, struct http_request *h, const char *token, const struct p
 			continue;
 		}
 		if (!handshaken && reached(&now, &handshake_by)) {
-			why = "no handshake in time";
+			why = "timeout (no handshake in time)";
 			break;
 		}
 		if (reached(&now, &wake))
@@ -219,8 +225,13 @@ done:
 		return;
 	}
 	if (park)
-		why = "restarting (could not park)";
-	log_debug("connection %s: stream %s", pi->connection_id, why);
+		why = "restart (the stream could not be handed over)";
+	/* One line per disconnect: a DELETE, a client's Close, a kick, the cap
+	 * and the reaper log theirs where they happen. */
+	if (oc == ENDED || h->server_closed)
+		log_debug("connection %s: stream %s", pi->connection_id, why);
+	else
+		log_info("connection %s: disconnected: %s", pi->connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
 	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
@@ -249,10 +260,14 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		st = store_stream_begin(db, token, &pi, &ss);
 		store_release(app->store, db);
 	}
+	if (st == STORE_OK)
+		snprintf(h->conn_id, sizeof(h->conn_id), "%s", pi.connection_id);
 	if (st != STORE_OK || ss != STREAM_OK) {
 		refuse(h, st, ss);
 		return;
 	}
+	log_info("connection %s: connected (ServerSentEvents, group %s)", pi.connection_id,
+	    LOG_TEXT(pi.group));
 	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
 	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1) {
 		if ((db = store_acquire(app->store)) != NULL) {
@@ -268,6 +283,7 @@ void
 sse_resume(struct app *app, struct http_request *h, const char *token,
     const struct poll_info *pi)
 {
+	snprintf(h->conn_id, sizeof(h->conn_id), "%s", pi->connection_id);
 	log_debug("connection %s: stream resumed", pi->connection_id);
 	serve(app, h, token, pi, 1);
 }

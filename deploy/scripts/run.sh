@@ -117,10 +117,12 @@ sock=$rundir/pollhub.sock
 pollhub_log=$rundir/pollhub.log
 web_log=$rundir/$web-error.log
 web_out=$rundir/$web.out
-# Per-run logs (the access log keeps growing), so log tails show this run only.
-: >"$pollhub_log"
-: >"$web_log"
-: >"$web_out"
+# The logs are appended to (a restart after a crash keeps the evidence), each
+# run after a separator line naming its start; log tails show this run only.
+run_mark="=== pollhub run started $(date -u +%Y-%m-%dT%H:%M:%SZ) (pid $$) ==="
+for f in "$pollhub_log" "$web_log" "$web_out"; do
+	printf '%s\n' "$run_mark" >>"$f"
+done
 
 pollhub_pid=
 web_pid=
@@ -190,7 +192,9 @@ tail_logs() {
 	for f in "$@"; do
 		[[ -s $f ]] || continue
 		echo "--- last lines of $f" >&2
-		tail -n 20 -- "$f" >&2
+		# From this run's separator on.
+		awk -v m="$run_mark" '$0 == m { n = 0; next } { l[n++] = $0 }
+			END { for (i = (n > 20 ? n - 20 : 0); i < n; i++) print l[i] }' "$f" >&2
 	done
 }
 

@@ -226,18 +226,27 @@ $$;
 
 -- Remove a connection: it leaves its groups; a held poll wakes and ends.
 -- False when there is no such connection of that protocol.
-CREATE OR REPLACE FUNCTION pollhub.disconnect(p_token text, p_classic boolean) RETURNS boolean
+-- disconnect() that names the connection removed (NULL: none), and whether
+-- it was still open (not closing after a Close either way), for the log.
+CREATE OR REPLACE FUNCTION pollhub.disconnect_id(p_token text, p_classic boolean,
+	OUT id text, OUT was_open boolean)
 LANGUAGE plpgsql AS $$
-DECLARE
-	cid text;
 BEGIN
-	DELETE FROM pollhub.connections
-	 WHERE token = p_token AND pollhub.is_core(transport) <> p_classic
-	RETURNING id INTO cid;
-	IF NOT FOUND THEN
-		RETURN false;
+	DELETE FROM pollhub.connections c
+	 WHERE c.token = p_token AND pollhub.is_core(c.transport) <> p_classic
+	RETURNING c.id, c.state = 'open' INTO id, was_open;
+	IF FOUND THEN
+		PERFORM pg_notify('pollhub', 'c:' || id);
 	END IF;
-	PERFORM pg_notify('pollhub', 'c:' || cid);
-	RETURN true;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION pollhub.disconnect(p_token text, p_classic boolean) RETURNS boolean
+LANGUAGE sql AS $$
+	SELECT d.id IS NOT NULL FROM pollhub.disconnect_id(p_token, p_classic) d
+$$;
+
+CREATE OR REPLACE FUNCTION pollhub.disconnect(p_token text, p_classic boolean) RETURNS boolean
+LANGUAGE sql AS $$
+	SELECT pollhub.disconnect_id(p_token, p_classic) IS NOT NULL
 $$;

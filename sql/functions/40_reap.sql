@@ -77,9 +77,9 @@ $$;
 -- Remove up to p_limit connections that stopped polling (idle longer than
 -- p_disconnect, or active — a held poll, a stream — and unseen for longer
 -- than any poll may last plus p_disconnect: its responder died). Rows
--- another session holds are skipped. Returns how many were removed.
-CREATE OR REPLACE FUNCTION pollhub.reap_stale(p_disconnect interval, p_poll interval,
-	p_limit integer) RETURNS integer
+-- another session holds are skipped. Returns the ids removed.
+CREATE OR REPLACE FUNCTION pollhub.reap_stale_ids(p_disconnect interval, p_poll interval,
+	p_limit integer) RETURNS text[]
 LANGUAGE sql AS $$
 	WITH victims AS (
 		SELECT c.id FROM pollhub.connections c
@@ -90,7 +90,15 @@ LANGUAGE sql AS $$
 	gone AS (
 		DELETE FROM pollhub.connections c USING victims v WHERE c.id = v.id
 		RETURNING c.id)
-	SELECT count(pg_notify('pollhub', 'c:' || gone.id))::integer FROM gone
+	SELECT coalesce(array_agg(gone.id ORDER BY gone.id) FILTER (WHERE
+		pg_notify('pollhub', 'c:' || gone.id) IS NOT NULL), '{}') FROM gone
+$$;
+
+-- reap_stale_ids(), counted.
+CREATE OR REPLACE FUNCTION pollhub.reap_stale(p_disconnect interval, p_poll interval,
+	p_limit integer) RETURNS integer
+LANGUAGE sql AS $$
+	SELECT coalesce(cardinality(pollhub.reap_stale_ids(p_disconnect, p_poll, p_limit)), 0)
 $$;
 
 -- Trim group g: delete the outbox rows every member is past, and forget the
@@ -174,11 +182,13 @@ $$;
 -- pending cap, one connection at a time, committing after each step.
 -- removed: connections removed; closed: connections closed by the cap;
 -- skipped: groups skipped (locked); max_lock_ms: the longest any one step
--- held its locks.
+-- held its locks; removed_ids, closed_ids: the first 20 of each, for the
+-- responder's log (the signature changed in 011_maintain_ids.sql).
 CREATE OR REPLACE PROCEDURE pollhub.maintain(p_responder text, p_poll interval,
 	p_disconnect interval, p_max_pending integer,
 	INOUT removed integer DEFAULT 0, INOUT closed integer DEFAULT 0,
-	INOUT skipped integer DEFAULT 0, INOUT max_lock_ms double precision DEFAULT 0)
+	INOUT skipped integer DEFAULT 0, INOUT max_lock_ms double precision DEFAULT 0,
+	INOUT removed_ids text[] DEFAULT '{}', INOUT closed_ids text[] DEFAULT '{}')
 LANGUAGE plpgsql AS $$
 DECLARE
 	th record;
@@ -186,18 +196,22 @@ DECLARE
 	t timestamptz;
 	names text[];
 	ids text[];
+	gone text[];
 	g text;
 	cid text;
 BEGIN
 	removed := 0; closed := 0; skipped := 0; max_lock_ms := 0;
+	removed_ids := '{}'; closed_ids := '{}';
 	SELECT * INTO th FROM pollhub.responder_seen(p_responder, p_poll, p_disconnect);
 	COMMIT;
 	LOOP
 		t := clock_timestamp();
 		-- Every step is redone by the next run if a crash loses it.
 		PERFORM set_config('synchronous_commit', 'off', true);
-		n := pollhub.reap_stale(th.disconnect_timeout, th.poll_timeout, 1000);
+		gone := pollhub.reap_stale_ids(th.disconnect_timeout, th.poll_timeout, 1000);
 		COMMIT;
+		n := cardinality(gone);
+		removed_ids := (removed_ids || gone)[1:20];
 		max_lock_ms := greatest(max_lock_ms, extract(epoch FROM clock_timestamp() - t) * 1000);
 		removed := removed + n;
 		EXIT WHEN n < 1000;
@@ -230,6 +244,9 @@ BEGIN
 		PERFORM set_config('synchronous_commit', 'off', true);
 		IF pollhub.close_overfull(cid, p_max_pending) THEN
 			closed := closed + 1;
+			IF closed <= 20 THEN
+				closed_ids := closed_ids || cid;
+			END IF;
 		END IF;
 		COMMIT;
 		max_lock_ms := greatest(max_lock_ms, extract(epoch FROM clock_timestamp() - t) * 1000);

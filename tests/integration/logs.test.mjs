@@ -14,7 +14,7 @@ import { startStack, waitFor, RS } from './stack.mjs';
 
 const FORGED = '2026-12-01T00:00:00Z pollhub[error] FORGED LINE';
 const CD = encodeURIComponent(JSON.stringify([{ name: 'meetings' }]));
-const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ pollhub\[(error|warn|info|debug)\] /;
+const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z pollhub\[(error|warn|info|debug)\] /;
 
 /** One raw HTTP/1.1 request (head given as a Buffer or latin1 string); resolves
  * { status, headers, body } once the server closes the connection. */
