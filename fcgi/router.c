@@ -147,7 +147,7 @@ router_handle(struct app *app, struct http_request *h)
 	/* Never the query: it holds the connection token. */
 	if (h->status >= 400)
 		log_info("refused %s %s (%s): %d %s", LOG_TEXT(h->method), LOG_TEXT(h->path), name,
-		    h->status, LOG_TEXT(h->reason));
+		    h->status, h->reason[0] != '\0' ? LOG_TEXT(h->reason) : "(no reason given)");
 	log_debug("request %s %s route %s connection %s: status %d in %.1f ms",
 	    LOG_TEXT(h->method), LOG_TEXT(h->path), name,
 	    h->conn_id[0] != '\0' ? h->conn_id : "-", h->status, ms_since(&t0));

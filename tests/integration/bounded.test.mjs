@@ -10,7 +10,9 @@
 //    more than the cap is pending for it; its rows no longer hold back the outbox.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { startStack, connect, stopAll, sleep, waitFor, RS, transportName } from './stack.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
@@ -246,6 +248,11 @@ describe(`POLLHUB_MAX_PENDING: a client that stops taking its messages (${transp
 			assert.deepEqual(records(p.body), [closeRecord]);
 			assert.equal((await c.poll(stalled.connectionToken)).status, 204);
 			assert.equal(await stateOf(stalled.connectionId), 'gone');
+			// The responder logs it once, by id, with the reason (issue 13 item 4).
+			const logged = fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8').split('\n')
+				.filter((l) => l.includes(stalled.connectionId) && /disconnected/.test(l));
+			assert.equal(logged.length, 1, logged.join('\n'));
+			assert.match(logged[0], new RegExp(`pollhub\\[info\\] closed 1 connection\\(s\\): disconnected: pending cap \\(more than ${CAP} messages pending\\): ${stalled.connectionId}$`));
 
 			// Nothing holds the outbox back any more: it is trimmed to nothing.
 			await waitFor(async () => (await stack.psql('SELECT count(*) FROM pollhub.outbox')) === '0', 6000,
