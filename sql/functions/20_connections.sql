@@ -236,6 +236,9 @@ BEGIN
 	 WHERE c.token = p_token AND pollhub.is_core(c.transport) <> p_classic
 	RETURNING c.id, c.state = 'open' INTO id, was_open;
 	IF FOUND THEN
+		-- A POST of the connection in flight is, as good as always, the
+		-- client's Close sent just before this DELETE: it tells why.
+		was_open := was_open AND pollhub.send_lock(id, false);
 		PERFORM pg_notify('pollhub', 'c:' || id);
 	END IF;
 END
@@ -246,7 +249,3 @@ LANGUAGE sql AS $$
 	SELECT d.id IS NOT NULL FROM pollhub.disconnect_id(p_token, p_classic) d
 $$;
 
-CREATE OR REPLACE FUNCTION pollhub.disconnect(p_token text, p_classic boolean) RETURNS boolean
-LANGUAGE sql AS $$
-	SELECT pollhub.disconnect_id(p_token, p_classic) IS NOT NULL
-$$;

@@ -133,7 +133,10 @@ describe('process core', { timeout: 180000 }, () => {
 			await sleep(3000);
 			const used = cpu() - c0;
 			assert.ok(used < 100, `the responder used ${used} ticks of CPU in 3 s while out of descriptors`);
-			assert.equal(count(/accept: out of file descriptors/g), 1, 'said once for the episode');
+			// Once per episode; at the limit accepts and refusals may alternate (each accepted
+			// stream takes a descriptor), so a few episodes, never a line per try.
+			const said = count(/accept: out of file descriptors/g);
+			assert.ok(said >= 1 && said <= 4, `said ${said} times in 3.5 s`);
 		} finally {
 			execFileSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`]);
 		}
@@ -144,7 +147,7 @@ describe('process core', { timeout: 180000 }, () => {
 			const statuses = opened.map((s) => s.status);
 			assert.ok(statuses.every((st) => st === 200 || st === 503), `statuses: ${statuses}`);
 			assert.ok(statuses.filter((st) => st === 200).length >= tokens.length - 4, `statuses: ${statuses}`);
-			await waitFor(() => count(/accept: accepting again after \d+ refusal/g) === 1, 5000, 'the episode to end');
+			await waitFor(() => count(/accept: accepting again after \d+ refusal/g) >= 1, 5000, 'the episode to end');
 			const c = await connect(hub);
 			try {
 				assert.ok(Array.isArray(await c.invoke('read')), 'a new client connects and reads');

@@ -15,15 +15,16 @@ const meeting = (title) => ({
 	ID: null, Title: title, Start: '2026-11-26T10:00:00Z', End: '2026-11-26T10:30:00Z', IsAllDay: false,
 });
 
-/** Requests responder i logged (debug level: "METHOD /path", never the query). */
+/** Requests responder i logged (debug level: "request METHOD /path route ...: status N in T
+ * ms", never the query). */
 function requests(stack, i) {
 	const file = path.join(stack.runDir, i === 0 ? 'pollhub.log' : `pollhub${i}.log`);
 	const lines = fs.readFileSync(file, 'utf8').split('\n');
 	const count = (re) => lines.filter((l) => re.test(l)).length;
 	return {
-		negotiate: count(/\[debug\] POST \/meetings\/negotiate$/),
-		get: count(/\[debug\] GET \/meetings$/),
-		post: count(/\[debug\] POST \/meetings$/),
+		negotiate: count(/\[debug\] request POST \/meetings\/negotiate route /),
+		get: count(/\[debug\] request GET \/meetings route /),
+		post: count(/\[debug\] request POST \/meetings route /),
 	};
 }
 
