@@ -23,7 +23,8 @@ function requests(stack, i) {
 	const count = (re) => lines.filter((l) => re.test(l)).length;
 	return {
 		negotiate: count(/\[debug\] request POST \/meetings\/negotiate route /),
-		get: count(/\[debug\] request GET \/meetings route /),
+		// A request is logged when it ends; a stream still open shows by its connect line.
+		get: count(/\[debug\] request GET \/meetings route /) + count(/: connected \(ServerSentEvents, /),
 		post: count(/\[debug\] request POST \/meetings route /),
 	};
 }
