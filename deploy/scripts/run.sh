@@ -19,6 +19,11 @@
 #   POLLHUB_BIN         the responder (default build/pollhub)
 #   WEB                 web server: `lighttpd` (the default) or `apache`
 #                       (deploy/lighttpd/pollhub.conf or deploy/apache/pollhub.conf)
+#   POLLHUB_LIGHTTPD_MAX_FDS  lighttpd's server.max-fds (default: the hard descriptor
+#                       limit, `ulimit -Hn`, at most 65535; server.max-connections is half
+#                       of it: deploy/lighttpd/limits.sh)
+# Every held client costs descriptors (two of lighttpd's, one of the responder's), so the
+# responder and the web server run with the soft descriptor limit raised to the hard one.
 # Other POLLHUB_* variables (POLLHUB_THREADS, POLLHUB_LOG_LEVEL, ...) reach the responder.
 set -euo pipefail
 
@@ -65,6 +70,10 @@ host=$bind
 rc=0
 curl -s --noproxy "*" -o /dev/null --max-time 1 "http://$host:$port/" || rc=$?
 ((rc == 7 || rc == 28)) || die "something already listens on $host:$port; set PORT to another port"
+
+# The children inherit it (see the header). A hard limit of "unlimited" cannot be the soft
+# one (the kernel's nr_open caps it): then the soft limit stays as it is.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 rundir=$(realpath -m -- "${POLLHUB_RUNDIR:-$repo/.run}")
 mkdir -p -- "$rundir"
@@ -264,6 +273,14 @@ done
 ((i < 50)) || die "$web does not answer on $host:$port"
 
 say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
+limits="descriptor limit $(ulimit -n) per process"
+if [[ $web == lighttpd ]]; then
+	# What pollhub.conf's include_shell gave lighttpd: "max-fds N, max-connections N/2".
+	lt=$(cd "$repo/deploy/lighttpd" && sh limits.sh |
+		awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), substr($1, 8), $3 }') || lt="limits unknown"
+	limits+="; lighttpd $lt"
+fi
+say "$limits"
 say "logs: $pollhub_log $web_log $rundir/access.log"
 
 # Until a signal (on_signal exits 0) or one of the two children exits.

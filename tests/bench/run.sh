@@ -27,8 +27,8 @@
 #   BENCH_IDLE_MESSAGES [5]      pushes to one group after the idle sample
 #   BENCH_SCENARIOS ["fanout throughput idle"]   which scenarios to run
 #   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL [responder default]
-#   BENCH_LIGHTTPD_STOCK=1       use deploy/lighttpd/pollhub.conf without the raised
-#                                connection limits (see tests/bench/README.md)
+#   BENCH_LIGHTTPD_STOCK=1       use deploy/lighttpd/pollhub.conf as it is, with the
+#                                limits it sizes itself (see tests/bench/README.md)
 #   BENCH_KEEP=1                 keep the temporary directory (logs) afterwards
 set -euo pipefail
 
@@ -207,13 +207,16 @@ start_responder() {
 hub_port=$(free_port)
 hub_url=http://127.0.0.1:$hub_port/meetings
 lighttpd_conf=$repo/deploy/lighttpd/pollhub.conf
-lighttpd_limits="stock (max-fds 16384, max-connections 4096)"
+# lighttpd reads both limits as 16-bit numbers: at most 65535 descriptors.
+lighttpd_fds=$((fd_limit > 65535 ? 65535 : fd_limit))
+# The shipped configuration sizes them from the hard limit itself (limits.sh, beside it).
+lighttpd_limits="stock (max-fds $lighttpd_fds, max-connections $((lighttpd_fds / 2)), from ulimit -Hn)"
 if [[ -z ${BENCH_LIGHTTPD_STOCK:-} ]]; then
-	# The shipped limits (16384 fds, 4096 connections) hold about 4,000 clients; the
-	# larger runs need more. `:=` replaces a value set by the included file; lighttpd
-	# allows at most max-fds / 2 connections.
+	# Written out all the same, so the run does not depend on what the shipped file picks.
+	# `:=` replaces a value set by the included file; lighttpd allows at most max-fds / 2
+	# connections.
 	lighttpd_conf=$work/lighttpd-bench.conf
-	lighttpd_limits="max-fds $fd_limit, max-connections $((fd_limit / 2))"
+	lighttpd_limits="max-fds $lighttpd_fds, max-connections $((lighttpd_fds / 2))"
 	# lighttpd runs include_shell commands (pollhub.conf's `sh backends.sh`) from the main
 	# configuration's directory: the shipped helpers must be beside the wrapper.
 	for f in "$repo"/deploy/lighttpd/*.sh; do
@@ -221,8 +224,8 @@ if [[ -z ${BENCH_LIGHTTPD_STOCK:-} ]]; then
 	done
 	cat >"$lighttpd_conf" <<EOF
 include "$repo/deploy/lighttpd/pollhub.conf"
-server.max-fds := $fd_limit
-server.max-connections := $((fd_limit / 2))
+server.max-fds := $lighttpd_fds
+server.max-connections := $((lighttpd_fds / 2))
 EOF
 fi
 
@@ -452,7 +455,7 @@ idle_notes=()
 # never leave), after which no new request, a push's POST included, gets in: stay under
 # 80 %, with room for the clients still connecting.
 idle_cap() {
-	local room=$((fd_limit * 8 / 10 - 1000))
+	local room=$((lighttpd_fds * 8 / 10 - 1000))
 	if [[ $1 == sse ]]; then echo $((room * 10 / 24)); else echo $((room / 2)); fi
 }
 
