@@ -175,7 +175,7 @@ const webServers = {
  * act on responder i, or on all of them without an argument; killResponder(i) SIGKILLs it.
  * reloadResponder(i) restarts responder i in place (SIGHUP) and waits until it is ready.
  * Returns { url, hubUrl, dbName, runDir, port, web, restartResponder, reloadResponder, stopResponder,
- *           startResponder, psql, logs, dumpLogs, guard, stop }.
+ *           startResponder, responderPids, responderThreads, psql, logs, dumpLogs, guard, stop }.
  */
 export async function startStack(opts = {}) {
 	const pg = opts.pg || pgEnv();
@@ -301,6 +301,13 @@ export async function startStack(opts = {}) {
 	/** The pids of the running responders (for tests that count requests per process). */
 	const responderPids = () => responders.map((p) => p && !p.exited ? p.child.pid : null);
 
+	/** How many threads responder i (default 0) has now: its /proc/<pid>/task entries. */
+	const responderThreads = (i = 0) => {
+		const p = responders[i];
+		if (!p || p.exited) throw new Error(`responder ${i} is not running`);
+		return fs.readdirSync(`/proc/${p.child.pid}/task`).length;
+	};
+
 	const waitReachable = () => waitFor(async () => {
 		if (web.exited)
 			throw new Error(`${webName} exited (${JSON.stringify(web.exited)})\n${logs()}`);
@@ -397,8 +404,8 @@ export async function startStack(opts = {}) {
 	const url = `http://127.0.0.1:${port}`;
 	return {
 		url, hubUrl: url + hubPath, dbName, runDir, port, web: webName,
-		restartResponder, reloadResponder, stopResponder, startResponder, responderPids, psql, logs, dumpLogs,
-		guard, stop, killResponder,
+		restartResponder, reloadResponder, stopResponder, startResponder, responderPids, responderThreads,
+		psql, logs, dumpLogs, guard, stop, killResponder,
 	};
 }
 
