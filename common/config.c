@@ -184,12 +184,18 @@ fail:
 int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
-	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed;
+	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed, maxbuf, jobs;
 	long lockt, stmt, idletx, acquire, pergroup;
 	const char *lvl, *origins;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (env_int("POLLHUB_THREADS", 128, 1, 20000, &threads, err, errlen) ||
+	/* Short requests only: held polls and streams wait in the event loop. */
+	if (env_int("POLLHUB_THREADS", 32, 1, 20000, &threads, err, errlen) ||
+	    /* 0: as many as the pool has connections. */
+	    env_int("POLLHUB_LOOP_JOBS", 0, 0, 1000, &jobs, err, errlen) ||
+	    /* A stream whose client does not read is closed past this. */
+	    env_int("POLLHUB_MAX_BUFFERED", 1048576, 4096, 1024L * 1024 * 1024,
+		&maxbuf, err, errlen) ||
 	    env_int("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
 	    /* No wait without a bound: every pooled session has these (ms). */
 	    env_int("POLLHUB_DB_LOCK_TIMEOUT", 2000, 1, 600000, &lockt, err, errlen) ||
@@ -209,7 +215,9 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    env_int("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
 		return -1;
 	cfg->threads = (int)threads;
+	cfg->max_buffered = (size_t)maxbuf;
 	cfg->db_pool = (int)pool;
+	cfg->loop_jobs = jobs > 0 ? (int)jobs : (int)pool;
 	cfg->db_lock_timeout = (int)lockt;
 	cfg->db_statement_timeout = (int)stmt;
 	cfg->db_idle_tx_timeout = (int)idletx;

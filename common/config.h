@@ -14,7 +14,9 @@ struct config {
 	char		*socket;		/* listen path or [host]:port; "" = fd 0 */
 	char		*group_param;		/* query parameter naming the group; "" = by address */
 	char	       **allowed_origins;	/* NULL-terminated, normalised; empty = same origin only */
-	int		 threads;
+	int		 threads;		/* workers for short requests (libfcgi) */
+	int		 loop_jobs;		/* the event loop's job threads */
+	size_t		 max_buffered;		/* bytes queued for one stream's client */
 	int		 db_pool;
 	int		 db_lock_timeout;	/* ms a statement waits for a lock */
 	int		 db_statement_timeout;	/* ms a statement may run */

@@ -111,6 +111,16 @@ listen_connect(const struct store *store, char *err, size_t errlen)
 	return db;
 }
 
+/* Tell a waiter there is news (lock held): its thread, and the event loop's
+ * hook when one holds it (loop.c queues it; the hook must not call back). */
+static void
+wake(struct waiter *w)
+{
+	pthread_cond_signal(&w->cond);
+	if (w->wake_fn != NULL)
+		w->wake_fn(w->wake_arg);
+}
+
 /* Gather the waiters concerned by one notification into the batch (lock held). */
 static void
 collect(struct notifier *n, const char *payload, struct waiter **batch)
@@ -135,7 +145,7 @@ collect(struct notifier *n, const char *payload, struct waiter **batch)
 			/* It has not taken the last batch yet, or is draining
 			 * itself: let it drain (again) after. */
 			w->signaled = 1;
-			pthread_cond_signal(&w->cond);
+			wake(w);
 			continue;
 		}
 		w->claimed = 1;
@@ -196,7 +206,7 @@ fan_out(struct notifier *n)
 		for (w = list; w != NULL; w = w->batch_next) {
 			w->claimed = 0;
 			w->signaled = 1;
-			pthread_cond_signal(&w->cond);
+			wake(w);
 		}
 		pthread_mutex_unlock(&n->lock);
 		return;
@@ -218,7 +228,7 @@ fan_out(struct notifier *n)
 			w->signaled = 1;
 		else if (w->records.len > 0)
 			w->delivered = 1;
-		pthread_cond_signal(&w->cond);
+		wake(w);
 	}
 	pthread_mutex_unlock(&n->lock);
 }
@@ -418,9 +428,18 @@ void
 waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
     const char *group, long long poll_no, int stream)
 {
+	waiter_register_hook(n, w, connection_id, group, poll_no, stream, NULL, NULL);
+}
+
+void
+waiter_register_hook(struct notifier *n, struct waiter *w, const char *connection_id,
+    const char *group, long long poll_no, int stream, void (*wake_fn)(void *), void *wake_arg)
+{
 	pthread_condattr_t attr;
 
 	memset(w, 0, sizeof(*w));
+	w->wake_fn = wake_fn;
+	w->wake_arg = wake_arg;
 	w->connection_id = connection_id;
 	w->group = group;
 	w->poll_no = poll_no;
@@ -552,7 +571,7 @@ notifier_wake_all(struct notifier *n)
 	pthread_mutex_lock(&n->lock);
 	for (struct waiter *w = n->head.next; w != &n->head; w = w->next) {
 		w->signaled = 1;
-		pthread_cond_signal(&w->cond);
+		wake(w);
 	}
 	pthread_mutex_unlock(&n->lock);
 }

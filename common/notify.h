@@ -34,8 +34,9 @@
 struct store;
 struct notifier;
 
-/* One waiting poll or stream. Lives on the waiting thread's stack; apart from
- * what the drain callback fills in, fields are private to notify.c. */
+/* One waiting poll or stream (in the event loop's hold, or on a thread's
+ * stack); apart from what the drain callback fills in, fields are private to
+ * notify.c. */
 struct waiter {
 	struct waiter	*prev, *next;		/* all waiters */
 	struct waiter	*id_prev, *id_next;	/* same hash bucket by connection id */
@@ -50,6 +51,8 @@ struct waiter {
 	int		 claimed;	/* in a batch being drained */
 	int		 delivered;	/* records holds what the batch drained */
 	int		 draining;	/* draining itself: no batch may claim it */
+	void		(*wake_fn)(void *);	/* also told of news (the event loop), or NULL */
+	void		*wake_arg;
 	/* Filled by the drain callback: */
 	struct buf	 records;	/* 0x1E-terminated records (may be empty) */
 	int		 served;	/* 1: records is all there was; 0: drain yourself */
@@ -72,6 +75,15 @@ void		 notifier_stop(struct notifier *);
  * cannot be missed. stream: 1 for a server-sent events stream. */
 void	waiter_register(struct notifier *, struct waiter *, const char *connection_id,
 	    const char *group, long long poll_no, int stream);
+
+/* The same, for a waiter no thread waits on: wake_fn(wake_arg) is called,
+ * with the notifier's lock held, whenever the waiter's thread would be woken
+ * (it must only queue the waiter and return). Whoever acts on it then calls
+ * waiter_wait with a deadline already passed, which does not block unless a
+ * batch is draining for it. */
+void	waiter_register_hook(struct notifier *, struct waiter *, const char *connection_id,
+	    const char *group, long long poll_no, int stream, void (*wake_fn)(void *),
+	    void *wake_arg);
 
 enum wait_result {
 	WAIT_TIMEOUT,		/* the deadline passed */

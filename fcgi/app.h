@@ -12,11 +12,14 @@
 #include "notify.h"
 #include "store.h"
 
+struct loop;
+
 struct app {
 	struct config	 cfg;		/* read-only after start-up */
 	struct store	*store;		/* pool of query connections */
 	struct notifier	*notifier;	/* LISTEN dispatcher */
 	struct handoff	*handoff;	/* streams parked for the next image */
+	struct loop	*loop;		/* holds every waiting poll and stream */
 	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */
 	atomic_int	 handing_off;	/* set on SIGHUP: polls answer, streams park */
 	atomic_int	 active;	/* requests being handled */

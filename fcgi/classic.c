@@ -34,6 +34,26 @@ classic_reply(struct classic_request *cr, const char *json, size_t len)
 	return rc;
 }
 
+int
+classic_reply_bytes(const struct classic_request *cr, const struct http_held *conn,
+    const char *json, size_t len, struct buf *out)
+{
+	struct buf jsonp = BUF_INIT;
+	int rc;
+
+	if (cr->callback[0] == '\0')
+		return http_response_bytes(conn, 200, json_content_type, json, len, HTTP_NO_CACHE,
+		    out);
+	if (classic_jsonp(&jsonp, cr->callback, json, len) == -1)
+		rc = http_response_bytes(conn, 500, "text/plain", "Internal Server Error", 21,
+		    HTTP_NO_CACHE, out);
+	else
+		rc = http_response_bytes(conn, 200, jsonp_content_type, jsonp.data, jsonp.len,
+		    HTTP_NO_CACHE, out);
+	buf_free(&jsonp);
+	return rc;
+}
+
 static int
 reply_str(struct classic_request *cr, const char *json)
 {

@@ -32,6 +32,10 @@ struct classic_request {
  * request's callback). Returns http_respond's result. */
 int	classic_reply(struct classic_request *, const char *json, size_t len);
 
+/* The same answer as bytes, for a request the event loop holds. */
+int	classic_reply_bytes(const struct classic_request *, const struct http_held *,
+	    const char *json, size_t len, struct buf *out);
+
 /* Serve one request the router found to be classic. */
 void	classic_handle(struct app *, struct http_request *);
 

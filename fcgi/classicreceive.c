@@ -1,15 +1,16 @@
 #include "classicreceive.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "classicstore.h"
+#include "loop.h"
 #include "log.h"
 #include "utf8.h"
 
 #define POLL_BATCH 1000		/* outbox rows per poll answer */
 #define STREAM_BATCH 100	/* outbox rows per event */
-#define GONE_CHECK_INTERVAL 5	/* seconds between checks for a vanished client */
 #define DB_RETRY 1		/* seconds between tries while the database is away */
 
 /* Where a drain's pushes go. */
@@ -42,22 +43,6 @@ push(void *arg, long long seq, const char *rec, size_t len)
 		log_warn("classic: outbox record %lld of group %s is not a hub message;"
 		    " skipped", seq, LOG_TEXT(s->cc->group));
 	return 0;
-}
-
-static int
-passed(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
-}
-
-static void
-later(struct timespec *t, int secs)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += secs;
 }
 
 /* Why a receive loop ended. */
@@ -151,166 +136,278 @@ closed_text(const struct classic_request *cr)
 	return cr->reason[0] != '\0' ? cr->reason : "The connection was closed by the server.";
 }
 
+/* A classic receive request the event loop holds. */
+struct cr_hold {
+	struct classic_request	 cr;	/* a copy: h is NULL, form empty */
+	struct classic_conn	 cc;
+	long long		 cursor, ack;
+	long long		 deadline_ms, retry_at, last_write;
+	int			 need_drain;
+	struct buf		 messages, body, ignored;
+};
+
+static void
+crh_free(void *state)
+{
+	struct cr_hold *c = state;
+
+	buf_free(&c->messages);
+	buf_free(&c->body);
+	buf_free(&c->ignored);
+	free(c);
+}
+
+static struct cr_hold *
+crh_new(const struct classic_request *cr, long long cursor)
+{
+	struct cr_hold *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->cr = *cr;
+	c->cr.h = NULL;
+	c->cr.form = (struct buf)BUF_INIT;
+	c->cursor = c->ack = cursor;	/* the request's messageId: the client has processed it */
+	return c;
+}
+
+/* The end of a receive request: the waiter goes, the connection idles. */
+static void
+crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
+{
+	struct app *app = hold_app(hd);
+
+	buf_reset(&c->ignored);
+	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
+	receive_end(app, &c->cc, end);
+}
+
+/* A long poll's answer. */
+static enum hold_next
+lp_answer(struct hold *hd, struct cr_hold *c, enum receive_end end, struct buf *out)
+{
+	const struct http_held *conn = hold_conn(hd);
+
+	crh_unregister(hd, c, end);
+	if (end == RECV_LEFT)
+		return HOLD_END;
+	buf_reset(&c->body);
+	if (end == RECV_GONE)
+		http_response_bytes(conn, 404, "text/plain", "No Connection with that ID", 26,
+		    HTTP_NO_CACHE, out);
+	else if (classic_persistent(&c->body, c->cursor, 0,
+	    end == RECV_CLOSED ? closed_text(&c->cr) : NULL, c->messages.data,
+	    c->messages.len) == 0)
+		classic_reply_bytes(&c->cr, conn, c->body.data, c->body.len, out);
+	else
+		http_response_bytes(conn, 500, "text/plain", "Internal Server Error", 21,
+		    HTTP_NO_CACHE, out);
+	return HOLD_END;
+}
+
 /* A long poll (also /reconnect): answer at once when pushes after cursor
  * exist, else hold until one arrives, a newer receive request supersedes
  * this one, or the poll timeout. The answer's C is where the client goes on. */
+static enum hold_next
+clp_step(struct hold *hd, unsigned why, struct buf *out)
+{
+	struct cr_hold *c = hold_state(hd);
+	enum receive_end end = RECV_IDLE;
+	int rc, moved, rounds = 0;
+	long long now;
+
+	if (why & HOLD_GONE)
+		return lp_answer(hd, c, RECV_LEFT, out);
+	if (why & (HOLD_STOP | HOLD_HANDOFF))
+		return lp_answer(hd, c, RECV_IDLE, out);
+	for (;;) {
+		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
+		    &c->messages, &moved, &end);
+		if (rc == 0)
+			return lp_answer(hd, c, end, out);
+		if (rc == 1 && c->messages.len > 0)
+			return lp_answer(hd, c, RECV_MESSAGES, out);
+		/* Rows looked at but none for this page (its own, not invocations):
+		 * a full batch may have more behind it. */
+		if (rc == 1 && moved && ++rounds < 100)
+			continue;
+		break;
+	}
+	now = hold_now_ms();
+	if (now >= c->deadline_ms)
+		return lp_answer(hd, c, RECV_IDLE, out);
+	hold_set_timer(hd, rc == -1 && now + 1000LL * DB_RETRY < c->deadline_ms ?
+	    now + 1000LL * DB_RETRY : rc == 1 && moved ? now : c->deadline_ms);
+	return HOLD_KEEP;
+}
+
+static const struct hold_kind clp_kind = {
+	.name = "classic poll",
+	.stream = 0,
+	.step = clp_step,
+	.free = crh_free,
+};
+
+/* Register the waiter and hand the request to the loop. A poll number no
+ * row has (drain_many would drain it the Core way): the notifier tells this
+ * waiter to drain itself. -1: not held (c is still the caller's). */
+static int
+hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_kind *kind,
+    int stream)
+{
+	struct app *app = cr->app;
+	struct http_held conn;
+	struct hold *hd;
+
+	if ((hd = hold_new(app->loop, kind, c)) == NULL)
+		return -1;
+	/* Registered before the detach and the first drain (the loop's first
+	 * step) so no wake-up can fall in between. */
+	waiter_register_hook(app->notifier, hold_waiter(hd), c->cc.id, c->cc.group,
+	    -c->cc.poll_no, stream, hold_wake, hd);
+	if (http_detach(cr->h, &conn) == -1) {
+		buf_reset(&c->ignored);
+		waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
+		hold_free_unused(hd);
+		return -1;
+	}
+	loop_add(app->loop, hd, &conn);
+	return 0;
+}
+
 void
 classic_long_poll(struct classic_request *cr, long long cursor)
 {
-	struct app *app = cr->app;
-	struct classic_conn cc;
-	struct waiter w;
-	struct buf messages = BUF_INIT, body = BUF_INIT, ignored = BUF_INIT;
-	struct timespec deadline, slice;
-	enum receive_end end = RECV_IDLE;
-	long long ack = cursor;	/* the poll's messageId: the client has processed it */
-	int rc, moved;
+	struct cr_hold *c = crh_new(cr, cursor);
 
-	if (receive_begin(cr, &cc) == -1)
+	if (c == NULL) {
+		http_text(cr->h, 503, "Service Unavailable");
 		return;
-	later(&deadline, app->cfg.poll_timeout);
-	/* A poll number no row has (drain_many would drain it the Core way):
-	 * the notifier tells this waiter to drain itself. Registered before the
-	 * first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, cc.id, cc.group, -cc.poll_no, 0);
-	for (;;) {
-		rc = drain(cr, &cc, &w, ack, &cursor, 0, POLL_BATCH, &messages, &moved, &end);
-		if (rc == 0)
-			break;
-		if (rc == 1 && messages.len > 0) {
-			end = RECV_MESSAGES;
-			break;
-		}
-		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
-		    passed(&deadline))
-			break;
-		/* Rows looked at but none for this page (its own, not invocations):
-		 * a full batch may have more behind it. */
-		if (rc == 1 && moved)
-			continue;
-		later(&slice, rc == -1 ? DB_RETRY : GONE_CHECK_INTERVAL);
-		if (slice.tv_sec > deadline.tv_sec)
-			slice = deadline;
-		buf_reset(&ignored);
-		if (waiter_wait(app->notifier, &w, &slice, &ignored) == WAIT_TIMEOUT &&
-		    rc == 1 && http_client_gone(cr->h)) {
-			end = RECV_LEFT;
-			break;
-		}
 	}
-	buf_reset(&ignored);
-	waiter_unregister(app->notifier, &w, &ignored);
-	receive_end(app, &cc, end);
-	if (end == RECV_GONE)
-		http_text(cr->h, 404, "No Connection with that ID");
-	else if (end != RECV_LEFT && classic_persistent(&body, cursor, 0,
-	    end == RECV_CLOSED ? closed_text(cr) : NULL, messages.data, messages.len) == 0)
-		classic_reply(cr, body.data, body.len);
-	else if (end != RECV_LEFT)
-		http_text(cr->h, 500, "Internal Server Error");
-	buf_free(&messages);
-	buf_free(&body);
-	buf_free(&ignored);
+	if (receive_begin(cr, &c->cc) == -1) {
+		crh_free(c);
+		return;
+	}
+	c->deadline_ms = hold_now_ms() + 1000LL * cr->app->cfg.poll_timeout;
+	if (hold_receive(cr, c, &clp_kind, 0) == -1) {
+		receive_end(cr->app, &c->cc, RECV_LEFT);
+		crh_free(c);
+	}
 }
 
-/* One SSE event holding a persistent response. -1 when the client is gone. */
+/* One SSE event holding a persistent response, onto out. */
 static int
-event(struct http_request *h, long long cursor, int initializing, const char *error,
+event(struct buf *out, long long cursor, int initializing, const char *error,
     const struct buf *messages)
 {
-	struct buf ev = BUF_INIT;
-	int rc = -1;
+	size_t mark = out->len;
 
-	if (buf_puts(&ev, "data: ") == 0 &&
-	    classic_persistent(&ev, cursor, initializing, error, messages->data,
+	if (buf_puts(out, "data: ") == 0 &&
+	    classic_persistent(out, cursor, initializing, error, messages->data,
 		messages->len) == 0 &&
-	    buf_puts(&ev, "\n\n") == 0)
-		rc = http_write(h, ev.data, ev.len);
-	buf_free(&ev);
-	return rc;
+	    buf_puts(out, "\n\n") == 0)
+		return 0;
+	out->len = mark;
+	return -1;
 }
 
 /* A server-sent events stream (/connect or /reconnect): "initialized",
  * the S:1 frame on connect, then one event per batch and a keep-alive
  * `data: {}` after keepalive_interval quiet seconds. When it ends for any
- * reason the connection stays (the client reconnects with its cursor). */
+ * reason the connection stays (the client reconnects with its cursor; a
+ * restart in place ends streams too). */
+static enum hold_next
+cs_step(struct hold *hd, unsigned why, struct buf *out)
+{
+	static const char keepalive[] = "data: {}\n\n";
+	struct cr_hold *c = hold_state(hd);
+	struct app *app = hold_app(hd);
+	enum receive_end end = RECV_LEFT;
+	long long now, next, ka = 1000LL * app->cfg.keepalive_interval;
+	int rc, moved, rounds = 0;
+
+	if (why & (HOLD_GONE | HOLD_STOP | HOLD_HANDOFF | HOLD_FULL)) {
+		if (why & HOLD_FULL)
+			log_info("classic connection %s: stream closed: client not reading (more"
+			    " than %zu bytes queued for it)", c->cc.id, app->cfg.max_buffered);
+		crh_unregister(hd, c, RECV_LEFT);
+		return HOLD_END;
+	}
+	if (why & (HOLD_START | HOLD_WAKE))
+		c->need_drain = 1;
+	now = hold_now_ms();
+	while (c->need_drain && now >= c->retry_at && rounds++ < 20) {
+		buf_reset(&c->messages);
+		/* The messageId of the /connect or /reconnect that opened the
+		 * stream is all the client has acknowledged: what the stream
+		 * writes may never be processed (a proxy's buffer, a dropped
+		 * connection), and the client reconnects from the last C it
+		 * processed. */
+		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, STREAM_BATCH,
+		    &c->messages, &moved, &end);
+		now = hold_now_ms();
+		if (rc == 0) {
+			if (end == RECV_CLOSED)
+				event(out, c->cursor, 0, closed_text(&c->cr), &c->messages);
+			crh_unregister(hd, c, end);
+			return HOLD_END;
+		}
+		if (rc == -1) {
+			c->retry_at = now + 1000LL * DB_RETRY;
+		} else if (c->messages.len > 0) {
+			if (event(out, c->cursor, 0, NULL, &c->messages) == -1) {
+				crh_unregister(hd, c, RECV_LEFT);
+				return HOLD_END;
+			}
+			c->last_write = now;
+			/* A full batch may have more behind it. */
+		} else if (!moved)
+			c->need_drain = 0;	/* else rows for others only: more may follow */
+	}
+	if (now >= c->last_write + ka) {
+		if (buf_append(out, keepalive, sizeof(keepalive) - 1) == 0)
+			c->last_write = now;
+	}
+	next = c->last_write + ka;
+	if (c->need_drain && c->retry_at < next)
+		next = c->retry_at > now ? c->retry_at : now;
+	hold_set_timer(hd, next);
+	return HOLD_KEEP;
+}
+
+static const struct hold_kind cs_kind = {
+	.name = "classic stream",
+	.stream = 1,
+	.step = cs_step,
+	.free = crh_free,
+};
+
 void
 classic_stream(struct classic_request *cr, long long cursor, int initializing)
 {
-	static const char initialized[] = "data: initialized\n\n", keepalive[] = "data: {}\n\n";
+	static const char initialized[] = "data: initialized\n\n";
 	struct app *app = cr->app;
-	struct classic_conn cc;
-	struct waiter w;
-	struct buf messages = BUF_INIT, ignored = BUF_INIT;
-	struct timespec last_write, wake, retry;
-	enum receive_end end = RECV_LEFT;
-	/* The messageId of the /connect or /reconnect that opened the stream is
-	 * all the client has acknowledged: what the stream writes may never be
-	 * processed (a proxy's buffer, a dropped connection), and the client
-	 * reconnects from the last C it processed. */
-	long long ack = cursor;
-	int need_drain = 1, rc, moved;
+	struct cr_hold *c;
+	struct buf first = BUF_INIT;
 
 	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off)) {
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}
-	if (receive_begin(cr, &cc) == -1)
+	if ((c = crh_new(cr, cursor)) == NULL) {
+		http_text(cr->h, 503, "Service Unavailable");
 		return;
-	waiter_register(app->notifier, &w, cc.id, cc.group, -cc.poll_no, 1);
-	if (http_stream_start(cr->h) == -1 ||
-	    http_write(cr->h, initialized, sizeof(initialized) - 1) == -1 ||
-	    (initializing && event(cr->h, cursor, 1, NULL, &messages) == -1))
-		goto done;
-	clock_gettime(CLOCK_MONOTONIC, &last_write);
-	retry = last_write;
-	for (;;) {
-		/* A restart in place ends streams: the clients reconnect by cursor. */
-		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off))
-			break;
-		if (need_drain && passed(&retry)) {
-			buf_reset(&messages);
-			rc = drain(cr, &cc, &w, ack, &cursor, 1, STREAM_BATCH, &messages, &moved,
-			    &end);
-			if (rc == 0) {
-				if (end == RECV_CLOSED)
-					event(cr->h, cursor, 0, closed_text(cr), &messages);
-				break;
-			}
-			if (rc == -1) {
-				later(&retry, DB_RETRY);
-			} else if (messages.len > 0) {
-				if (event(cr->h, cursor, 0, NULL, &messages) == -1) {
-					end = RECV_LEFT;
-					break;
-				}
-				clock_gettime(CLOCK_MONOTONIC, &last_write);
-				/* A full batch may have more behind it. */
-			} else if (!moved)
-				need_drain = 0;	/* else rows for others only: more may follow */
-			end = RECV_LEFT;
-			continue;
-		}
-		if (http_client_gone(cr->h))
-			break;
-		wake = last_write;
-		wake.tv_sec += app->cfg.keepalive_interval;
-		if (passed(&wake)) {
-			if (http_write(cr->h, keepalive, sizeof(keepalive) - 1) == -1)
-				break;
-			clock_gettime(CLOCK_MONOTONIC, &last_write);
-			continue;
-		}
-		if (need_drain && (retry.tv_sec < wake.tv_sec))
-			wake = retry;
-		buf_reset(&ignored);
-		if (waiter_wait(app->notifier, &w, &wake, &ignored) != WAIT_TIMEOUT)
-			need_drain = 1;
 	}
-done:
-	buf_reset(&ignored);
-	waiter_unregister(app->notifier, &w, &ignored);
-	receive_end(app, &cc, end);
-	buf_free(&messages);
-	buf_free(&ignored);
+	if (receive_begin(cr, &c->cc) == -1) {
+		crh_free(c);
+		return;
+	}
+	if (buf_puts(&first, initialized) == -1 ||
+	    (initializing && event(&first, cursor, 1, NULL, &c->messages) == -1) ||
+	    http_stream_start(cr->h) == -1 || http_write(cr->h, first.data, first.len) == -1 ||
+	    (c->last_write = hold_now_ms(), hold_receive(cr, c, &cs_kind, 1)) == -1) {
+		receive_end(app, &c->cc, RECV_LEFT);
+		crh_free(c);
+	}
+	buf_free(&first);
 }

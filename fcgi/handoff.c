@@ -21,7 +21,6 @@
 /* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2049s. */
 _Static_assert(2 * SQL_GROUP_SIZE == 2050, "the %2049s below");
 
-#define RESUME_STACK (256 * 1024)	/* like a worker thread's */
 #define ENV_LISTEN "POLLHUB_LISTEN_FD"
 #define ENV_HANDOFF "POLLHUB_HANDOFF_FD"
 
@@ -36,14 +35,12 @@ struct parked {
 	int		 fd;		/* the FastCGI connection */
 	int		 request_id;
 	int		 keep;		/* the web server asked to keep the connection */
-	int		 returned;	/* the exec failed: its thread takes it back */
 	char		 token[64];
 	struct poll_info pi;
 };
 
 struct handoff {
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 unparked;	/* broadcast when records are returned */
 	struct parked	*list;
 	size_t		 n, cap;
 };
@@ -55,19 +52,18 @@ handoff_new(void)
 
 	if (ho != NULL) {
 		pthread_mutex_init(&ho->lock, NULL);
-		pthread_cond_init(&ho->unparked, NULL);
 	}
 	return ho;
 }
 
 int
-handoff_park(struct handoff *ho, struct http_request *h, const char *token,
+handoff_park_fd(struct handoff *ho, int fd, int request_id, int keep, const char *token,
     const struct poll_info *pi)
 {
 	struct parked *p;
 	int rc = -1;
 
-	if (strlen(token) >= sizeof(p->token) || FCGX_FFlush(h->fcgi->out) != 0)
+	if (strlen(token) >= sizeof(p->token))
 		return -1;
 	pthread_mutex_lock(&ho->lock);
 	if (ho->n == ho->cap) {
@@ -80,13 +76,11 @@ handoff_park(struct handoff *ho, struct http_request *h, const char *token,
 		ho->cap = cap;
 	}
 	p = &ho->list[ho->n++];
-	p->fd = h->fcgi->ipcFd;
-	p->request_id = h->fcgi->requestId;
-	p->keep = h->fcgi->keepConnection;
-	p->returned = 0;
+	p->fd = fd;
+	p->request_id = request_id;
+	p->keep = keep;
 	snprintf(p->token, sizeof(p->token), "%s", token);
 	p->pi = *pi;
-	h->detached = 1;
 	rc = 0;
 out:
 	pthread_mutex_unlock(&ho->lock);
@@ -96,11 +90,10 @@ out:
 size_t
 handoff_parked(struct handoff *ho)
 {
-	size_t n = 0;
+	size_t n;
 
 	pthread_mutex_lock(&ho->lock);
-	for (size_t i = 0; i < ho->n; i++)
-		n += !ho->list[i].returned;
+	n = ho->n;
 	pthread_mutex_unlock(&ho->lock);
 	return n;
 }
@@ -109,35 +102,8 @@ void
 handoff_unpark(struct handoff *ho)
 {
 	pthread_mutex_lock(&ho->lock);
-	for (size_t i = 0; i < ho->n; i++)
-		ho->list[i].returned = 1;
-	pthread_cond_broadcast(&ho->unparked);
+	ho->n = 0;
 	pthread_mutex_unlock(&ho->lock);
-}
-
-/* Wait until handoff_unpark returns h's stream; then h is ours again. */
-static void
-wait_unpark(struct handoff *ho, struct http_request *h, char *token, size_t tokenlen,
-    struct poll_info *pi)
-{
-	int fd = h->fcgi->ipcFd;
-
-	pthread_mutex_lock(&ho->lock);
-	for (;;) {
-		for (size_t i = 0; i < ho->n; i++) {
-			struct parked *p = &ho->list[i];
-
-			if (p->fd != fd || !p->returned)
-				continue;
-			snprintf(token, tokenlen, "%s", p->token);
-			*pi = p->pi;
-			*p = ho->list[--ho->n];
-			pthread_mutex_unlock(&ho->lock);
-			h->detached = 0;
-			return;
-		}
-		pthread_cond_wait(&ho->unparked, &ho->lock);
-	}
 }
 
 static int
@@ -174,22 +140,6 @@ put_hex(FILE *f, const char *s)
 		fputc('-', f);
 	for (; *s; s++)
 		fprintf(f, "%02x", (unsigned char)*s);
-}
-
-void
-handoff_hold(struct app *app, struct http_request *h)
-{
-	char token[64];
-	struct poll_info pi;
-
-	while (h->detached) {
-		wait_unpark(app->handoff, h, token, sizeof(token), &pi);
-		log_info("connection %s: stream taken back after a failed restart", pi.connection_id);
-		atomic_fetch_add(&app->active, 1);
-		sse_resume(app, h, token, &pi);
-		if (h->detached)
-			atomic_fetch_sub(&app->active, 1);
-	}
 }
 
 /* Whether an environment entry names one of the variables the exec sets or
@@ -259,8 +209,6 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 	for (size_t i = 0; i < ho->n; i++) {
 		const struct parked *p = &ho->list[i];
 
-		if (p->returned)
-			continue;	/* an earlier failed exec's, on its way back */
 		fprintf(f, "%d %d %d %lld %s %s ", p->fd, p->request_id, p->keep, p->pi.poll_no,
 		    p->token, p->pi.connection_id);
 		put_hex(f, p->pi.group);
@@ -286,8 +234,7 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 	} else {
 		pthread_mutex_lock(&ho->lock);
 		for (size_t i = 0; i < ho->n; i++)
-			if (!ho->list[i].returned)
-				keep_open(ho->list[i].fd);
+			keep_open(ho->list[i].fd);
 		pthread_mutex_unlock(&ho->lock);
 		execve(exe, argv, env);
 		snprintf(err, errlen, "exec %s: %s", exe, strerror(errno));
@@ -390,69 +337,6 @@ handoff_listen_fd(void)
 	return inherited_listen;
 }
 
-/* End a resumed request as FCGX_Finish_r would: the end of stdout, then
- * FCGI_END_REQUEST, then the connection is closed. */
-static void
-end_request(FCGX_Request *req)
-{
-	FCGI_EndRequestRecord rec;
-
-	FCGX_FClose(req->out);
-	memset(&rec, 0, sizeof(rec));
-	rec.header.version = FCGI_VERSION_1;
-	rec.header.type = FCGI_END_REQUEST;
-	rec.header.requestIdB1 = (unsigned char)(req->requestId >> 8);
-	rec.header.requestIdB0 = (unsigned char)req->requestId;
-	rec.header.contentLengthB0 = sizeof(rec.body);
-	rec.body.protocolStatus = FCGI_REQUEST_COMPLETE;
-	if (write(req->ipcFd, &rec, sizeof(rec)) != (ssize_t)sizeof(rec))
-		log_debug("resumed stream: end of request not written: %s", strerror(errno));
-	FCGX_FreeStream(&req->out);
-	close(req->ipcFd);
-}
-
-struct resume_arg {
-	struct app	*app;
-	struct parked	 p;
-};
-
-static void *
-resume_thread(void *arg)
-{
-	struct resume_arg *ra = arg;
-	struct app *app = ra->app;
-	char *no_params[] = { NULL };
-	FCGX_Request req;
-	struct http_request h;
-
-	memset(&req, 0, sizeof(req));
-	req.requestId = ra->p.request_id;
-	req.role = FCGI_RESPONDER;
-	req.envp = no_params;
-	req.ipcFd = ra->p.fd;
-	req.isBeginProcessed = 1;
-	req.keepConnection = ra->p.keep;
-	/* libfcgi's writer for a connection it did not accept; it keeps a small
-	 * record of its own that it never frees (documented in fcgiapp.c). */
-	req.out = FCGX_CreateWriter(ra->p.fd, ra->p.request_id, 8192, FCGI_STDOUT);
-	if (req.out == NULL) {
-		close(ra->p.fd);
-		free(ra);
-		return NULL;
-	}
-	http_request_init(&h, &req);
-	atomic_fetch_add(&app->active, 1);
-	sse_resume(app, &h, ra->p.token, &ra->p.pi);
-	if (h.detached) {
-		atomic_fetch_sub(&app->active, 1);
-		handoff_hold(app, &h);
-	}
-	end_request(&req);
-	atomic_fetch_sub(&app->active, 1);
-	free(ra);
-	return NULL;
-}
-
 static int
 from_hex(const char *hex, char *out, size_t outlen)
 {
@@ -479,7 +363,6 @@ handoff_resume(struct app *app)
 	int mfd = inherited_handoff, resumed = 0;
 	/* A record: numbers, token, id and the group in hex (2 bytes a byte). */
 	char line[2 * SQL_GROUP_SIZE + 256], hex[2 * SQL_GROUP_SIZE];
-	pthread_attr_t attr;
 	FILE *f;
 
 	inherited_handoff = -1;
@@ -488,33 +371,32 @@ handoff_resume(struct app *app)
 			close(mfd);
 		return 0;
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, RESUME_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	while (fgets(line, sizeof(line), f) != NULL) {
-		struct resume_arg *ra = calloc(1, sizeof(*ra));
-		pthread_t tid;
+		struct parked p;
+		struct http_held conn = { 0 };
+		int flags;
 
-		if (ra == NULL)
-			break;
-		ra->app = app;
-		if (sscanf(line, "%d %d %d %lld %63s %63s %2049s", &ra->p.fd, &ra->p.request_id,
-		    &ra->p.keep, &ra->p.pi.poll_no, ra->p.token, ra->p.pi.connection_id, hex) != 7 ||
-		    from_hex(hex, ra->p.pi.group, sizeof(ra->p.pi.group)) == -1 ||
-		    fcntl(ra->p.fd, F_SETFD, FD_CLOEXEC) == -1) {
+		memset(&p, 0, sizeof(p));
+		if (sscanf(line, "%d %d %d %lld %63s %63s %2049s", &p.fd, &p.request_id,
+		    &p.keep, &p.pi.poll_no, p.token, p.pi.connection_id, hex) != 7 ||
+		    from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
+		    fcntl(p.fd, F_SETFD, FD_CLOEXEC) == -1 ||
+		    (flags = fcntl(p.fd, F_GETFL)) == -1 ||
+		    fcntl(p.fd, F_SETFL, flags | O_NONBLOCK) == -1) {
 			log_error("handoff: a stream could not be resumed (bad record)");
-			free(ra);
 			continue;
 		}
-		if (pthread_create(&tid, &attr, resume_thread, ra) != 0) {
-			log_error("handoff: no thread for connection %s", ra->p.pi.connection_id);
-			close(ra->p.fd);
-			free(ra);
+		conn.fd = p.fd;
+		conn.request_id = p.request_id;
+		conn.keep = p.keep;
+		/* The headers went out in the first image: what follows is records. */
+		if (sse_resume(app, &conn, p.token, &p.pi) == -1) {
+			log_error("handoff: out of memory for connection %s", p.pi.connection_id);
+			close(p.fd);
 			continue;
 		}
 		resumed++;
 	}
-	pthread_attr_destroy(&attr);
 	fclose(f);
 	return resumed;
 }

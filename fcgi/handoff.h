@@ -15,15 +15,14 @@
  * at start-up, before any thread starts. Every other descriptor is
  * close-on-exec; the new image closes, with a warning, any other it finds.
  *
- * When the exec fails, this image goes on: each parked stream's thread, which
- * waits in handoff_hold, takes its stream back and serves it on.
+ * When the exec fails, this image goes on: the event loop takes its parked
+ * streams back and serves them on.
  */
 #ifndef POLLHUB_HANDOFF_H
 #define POLLHUB_HANDOFF_H
 
 #include <stddef.h>
 
-#include "http.h"
 #include "store.h"
 
 struct app;
@@ -32,19 +31,14 @@ struct handoff;
 /* NULL when out of memory. */
 struct handoff	*handoff_new(void);
 
-/* Record a stream for the next image. On 0 the request belongs to the
- * handoff: h->detached is set and the caller must neither write to it nor
- * finish it. -1 (no memory): end the stream the usual way. */
-int	handoff_park(struct handoff *, struct http_request *h, const char *token,
+/* Record a stream for the next image (the event loop, once everything
+ * queued for it is written): its FastCGI connection, request id and keep
+ * flag, token and poll. 0, or -1 (no memory): the caller ends it. */
+int	handoff_park_fd(struct handoff *, int fd, int request_id, int keep, const char *token,
 	    const struct poll_info *);
-/* Streams parked so far (and not given back). */
+/* Streams parked so far. */
 size_t	handoff_parked(struct handoff *);
-/* After handoff_park succeeded (h->detached), with the request no longer
- * counted in app->active: wait, without returning, for the exec; if it fails
- * (handoff_unpark), serve the stream on (sse_resume), again as often as it
- * parks. Returns once h is ours to finish, counted active again. */
-void	handoff_hold(struct app *, struct http_request *h);
-/* The exec failed: give every parked stream back to its thread. */
+/* The exec failed: forget the parked streams (the loop takes them back). */
 void	handoff_unpark(struct handoff *);
 
 /* Re-execute exe with argv, passing listen_fd (-1: none to pass) and the
@@ -61,8 +55,8 @@ int	handoff_exec(struct handoff *, const char *exe, char *const argv[], int list
 void	handoff_take_env(void);
 /* The listening socket a previous image passed, or -1. */
 int	handoff_listen_fd(void);
-/* At start-up, once the workers run: resume the streams a previous image
- * parked, a thread each. Returns how many were resumed. */
+/* At start-up, once the event loop runs: give it the streams a previous
+ * image parked. Returns how many were resumed. */
 int	handoff_resume(struct app *);
 
 #endif

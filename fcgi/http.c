@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,16 +173,16 @@ reason(int status)
  * router chose. cors_origin is one of the configured origins (validated at
  * start-up), never the client's bytes as such. */
 static int
-common_headers(const struct http_request *h, struct buf *head)
+common_headers(const char *cors_origin, int vary_origin, struct buf *head)
 {
 	if (buf_puts(head, "X-Content-Type-Options: nosniff\r\n") == -1)
 		return -1;
-	if (h->cors_origin != NULL &&
+	if (cors_origin != NULL &&
 	    (buf_puts(head, "Access-Control-Allow-Origin: ") == -1 ||
-	    buf_puts(head, h->cors_origin) == -1 ||
+	    buf_puts(head, cors_origin) == -1 ||
 	    buf_puts(head, "\r\nAccess-Control-Allow-Credentials: true\r\n") == -1))
 		return -1;
-	if (h->vary_origin && buf_puts(head, "Vary: Origin\r\n") == -1)
+	if (vary_origin && buf_puts(head, "Vary: Origin\r\n") == -1)
 		return -1;
 	return 0;
 }
@@ -192,7 +193,8 @@ send_head(struct http_request *h, struct buf *head, const char *body, size_t len
 {
 	int rc = -1;
 
-	if (common_headers(h, head) == -1 || buf_puts(head, "\r\n") == -1)
+	if (common_headers(h->cors_origin, h->vary_origin, head) == -1 ||
+	    buf_puts(head, "\r\n") == -1)
 		goto done;
 	if (FCGX_PutStr(head->data, (int)head->len, h->fcgi->out) != (int)head->len)
 		goto done;
@@ -204,20 +206,12 @@ done:
 	return rc;
 }
 
-int
-http_respond(struct http_request *h, int status, const char *content_type,
-    const char *body, size_t len, int flags)
+/* The status line and entity headers of a complete response. */
+static int
+response_head(struct buf *head, int status, const char *content_type, size_t len, int flags)
 {
-	struct buf head = BUF_INIT;
 	char line[512];
 
-	if (status == 204)
-		len = 0;
-	h->status = status;
-	/* A refusal's plain-text body is its reason, unless the caller gave one. */
-	if (status >= 400 && h->reason[0] == '\0' && body != NULL &&
-	    strncmp(content_type, "text/plain", 10) == 0)
-		snprintf(h->reason, sizeof(h->reason), "%.*s", (int)(len < 200 ? len : 200), body);
 	snprintf(line, sizeof(line),
 	    "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -226,11 +220,72 @@ http_respond(struct http_request *h, int status, const char *content_type,
 	    status, reason(status), content_type, len,
 	    flags & HTTP_NO_CACHE ? "Cache-Control: no-cache, no-store\r\n"
 	    "Pragma: no-cache\r\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\r\n" : "");
-	if (buf_puts(&head, line) == -1) {
+	return buf_puts(head, line);
+}
+
+int
+http_respond(struct http_request *h, int status, const char *content_type,
+    const char *body, size_t len, int flags)
+{
+	struct buf head = BUF_INIT;
+
+	if (status == 204)
+		len = 0;
+	h->status = status;
+	/* A refusal's plain-text body is its reason, unless the caller gave one. */
+	if (status >= 400 && h->reason[0] == '\0' && body != NULL &&
+	    strncmp(content_type, "text/plain", 10) == 0)
+		snprintf(h->reason, sizeof(h->reason), "%.*s", (int)(len < 200 ? len : 200), body);
+	if (response_head(&head, status, content_type, len, flags) == -1) {
 		buf_free(&head);
 		return -1;
 	}
 	return send_head(h, &head, body, len);
+}
+
+int
+http_response_bytes(const struct http_held *held, int status, const char *content_type,
+    const char *body, size_t len, int flags, struct buf *out)
+{
+	size_t mark = out->len;
+
+	if (status == 204)
+		len = 0;
+	if (response_head(out, status, content_type, len, flags) == -1 ||
+	    common_headers(held->cors_origin, held->vary_origin, out) == -1 ||
+	    buf_puts(out, "\r\n") == -1 ||
+	    (len > 0 && buf_append(out, body, len) == -1)) {
+		out->len = mark;
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_detach(struct http_request *h, struct http_held *out)
+{
+	FCGX_Request *r = h->fcgi;
+	char sink[512];
+	int flags;
+
+	if (FCGX_FFlush(r->out) != 0)
+		return -1;
+	while (FCGX_GetStr(sink, sizeof(sink), r->in) > 0)
+		;
+	if ((flags = fcntl(r->ipcFd, F_GETFL)) == -1 ||
+	    fcntl(r->ipcFd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return -1;
+	out->fd = r->ipcFd;
+	out->request_id = r->requestId;
+	out->keep = r->keepConnection;
+	out->cors_origin = h->cors_origin;
+	out->vary_origin = h->vary_origin;
+	/* Streams and params freed, the descriptor kept: the next accept takes
+	 * a new connection. */
+	FCGX_Free(r, 0);
+	r->ipcFd = -1;
+	h->detached = 1;
+	return 0;
 }
 
 int

@@ -30,7 +30,7 @@ struct http_request {
 	const char	*cors_origin;
 	int		 vary_origin;
 	char		 path[1024];	/* request path without the query; "" if too long */
-	int		 detached;	/* handed to the next image (handoff): do not finish */
+	int		 detached;	/* handed to the event loop (http_detach): do not finish */
 	/* For the request's log line: the status answered (0: none yet), why a
 	 * refusal was refused (raw, possibly client text: log through
 	 * LOG_TEXT), and the connection id once a handler knows it. */
@@ -65,6 +65,25 @@ enum http_origin http_origin_check(const char *origin, const char *host, int htt
  * browsers, and clients that are not browsers). Pure. */
 enum http_origin http_request_origin(const char *origin, const char *sec_fetch_site,
 	    const char *referer, const char *host, int https, char *const *allowed);
+
+/* A request handed to the event loop: its FastCGI connection and what its
+ * answer needs of it. */
+struct http_held {
+	int		 fd;		/* the FastCGI connection (non-blocking, close-on-exec) */
+	int		 request_id;
+	int		 keep;		/* the web server asked to keep the connection */
+	const char	*cors_origin;	/* a configured origin (lives as long as the process) */
+	int		 vary_origin;
+};
+/* Take the request away from libfcgi: what was written is flushed, the body
+ * read to its end (what follows on the connection starts at a record: only
+ * an abort can come), and the connection goes to *out, non-blocking; libfcgi
+ * forgets it (h->detached: the request's borrowed strings are gone, nobody
+ * answers or finishes it). -1 when the client is gone already. */
+int	http_detach(struct http_request *, struct http_held *out);
+/* A complete response (what http_respond writes) as bytes for held. */
+int	http_response_bytes(const struct http_held *, int status, const char *content_type,
+	    const char *body, size_t len, int flags, struct buf *out);
 
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_ERROR };
 /* Read the whole body into out, refusing more than max bytes. */

@@ -1,11 +1,14 @@
 #include "longpoll.h"
 #include "send.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "loop.h"
 
 #include "log.h"
 
-#define GONE_CHECK_INTERVAL 5	/* seconds between checks for a vanished client */
 #define DB_RETRY 1		/* seconds between tries while the database is away */
 #define DB_DOWN (-2)		/* drain(): the database could not be asked; try again */
 
@@ -50,56 +53,120 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	return out->len > 0 ? 200 : 0;
 }
 
-static int
-passed(const struct timespec *t)
-{
-	struct timespec now;
+/* A poll the event loop holds. */
+struct lp {
+	char		 token[64];
+	struct poll_info pi;
+	long long	 deadline_ms;	/* the poll timeout */
+	int		 retry;		/* the last drain could not reach the database */
+	struct buf	 out;		/* records for the answer */
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+static void
+lp_free(void *state)
+{
+	struct lp *lp = state;
+
+	buf_free(&lp->out);
+	free(lp);
 }
 
-/* Wait for records. Returns 0 to keep waiting, DB_DOWN to try the database
- * again, or the status to answer with (-1: the client left). Records go to
- * out. retry: the last drain could not reach the database. */
-static int
-wait_for_records(struct app *app, struct http_request *h, const char *token,
-    const struct poll_info *pi, struct waiter *w, const struct timespec *deadline,
-    int retry, struct buf *out)
+/* Answer (status -1: the client left) and end; the waiter is unregistered. */
+static enum hold_next
+lp_finish(struct hold *hd, struct lp *lp, int status, struct buf *resp)
 {
-	struct timespec slice;
+	struct app *app = hold_app(hd);
+	const struct http_held *conn = hold_conn(hd);
+	struct buf *out = &lp->out;
 
-	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off))
-		return 200;	/* shutdown or restart: answer now, the client polls again */
-	if (passed(deadline))
-		return 200;	/* poll timeout (also while the database is away) */
-	/* Wake up now and then to notice a client that went away (when the web
-	 * server tells us), so an abandoned poll frees its thread early; sooner
-	 * while the database is away. */
-	clock_gettime(CLOCK_MONOTONIC, &slice);
-	slice.tv_sec += retry ? DB_RETRY : GONE_CHECK_INTERVAL;
-	if (slice.tv_sec > deadline->tv_sec ||
-	    (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
-		slice = *deadline;
-	switch (waiter_wait(app->notifier, w, &slice, out)) {
-	case WAIT_DELIVERED:	/* the notifier drained for us */
-		return out->len > 0 ? 200 : 0;
-	case WAIT_DRAIN:
-		return drain(app, token, pi, w, out);
-	case WAIT_TIMEOUT:
-		break;
+	/* Records a batch drained for us meanwhile are ours to send. */
+	waiter_unregister(app->notifier, hold_waiter(hd), out);
+	/* The drain that returned records ended the poll already (poll_drain,
+	 * drain_many): only an answer without records needs poll_end. */
+	if (status != 204 && out->len == 0)
+		end_poll(app, &lp->pi);
+	if (status == -1) {
+		if (out->len > 0)
+			log_warn("connection %s: client left a held poll; %zu bytes of records"
+			    " were not delivered", lp->pi.connection_id, out->len);
+		log_debug("connection %s: client left a held poll", lp->pi.connection_id);
+	} else if (status == 200 && out->len > 0) {
+		send_log_close(lp->pi.connection_id, out->data, out->len);
+		http_response_bytes(conn, 200, "application/octet-stream", out->data, out->len,
+		    HTTP_NO_CACHE, resp);
+	} else if (status == 200 || status == 204) {
+		http_response_bytes(conn, status, "text/plain", "", 0, HTTP_NO_CACHE, resp);
+	} else {
+		http_response_bytes(conn, status, "text/plain", "Service Unavailable", 19,
+		    HTTP_NO_CACHE, resp);
 	}
-	if (http_client_gone(h))
-		return -1;
-	return retry ? drain(app, token, pi, w, out) : 0;
+	log_debug("request GET (held poll) connection %s: status %d", lp->pi.connection_id,
+	    status);
+	return HOLD_END;
 }
 
-/* Start the poll. While the database is away the poll is held (retrying)
- * rather than failed: an error status would close the client's connection.
+static enum hold_next
+lp_step(struct hold *hd, unsigned why, struct buf *resp)
+{
+	struct lp *lp = hold_state(hd);
+	struct app *app = hold_app(hd);
+	struct timespec now = { 0, 0 };
+	int status = 0, drained = 0;
+	long long t;
+
+	if (why & HOLD_GONE)
+		return lp_finish(hd, lp, -1, resp);
+	/* Shutdown or restart: answer now, the client polls again (at a restart
+	 * the request waits in the backlog for the next image). */
+	if (why & (HOLD_STOP | HOLD_HANDOFF))
+		return lp_finish(hd, lp, 200, resp);
+	if (why & (HOLD_WAKE | HOLD_START)) {
+		/* A deadline already passed: does not block, unless a batch is
+		 * draining for this waiter (what it drains is ours). */
+		switch (waiter_wait(app->notifier, hold_waiter(hd), &now, &lp->out)) {
+		case WAIT_DELIVERED:
+			status = lp->out.len > 0 ? 200 : 0;
+			break;
+		case WAIT_DRAIN:
+			status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
+			drained = 1;
+			break;
+		case WAIT_TIMEOUT:
+			break;
+		}
+	}
+	/* While the database is away, try again every DB_RETRY seconds. */
+	if (status == 0 && !drained && lp->retry && (why & HOLD_TIMER)) {
+		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
+		drained = 1;
+	}
+	if (status == DB_DOWN) {
+		lp->retry = 1;
+		status = 0;
+	} else if (drained)
+		lp->retry = 0;
+	if (status == 0 && hold_now_ms() >= lp->deadline_ms)
+		status = 200;	/* poll timeout (also while the database is away) */
+	if (status != 0)
+		return lp_finish(hd, lp, status, resp);
+	t = hold_now_ms() + DB_RETRY * 1000;
+	hold_set_timer(hd, lp->retry && t < lp->deadline_ms ? t : lp->deadline_ms);
+	return HOLD_KEEP;
+}
+
+static const struct hold_kind lp_kind = {
+	.name = "poll",
+	.stream = 0,
+	.step = lp_step,
+	.free = lp_free,
+};
+
+/* Start the poll. While the database is away the poll is retried rather
+ * than failed: an error status would close the client's connection.
  * Returns STORE_OK / STORE_NOT_FOUND, or STORE_ERROR when it gave up (the
  * deadline, a restart, or the client left). */
 static enum store_status
-begin(struct app *app, struct http_request *h, const char *token, const struct timespec *deadline,
+begin(struct app *app, struct http_request *h, const char *token, long long deadline_ms,
     struct poll_info *pi)
 {
 	for (;;) {
@@ -114,7 +181,7 @@ begin(struct app *app, struct http_request *h, const char *token, const struct t
 		if (st != STORE_ERROR && st != STORE_BUSY)
 			return st;
 		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
-		    passed(deadline) || http_client_gone(h))
+		    hold_now_ms() >= deadline_ms || http_client_gone(h))
 			return STORE_ERROR;
 		nanosleep(&pause, NULL);
 	}
@@ -123,68 +190,75 @@ begin(struct app *app, struct http_request *h, const char *token, const struct t
 void
 longpoll_handle(struct app *app, struct http_request *h, const char *token)
 {
-	struct poll_info pi;
-	struct waiter w;
-	struct timespec deadline;
-	struct buf out = BUF_INIT;
+	struct lp *lp = calloc(1, sizeof(*lp));
+	struct hold *hd = NULL;
+	struct http_held conn;
 	enum store_status st;
-	int status = 0;
+	int status;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += app->cfg.poll_timeout;
-	st = begin(app, h, token, &deadline, &pi);
+	if (lp == NULL) {
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	snprintf(lp->token, sizeof(lp->token), "%s", token);
+	lp->deadline_ms = hold_now_ms() + 1000LL * app->cfg.poll_timeout;
+	st = begin(app, h, token, lp->deadline_ms, &lp->pi);
 	if (st == STORE_NOT_FOUND) {
 		http_text(h, 404, "No Connection with that ID");
-		return;
+		goto done;
 	}
 	if (st != STORE_OK) {
 		/* The database stayed away: an empty answer, and the client polls
 		 * again (an error would end its connection). */
 		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
-		return;
+		goto done;
 	}
-	snprintf(h->conn_id, sizeof(h->conn_id), "%s", pi.connection_id);
-	if (!pi.longpolling) {
+	snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
+	if (!lp->pi.longpolling) {
 		http_text(h, 400, "Cannot change transports mid-connection");
-		return;
+		goto done;
 	}
-	if (pi.first_poll) {
-		log_info("connection %s: connected (LongPolling, group %s)", pi.connection_id,
-		    LOG_TEXT(pi.group));
+	if (lp->pi.first_poll) {
+		log_info("connection %s: connected (LongPolling, group %s)", lp->pi.connection_id,
+		    LOG_TEXT(lp->pi.group));
 		/* The client discards the first poll's body: answer at once, empty. */
-		end_poll(app, &pi);
+		end_poll(app, &lp->pi);
 		http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);
+		goto done;
+	}
+	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
+		http_text(h, 503, "Service Unavailable");
+		goto done;
+	}
+	/* Register before the first drain so no wake-up can fall in between. */
+	waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
+	    lp->pi.poll_no, 0, hold_wake, hd);
+	status = drain(app, token, &lp->pi, hold_waiter(hd), &lp->out);
+	if ((status == 0 || status == DB_DOWN) && http_detach(h, &conn) == 0) {
+		/* Nothing yet: the event loop holds it from here, no thread. */
+		lp->retry = status == DB_DOWN;
+		loop_add(app->loop, hd, &conn);
 		return;
 	}
-
-	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, pi.connection_id, pi.group, pi.poll_no, 0);
-	status = drain(app, token, &pi, &w, &out);
-	while (status == 0 || status == DB_DOWN)
-		status = wait_for_records(app, h, token, &pi, &w, &deadline, status == DB_DOWN, &out);
-	/* Records a batch drained for us meanwhile are ours to send. */
-	waiter_unregister(app->notifier, &w, &out);
-
-	/* The drain that returned records ended the poll already (poll_drain,
-	 * drain_many): only an answer without records needs poll_end. */
-	if (status != 204 && out.len == 0)
-		end_poll(app, &pi);
-	if (status == -1) {
-		if (out.len > 0)
-			log_warn("connection %s: client left a held poll; %zu bytes of records"
-			    " were not delivered", pi.connection_id, out.len);
-		log_debug("connection %s: client left a held poll", pi.connection_id);
-	} else if (status == 200 && out.len > 0) {
-		send_log_close(pi.connection_id, out.data, out.len);
-		if (http_respond(h, 200, "application/octet-stream", out.data, out.len,
+	if (status == 0 || status == DB_DOWN)
+		status = -1;	/* could not be detached: the client is gone */
+	waiter_unregister(app->notifier, hold_waiter(hd), &lp->out);
+	if (status != 204 && lp->out.len == 0)
+		end_poll(app, &lp->pi);
+	if (status == 200 && lp->out.len > 0) {
+		send_log_close(lp->pi.connection_id, lp->out.data, lp->out.len);
+		if (http_respond(h, 200, "application/octet-stream", lp->out.data, lp->out.len,
 		    HTTP_NO_CACHE) == -1)
-			log_warn("connection %s: poll answer lost (client gone)", pi.connection_id);
+			log_warn("connection %s: poll answer lost (client gone)",
+			    lp->pi.connection_id);
 	} else if (status == 200) {
 		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
 	} else if (status == 204) {
 		http_respond(h, 204, "text/plain", "", 0, HTTP_NO_CACHE);
-	} else {
+	} else if (status != -1) {
 		http_text(h, status, "Service Unavailable");
 	}
-	buf_free(&out);
+	hold_free_unused(hd);
+done:
+	lp_free(lp);
 }

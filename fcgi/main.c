@@ -1,7 +1,8 @@
 /*
  * pollhub: the FastCGI responder. Worker threads each serve one request at a
- * time over FCGX_Accept_r (a held poll parks its thread, so the thread count
- * bounds concurrent requests); a maintenance thread reaps idle connections;
+ * time over FCGX_Accept_r; a request to hold (a long poll with nothing to
+ * answer yet, a stream) goes to the event loop (loop.h), which holds any
+ * number of them without a thread each; a maintenance thread reaps idle connections;
  * the main thread waits for SIGTERM/SIGINT (stop) and SIGHUP (restart in
  * place, keeping every client: see handoff.h).
  */
@@ -25,6 +26,7 @@
 #include "handoff.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "router.h"
 #include "version.h"
 
@@ -141,12 +143,8 @@ worker(void *arg)
 		}
 		http_request_init(&h, &req);
 		router_handle(w->app, &h);
-		/* A parked stream's connection stays open for the next image; if
-		 * the exec fails, this thread serves the stream on. */
-		if (h.detached) {
-			atomic_fetch_sub(&w->app->active, 1);
-			handoff_hold(w->app, &h);
-		}
+		/* A held request went to the event loop (http_detach): libfcgi
+		 * has forgotten it, and this finishes nothing. */
 		FCGX_Finish_r(&req);
 		atomic_fetch_sub(&w->app->active, 1);
 	}
@@ -357,6 +355,8 @@ restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
 	}
 	if (atomic_load(&app->active) > 0)
 		log_warn("restart: %d request(s) still in flight are cut", atomic_load(&app->active));
+	/* Held polls answer, streams park once what is queued for them is written. */
+	loop_handoff(app->loop, HANDOFF_WAIT * 1000);
 	log_info("restart: %zu stream(s) handed over", handoff_parked(app->handoff));
 	handoff_exec(app->handoff, exe, argv, listen_fd, err, sizeof(err));
 
@@ -364,6 +364,7 @@ restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
 	 * under the lock; those still to take it see handing_off cleared. */
 	atomic_store(&app->handing_off, 0);
 	handoff_unpark(app->handoff);
+	loop_unpark(app->loop);
 	again = app->cfg.threads - atomic_load(&wctx->live);
 	if (again > 0)
 		again = start_workers(wctx, again);
@@ -427,7 +428,8 @@ main(int argc, char **argv)
 	if ((app.store = store_open(app.cfg.database, app.cfg.db_pool, &limits, err,
 	    sizeof(err))) == NULL ||
 	    (app.notifier = notifier_start(app.store, fanout_drain, &app,
-	    err, sizeof(err))) == NULL) {
+	    err, sizeof(err))) == NULL ||
+	    (app.loop = loop_start(&app, app.cfg.loop_jobs, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return 1;
 	}
@@ -456,8 +458,10 @@ main(int argc, char **argv)
 	}
 	pthread_attr_destroy(&attr);
 	resumed = handoff_resume(&app);
-	log_info("ready: pollhub %s, %d worker threads, %d database connections, poll timeout %d s%s",
-	    POLLHUB_VERSION, started, app.cfg.db_pool, app.cfg.poll_timeout, resumed > 0 ? ", streams resumed" : "");
+	log_info("ready: pollhub %s, %d worker threads for short requests, an event loop with %d"
+	    " job threads for held ones, %d database connections, poll timeout %d s%s",
+	    POLLHUB_VERSION, started, app.cfg.loop_jobs, app.cfg.db_pool, app.cfg.poll_timeout,
+	    resumed > 0 ? ", streams resumed" : "");
 	if (resumed > 0)
 		log_info("resumed %d stream(s) from the previous image", resumed);
 
@@ -479,8 +483,10 @@ main(int argc, char **argv)
 	/* Held polls answer now (empty 200: the client polls again, elsewhere if
 	 * need be); requests in flight get a moment to finish. */
 	atomic_store(&app.stopping, 1);
+	loop_stop_all(app.loop);
 	notifier_wake_all(app.notifier);
-	for (int i = 0; i < 50 && (i < 3 || atomic_load(&app.active) > 0); i++) {
+	for (int i = 0; i < 50 && (i < 3 || atomic_load(&app.active) > 0 ||
+	    loop_count(app.loop) > 0); i++) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		notifier_wake_all(app.notifier);
 		nanosleep(&ts, NULL);

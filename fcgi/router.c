@@ -134,7 +134,13 @@ router_handle(struct app *app, struct http_request *h)
 	 * client sends credentials). Once any is listed, answers depend on
 	 * Origin, and caches must know. */
 	if (origin == HTTP_ORIGIN_ALLOWED && h->origin[0] != '\0')
-		h->cors_origin = h->origin;
+		/* The configured entry (equal to the header): it outlives the
+		 * request, which the event loop may answer later. */
+		for (char *const *p = allowed; *p != NULL; p++)
+			if (strcmp(*p, h->origin) == 0) {
+				h->cors_origin = *p;
+				break;
+			}
 	h->vary_origin = allowed != NULL && allowed[0] != NULL;
 	rt = router_route(h->method, h->path, h->query, strlen(h->query), h->accept, origin,
 	    token, sizeof(token));

@@ -1,8 +1,12 @@
 #include "sse.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "loop.h"
 
 #include "log.h"
 #include "send.h"
@@ -35,75 +39,6 @@ sse_frame(struct buf *out, const char *payload, size_t len)
 	return buf_puts(out, "\r\n");
 }
 
-/* ENDED: the connection is gone or closed (already removed); LEFT: the
- * client stopped reading. */
-enum outcome { GOING_ON, ENDED, LEFT, DB_DOWN };
-
-/* Write records as one event. -1 when the client is gone. */
-static int
-emit(struct http_request *h, const struct buf *records, struct buf *event)
-{
-	if (records->len == 0)
-		return 0;
-	/* A Close going out ends the stream: the server ended it, not the client. */
-	if (send_log_close(h->conn_id, records->data, records->len))
-		h->server_closed = 1;
-	buf_reset(event);
-	if (sse_frame(event, records->data, records->len) == -1)
-		return -1;
-	return http_write(h, event->data, event->len);
-}
-
-/* Drain what is pending ourselves (after what a batch delivered) and write it. */
-static enum outcome
-pump(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi,
-    struct waiter *w, struct buf *records, struct buf *event, int *wrote)
-{
-	PGconn *db;
-	enum drain_status ds = DRAIN_OK;
-	enum store_status st = STORE_ERROR;
-
-	*wrote = 0;
-	buf_reset(records);
-	waiter_drain_begin(app->notifier, w, records);
-	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_poll_drain(db, token, pi->poll_no, records, &ds);
-		store_release(app->store, db);
-	}
-	waiter_drain_end(app->notifier, w);
-	if (st != STORE_OK) {
-		/* What a batch delivered is drained already: send it. */
-		if (records->len > 0 && emit(h, records, event) == -1)
-			return LEFT;
-		*wrote = records->len > 0;
-		return DB_DOWN;
-	}
-	/* A closing connection's last records (a Close message) go out first. */
-	if (records->len > 0) {
-		if (emit(h, records, event) == -1)
-			return LEFT;
-		*wrote = 1;
-	}
-	if (ds == DRAIN_GONE || ds == DRAIN_CLOSED)
-		return ENDED;
-	if (ds == DRAIN_LAST)
-		return LEFT;	/* the Close went out: end the stream, remove the connection */
-	return ds == DRAIN_OK ? GOING_ON : LEFT;
-}
-
-static void
-add_seconds(struct timespec *t, const struct timespec *from, int secs)
-{
-	*t = *from;
-	t->tv_sec += secs;
-}
-
-static int
-reached(const struct timespec *now, const struct timespec *t)
-{
-	return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
-}
-
 /* Refuse a stream with ASP.NET Core's status and text. */
 static int
 refuse(struct http_request *h, enum store_status st, enum stream_status ss)
@@ -123,131 +58,243 @@ refuse(struct http_request *h, enum store_status st, enum stream_status ss)
 	return 0;
 }
 
-/* Hold the stream until it ends, then remove the connection, or park it for
- * the next image when the responder restarts in place. handshaken: records
- * went out already (a resumed stream). No Ping goes out before the first
- * records: the client expects the handshake answer first, whatever the load
- * ("Expected a handshake response from the server"). */
+/* ENDED: the connection is gone or closed (already removed); LEFT: the
+ * client stopped reading, or the Close went out. */
+enum outcome { GOING_ON, ENDED, LEFT, DB_DOWN };
+
+/* A stream the event loop holds. */
+struct ss {
+	char		 token[64];
+	struct poll_info pi;
+	int		 registered;	/* its waiter is (unregistered when parked) */
+	int		 handshaken;	/* records went out: pings may follow */
+	int		 need_drain;
+	int		 server_closed;	/* a Close from the server went out */
+	long long	 last_write, retry_at, handshake_by;	/* ms */
+	struct buf	 records, event;
+};
+
 static void
-serve(struct app *app, struct http_request *h, const char *token, const struct poll_info *pi,
-    int handshaken)
+ss_free(void *state)
 {
-	struct waiter w;
-	struct buf records = BUF_INIT, event = BUF_INIT;
-	struct timespec now, last_write, retry_at, wake, handshake_by;
-	enum outcome oc = GOING_ON;
-	const char *why = "client (stream closed)";
-	int need_drain = 1, wrote, park = 0;
+	struct ss *ss = state;
+
+	buf_free(&ss->records);
+	buf_free(&ss->event);
+	free(ss);
+}
+
+/* Records as one event onto out. -1 when out of memory. */
+static int
+emit(struct ss *ss, const struct buf *records, struct buf *out)
+{
+	if (records->len == 0)
+		return 0;
+	/* A Close going out ends the stream: the server ended it, not the client. */
+	if (send_log_close(ss->pi.connection_id, records->data, records->len))
+		ss->server_closed = 1;
+	buf_reset(&ss->event);
+	if (sse_frame(&ss->event, records->data, records->len) == -1 ||
+	    buf_append(out, ss->event.data, ss->event.len) == -1)
+		return -1;
+	ss->last_write = hold_now_ms();
+	ss->handshaken = 1;
+	return 0;
+}
+
+/* Drain what is pending ourselves (after what a batch delivered) onto out. */
+static enum outcome
+pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
+{
+	PGconn *db;
+	enum drain_status ds = DRAIN_OK;
+	enum store_status st = STORE_ERROR;
+
+	buf_reset(&ss->records);
+	waiter_drain_begin(app->notifier, w, &ss->records);
+	if ((db = store_acquire(app->store)) != NULL) {
+		st = store_poll_drain(db, ss->token, ss->pi.poll_no, &ss->records, &ds);
+		store_release(app->store, db);
+	}
+	waiter_drain_end(app->notifier, w);
+	/* What a batch delivered (and a closing connection's last records: its
+	 * Close) goes out first. */
+	if (emit(ss, &ss->records, out) == -1)
+		return LEFT;
+	if (st != STORE_OK)
+		return DB_DOWN;
+	if (ds == DRAIN_GONE || ds == DRAIN_CLOSED)
+		return ENDED;
+	if (ds == DRAIN_LAST)
+		return LEFT;	/* the Close went out: end the stream, remove the connection */
+	return ds == DRAIN_OK ? GOING_ON : LEFT;
+}
+
+/* The stream ends (park: is handed to the next image). */
+static enum hold_next
+ss_end(struct hold *hd, struct ss *ss, enum outcome oc, const char *why, int park,
+    struct buf *out)
+{
+	struct app *app = hold_app(hd);
 	PGconn *db;
 
-	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register(app->notifier, &w, pi->connection_id, pi->group, pi->poll_no, 1);
-	clock_gettime(CLOCK_MONOTONIC, &last_write);
-	retry_at = last_write;
-	/* Without pings before it, only this ends the stream of a client that
-	 * never handshakes (or left before it did). */
-	add_seconds(&handshake_by, &last_write, HANDSHAKE_TIMEOUT);
-	for (;;) {
-		if (atomic_load(&app->handing_off)) {
-			park = 1;
-			break;
-		}
-		if (atomic_load(&app->stopping)) {
-			why = "server shutting down";
-			break;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (need_drain && reached(&now, &retry_at)) {
-			oc = pump(app, h, token, pi, &w, &records, &event, &wrote);
-			if (oc == ENDED || oc == LEFT) {
-				why = oc == ENDED ? "ended by the server or a DELETE" :
-				    "client (stream closed)";
-				break;
-			}
-			if (wrote) {
-				clock_gettime(CLOCK_MONOTONIC, &last_write);
-				handshaken = 1;
-			}
-			if (oc == DB_DOWN) {
-				/* Keep the stream; pings go on while the database is away. */
-				add_seconds(&retry_at, &now, DB_RETRY);
-			} else
-				need_drain = 0;
-		}
-		if (http_client_gone(h))
-			break;
-		add_seconds(&wake, &last_write, app->cfg.keepalive_interval);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (reached(&now, &wake) && handshaken) {
-			if (http_write(h, ping_event, sizeof(ping_event) - 1) == -1)
-				break;
-			last_write = now;
-			continue;
-		}
-		if (!handshaken && reached(&now, &handshake_by)) {
-			why = "timeout (no handshake in time)";
-			break;
-		}
-		if (reached(&now, &wake))
-			add_seconds(&wake, &now, app->cfg.keepalive_interval);
-		if (need_drain && !reached(&retry_at, &wake))
-			wake = retry_at;
-		buf_reset(&records);
-		switch (waiter_wait(app->notifier, &w, &wake, &records)) {
-		case WAIT_DELIVERED:	/* the notifier drained for us */
-			if (emit(h, &records, &event) == -1)
-				goto done;
-			clock_gettime(CLOCK_MONOTONIC, &last_write);
-			handshaken |= records.len > 0;
-			break;
-		case WAIT_DRAIN:
-			need_drain = 1;
-			break;
-		case WAIT_TIMEOUT:
-			break;
-		}
-	}
-done:
-	buf_reset(&records);
-	waiter_unregister(app->notifier, &w, &records);
+	buf_reset(&ss->records);
+	if (ss->registered)
+		waiter_unregister(app->notifier, hold_waiter(hd), &ss->records);
+	ss->registered = 0;
 	/* Records a batch drained for us meanwhile: send them if we still can. */
-	if (records.len > 0 && (oc == ENDED || emit(h, &records, &event) == -1)) {
-		log_warn("connection %s: %zu bytes of records not delivered", pi->connection_id,
-		    records.len);
-		park = 0;	/* the client is gone */
-	}
-	buf_free(&records);
-	buf_free(&event);
+	if (ss->records.len > 0 && (oc == ENDED || emit(ss, &ss->records, out) == -1))
+		log_warn("connection %s: %zu bytes of records not delivered", ss->pi.connection_id,
+		    ss->records.len);
 	/* What is pending from now on stays in the tables: the next image's
 	 * first drain sends it. */
-	if (park && handoff_park(app->handoff, h, token, pi) == 0) {
-		log_debug("connection %s: stream parked for the next image", pi->connection_id);
-		return;
+	if (park) {
+		log_debug("connection %s: stream parked for the next image", ss->pi.connection_id);
+		return HOLD_PARK;
 	}
-	if (park)
-		why = "restart (the stream could not be handed over)";
 	/* One line per disconnect: a DELETE, a client's Close, a kick, the cap
 	 * and the reaper log theirs where they happen. */
-	if (oc == ENDED || h->server_closed)
-		log_debug("connection %s: stream %s", pi->connection_id, why);
+	if (oc == ENDED || ss->server_closed)
+		log_debug("connection %s: stream %s", ss->pi.connection_id, why);
 	else
-		log_info("connection %s: disconnected: %s", pi->connection_id, why);
+		log_info("connection %s: disconnected: %s", ss->pi.connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
 	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
-		enum store_status st = store_connection_delete(db, token, PROTO_CORE);
+		enum store_status st = store_connection_delete(db, ss->token, PROTO_CORE);
 
 		if (st == STORE_ERROR || st == STORE_BUSY)
-			log_warn("connection %s: not removed; the reaper will", pi->connection_id);
+			log_warn("connection %s: not removed; the reaper will", ss->pi.connection_id);
 		store_release(app->store, db);
 	}
+	return HOLD_END;
 }
+
+/* No Ping goes out before the first records: the client expects the
+ * handshake answer first, whatever the load ("Expected a handshake response
+ * from the server"). */
+static enum hold_next
+ss_step(struct hold *hd, unsigned why, struct buf *out)
+{
+	char full_why[96];
+	struct ss *ss = hold_state(hd);
+	struct app *app = hold_app(hd);
+	struct waiter *w = hold_waiter(hd);
+	struct timespec passed = { 0, 0 };
+	long long now, ka = 1000LL * app->cfg.keepalive_interval, next;
+	enum outcome oc;
+
+	if (why & HOLD_HANDOFF)
+		return ss_end(hd, ss, GOING_ON, "", 1, out);
+	if (why & HOLD_STOP)
+		return ss_end(hd, ss, GOING_ON, "server shutting down", 0, out);
+	if (why & HOLD_GONE)
+		return ss_end(hd, ss, LEFT, "client (stream closed)", 0, out);
+	if (why & HOLD_FULL) {
+		snprintf(full_why, sizeof(full_why), "client not reading (more than %zu bytes"
+		    " queued for it)", app->cfg.max_buffered);
+		return ss_end(hd, ss, LEFT, full_why, 0, out);
+	}
+	if (why & HOLD_START) {
+		if (!ss->registered) {
+			/* Taken back after a failed exec. */
+			waiter_register_hook(app->notifier, w, ss->pi.connection_id, ss->pi.group,
+			    ss->pi.poll_no, 1, hold_wake, hd);
+			ss->registered = 1;
+			log_info("connection %s: stream taken back after a failed restart",
+			    ss->pi.connection_id);
+		}
+		ss->need_drain = 1;
+	}
+	/* Everything there is news of: delivered records, and a hint that came
+	 * while they waited (which asks for a drain after them). */
+	for (int more = (why & HOLD_WAKE) != 0; more; ) {
+		buf_reset(&ss->records);
+		switch (waiter_wait(app->notifier, w, &passed, &ss->records)) {
+		case WAIT_DELIVERED:	/* the notifier drained for us */
+			if (emit(ss, &ss->records, out) == -1)
+				return ss_end(hd, ss, LEFT, "out of memory", 0, out);
+			break;
+		case WAIT_DRAIN:
+			ss->need_drain = 1;
+			more = 0;	/* the drain reads whatever else there is */
+			break;
+		case WAIT_TIMEOUT:
+			more = 0;
+			break;
+		}
+	}
+	now = hold_now_ms();
+	if (ss->need_drain && now >= ss->retry_at) {
+		oc = pump(app, ss, w, out);
+		if (oc == ENDED)
+			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
+		if (oc == LEFT)
+			return ss_end(hd, ss, oc, "client (stream closed)", 0, out);
+		now = hold_now_ms();
+		if (oc == DB_DOWN)
+			ss->retry_at = now + 1000LL * DB_RETRY;	/* pings go on meanwhile */
+		else
+			ss->need_drain = 0;
+	}
+	if (ss->handshaken && now >= ss->last_write + ka) {
+		if (buf_append(out, ping_event, sizeof(ping_event) - 1) == -1)
+			return ss_end(hd, ss, LEFT, "out of memory", 0, out);
+		ss->last_write = now;
+	}
+	/* Without pings before it, only this ends the stream of a client that
+	 * never handshakes (or left before it did). */
+	if (!ss->handshaken && now >= ss->handshake_by)
+		return ss_end(hd, ss, LEFT, "timeout (no handshake in time)", 0, out);
+	next = ss->handshaken ? ss->last_write + ka : ss->handshake_by;
+	if (ss->need_drain && ss->retry_at < next)
+		next = ss->retry_at;
+	hold_set_timer(hd, next);
+	return HOLD_KEEP;
+}
+
+static void
+ss_park_info(struct hold *hd, const char **token, const struct poll_info **pi)
+{
+	struct ss *ss = hold_state(hd);
+
+	*token = ss->token;
+	*pi = &ss->pi;
+}
+
+static const struct hold_kind ss_kind = {
+	.name = "stream",
+	.stream = 1,
+	.step = ss_step,
+	.park_info = ss_park_info,
+	.free = ss_free,
+};
+
+/* Give the stream to the loop; its first step drains. handshaken: records
+ * went out already (a resumed stream). */
+static int
+hold_stream(struct app *app, struct ss *ss, const struct http_held *conn)
+{
+	struct hold *hd = hold_new(app->loop, &ss_kind, ss);
+
+	if (hd == NULL)
+		return -1;
+	ss->last_write = hold_now_ms();
+	ss->handshake_by = ss->last_write + 1000LL * HANDSHAKE_TIMEOUT;
+	waiter_register_hook(app->notifier, hold_waiter(hd), ss->pi.connection_id, ss->pi.group,
+	    ss->pi.poll_no, 1, hold_wake, hd);
+	ss->registered = 1;
+	loop_add(app->loop, hd, conn);
+	return 0;
+}
+
 
 void
 sse_handle(struct app *app, struct http_request *h, const char *token)
 {
-	struct poll_info pi;
-	enum stream_status ss = STREAM_GONE;
+	struct ss *ss;
+	struct http_held conn;
+	enum stream_status ss_st = STREAM_GONE;
 	enum store_status st = STORE_ERROR;
 	PGconn *db;
 
@@ -256,34 +303,52 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
+	if ((ss = calloc(1, sizeof(*ss))) == NULL) {
+		http_text(h, 503, "Service Unavailable");
+		return;
+	}
+	snprintf(ss->token, sizeof(ss->token), "%s", token);
 	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_stream_begin(db, token, &pi, &ss);
+		st = store_stream_begin(db, token, &ss->pi, &ss_st);
 		store_release(app->store, db);
 	}
 	if (st == STORE_OK)
-		snprintf(h->conn_id, sizeof(h->conn_id), "%s", pi.connection_id);
-	if (st != STORE_OK || ss != STREAM_OK) {
-		refuse(h, st, ss);
+		snprintf(h->conn_id, sizeof(h->conn_id), "%s", ss->pi.connection_id);
+	if (st != STORE_OK || ss_st != STREAM_OK) {
+		refuse(h, st, ss_st);
+		ss_free(ss);
 		return;
 	}
-	log_info("connection %s: connected (ServerSentEvents, group %s)", pi.connection_id,
-	    LOG_TEXT(pi.group));
+	log_info("connection %s: connected (ServerSentEvents, group %s)", ss->pi.connection_id,
+	    LOG_TEXT(ss->pi.group));
 	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
-	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1) {
+	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1 ||
+	    http_detach(h, &conn) == -1 || hold_stream(app, ss, &conn) == -1) {
+		if (h->detached)
+			close(conn.fd);
 		if ((db = store_acquire(app->store)) != NULL) {
 			store_connection_delete(db, token, PROTO_CORE);
 			store_release(app->store, db);
 		}
-		return;
+		ss_free(ss);
 	}
-	serve(app, h, token, &pi, 0);
 }
 
-void
-sse_resume(struct app *app, struct http_request *h, const char *token,
+int
+sse_resume(struct app *app, const struct http_held *conn, const char *token,
     const struct poll_info *pi)
 {
-	snprintf(h->conn_id, sizeof(h->conn_id), "%s", pi->connection_id);
+	struct ss *ss = calloc(1, sizeof(*ss));
+
+	if (ss == NULL)
+		return -1;
+	snprintf(ss->token, sizeof(ss->token), "%s", token);
+	ss->pi = *pi;
+	ss->handshaken = 1;
 	log_debug("connection %s: stream resumed", pi->connection_id);
-	serve(app, h, token, pi, 1);
+	if (hold_stream(app, ss, conn) == -1) {
+		ss_free(ss);
+		return -1;
+	}
+	return 0;
 }

@@ -17,7 +17,9 @@
 void	sse_handle(struct app *, struct http_request *, const char *token);
 /* Go on with a stream a previous image of this process parked (handoff):
  * its headers are sent; what became pending meanwhile goes out first. */
-void	sse_resume(struct app *, struct http_request *, const char *token,
+/* A stream the previous image handed over (restart in place), on conn:
+ * the loop holds it on. -1 when out of memory (conn is the caller's). */
+int	sse_resume(struct app *, const struct http_held *conn, const char *token,
 	    const struct poll_info *);
 
 /* Append payload[0..len) to out as one event: a "data: " line per LF-separated

@@ -1,0 +1,840 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "fcgirec.h"
+#include "handoff.h"
+#include "log.h"
+
+#define MAX_EVENTS	256
+#define TICK_MS		1000	/* the loop looks at its commands at least this often */
+#define READ_CHUNK	512	/* the web server sends a held request little: an abort */
+#define KEEP_BUF	4096	/* an idle buffer larger than this is given back */
+#define NO_HEAP		SIZE_MAX
+
+struct hold {
+	const struct hold_kind	*kind;
+	void			*state;
+	struct loop		*loop;
+	struct waiter		 w;
+	struct http_held	 conn;
+	/* The loop thread's: */
+	struct hold		*prev, *next;	/* all holds */
+	struct hold		*ready_next;	/* in the ready list */
+	struct hold		*grave_next;	/* in the graveyard */
+	int			 in_ready;
+	int			 attached;	/* the loop took it from newq */
+	int			 busy;		/* a step runs (job_* are the job's) */
+	unsigned		 pending;	/* for the next step */
+	int			 closing;	/* END_REQUEST queued: close once written */
+	int			 parking;	/* park once written */
+	int			 parked;
+	int			 counted;	/* in unparked_left (a handoff waits for it) */
+	int			 done;		/* the kind said END or PARK: no more steps */
+	int			 dead;		/* destroyed: freed after this round of events */
+	int			 epoll_mask;	/* registered events, 0: not registered */
+	long long		 timer_ms;
+	size_t			 heap_i;
+	struct buf		 out;		/* FastCGI records not yet written */
+	size_t			 out_off;
+	unsigned char		 hdr[FCGIREC_HEADER_LEN];	/* the reader: a header */
+	size_t			 hdr_have;
+	size_t			 skip;		/* body and padding bytes to pass over */
+	/* Guarded by loop->qlock: */
+	int			 queued;	/* in wakeq */
+	struct hold		*wake_next;	/* in wakeq */
+	struct hold		*q_next;	/* in newq or doneq (never both) */
+	/* The running step's (handed over by the queues' locks): */
+	struct hold		*job_next;
+	unsigned		 job_why;
+	enum hold_next		 job_result;
+	struct buf		 job_out;
+	long long		 job_timer;
+	int			 job_timer_set;
+};
+
+struct loop {
+	struct app		*app;
+	int			 ep, efd;
+	pthread_t		 thread;
+	atomic_size_t		 count;		/* holds not yet freed */
+	/* The loop thread's: */
+	struct hold		 all;		/* list head */
+	struct hold		*ready;
+	struct hold		*graveyard;	/* destroyed this round (via ready_next) */
+	struct hold		**heap;
+	size_t			 heap_n, heap_cap;
+	int			 stopping, handing_off;
+	/* Guarded by qlock: */
+	pthread_mutex_t		 qlock;
+	pthread_cond_t		 qcond;		/* broadcast when a hold ends or parks */
+	int			 signaled;	/* efd written since the loop last looked */
+	struct hold		*newq, *wakeq, *doneq, *doneq_tail;
+	int			 cmd_stop, cmd_handoff, cmd_unpark;
+	size_t			 unparked_left;	/* holds neither ended nor parked, while handing off */
+	/* Jobs: */
+	pthread_mutex_t		 jlock;
+	pthread_cond_t		 jcond;
+	struct hold		*jobq, *jobq_tail;
+};
+
+long long
+hold_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* With qlock held. */
+static void
+signal_loop(struct loop *l)
+{
+	uint64_t one = 1;
+
+	if (l->signaled)
+		return;
+	l->signaled = 1;
+	/* An eventfd write fails only when its counter would overflow. */
+	(void)!write(l->efd, &one, sizeof(one));
+}
+
+/* ---- timers: a binary heap by timer_ms (loop thread) ---- */
+
+static void
+heap_swap(struct loop *l, size_t a, size_t b)
+{
+	struct hold *t = l->heap[a];
+
+	l->heap[a] = l->heap[b];
+	l->heap[b] = t;
+	l->heap[a]->heap_i = a;
+	l->heap[b]->heap_i = b;
+}
+
+static void
+heap_up(struct loop *l, size_t i)
+{
+	while (i > 0 && l->heap[(i - 1) / 2]->timer_ms > l->heap[i]->timer_ms) {
+		heap_swap(l, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct loop *l, size_t i)
+{
+	for (;;) {
+		size_t c = 2 * i + 1, m = i;
+
+		if (c < l->heap_n && l->heap[c]->timer_ms < l->heap[m]->timer_ms)
+			m = c;
+		if (c + 1 < l->heap_n && l->heap[c + 1]->timer_ms < l->heap[m]->timer_ms)
+			m = c + 1;
+		if (m == i)
+			return;
+		heap_swap(l, i, m);
+		i = m;
+	}
+}
+
+static void
+timer_remove(struct loop *l, struct hold *h)
+{
+	size_t i = h->heap_i;
+
+	if (i == NO_HEAP)
+		return;
+	h->heap_i = NO_HEAP;
+	if (i != --l->heap_n) {
+		l->heap[i] = l->heap[l->heap_n];
+		l->heap[i]->heap_i = i;
+		heap_down(l, i);
+		heap_up(l, i);
+	}
+}
+
+/* 0: no timer. Out of memory: the hold goes without (its poll timeout then
+ * comes from the client giving up); said once. */
+static void
+timer_set(struct loop *l, struct hold *h, long long at)
+{
+	timer_remove(l, h);
+	h->timer_ms = at;
+	if (at == 0)
+		return;
+	if (l->heap_n == l->heap_cap) {
+		size_t cap = l->heap_cap ? l->heap_cap * 2 : 1024;
+		struct hold **grown = realloc(l->heap, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			log_error("loop: out of memory for a timer");
+			return;
+		}
+		l->heap = grown;
+		l->heap_cap = cap;
+	}
+	h->heap_i = l->heap_n;
+	l->heap[l->heap_n++] = h;
+	heap_up(l, h->heap_i);
+}
+
+/* ---- holds ---- */
+
+struct hold *
+hold_new(struct loop *l, const struct hold_kind *kind, void *state)
+{
+	struct hold *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->loop = l;
+	h->kind = kind;
+	h->state = state;
+	h->heap_i = NO_HEAP;
+	h->conn.fd = -1;
+	return h;
+}
+
+/* Take h off the wake queue (its waiter is unregistered: nothing queues it again). */
+static void
+unqueue(struct loop *l, struct hold *h)
+{
+	pthread_mutex_lock(&l->qlock);
+	if (h->queued) {
+		for (struct hold **pp = &l->wakeq; *pp != NULL; pp = &(*pp)->wake_next)
+			if (*pp == h) {
+				*pp = h->wake_next;
+				break;
+			}
+		h->queued = 0;
+	}
+	pthread_mutex_unlock(&l->qlock);
+}
+
+void
+hold_free_unused(struct hold *h)
+{
+	unqueue(h->loop, h);
+	free(h);
+}
+
+struct waiter *
+hold_waiter(struct hold *h)
+{
+	return &h->w;
+}
+
+void *
+hold_state(struct hold *h)
+{
+	return h->state;
+}
+
+struct app *
+hold_app(struct hold *h)
+{
+	return h->loop->app;
+}
+
+const struct http_held *
+hold_conn(struct hold *h)
+{
+	return &h->conn;
+}
+
+void
+hold_set_timer(struct hold *h, long long at_ms)
+{
+	h->job_timer = at_ms;
+	h->job_timer_set = 1;
+}
+
+void
+hold_wake(void *arg)
+{
+	struct hold *h = arg;
+	struct loop *l = h->loop;
+
+	/* Called with the notifier's lock held (never the other way round). A
+	 * wake-up before the loop attached the hold is kept for its first step. */
+	pthread_mutex_lock(&l->qlock);
+	if (!h->queued) {
+		h->queued = 1;
+		h->wake_next = l->wakeq;
+		l->wakeq = h;
+		signal_loop(l);
+	}
+	pthread_mutex_unlock(&l->qlock);
+}
+
+static void
+make_ready(struct loop *l, struct hold *h, unsigned why)
+{
+	h->pending |= why;
+	if (!h->attached || h->in_ready || h->busy || h->parked || h->done || h->dead)
+		return;
+	h->in_ready = 1;
+	h->ready_next = l->ready;
+	l->ready = h;
+}
+
+static void
+epoll_mask(struct loop *l, struct hold *h, int mask)
+{
+	struct epoll_event ev = { .events = (uint32_t)mask, .data.ptr = h };
+
+	if (h->conn.fd < 0 || mask == h->epoll_mask)
+		return;
+	if (mask == 0)
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, h->conn.fd, NULL);
+	else if (epoll_ctl(l->ep, h->epoll_mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
+	    h->conn.fd, &ev) == -1) {
+		log_warn("loop: epoll_ctl: %s", strerror(errno));
+		return;
+	}
+	h->epoll_mask = mask;
+}
+
+/* The connection is of no more use: the web server left, or we are done. */
+static void
+close_conn(struct loop *l, struct hold *h)
+{
+	if (h->conn.fd < 0)
+		return;
+	epoll_mask(l, h, 0);
+	close(h->conn.fd);
+	h->conn.fd = -1;
+	buf_free(&h->out);
+	h->out_off = 0;
+}
+
+static void settled(struct loop *, struct hold *);
+
+static void
+hold_destroy(struct loop *l, struct hold *h)
+{
+	if (h->dead)
+		return;
+	settled(l, h);
+	close_conn(l, h);
+	timer_remove(l, h);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	/* Its waiter is unregistered, but a wake-up may have queued it before. */
+	unqueue(l, h);
+	/* Later events of this round may still name it: freed after them. */
+	h->dead = 1;
+	h->grave_next = l->graveyard;
+	l->graveyard = h;
+}
+
+static void
+bury(struct loop *l)
+{
+	struct hold *h, *next;
+
+	for (h = l->graveyard, l->graveyard = NULL; h != NULL; h = next) {
+		next = h->grave_next;
+		if (h->kind->free != NULL)
+			h->kind->free(h->state);
+		buf_free(&h->out);
+		buf_free(&h->job_out);
+		free(h);
+		atomic_fetch_sub(&l->count, 1);
+	}
+}
+
+/* A hold a handoff waits for has ended or is parked. */
+static void
+settled(struct loop *l, struct hold *h)
+{
+	if (!h->counted)
+		return;
+	h->counted = 0;
+	pthread_mutex_lock(&l->qlock);
+	if (l->unparked_left > 0)
+		l->unparked_left--;
+	pthread_cond_broadcast(&l->qcond);
+	pthread_mutex_unlock(&l->qlock);
+}
+
+static void
+park_now(struct loop *l, struct hold *h)
+{
+	const char *token = NULL;
+	const struct poll_info *pi = NULL;
+
+	h->parking = 0;
+	epoll_mask(l, h, 0);
+	timer_remove(l, h);
+	h->kind->park_info(h, &token, &pi);
+	if (h->conn.fd >= 0 && handoff_park_fd(l->app->handoff, h->conn.fd, h->conn.request_id,
+	    h->conn.keep, token, pi) == 0) {
+		h->parked = 1;
+		settled(l, h);
+	} else {
+		log_warn("connection %s: stream could not be handed over (%s)",
+		    pi != NULL ? pi->connection_id : "?",
+		    h->conn.fd < 0 ? "client gone" : "out of memory");
+		hold_destroy(l, h);
+	}
+}
+
+/* Write what is queued. A failure means the web server is gone. */
+static void
+flush(struct loop *l, struct hold *h)
+{
+	while (h->conn.fd >= 0 && h->out_off < h->out.len) {
+		ssize_t n = write(h->conn.fd, h->out.data + h->out_off, h->out.len - h->out_off);
+
+		if (n > 0) {
+			h->out_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			epoll_mask(l, h, h->epoll_mask | EPOLLOUT);
+			return;
+		}
+		close_conn(l, h);
+		if (!h->done)
+			make_ready(l, h, HOLD_GONE);
+		break;
+	}
+	if (h->out_off >= h->out.len) {
+		if (h->out.cap > KEEP_BUF)
+			buf_free(&h->out);
+		else
+			buf_reset(&h->out);
+		h->out_off = 0;
+		if (h->conn.fd >= 0 && (h->epoll_mask & EPOLLOUT))
+			epoll_mask(l, h, h->epoll_mask & ~EPOLLOUT);
+	}
+	if (h->out_off < h->out.len)
+		return;
+	if (h->closing)
+		hold_destroy(l, h);
+	else if (h->parking)
+		park_now(l, h);
+}
+
+/* Readable: nothing but an abort (or the end) is expected now. */
+static void
+on_readable(struct loop *l, struct hold *h)
+{
+	char chunk[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = read(h->conn.fd, chunk, sizeof(chunk));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0)
+			break;	/* EOF or an error: gone */
+		for (size_t i = 0; i < (size_t)n; ) {
+			if (h->skip > 0) {
+				size_t k = h->skip < (size_t)n - i ? h->skip : (size_t)n - i;
+
+				h->skip -= k;
+				i += k;
+				continue;
+			}
+			h->hdr[h->hdr_have++] = (unsigned char)chunk[i++];
+			if (h->hdr_have == FCGIREC_HEADER_LEN) {
+				struct fcgirec_header rh;
+
+				fcgirec_header_decode(h->hdr, &rh);
+				h->hdr_have = 0;
+				h->skip = (size_t)rh.content_len + rh.padding_len;
+				if (rh.version != 1 || (rh.type == FCGIREC_ABORT_REQUEST &&
+				    rh.request_id == h->conn.request_id))
+					goto gone;
+			}
+		}
+	}
+gone:
+	close_conn(l, h);
+	if (h->closing || h->parking) {
+		h->closing = 0;
+		if (h->parking)
+			park_now(l, h);	/* fails: gone */
+		else
+			hold_destroy(l, h);
+		return;
+	}
+	make_ready(l, h, HOLD_GONE);
+}
+
+/* Add bytes for the client as STDOUT records (and the end, when ending). */
+static int
+queue_output(struct hold *h, const struct buf *data, int end)
+{
+	uint16_t id = (uint16_t)h->conn.request_id;
+
+	if (data->len > 0 && fcgirec_write_stdout(&h->out, id, data->data, data->len, 0) != FCGIREC_OK)
+		return -1;
+	if (end && (fcgirec_write_stdout_end(&h->out, id) != FCGIREC_OK ||
+	    fcgirec_write_end_request(&h->out, id, 0, FCGIREC_REQUEST_COMPLETE) != FCGIREC_OK))
+		return -1;
+	return 0;
+}
+
+/* A step came back (loop thread). */
+static void
+completed(struct loop *l, struct hold *h)
+{
+	enum hold_next next = h->job_result;
+
+	h->busy = 0;
+	if (h->job_timer_set)
+		timer_set(l, h, h->job_timer);
+	if (h->conn.fd >= 0 && queue_output(h, &h->job_out, next == HOLD_END) == -1) {
+		log_error("loop: out of memory; a client's connection is cut");
+		close_conn(l, h);
+		if (next == HOLD_KEEP)
+			h->pending |= HOLD_GONE;
+	}
+	if (h->job_out.cap > KEEP_BUF)
+		buf_free(&h->job_out);
+	else
+		buf_reset(&h->job_out);
+	switch (next) {
+	case HOLD_END:
+		h->done = 1;
+		timer_remove(l, h);
+		h->closing = 1;
+		flush(l, h);	/* destroys it once written */
+		return;
+	case HOLD_PARK:
+		h->done = 1;
+		h->parking = 1;
+		flush(l, h);	/* parks it once written */
+		return;
+	case HOLD_KEEP:
+		break;
+	}
+	if (h->kind->stream && h->out.len - h->out_off > l->app->cfg.max_buffered)
+		h->pending |= HOLD_FULL;
+	flush(l, h);
+	if (h->pending != 0 && !h->done)
+		make_ready(l, h, 0);
+}
+
+static void
+attach(struct loop *l, struct hold *h)
+{
+	h->attached = 1;
+	h->prev = &l->all;
+	h->next = l->all.next;
+	l->all.next->prev = h;
+	l->all.next = h;
+	epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
+	if (h->epoll_mask == 0) {
+		close_conn(l, h);
+		make_ready(l, h, HOLD_START | HOLD_GONE);
+	} else
+		make_ready(l, h, HOLD_START);
+	if (l->stopping)
+		make_ready(l, h, HOLD_STOP);
+	else if (l->handing_off) {
+		pthread_mutex_lock(&l->qlock);
+		l->unparked_left++;
+		pthread_mutex_unlock(&l->qlock);
+		h->counted = 1;
+		make_ready(l, h, HOLD_HANDOFF);
+	}
+}
+
+static void
+dispatch(struct loop *l)
+{
+	struct hold *h, *next;
+
+	if (l->ready == NULL)
+		return;
+	pthread_mutex_lock(&l->jlock);
+	for (h = l->ready, l->ready = NULL; h != NULL; h = next) {
+		next = h->ready_next;
+		h->in_ready = 0;
+		if (h->busy || h->parked || h->done || h->dead || h->pending == 0)
+			continue;
+		h->busy = 1;
+		h->job_why = h->pending;
+		h->pending = 0;
+		h->job_timer_set = 0;
+		h->job_next = NULL;
+		if (l->jobq_tail != NULL)
+			l->jobq_tail->job_next = h;
+		else
+			l->jobq = h;
+		l->jobq_tail = h;
+	}
+	pthread_cond_broadcast(&l->jcond);
+	pthread_mutex_unlock(&l->jlock);
+}
+
+/* Take what the other threads queued. */
+static void
+take_queues(struct loop *l)
+{
+	struct hold *newq, *wakeq, *doneq, *h, *next;
+	int stop, handoff, unpark;
+	uint64_t count;
+
+	(void)!read(l->efd, &count, sizeof(count));
+	pthread_mutex_lock(&l->qlock);
+	l->signaled = 0;
+	newq = l->newq;
+	wakeq = l->wakeq;
+	doneq = l->doneq;
+	l->newq = l->wakeq = l->doneq = l->doneq_tail = NULL;
+	/* Under the lock: once off the queue, a hold may be queued again. */
+	for (h = wakeq; h != NULL; h = next) {
+		next = h->wake_next;
+		h->queued = 0;
+		if (!h->done)
+			make_ready(l, h, HOLD_WAKE);
+	}
+	stop = l->cmd_stop;
+	handoff = l->cmd_handoff;	/* cleared once counted, below */
+	unpark = l->cmd_unpark;
+	l->cmd_stop = l->cmd_unpark = 0;
+	pthread_mutex_unlock(&l->qlock);
+
+	for (h = doneq; h != NULL; h = next) {
+		next = h->q_next;
+		completed(l, h);
+	}
+	for (h = newq; h != NULL; h = next) {
+		next = h->q_next;
+		attach(l, h);
+	}
+	if (unpark) {
+		l->handing_off = 0;
+		for (h = l->all.next; h != &l->all; h = h->next)
+			if (h->parked) {
+				h->parked = 0;
+				h->done = 0;
+				epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
+				make_ready(l, h, HOLD_START);
+			}
+	}
+	if (stop) {
+		l->stopping = 1;
+		for (h = l->all.next; h != &l->all; h = h->next)
+			make_ready(l, h, HOLD_STOP);
+	}
+	if (handoff) {
+		size_t n = 0;
+
+		l->handing_off = 1;
+		for (h = l->all.next; h != &l->all; h = h->next)
+			if (!h->done && !h->parked) {
+				make_ready(l, h, HOLD_HANDOFF);
+				h->counted = 1;
+				n++;
+			}
+		pthread_mutex_lock(&l->qlock);
+		l->unparked_left += n;
+		l->cmd_handoff = 0;
+		pthread_cond_broadcast(&l->qcond);
+		pthread_mutex_unlock(&l->qlock);
+	}
+}
+
+static void *
+loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event evs[MAX_EVENTS];
+
+	for (;;) {
+		long long now = hold_now_ms();
+		int timeout = TICK_MS, n;
+
+		if (l->heap_n > 0) {
+			long long d = l->heap[0]->timer_ms - now;
+
+			timeout = d <= 0 ? 0 : d < TICK_MS ? (int)d : TICK_MS;
+		}
+		if (l->ready != NULL)
+			timeout = 0;
+		n = epoll_wait(l->ep, evs, MAX_EVENTS, timeout);
+		for (int i = 0; i < n; i++) {
+			struct hold *h = evs[i].data.ptr;
+			uint32_t e = evs[i].events;
+
+			if (h == NULL) {
+				take_queues(l);
+				continue;
+			}
+			if (h->dead || h->conn.fd < 0)
+				continue;	/* closed earlier in this round */
+			if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				on_readable(l, h);
+			if ((e & EPOLLOUT) && !h->dead && h->conn.fd >= 0)
+				flush(l, h);
+		}
+		now = hold_now_ms();
+		while (l->heap_n > 0 && l->heap[0]->timer_ms <= now) {
+			struct hold *h = l->heap[0];
+
+			timer_remove(l, h);
+			make_ready(l, h, HOLD_TIMER);
+		}
+		dispatch(l);
+		bury(l);
+	}
+	return NULL;
+}
+
+static void *
+job_thread(void *arg)
+{
+	struct loop *l = arg;
+
+	for (;;) {
+		struct hold *h;
+
+		pthread_mutex_lock(&l->jlock);
+		while (l->jobq == NULL)
+			pthread_cond_wait(&l->jcond, &l->jlock);
+		h = l->jobq;
+		if ((l->jobq = h->job_next) == NULL)
+			l->jobq_tail = NULL;
+		pthread_mutex_unlock(&l->jlock);
+
+		h->job_result = h->kind->step(h, h->job_why, &h->job_out);
+
+		pthread_mutex_lock(&l->qlock);
+		h->q_next = NULL;
+		if (l->doneq_tail != NULL)
+			l->doneq_tail->q_next = h;
+		else
+			l->doneq = h;
+		l->doneq_tail = h;
+		signal_loop(l);
+		pthread_mutex_unlock(&l->qlock);
+	}
+	return NULL;
+}
+
+struct loop *
+loop_start(struct app *app, int jobs, char *err, size_t errlen)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started = 0;
+
+	if (l == NULL) {
+		snprintf(err, errlen, "loop: out of memory");
+		return NULL;
+	}
+	l->app = app;
+	l->all.next = l->all.prev = &l->all;
+	pthread_mutex_init(&l->qlock, NULL);
+	pthread_cond_init(&l->qcond, NULL);
+	pthread_mutex_init(&l->jlock, NULL);
+	pthread_cond_init(&l->jcond, NULL);
+	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    epoll_ctl(l->ep, EPOLL_CTL_ADD, l->efd, &ev) == -1) {
+		snprintf(err, errlen, "loop: %s", strerror(errno));
+		return NULL;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < jobs; i++)
+		started += pthread_create(&tid, &attr, job_thread, l) == 0;
+	if (started == 0 || pthread_create(&l->thread, &attr, loop_thread, l) != 0) {
+		pthread_attr_destroy(&attr);
+		snprintf(err, errlen, "loop: cannot start threads");
+		return NULL;
+	}
+	pthread_attr_destroy(&attr);
+	return l;
+}
+
+void
+loop_add(struct loop *l, struct hold *h, const struct http_held *conn)
+{
+	h->conn = *conn;
+	atomic_fetch_add(&l->count, 1);
+	pthread_mutex_lock(&l->qlock);
+	h->q_next = l->newq;
+	l->newq = h;
+	signal_loop(l);
+	pthread_mutex_unlock(&l->qlock);
+}
+
+size_t
+loop_count(struct loop *l)
+{
+	return atomic_load(&l->count);
+}
+
+void
+loop_stop_all(struct loop *l)
+{
+	pthread_mutex_lock(&l->qlock);
+	l->cmd_stop = 1;
+	signal_loop(l);
+	pthread_mutex_unlock(&l->qlock);
+}
+
+void
+loop_handoff(struct loop *l, int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&l->qlock);
+	l->cmd_handoff = 1;
+	/* Counted by the loop thread when it takes the command. */
+	l->unparked_left = 0;
+	signal_loop(l);
+	/* Wait for the loop to take it (it counts the holds), then for each. */
+	while (l->cmd_handoff)
+		if (pthread_cond_timedwait(&l->qcond, &l->qlock, &until) != 0)
+			break;
+	while (l->unparked_left > 0)
+		if (pthread_cond_timedwait(&l->qcond, &l->qlock, &until) != 0) {
+			log_warn("restart: %zu held request(s) not answered or parked in time",
+			    l->unparked_left);
+			break;
+		}
+	pthread_mutex_unlock(&l->qlock);
+}
+
+void
+loop_unpark(struct loop *l)
+{
+	pthread_mutex_lock(&l->qlock);
+	l->cmd_unpark = 1;
+	signal_loop(l);
+	pthread_mutex_unlock(&l->qlock);
+}
