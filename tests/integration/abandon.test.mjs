@@ -49,7 +49,7 @@ const meeting = (title) => ({
 
 describe('an abandoned long poll keeps its records for the next poll', { skip: transportName !== 'LongPolling' && 'raw long polling: runs in the LongPolling run of each web server' }, () => {
 	let stack;
-	before(async () => { stack = await startStack({ env: { POLLHUB_LOG_LEVEL: 'debug' } }); });
+	before(async () => { stack = await startStack({ env: { POLLHUB_LOG_LEVEL: 'debug', POLLHUB_POLL_TIMEOUT: '5' } }); });
 	after(async () => { await stack?.stop(); });
 
 	it('abandon a held poll, commit a push, poll again: the push arrives once', { todo: 'the web servers do not report a client that left a held poll (see the top of this file)' }, async () => {
