@@ -16,6 +16,7 @@
 #include "app.h"
 #include "log.h"
 #include "sqlproto.h"
+#include "longpoll.h"
 #include "sse.h"
 
 /* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2049s. */
@@ -30,18 +31,9 @@ extern char **environ;
  * starts (-1: nothing). */
 static int inherited_listen = -1, inherited_handoff = -1;
 
-/* One parked stream: what the next image needs to go on writing it. */
-struct parked {
-	int		 fd;		/* the FastCGI connection */
-	int		 request_id;
-	int		 keep;		/* the web server asked to keep the connection */
-	char		 token[64];
-	struct poll_info pi;
-};
-
 struct handoff {
 	pthread_mutex_t	 lock;
-	struct parked	*list;
+	struct handoff_item *list;
 	size_t		 n, cap;
 };
 
@@ -57,30 +49,21 @@ handoff_new(void)
 }
 
 int
-handoff_park_fd(struct handoff *ho, int fd, int request_id, int keep, const char *token,
-    const struct poll_info *pi)
+handoff_park_item(struct handoff *ho, const struct handoff_item *item)
 {
-	struct parked *p;
 	int rc = -1;
 
-	if (strlen(token) >= sizeof(p->token))
-		return -1;
 	pthread_mutex_lock(&ho->lock);
 	if (ho->n == ho->cap) {
 		size_t cap = ho->cap ? ho->cap * 2 : 64;
-		struct parked *grown = realloc(ho->list, cap * sizeof(*grown));
+		struct handoff_item *grown = realloc(ho->list, cap * sizeof(*grown));
 
 		if (grown == NULL)
 			goto out;
 		ho->list = grown;
 		ho->cap = cap;
 	}
-	p = &ho->list[ho->n++];
-	p->fd = fd;
-	p->request_id = request_id;
-	p->keep = keep;
-	snprintf(p->token, sizeof(p->token), "%s", token);
-	p->pi = *pi;
+	ho->list[ho->n++] = *item;
 	rc = 0;
 out:
 	pthread_mutex_unlock(&ho->lock);
@@ -88,12 +71,13 @@ out:
 }
 
 size_t
-handoff_parked(struct handoff *ho)
+handoff_parked(struct handoff *ho, enum handoff_kind kind)
 {
-	size_t n;
+	size_t n = 0;
 
 	pthread_mutex_lock(&ho->lock);
-	n = ho->n;
+	for (size_t i = 0; i < ho->n; i++)
+		n += ho->list[i].kind == kind;
 	pthread_mutex_unlock(&ho->lock);
 	return n;
 }
@@ -207,10 +191,13 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 	}
 	pthread_mutex_lock(&ho->lock);
 	for (size_t i = 0; i < ho->n; i++) {
-		const struct parked *p = &ho->list[i];
+		const struct handoff_item *p = &ho->list[i];
 
-		fprintf(f, "%d %d %d %lld %s %s ", p->fd, p->request_id, p->keep, p->pi.poll_no,
-		    p->token, p->pi.connection_id);
+		/* The older format (a stream: no kind, no timeout, no CORS) is
+		 * still read, from an image of an earlier version. */
+		fprintf(f, "%c %d %d %d %lld %s %s %lld %d %d ", (char)p->kind, p->fd,
+		    p->request_id, p->keep, p->pi.poll_no, p->token, p->pi.connection_id,
+		    p->left_ms, p->cors_index, p->vary_origin);
 		put_hex(f, p->pi.group);
 		fputc('\n', f);
 	}
@@ -267,7 +254,10 @@ close_leaked(void)
 			if (grown == NULL)
 				break;
 			keep = grown;
-			keep[nkeep] = atoi(line);
+			/* This version's lines start with the kind, an earlier one's
+			 * with the descriptor. */
+			keep[nkeep] = atoi(line[0] == HANDOFF_STREAM || line[0] == HANDOFF_POLL ?
+			    line + 1 : line);
 			nkeep++;
 		}
 	}
@@ -357,14 +347,40 @@ from_hex(const char *hex, char *out, size_t outlen)
 	return *hex == '\0' ? 0 : -1;
 }
 
+/* One line of the list: this version's, or an earlier version's (a stream). */
+static int
+parse_item(const char *line, struct handoff_item *p, char *hex)
+{
+	char kind;
+
+	memset(p, 0, sizeof(*p));
+	p->cors_index = -1;
+	if (sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2049s", &kind, &p->fd,
+	    &p->request_id, &p->keep, &p->pi.poll_no, p->token, p->pi.connection_id, &p->left_ms,
+	    &p->cors_index, &p->vary_origin, hex) == 11 &&
+	    (kind == HANDOFF_STREAM || kind == HANDOFF_POLL)) {
+		p->kind = (enum handoff_kind)kind;
+		return 0;
+	}
+	memset(p, 0, sizeof(*p));
+	p->cors_index = -1;
+	p->kind = HANDOFF_STREAM;
+	return sscanf(line, "%d %d %d %lld %63s %63s %2049s", &p->fd, &p->request_id, &p->keep,
+	    &p->pi.poll_no, p->token, p->pi.connection_id, hex) == 7 ? 0 : -1;
+}
+
 int
-handoff_resume(struct app *app)
+handoff_resume(struct app *app, int *polls)
 {
 	int mfd = inherited_handoff, resumed = 0;
 	/* A record: numbers, token, id and the group in hex (2 bytes a byte). */
 	char line[2 * SQL_GROUP_SIZE + 256], hex[2 * SQL_GROUP_SIZE];
 	FILE *f;
+	int norigins = 0;
 
+	for (char **o = app->cfg.allowed_origins; o != NULL && *o != NULL; o++)
+		norigins++;
+	*polls = 0;
 	inherited_handoff = -1;
 	if (mfd == -1 || lseek(mfd, 0, SEEK_SET) == -1 || (f = fdopen(mfd, "r")) == NULL) {
 		if (mfd != -1)
@@ -372,30 +388,39 @@ handoff_resume(struct app *app)
 		return 0;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		struct parked p;
+		struct handoff_item p;
 		struct http_held conn = { 0 };
-		int flags;
+		int flags, rc;
 
-		memset(&p, 0, sizeof(p));
-		if (sscanf(line, "%d %d %d %lld %63s %63s %2049s", &p.fd, &p.request_id,
-		    &p.keep, &p.pi.poll_no, p.token, p.pi.connection_id, hex) != 7 ||
+		if (parse_item(line, &p, hex) == -1 ||
 		    from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
 		    fcntl(p.fd, F_SETFD, FD_CLOEXEC) == -1 ||
 		    (flags = fcntl(p.fd, F_GETFL)) == -1 ||
 		    fcntl(p.fd, F_SETFL, flags | O_NONBLOCK) == -1) {
-			log_error("handoff: a stream could not be resumed (bad record)");
+			log_error("handoff: a held request could not be resumed (bad record: %s)",
+			    LOG_TEXT(line));
 			continue;
 		}
 		conn.fd = p.fd;
 		conn.request_id = p.request_id;
 		conn.keep = p.keep;
-		/* The headers went out in the first image: what follows is records. */
-		if (sse_resume(app, &conn, p.token, &p.pi) == -1) {
+		/* The same configuration, so the same list: its entry outlives us. */
+		conn.cors_origin = p.cors_index >= 0 && p.cors_index < norigins ?
+		    app->cfg.allowed_origins[p.cors_index] : NULL;
+		conn.vary_origin = p.vary_origin;
+		/* A stream's headers went out in the first image: what follows is
+		 * records. A poll has written nothing yet. */
+		rc = p.kind == HANDOFF_POLL ? longpoll_resume(app, &conn, p.token, &p.pi, p.left_ms) :
+		    sse_resume(app, &conn, p.token, &p.pi);
+		if (rc == -1) {
 			log_error("handoff: out of memory for connection %s", p.pi.connection_id);
 			close(p.fd);
 			continue;
 		}
-		resumed++;
+		if (p.kind == HANDOFF_POLL)
+			(*polls)++;
+		else
+			resumed++;
 	}
 	fclose(f);
 	return resumed;

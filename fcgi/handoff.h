@@ -31,13 +31,24 @@ struct handoff;
 /* NULL when out of memory. */
 struct handoff	*handoff_new(void);
 
-/* Record a stream for the next image (the event loop, once everything
- * queued for it is written): its FastCGI connection, request id and keep
- * flag, token and poll. 0, or -1 (no memory): the caller ends it. */
-int	handoff_park_fd(struct handoff *, int fd, int request_id, int keep, const char *token,
-	    const struct poll_info *);
-/* Streams parked so far. */
-size_t	handoff_parked(struct handoff *);
+/* What the next image needs to go on with a held request. */
+enum handoff_kind { HANDOFF_STREAM = 'S', HANDOFF_POLL = 'P' };
+struct handoff_item {
+	enum handoff_kind	 kind;
+	int			 fd;		/* the FastCGI connection */
+	int			 request_id;
+	int			 keep;		/* the web server asked to keep the connection */
+	int			 cors_index;	/* in POLLHUB_ALLOWED_ORIGINS, or -1: no CORS headers */
+	int			 vary_origin;
+	long long		 left_ms;	/* a poll: what is left of its timeout */
+	char			 token[64];
+	struct poll_info	 pi;
+};
+/* Record a held request for the next image (the event loop, once everything
+ * queued for it is written). 0, or -1 (no memory): the caller ends it. */
+int	handoff_park_item(struct handoff *, const struct handoff_item *);
+/* Requests of that kind parked so far. */
+size_t	handoff_parked(struct handoff *, enum handoff_kind);
 /* The exec failed: forget the parked streams (the loop takes them back). */
 void	handoff_unpark(struct handoff *);
 
@@ -55,8 +66,8 @@ int	handoff_exec(struct handoff *, const char *exe, char *const argv[], int list
 void	handoff_take_env(void);
 /* The listening socket a previous image passed, or -1. */
 int	handoff_listen_fd(void);
-/* At start-up, once the event loop runs: give it the streams a previous
- * image parked. Returns how many were resumed. */
-int	handoff_resume(struct app *);
+/* At start-up, once the event loop runs: give it the streams and polls a
+ * previous image parked. Returns how many streams were resumed (*polls: polls). */
+int	handoff_resume(struct app *, int *polls);
 
 #endif

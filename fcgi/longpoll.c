@@ -59,6 +59,8 @@ struct lp {
 	struct poll_info pi;
 	long long	 deadline_ms;	/* the poll timeout */
 	int		 retry;		/* the last drain could not reach the database */
+	int		 registered;	/* its waiter is (not while parked for the next image) */
+	int		 drain_first;	/* its first step drains (resumed, or taken back) */
 	struct buf	 out;		/* records for the answer */
 };
 
@@ -80,7 +82,9 @@ lp_finish(struct hold *hd, struct lp *lp, int status, struct buf *resp)
 	struct buf *out = &lp->out;
 
 	/* Records a batch drained for us meanwhile are ours to send. */
-	waiter_unregister(app->notifier, hold_waiter(hd), out);
+	if (lp->registered)
+		waiter_unregister(app->notifier, hold_waiter(hd), out);
+	lp->registered = 0;
 	/* The drain that returned records ended the poll already (poll_drain,
 	 * drain_many): only an answer without records needs poll_end. */
 	if (status != 204 && out->len == 0)
@@ -116,11 +120,31 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 
 	if (why & HOLD_GONE)
 		return lp_finish(hd, lp, -1, resp);
-	/* Shutdown or restart: answer now, the client polls again (at a restart
-	 * the request waits in the backlog for the next image). */
-	if (why & (HOLD_STOP | HOLD_HANDOFF))
+	/* Shutdown: answer now, the client polls again (elsewhere if need be). */
+	if (why & HOLD_STOP)
 		return lp_finish(hd, lp, 200, resp);
-	if (why & (HOLD_WAKE | HOLD_START)) {
+	if (why & HOLD_HANDOFF) {
+		/* Restart in place: the next image holds the poll on, unless a
+		 * batch delivered records just now (they are answered here). */
+		if (lp->registered)
+			waiter_unregister(app->notifier, hold_waiter(hd), &lp->out);
+		lp->registered = 0;
+		if (lp->out.len > 0)
+			return lp_finish(hd, lp, 200, resp);
+		lp->drain_first = 1;	/* if the exec fails and it comes back */
+		return HOLD_PARK;
+	}
+	if ((why & HOLD_START) && !lp->registered) {
+		waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id,
+		    lp->pi.group, lp->pi.poll_no, 0, hold_wake, hd);
+		lp->registered = 1;
+	}
+	if ((why & HOLD_START) && lp->drain_first) {
+		lp->drain_first = 0;
+		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
+		drained = 1;
+	}
+	if (status == 0 && (why & (HOLD_WAKE | HOLD_START))) {
 		/* A deadline already passed: does not block, unless a batch is
 		 * draining for this waiter (what it drains is ours). */
 		switch (waiter_wait(app->notifier, hold_waiter(hd), &now, &lp->out)) {
@@ -154,10 +178,23 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	return HOLD_KEEP;
 }
 
+static void
+lp_park_info(struct hold *hd, struct handoff_item *item)
+{
+	struct lp *lp = hold_state(hd);
+	long long left = lp->deadline_ms - hold_now_ms();
+
+	item->kind = HANDOFF_POLL;
+	snprintf(item->token, sizeof(item->token), "%s", lp->token);
+	item->pi = lp->pi;
+	item->left_ms = left > 0 ? left : 0;
+}
+
 static const struct hold_kind lp_kind = {
 	.name = "poll",
 	.stream = 0,
 	.step = lp_step,
+	.park_info = lp_park_info,
 	.free = lp_free,
 };
 
@@ -233,6 +270,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	/* Register before the first drain so no wake-up can fall in between. */
 	waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
 	    lp->pi.poll_no, 0, hold_wake, hd);
+	lp->registered = 1;
 	status = drain(app, token, &lp->pi, hold_waiter(hd), &lp->out);
 	if ((status == 0 || status == DB_DOWN) && http_detach(h, &conn) == 0) {
 		/* Nothing yet: the event loop holds it from here, no thread. */
@@ -261,4 +299,29 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	hold_free_unused(hd);
 done:
 	lp_free(lp);
+}
+
+int
+longpoll_resume(struct app *app, const struct http_held *conn, const char *token,
+    const struct poll_info *pi, long long left_ms)
+{
+	struct lp *lp = calloc(1, sizeof(*lp));
+	struct hold *hd;
+
+	if (lp == NULL)
+		return -1;
+	snprintf(lp->token, sizeof(lp->token), "%s", token);
+	lp->pi = *pi;
+	lp->deadline_ms = hold_now_ms() + left_ms;
+	lp->drain_first = 1;	/* what came while it was parked */
+	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
+		lp_free(lp);
+		return -1;
+	}
+	waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
+	    lp->pi.poll_no, 0, hold_wake, hd);
+	lp->registered = 1;
+	log_debug("connection %s: held poll resumed", pi->connection_id);
+	loop_add(app->loop, hd, conn);
+	return 0;
 }

@@ -11,5 +11,10 @@
 #include "http.h"
 
 void	longpoll_handle(struct app *, struct http_request *, const char *token);
+/* A poll the previous image held (restart in place), on conn, with left_ms
+ * of its timeout to go: the loop holds it on. -1 when out of memory (conn is
+ * the caller's). */
+int	longpoll_resume(struct app *, const struct http_held *conn, const char *token,
+	    const struct poll_info *, long long left_ms);
 
 #endif

@@ -373,21 +373,28 @@ settled(struct loop *l, struct hold *h)
 static void
 park_now(struct loop *l, struct hold *h)
 {
-	const char *token = NULL;
-	const struct poll_info *pi = NULL;
+	struct handoff_item item;
+	char *const *o = l->app->cfg.allowed_origins;
 
 	h->parking = 0;
 	epoll_mask(l, h, 0);
 	timer_remove(l, h);
-	h->kind->park_info(h, &token, &pi);
-	if (h->conn.fd >= 0 && handoff_park_fd(l->app->handoff, h->conn.fd, h->conn.request_id,
-	    h->conn.keep, token, pi) == 0) {
+	memset(&item, 0, sizeof(item));
+	h->kind->park_info(h, &item);
+	item.fd = h->conn.fd;
+	item.request_id = h->conn.request_id;
+	item.keep = h->conn.keep;
+	item.vary_origin = h->conn.vary_origin;
+	item.cors_index = -1;
+	for (int i = 0; h->conn.cors_origin != NULL && o != NULL && o[i] != NULL; i++)
+		if (o[i] == h->conn.cors_origin)
+			item.cors_index = i;
+	if (h->conn.fd >= 0 && handoff_park_item(l->app->handoff, &item) == 0) {
 		h->parked = 1;
 		settled(l, h);
 	} else {
-		log_warn("connection %s: stream could not be handed over (%s)",
-		    pi != NULL ? pi->connection_id : "?",
-		    h->conn.fd < 0 ? "client gone" : "out of memory");
+		log_warn("connection %s: %s could not be handed over (%s)", item.pi.connection_id,
+		    h->kind->name, h->conn.fd < 0 ? "client gone" : "out of memory");
 		hold_destroy(l, h);
 	}
 }

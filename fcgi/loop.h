@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "handoff.h"
 #include "http.h"
 #include "notify.h"
 #include "store.h"
@@ -56,9 +57,9 @@ struct hold_kind {
 	 * body, after headers the step wrote itself or that went out before
 	 * the request was held) are appended to out. */
 	enum hold_next	(*step)(struct hold *, unsigned why, struct buf *out);
-	/* For HOLD_PARK: the token and poll of a stream the next image resumes. */
-	void		(*park_info)(struct hold *, const char **token,
-			    const struct poll_info **pi);
+	/* For HOLD_PARK: what the next image resumes (kind, token, poll, left_ms;
+	 * the loop fills in the connection). */
+	void		(*park_info)(struct hold *, struct handoff_item *);
 	/* Free the kind's state (the loop thread, once nothing runs for it). */
 	void		(*free)(void *state);
 };

@@ -355,9 +355,11 @@ restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
 	}
 	if (atomic_load(&app->active) > 0)
 		log_warn("restart: %d request(s) still in flight are cut", atomic_load(&app->active));
-	/* Held polls answer, streams park once what is queued for them is written. */
+	/* Core polls and streams park once what is queued for them is written;
+	 * classic ones answer or end (their clients come back by cursor). */
 	loop_handoff(app->loop, HANDOFF_WAIT * 1000);
-	log_info("restart: %zu stream(s) handed over", handoff_parked(app->handoff));
+	log_info("restart: %zu stream(s) handed over, and %zu held poll(s)",
+	    handoff_parked(app->handoff, HANDOFF_STREAM), handoff_parked(app->handoff, HANDOFF_POLL));
 	handoff_exec(app->handoff, exe, argv, listen_fd, err, sizeof(err));
 
 	/* Still this image. Threads that left accepting counted themselves out
@@ -385,7 +387,7 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	char err[512], exe[PATH_MAX];
 	struct store_limits limits;
-	int fd, sig, started = 0, ours, resumed, systemd_fd;
+	int fd, sig, started = 0, ours, resumed, polls, systemd_fd;
 	ssize_t n;
 
 	/* The only argument: what an administrator runs to see which pollhub
@@ -457,13 +459,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	pthread_attr_destroy(&attr);
-	resumed = handoff_resume(&app);
+	resumed = handoff_resume(&app, &polls);
 	log_info("ready: pollhub %s, %d worker threads for short requests, an event loop with %d"
 	    " job threads for held ones, %d database connections, poll timeout %d s%s",
 	    POLLHUB_VERSION, started, app.cfg.loop_jobs, app.cfg.db_pool, app.cfg.poll_timeout,
 	    resumed > 0 ? ", streams resumed" : "");
-	if (resumed > 0)
-		log_info("resumed %d stream(s) from the previous image", resumed);
+	if (resumed > 0 || polls > 0)
+		log_info("resumed %d stream(s) from the previous image, and %d held poll(s)", resumed,
+		    polls);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

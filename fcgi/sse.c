@@ -254,12 +254,13 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 }
 
 static void
-ss_park_info(struct hold *hd, const char **token, const struct poll_info **pi)
+ss_park_info(struct hold *hd, struct handoff_item *item)
 {
 	struct ss *ss = hold_state(hd);
 
-	*token = ss->token;
-	*pi = &ss->pi;
+	item->kind = HANDOFF_STREAM;
+	snprintf(item->token, sizeof(item->token), "%s", ss->token);
+	item->pi = ss->pi;
 }
 
 static const struct hold_kind ss_kind = {

@@ -25,8 +25,8 @@ const transportOf = (i) => (i % 2 === 0 ? 'LongPolling' : 'ServerSentEvents');
 describe('restart in place (SIGHUP)', { timeout: 180000 }, () => {
 	let stack;
 	before(async () => {
-		// Every client holds a request (a poll or a stream): more workers than clients.
-		stack = await startStack({ env: { POLLHUB_THREADS: String(CLIENTS * 2 + 64) } });
+		// The default configuration: held polls and streams take no worker thread.
+		stack = await startStack();
 	});
 	after(async () => { await stack?.stop(); });
 	const test = (name, fn) => it(name, async (t) => stack.guard(fn)(t));
@@ -78,10 +78,20 @@ describe('restart in place (SIGHUP)', { timeout: 180000 }, () => {
 					if (w !== i) assert.deepEqual(got.filter((id) => ids.includes(id)), ids, `client ${i}: writer ${w}'s creates in order`);
 				});
 			});
-			const handed = [...fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8')
-				.matchAll(/restart: (\d+) stream\(s\) handed over/g)].map((m) => Number(m[1]));
-			assert.equal(handed.length, RESTARTS, 'each restart logged its handover');
+			// One more restart while nobody writes: every long-polling client holds a
+			// poll then, and the held polls are handed over too, not answered.
+			await sleep(1000);
+			await stack.reloadResponder();
+			const logText = fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
+			const handed = [...logText.matchAll(/restart: (\d+) stream\(s\) handed over/g)].map((m) => Number(m[1]));
+			assert.equal(handed.length, RESTARTS + 1, 'each restart logged its handover');
 			for (const n of handed) assert.equal(n, CLIENTS / 2, 'every stream was handed over');
+			const polls = [...logText.matchAll(/handed over, and (\d+) held poll\(s\)/g)].map((m) => Number(m[1]));
+			assert.equal(polls.at(-1), CLIENTS / 2, `every held poll was handed over in the quiet restart (${polls})`);
+			assert.match(logText, new RegExp(`resumed ${CLIENTS / 2} stream\\(s\\) from the previous image, and ${CLIENTS / 2} held poll\\(s\\)`));
+			await clients[0].invoke('create', meeting('After the quiet restart'));
+			await waitFor(() => clients.every((c, i) => i === 0 || c.pushes.payloads('create').some((p) => p.Title === 'After the quiet restart')),
+				10000, 'a create after the quiet restart at every other client');
 			assert.deepEqual(closed, [], 'still no client disconnected');
 		} finally {
 			writing = false;
@@ -91,8 +101,8 @@ describe('restart in place (SIGHUP)', { timeout: 180000 }, () => {
 	});
 });
 
-// A restart whose exec fails (the binary is gone): the same image serves on. Held polls
-// were answered and poll again; parked streams are taken back by their threads; new
+// A restart whose exec fails (the binary is gone): the same image serves on. Parked polls
+// and streams are taken back by its event loop; new
 // clients connect; the error is logged. With the binary back, a restart works, and the
 // new image finds no descriptor it was not meant to get (handoff.c logs any).
 describe('restart in place whose exec fails', { timeout: 120000 }, () => {
