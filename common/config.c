@@ -185,6 +185,7 @@ int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
 	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed, maxbuf, jobs;
+	long maxanswer;
 	long lockt, stmt, idletx, acquire, pergroup;
 	const char *lvl, *origins;
 
@@ -196,6 +197,10 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    /* A stream whose client does not read is closed past this. */
 	    env_int("POLLHUB_MAX_BUFFERED", 1048576, 4096, 1024L * 1024 * 1024,
 		&maxbuf, err, errlen) ||
+	    /* A poll answer or an event carries at most this much; the rest
+	     * goes out next. */
+	    env_int("POLLHUB_MAX_ANSWER", 1048576, 4096, 256L * 1024 * 1024,
+		&maxanswer, err, errlen) ||
 	    env_int("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
 	    /* No wait without a bound: every pooled session has these (ms). */
 	    env_int("POLLHUB_DB_LOCK_TIMEOUT", 2000, 1, 600000, &lockt, err, errlen) ||
@@ -216,6 +221,7 @@ config_load(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	cfg->threads = (int)threads;
 	cfg->max_buffered = (size_t)maxbuf;
+	cfg->max_answer = (size_t)maxanswer;
 	cfg->db_pool = (int)pool;
 	cfg->loop_jobs = jobs > 0 ? (int)jobs : (int)pool;
 	cfg->db_lock_timeout = (int)lockt;

@@ -17,6 +17,7 @@ struct config {
 	int		 threads;		/* workers for short requests (libfcgi) */
 	int		 loop_jobs;		/* the event loop's job threads */
 	size_t		 max_buffered;		/* bytes queued for one stream's client */
+	size_t		 max_answer;		/* bytes of records in one poll answer or event */
 	int		 db_pool;
 	int		 db_lock_timeout;	/* ms a statement waits for a lock */
 	int		 db_statement_timeout;	/* ms a statement may run */

@@ -147,6 +147,18 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 		/* The whole calendar: Kendo filters the view on the client. */
 		switch (store_meetings_read(c->db, c->group, &o->result, &o->stamp)) {
 		case STORE_OK:
+			/* A poll answer or event is bounded: a calendar too large for
+			 * one is refused by name rather than sent whole. */
+			if (c->max_answer > 0 && o->result.len + 64 > c->max_answer) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "The calendar is too large to send"
+				    " (%zu bytes; POLLHUB_MAX_ANSWER is %zu).", o->result.len,
+				    c->max_answer);
+				buf_free(&o->result);
+				o->stamp = -1;
+				fail_invoke(o, c, msg->target, "HubException", why);
+			}
 			break;
 		case STORE_BUSY:
 			/* A lock held elsewhere (a restore's TRUNCATE in psql). */

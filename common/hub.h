@@ -18,6 +18,7 @@ struct hub_caller {
 	const char	*connection_id;
 	const char	*group;
 	int		 detailed_errors;
+	size_t		 max_answer;	/* a read's result above this is a completion error */
 };
 
 /* Run one invocation (type 1 or 4). When it has an invocationId, exactly one

@@ -150,6 +150,7 @@ collect(struct notifier *n, const char *payload, struct waiter **batch)
 		}
 		w->claimed = 1;
 		w->served = 0;
+		w->more = 0;
 		w->batch_next = *batch;
 		*batch = w;
 	}
@@ -224,9 +225,9 @@ fan_out(struct notifier *n)
 	for (i = 0; i < count; i++) {
 		w = n->batch[i];
 		w->claimed = 0;
-		if (!w->served)
+		if (!w->served || w->more)
 			w->signaled = 1;
-		else if (w->records.len > 0)
+		if (w->served && w->records.len > 0)
 			w->delivered = 1;
 		wake(w);
 	}

@@ -56,6 +56,7 @@ struct waiter {
 	/* Filled by the drain callback: */
 	struct buf	 records;	/* 0x1E-terminated records (may be empty) */
 	int		 served;	/* 1: records is all there was; 0: drain yourself */
+	int		 more;		/* served, but the budget left records: drain after */
 };
 
 /* Drains waiters[0..n) in one go on db (the dispatcher's own connection,

@@ -15,6 +15,7 @@
 
 /* Statuses of poll_drain, stream_begin, classic_connect, classic_drain, ... */
 #define SQL_OK		"ok"
+#define SQL_MORE	"more"	/* drain_many: served, with records left behind */
 #define SQL_GONE	"gone"		/* no such connection (of this protocol) */
 #define SQL_SUPERSEDED	"superseded"	/* a newer poll or receive request exists */
 #define SQL_CLOSED	"closed"	/* closing and nothing left: removed now */

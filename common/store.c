@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -582,20 +583,23 @@ store_touch(PGconn *db, const char *ids)
 }
 
 enum store_status
-store_poll_drain(PGconn *db, const char *token, long long poll_no, struct buf *out,
-    enum drain_status *ds)
+store_poll_drain(PGconn *db, const char *token, long long poll_no, size_t budget,
+    struct buf *out, enum drain_status *ds, int *more)
 {
-	char no[24];
-	const char *p[] = { token, no };
+	char no[24], bud[24];
+	const char *p[] = { token, no, bud };
 	PGresult *r;
 	enum store_status st;
 	const char *status;
 
 	snprintf(no, sizeof(no), "%lld", poll_no);
-	st = tuples(db, "SELECT status, payload FROM pollhub.poll_drain($1, $2)", 2, p, &r);
+	snprintf(bud, sizeof(bud), "%zu", budget < INT_MAX ? budget : (size_t)INT_MAX);
+	st = tuples(db, "SELECT status, payload, more FROM pollhub.poll_drain($1, $2, $3)", 3, p,
+	    &r);
 	if (st != STORE_OK)
 		return st;
 	status = PQgetvalue(r, 0, 0);
+	*more = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	if (strcmp(status, SQL_GONE) == 0)
 		*ds = DRAIN_GONE;
 	else if (strcmp(status, SQL_SUPERSEDED) == 0)
@@ -614,21 +618,27 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, struct buf *o
 }
 
 enum store_status
-store_drain_many(PGconn *db, const char *ids, const char *polls, store_drain_row_fn row,
-    void *ctx)
+store_drain_many(PGconn *db, const char *ids, const char *polls, size_t budget,
+    store_drain_row_fn row, void *ctx)
 {
-	const char *p[] = { ids, polls };
+	char bud[24];
+	const char *p[] = { ids, polls, bud };
 	PGresult *r;
 	enum store_status st;
 
+	snprintf(bud, sizeof(bud), "%zu", budget < INT_MAX ? budget : (size_t)INT_MAX);
 	st = tuples(db, "SELECT n, status, payload"
-	    " FROM pollhub.drain_many($1::text[], $2::bigint[])", 2, p, &r);
+	    " FROM pollhub.drain_many($1::text[], $2::bigint[], $3::integer)", 3, p, &r);
 	if (st != STORE_OK)
 		return st;
-	for (int i = 0; i < PQntuples(r); i++)
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *status = PQgetvalue(r, i, 1);
+		int more = strcmp(status, SQL_MORE) == 0;
+
 		row(ctx, (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1,
-		    strcmp(PQgetvalue(r, i, 1), SQL_OK) == 0, PQgetvalue(r, i, 2),
+		    more || strcmp(status, SQL_OK) == 0, more, PQgetvalue(r, i, 2),
 		    (size_t)PQgetlength(r, i, 2));
+	}
 	PQclear(r);
 	return STORE_OK;
 }

@@ -13,7 +13,7 @@ struct chunk {
 };
 
 static void
-row(void *ctx, size_t i, int served, const char *records, size_t len)
+row(void *ctx, size_t i, int served, int more, const char *records, size_t len)
 {
 	struct chunk *c = ctx;
 	struct waiter *w;
@@ -27,6 +27,7 @@ row(void *ctx, size_t i, int served, const char *records, size_t len)
 		return;
 	}
 	w->served = 1;
+	w->more = more;
 }
 
 void
@@ -34,7 +35,8 @@ fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n)
 {
 	struct buf ids = BUF_INIT, polls = BUF_INIT;
 
-	(void)ctx;
+	const struct app *app = ctx;
+
 	for (size_t start = 0; start < n; start += CHUNK) {
 		struct chunk c = { waiters + start, n - start < CHUNK ? n - start : CHUNK };
 		int oom = 0;
@@ -51,7 +53,8 @@ fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n)
 			    buf_puts(&ids, c.waiters[i]->connection_id) | buf_puts(&polls, no);
 		}
 		oom |= buf_putc(&ids, '}') | buf_putc(&polls, '}');
-		if (oom != 0 || store_drain_many(db, ids.data, polls.data, row, &c) != STORE_OK)
+		if (oom != 0 || store_drain_many(db, ids.data, polls.data, app->cfg.max_answer, row,
+		    &c) != STORE_OK)
 			log_warn("batched drain of %zu waiter(s) failed; they drain alone", c.n);
 	}
 	buf_free(&ids);

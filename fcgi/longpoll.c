@@ -32,10 +32,15 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
 	enum store_status st = STORE_ERROR;
+	int more = 0;
 
 	waiter_drain_begin(app->notifier, w, out);
+	/* What a batch delivered counts against the budget; the next poll gets
+	 * the rest. */
 	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_poll_drain(db, token, pi->poll_no, out, &ds);
+		st = store_poll_drain(db, token, pi->poll_no,
+		    out->len < app->cfg.max_answer ? app->cfg.max_answer - out->len : 1, out, &ds,
+		    &more);
 		store_release(app->store, db);
 	}
 	waiter_drain_end(app->notifier, w);

@@ -68,7 +68,8 @@ static int
 message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 {
 	struct hub_message msg;
-	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors };
+	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors,
+	    app->cfg.max_answer };
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
 	long long stamp = -1;

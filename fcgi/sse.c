@@ -60,7 +60,7 @@ refuse(struct http_request *h, enum store_status st, enum stream_status ss)
 
 /* ENDED: the connection is gone or closed (already removed); LEFT: the
  * client stopped reading, or the Close went out. */
-enum outcome { GOING_ON, ENDED, LEFT, DB_DOWN };
+enum outcome { GOING_ON, MORE, ENDED, LEFT, DB_DOWN };
 
 /* A stream the event loop holds. */
 struct ss {
@@ -109,11 +109,13 @@ pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
 	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
 	enum store_status st = STORE_ERROR;
+	int more = 0;
 
 	buf_reset(&ss->records);
 	waiter_drain_begin(app->notifier, w, &ss->records);
 	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_poll_drain(db, ss->token, ss->pi.poll_no, &ss->records, &ds);
+		st = store_poll_drain(db, ss->token, ss->pi.poll_no, app->cfg.max_answer,
+		    &ss->records, &ds, &more);
 		store_release(app->store, db);
 	}
 	waiter_drain_end(app->notifier, w);
@@ -127,6 +129,8 @@ pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
 		return ENDED;
 	if (ds == DRAIN_LAST)
 		return LEFT;	/* the Close went out: end the stream, remove the connection */
+	if (ds == DRAIN_OK && more)
+		return MORE;	/* an event per budget: the next one at once */
 	return ds == DRAIN_OK ? GOING_ON : LEFT;
 }
 
@@ -234,7 +238,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		now = hold_now_ms();
 		if (oc == DB_DOWN)
 			ss->retry_at = now + 1000LL * DB_RETRY;	/* pings go on meanwhile */
-		else
+		else if (oc != MORE)
 			ss->need_drain = 0;
 	}
 	if (ss->handshaken && now >= ss->last_write + ka) {
@@ -247,8 +251,10 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	if (!ss->handshaken && now >= ss->handshake_by)
 		return ss_end(hd, ss, LEFT, "timeout (no handshake in time)", 0, out);
 	next = ss->handshaken ? ss->last_write + ka : ss->handshake_by;
+	/* More to drain (the budget cut the last one, or the database was away):
+	 * at once, or when the retry is due. */
 	if (ss->need_drain && ss->retry_at < next)
-		next = ss->retry_at;
+		next = ss->retry_at > now ? ss->retry_at : now;
 	hold_set_timer(hd, next);
 	return HOLD_KEEP;
 }

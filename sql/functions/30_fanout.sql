@@ -3,7 +3,9 @@
 -- Drain the connections p_ids[i] whose current poll is p_polls[i] and which
 -- are open, as poll_drain does for one (drain_one: pushes and the own queue
 -- merged in commit order; cursors advance), in one statement. Rows come back
--- in the order of p_ids, numbered from 1. status 'ok' with the records, or
+-- in the order of p_ids, numbered from 1, at most p_budget bytes of records
+-- each. status 'ok' with the records, 'more' with the records when the budget
+-- left some behind (the waiter drains itself after), or
 -- 'self': not drained (closing, superseded, gone, or its row is held by
 -- another session right now): the waiter must call poll_drain itself.
 --
@@ -11,7 +13,8 @@
 -- drain elsewhere, an administrator's open transaction) is skipped, so one
 -- locked row cannot stall a process's whole fan-out; the skipped waiter
 -- drains on its own, later, in order.
-CREATE OR REPLACE FUNCTION pollhub.drain_many(p_ids text[], p_polls bigint[])
+CREATE OR REPLACE FUNCTION pollhub.drain_many(p_ids text[], p_polls bigint[],
+	p_budget integer DEFAULT 2147483647)
 RETURNS TABLE (n bigint, status text, payload text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -34,21 +37,15 @@ BEGIN
 		  JOIN want w ON w.id = c.id AND w.poll_no = c.poll_no
 		 WHERE c.state = 'open' AND c.id = ANY(locked)),
 	direct AS (
-		DELETE FROM pollhub.connection_messages d USING live l
-		 WHERE d.connection_id = l.id
-		RETURNING d.connection_id, d.id, d.group_seq, d.payload),
+		SELECT d.connection_id, d.id, d.group_seq, d.payload
+		  FROM pollhub.connection_messages d JOIN live l ON d.connection_id = l.id),
 	pending AS (
 		SELECT m.connection_id, o.group_name, o.seq, o.sender, o.payload,
 		       l.group_name AS own_group
 		  FROM live l
 		  JOIN pollhub.memberships m ON m.connection_id = l.id
 		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor),
-	moved AS (
-		UPDATE pollhub.memberships m SET cursor = p.top
-		  FROM (SELECT pe.connection_id, pe.group_name, max(pe.seq) AS top
-			  FROM pending pe GROUP BY pe.connection_id, pe.group_name) p
-		 WHERE m.connection_id = p.connection_id AND m.group_name = p.group_name),
-	-- The merge of drain_one (20_connections.sql), per connection.
+	-- The merge of drain_one (20_connections.sql), per connection, with its budget.
 	items AS (
 		SELECT pe.connection_id,
 		       CASE WHEN pe.group_name = pe.own_group THEN pe.seq
@@ -57,10 +54,35 @@ BEGIN
 		  FROM pending pe WHERE pe.sender IS DISTINCT FROM pe.connection_id
 		UNION ALL
 		SELECT di.connection_id, di.group_seq, 1, '', di.id, di.payload FROM direct di),
+	ordered AS (
+		SELECT it.*, row_number() OVER w AS rn,
+		       sum(octet_length(it.payload) + 1) OVER w AS upto
+		  FROM items it
+		WINDOW w AS (PARTITION BY it.connection_id ORDER BY it.k, it.kind, it.g, it.i
+			     ROWS UNBOUNDED PRECEDING)),
+	taken AS (SELECT * FROM ordered o WHERE o.rn = 1 OR o.upto <= p_budget),
+	left_behind AS (
+		SELECT o.connection_id, o.g, min(o.i) AS first FROM ordered o
+		 WHERE o.kind = 0 AND NOT (o.rn = 1 OR o.upto <= p_budget)
+		 GROUP BY o.connection_id, o.g),
+	cut AS (
+		SELECT DISTINCT o.connection_id FROM ordered o
+		 WHERE NOT (o.rn = 1 OR o.upto <= p_budget)),
+	gone AS (
+		DELETE FROM pollhub.connection_messages d USING taken t
+		 WHERE t.kind = 1 AND d.connection_id = t.connection_id AND d.id = t.i),
+	moved AS (
+		UPDATE pollhub.memberships m SET cursor = p.top
+		  FROM (SELECT pe.connection_id, pe.group_name, max(pe.seq) AS top
+			  FROM pending pe
+			  LEFT JOIN left_behind lb ON lb.connection_id = pe.connection_id
+			   AND lb.g = pe.group_name
+			 WHERE lb.first IS NULL OR pe.seq < lb.first
+			 GROUP BY pe.connection_id, pe.group_name) p
+		 WHERE m.connection_id = p.connection_id AND m.group_name = p.group_name),
 	r AS (
-		SELECT it.connection_id,
-		       string_agg(it.payload || chr(30), '' ORDER BY it.k, it.kind, it.g, it.i) AS s
-		  FROM items it GROUP BY it.connection_id),
+		SELECT t.connection_id, string_agg(t.payload || chr(30), '' ORDER BY t.rn) AS s
+		  FROM taken t GROUP BY t.connection_id),
 	-- A long poll that gets records answers with them: it ends here.
 	-- Streams are not written at all (touch() vouches for them), so a
 	-- push to N streams writes N membership rows and nothing else.
@@ -68,12 +90,15 @@ BEGIN
 		UPDATE pollhub.connections c SET last_seen = now(), poll_active = false
 		  FROM live l JOIN r ON r.connection_id = l.id
 		 WHERE c.id = l.id AND c.transport = 'LongPolling')
-	SELECT w.n, CASE WHEN l.id IS NULL THEN 'self' ELSE 'ok' END,
+	-- 'more': the budget left records behind; the waiter drains again.
+	SELECT w.n, CASE WHEN l.id IS NULL THEN 'self' WHEN cu.connection_id IS NOT NULL
+			 THEN 'more' ELSE 'ok' END,
 	       coalesce(r.s, '')
 	  FROM want w
 	  -- A superseded poll of the same connection may be in the batch too.
 	  LEFT JOIN live l ON l.id = w.id AND l.poll_no = w.poll_no
 	  LEFT JOIN r ON r.connection_id = l.id
+	  LEFT JOIN cut cu ON cu.connection_id = l.id
 	 ORDER BY w.n;
 END
 $$;
