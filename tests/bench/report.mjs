@@ -88,20 +88,23 @@ for (const c of callers) {
 	const ph = runs[`throughput-pollhub-lp-${c}`];
 	const full = runs[`throughput-pgbench-create-${c}`];
 	const ins = runs[`throughput-pgbench-insert-${c}`];
+	const withN = runs[`throughput-pgbench-notify-${c}`];
+	const noN = runs[`throughput-pgbench-nonotify-${c}`];
 	const p = ph?.throughput_per_s ?? null;
 	const ratio = (x) => (p !== null && x?.tps ? p / x.tps : null);
 	results.throughput.push({
 		callers: c, pollhub_per_s: p, pollhub_rtt_ms: ph?.invocations?.rtt_ms ?? null,
 		pgbench_create_tps: full?.tps ?? null, pgbench_insert_tps: ins?.tps ?? null,
+		pgbench_inline_notify_tps: withN?.tps ?? null, pgbench_inline_nonotify_tps: noN?.tps ?? null,
 		ratio_to_create_tx: ratio(full), ratio_to_insert_tx: ratio(ins),
 		pollhub_errors: ph?.errors?.total ?? null, pgbench_failed: (full?.failed ?? 0) + (ins?.failed ?? 0),
 	});
 	tpRows.push([c, num(p), lat3(ph?.invocations?.rtt_ms), num(full?.tps), num(ratio(full), 2),
-		num(ins?.tps), num(ratio(ins), 2), errs(ph)]);
+		num(ins?.tps), num(ratio(ins), 2), `${num(withN?.tps)} / ${num(noN?.tps)}`, errs(ph)]);
 }
 if (tpRows.length)
 	table('(b) create throughput: callers invoking back-to-back (pollhub, LP) beside pgbench at the same concurrency',
-		['callers', 'pollhub/s', 'rtt p50/p99/max ms', 'pgbench create tx/s', 'ratio', 'pgbench INSERT tx/s', 'ratio', 'pollhub errors'],
+		['callers', 'pollhub/s', 'rtt p50/p99/max ms', 'pgbench create tx/s', 'ratio', 'pgbench INSERT tx/s', 'ratio', 'inline tx/s NOTIFY / none', 'pollhub errors'],
 		tpRows);
 
 // (c) idle
@@ -112,17 +115,21 @@ for (const label of Object.keys({ ...idle, ...Object.fromEntries(Object.entries(
 	results.idle.push({ label, measurement: m ?? null, push_latency_ms: r?.latency_ms ?? null,
 		delivered: r?.deliveries ?? null, errors: r?.errors?.total ?? null, aborted: r?.aborted ?? null });
 	idleRows.push([label.replace(/^idle-/, ''), m ? `${m.ready}/${m.clients}` : (r ? `${r.setup.ready}/${r.clients}` : '-'),
-		m ? num(m.rss_kb / 1024, 0) : '-', m ? num(m.cpu_percent, 1) : '-', m ? m.threads : '-',
+		m ? num(m.rss_kb / 1024, 0) : '-', m?.rss_idle_kb ? num(m.rss_idle_kb / 1024, 0) : '-',
+		m?.rss_per_client_kb == null ? '-' : num(m.rss_per_client_kb, 2),
+		m ? num(m.cpu_percent, 1) : '-', m ? (m.threads_idle ? `${m.threads} (${m.threads_idle})` : m.threads) : '-',
 		m?.pg_connections ?? '-', m?.pg_cpu_percent == null ? '-' : num(m.pg_cpu_percent, 1),
 		m && m.target === 'pollhub' ? `${num(m.lighttpd_rss_kb / 1024, 0)} MB, ${num(m.lighttpd_cpu_percent, 1)} %` : '-',
-		lat3(r?.latency_ms), delivered(r), errs(r)]);
+		lat3(r?.latency_ms), delivered(r), m?.loadavg ? m.loadavg.join(' → ') : '-', errs(r)]);
 }
 if (idleRows.length)
 	table('(c) idle clients over groups: server (responder / nginx) RSS and CPU while idle, then pushes to one group (latency ms)',
-		['target', 'ready', 'RSS MB', 'CPU %', 'threads', 'PG conns', 'PG CPU %', 'lighttpd', 'push p50/p99/max', 'delivered', 'errors'],
+		['target', 'ready', 'RSS MB', 'idle MB', 'KiB/client', 'CPU %', 'threads (idle)', 'PG conns', 'PG CPU %', 'lighttpd', 'push p50/p99/max', 'delivered', 'load', 'errors'],
 		idleRows);
 
 if (meta.idle_note) console.log(`\nidle: ${meta.idle_note}`);
 console.log(`\nnotes: lighttpd ${meta.lighttpd_conf ?? '?'}; responder DB pool ${meta.responder_db_pool ?? '?'};` +
+	` responder threads ${meta.responder_threads ?? '?'}; ${meta.lighttpds ?? 1} lighttpd;` +
+	` load average ${meta.loadavg_start ?? '?'} → ${meta.loadavg_end ?? '?'};` +
 	` ${meta.cpus ?? '?'} CPUs shared by every process; nginx RSS sums master and workers (shared memory counted in each).`);
 fs.writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');

@@ -22,11 +22,14 @@
 #   BENCH_INTERVAL [by size]     ms between them (1000 up to 100 clients, 2000 up to
 #                                1,000, then 5000: one fan-out ends before the next)
 #   BENCH_CONCURRENCY ["1 8 32"] callers for (b);  BENCH_DURATION [10] seconds each
-#   BENCH_IDLE_CLIENTS [10000]   clients for (c);  BENCH_IDLE_GROUPS [100]
+#   BENCH_IDLE_CLIENTS [10000]   clients for (c), or a list of sizes ("1000 5000 9000"),
+#                                a fresh responder each;  BENCH_IDLE_GROUPS [100]
 #   BENCH_IDLE_TRANSPORTS ["lp sse"]   BENCH_IDLE_SAMPLE [30] seconds of CPU sampling
 #   BENCH_IDLE_MESSAGES [5]      pushes to one group after the idle sample
 #   BENCH_SCENARIOS ["fanout throughput idle"]   which scenarios to run
-#   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL [responder default]
+#   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL, BENCH_THREADS [responder defaults]
+#   BENCH_LIGHTTPDS [1]          lighttpd front ends before the one responder socket; (c)
+#                                splits its clients over them (one loadgen each)
 #   BENCH_LIGHTTPD_STOCK=1       use deploy/lighttpd/pollhub.conf as it is, with the
 #                                limits it sizes itself (see tests/bench/README.md)
 #   BENCH_KEEP=1                 keep the temporary directory (logs) afterwards
@@ -103,7 +106,8 @@ chmod 755 "$work"
 pgdir=$work/pg
 db=pollhub_bench
 
-pollhub_pid= lighttpd_pid= nginx_pid= loadgen_pid=
+pollhub_pid= nginx_pid=
+lighttpd_pids=() loadgen_pids=() hub_ports=()
 
 # Stops a child by pid: TERM, then KILL after 5 s.
 stop_pid() {
@@ -121,8 +125,9 @@ stop_pid() {
 # shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
 	local rc=$?
-	stop_pid "$loadgen_pid"
-	stop_pid "$lighttpd_pid"
+	local p
+	for p in "${loadgen_pids[@]}"; do stop_pid "$p"; done
+	for p in "${lighttpd_pids[@]}"; do stop_pid "$p"; done
 	stop_pid "$nginx_pid"
 	stop_pid "$pollhub_pid"
 	bash deploy/scripts/pg-private.sh stop "$pgdir" >/dev/null 2>&1 || true
@@ -168,16 +173,13 @@ bash deploy/scripts/migrate.sh --create-db "$db" >/dev/null
 psql_() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 sock=$work/fcgi.sock
-responder_threads=0
 
-# Starts the responder with enough worker threads for $1 clients: each held poll or
-# stream holds one, and the POSTs need some beside them.
+# Starts the responder (unless it runs already; `fresh` restarts it) with its own defaults,
+# as `make run` does: held polls and streams live in its event loop, so the number of
+# worker threads (POLLHUB_THREADS, 32 for short requests) does not depend on the clients.
+# BENCH_THREADS sets it all the same.
 start_responder() {
-	local clients=$1 threads
-	threads=$((clients + clients / 4 + 64))
-	((threads < 128)) && threads=128
-	((threads > 20000)) && threads=20000
-	if [[ -n $pollhub_pid ]] && kill -0 "$pollhub_pid" 2>/dev/null && ((threads == responder_threads)); then
+	if [[ ${1:-} != fresh && -n $pollhub_pid ]] && kill -0 "$pollhub_pid" 2>/dev/null; then
 		return 0
 	fi
 	stop_pid "$pollhub_pid"
@@ -187,24 +189,31 @@ start_responder() {
 	env POLLHUB_SOCKET="$sock" \
 		POLLHUB_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db" \
 		POLLHUB_GROUP_PARAM=group \
-		POLLHUB_THREADS="$threads" \
 		POLLHUB_LOG_LEVEL="${POLLHUB_LOG_LEVEL:-warn}" \
+		${BENCH_THREADS:+POLLHUB_THREADS="$BENCH_THREADS"} \
 		${BENCH_DB_POOL:+POLLHUB_DB_POOL="$BENCH_DB_POOL"} \
 		"$bin" >>"$work/pollhub.log" 2>&1 &
 	pollhub_pid=$!
-	responder_threads=$threads
 	wait_until "the responder's socket" 300 test -S "$sock" || {
 		tail -n 20 "$work/pollhub.log" >&2
 		return 1
 	}
 	# lighttpd may have marked the backend down while it was away.
-	if [[ -n $lighttpd_pid ]]; then
-		wait_until "lighttpd to reach the responder" 150 \
-			eval '[[ $(http_status "$hub_url") == 400 ]]'
-	fi
+	local port
+	for port in "${hub_ports[@]}"; do
+		[[ -n ${lighttpd_pids[*]} ]] || break
+		wait_until "lighttpd on $port to reach the responder" 150 \
+			eval '[[ $(http_status "http://127.0.0.1:$port/meetings") == 400 ]]'
+	done
 }
 
-hub_port=$(free_port)
+# BENCH_LIGHTTPDS (1) front ends in front of the one responder socket, each on its own
+# port and run directory: one lighttpd holds at most ~9,000 clients under a hard limit of
+# 20,000 descriptors (two per held client), so the idle runs split their clients over
+# them, one loadgen each. Only the idle scenario uses more than the first.
+lighttpds=${BENCH_LIGHTTPDS:-1}
+for ((i = 0; i < lighttpds; i++)); do hub_ports+=("$(free_port)"); done
+hub_port=${hub_ports[0]}
 hub_url=http://127.0.0.1:$hub_port/meetings
 lighttpd_conf=$repo/deploy/lighttpd/pollhub.conf
 # lighttpd reads both limits as 16-bit numbers: at most 65535 descriptors.
@@ -229,20 +238,24 @@ server.max-connections := $((lighttpd_fds / 2))
 EOF
 fi
 
+# start_lighttpd I: front end I on ${hub_ports[I]}, run directory $work (I = 0) or $work/lN.
 start_lighttpd() {
-	POLLHUB_PORT=$hub_port POLLHUB_BIND=127.0.0.1 POLLHUB_RUNDIR=$work \
+	local i=$1 port=${hub_ports[$1]} dir=$work
+	((i == 0)) || { dir=$work/l$i; mkdir -p "$dir"; }
+	POLLHUB_PORT=$port POLLHUB_BIND=127.0.0.1 POLLHUB_RUNDIR=$dir \
 		POLLHUB_DOCROOT=$repo/deploy/www POLLHUB_FCGI_SOCKET=$sock POLLHUB_HUB_PATH=/meetings \
-		lighttpd -D -f "$lighttpd_conf" >>"$work/lighttpd.out" 2>&1 &
-	lighttpd_pid=$!
-	wait_until "lighttpd on port $hub_port" 150 eval '[[ $(http_status "$hub_url") == 400 ]]' || {
-		cat "$work/lighttpd.out" "$work/lighttpd-error.log" >&2 2>/dev/null || true
+		lighttpd -D -f "$lighttpd_conf" >>"$dir/lighttpd.out" 2>&1 &
+	lighttpd_pids+=($!)
+	wait_until "lighttpd on port $port" 150 \
+		eval '[[ $(http_status "http://127.0.0.1:$port/meetings") == 400 ]]' || {
+		cat "$dir/lighttpd.out" "$dir/lighttpd-error.log" >&2 2>/dev/null || true
 		return 1
 	}
 }
 
-say "responder and lighttpd on 127.0.0.1:$hub_port"
-start_responder 100
-start_lighttpd
+say "responder and $lighttpds lighttpd on 127.0.0.1:${hub_ports[*]}"
+start_responder
+for ((i = 0; i < lighttpds; i++)); do start_lighttpd "$i"; done
 
 # ------------------------------------------------------------------ nginx + nchan
 
@@ -321,7 +334,7 @@ scenario_fanout() {
 		interval=$(fanout_interval "$n")
 		for target in $targets; do
 			if [[ $target == pollhub ]]; then
-				start_responder "$n"
+				start_responder
 			else
 				start_nginx
 			fi
@@ -338,8 +351,9 @@ scenario_fanout() {
 
 pgbench_run() {
 	local name=$1 script=$2 c=$3 log=$work/$1.pgbench tps failed
+	shift 3
 	say "run $name"
-	if ! "$pgbench" -n -M extended -c "$c" -j "$c" -T "$duration" -f "$bench/$script" "$db" >"$log" 2>&1; then
+	if ! "$pgbench" -n -M extended -c "$c" -j "$c" -T "$duration" "$@" -f "$bench/$script" "$db" >"$log" 2>&1; then
 		failures=$((failures + 1))
 		tail -n 3 "$log" | sed 's/^/  ! /' >&2
 	fi
@@ -353,7 +367,7 @@ pgbench_run() {
 scenario_throughput() {
 	local c maxc=0
 	for c in $concurrency; do ((c > maxc)) && maxc=$c; done
-	start_responder "$maxc"
+	start_responder
 	for c in $concurrency; do
 		# Each caller alone in its group, as pgbench's clients are.
 		run_loadgen "throughput-pollhub-lp-$c" pollhub --transport lp --clients "$c" \
@@ -364,6 +378,8 @@ scenario_throughput() {
 		for c in $concurrency; do
 			pgbench_run "throughput-pgbench-create-$c" pgbench-create.sql "$c"
 			pgbench_run "throughput-pgbench-insert-$c" pgbench-insert.sql "$c"
+			pgbench_run "throughput-pgbench-notify-$c" pgbench-create-inline.sql "$c" -D notify=1
+			pgbench_run "throughput-pgbench-nonotify-$c" pgbench-create-inline.sql "$c" -D notify=0
 		done
 		psql_ -f "$bench/pgbench-teardown.sql" >/dev/null
 	else
@@ -374,31 +390,60 @@ scenario_throughput() {
 # ------------------------------------------------------------------ (c) idle
 
 # idle_run NAME TARGET TRANSPORT CLIENTS PIDS-COMMAND: clients connect, stay idle while
-# the pids are sampled, then one group gets $idle_messages pushes.
+# the pids are sampled, then one group (per loadgen) gets $idle_messages pushes. For
+# pollhub the clients are split over the $lighttpds front ends, one loadgen each (NAME,
+# NAME-2, ...); the responder's RSS and threads are read before they connect (idle) and
+# while they are held: per held client = (RSS held - RSS idle) / ready.
 idle_run() {
-	local name=$1 target=$2 transport=$3 clients=$4 pids_cmd=$5 port ready=$work/$1.ready
-	local pids t0 t1 rss threads pgconns cpu waited=0 rc=0 lrss=0 lt0=0 lt1=0 lcpu=null
-	local pg_pids=() pt0=0 pt1=0 pgcpu=null
-	if [[ $target == pollhub ]]; then port=$hub_port; else port=$nchan_port; fi
-	rm -f "$ready"
-	say "run $name ($clients clients, $idle_groups groups)"
-	"$loadgen" --quiet --target "$target" --port "$port" --label "$name" \
-		--json "$out/runs/$name.json" --transport "$transport" --clients "$clients" \
-		--groups "$idle_groups" --publishers 1 --messages "$idle_messages" --interval 1000 \
-		--idle $((idle_sample + 4)) --ready-file "$ready" --settle 30 \
-		--connect-concurrency 64 --setup-timeout $((60 + clients / 20)) --source-addrs 4 \
-		>"$work/$name.txt" 2>"$work/$name.err" &
-	loadgen_pid=$!
-	while [[ ! -f $ready ]] && kill -0 "$loadgen_pid" 2>/dev/null; do
-		sleep 0.2
-		waited=$((waited + 1))
+	local name=$1 target=$2 transport=$3 clients=$4 pids_cmd=$5
+	local pids t0 t1 rss threads pgconns cpu rc=0 lrss=0 lt0=0 lt1=0 lcpu=null
+	local pg_pids=() pt0=0 pt1=0 pgcpu=null rss0=0 threads0=0 per_client=null
+	local parts=1 k n_k port label ready_n=0 failed_n=0 r f waiting load0 load1 groups_k slack=0
+	local readies=() labels=()
+	[[ $target == pollhub ]] && parts=$lighttpds
+	((parts > 1)) && slack=60
+	if [[ $target == pollhub ]]; then
+		sleep 2
+		rss0=$(proc_rss_kb "$pollhub_pid")
+		threads0=$(proc_threads "$pollhub_pid")
+	fi
+	say "run $name ($clients clients, $idle_groups groups, $parts loadgen(s))"
+	loadgen_pids=()
+	for ((k = 0; k < parts; k++)); do
+		if [[ $target == pollhub ]]; then port=${hub_ports[$k]}; else port=$nchan_port; fi
+		label=$name
+		((k == 0)) || label=$name-$((k + 1))
+		n_k=$((clients / parts))
+		((k < clients % parts)) && n_k=$((n_k + 1))
+		groups_k=$((idle_groups / parts))
+		((groups_k < 1)) && groups_k=1
+		labels+=("$label")
+		readies+=("$work/$label.ready")
+		rm -f "$work/$label.ready"
+		"$loadgen" --quiet --target "$target" --port "$port" --label "$label" \
+			--json "$out/runs/$label.json" --transport "$transport" --clients "$n_k" \
+			--groups "$groups_k" --publishers 1 --messages "$idle_messages" --interval 1000 \
+			--idle $((idle_sample + 4 + slack)) --ready-file "$work/$label.ready" --settle 30 \
+			--connect-concurrency 64 --setup-timeout $((60 + n_k / 20)) --source-addrs 4 \
+			>"$work/$label.txt" 2>"$work/$label.err" &
+		loadgen_pids+=($!)
 	done
-	if [[ -f $ready ]]; then
+	while :; do
+		waiting=0
+		for ((k = 0; k < parts; k++)); do
+			[[ -f ${readies[$k]} ]] && continue
+			kill -0 "${loadgen_pids[$k]}" 2>/dev/null && waiting=1
+		done
+		((waiting)) || break
+		sleep 0.2
+	done
+	if [[ -f ${readies[0]} ]]; then
 		sleep 1
 		read -ra pids <<<"$($pids_cmd)"
+		read -r load0 _ </proc/loadavg
 		t0=$(proc_ticks "${pids[@]}")
 		if [[ $target == pollhub ]]; then
-			lt0=$(proc_ticks "$lighttpd_pid")
+			lt0=$(proc_ticks "${lighttpd_pids[@]}")
 			read -ra pg_pids <<<"$(postgres_pids)"
 			pt0=$(proc_ticks "${pg_pids[@]}")
 		fi
@@ -406,11 +451,18 @@ idle_run() {
 		t1=$(proc_ticks "${pids[@]}")
 		rss=$(proc_rss_kb "${pids[@]}")
 		threads=$(proc_threads "${pids[0]}")
+		read -r load1 _ </proc/loadavg
 		cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
 			'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
+		for ((k = 0; k < parts; k++)); do
+			if [[ -f ${readies[$k]} ]]; then
+				read -r r f <"${readies[$k]}"
+				ready_n=$((ready_n + r)) failed_n=$((failed_n + f))
+			fi
+		done
 		if [[ $target == pollhub ]]; then
-			lt1=$(proc_ticks "$lighttpd_pid")
-			lrss=$(proc_rss_kb "$lighttpd_pid")
+			lt1=$(proc_ticks "${lighttpd_pids[@]}")
+			lrss=$(proc_rss_kb "${lighttpd_pids[@]}")
 			lcpu=$(awk -v a="$lt0" -v b="$lt1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
 				'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
 			# Backends that ended within the sample are missed: a lower bound.
@@ -418,23 +470,34 @@ idle_run() {
 			pgcpu=$(awk -v a="$pt0" -v b="$pt1" -v hz="$(getconf CLK_TCK)" -v s="$idle_sample" \
 				'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
 			pgconns=$(psql_ -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'")
+			((ready_n > 0)) && per_client=$(awk -v a="$rss0" -v b="$rss" -v n="$ready_n" \
+				'BEGIN { printf "%.2f", (b - a) / n }')
 		else
 			pgconns=null
 		fi
-		read -r ready_n failed_n <"$ready"
-		echo "  ready $ready_n (failed $failed_n): RSS $((rss / 1024)) MB, CPU $cpu %, threads $threads, PostgreSQL connections $pgconns, PostgreSQL CPU $pgcpu %" >&2
-		printf '{"label":"%s","kind":"idle","target":"%s","transport":"%s","clients":%d,"groups":%d,"ready":%d,"failed":%d,"sample_s":%s,"rss_kb":%d,"cpu_percent":%s,"threads":%d,"pg_connections":%s,"pg_cpu_percent":%s,"lighttpd_rss_kb":%d,"lighttpd_cpu_percent":%s}\n' \
+		echo "  ready $ready_n (failed $failed_n): RSS $((rss / 1024)) MB (idle $((rss0 / 1024)) MB, $per_client KiB per client), CPU $cpu %, threads $threads (idle $threads0), PostgreSQL connections $pgconns, PostgreSQL CPU $pgcpu %, lighttpd CPU $lcpu %, load $load0 -> $load1" >&2
+		printf '{"label":"%s","kind":"idle","target":"%s","transport":"%s","clients":%d,"groups":%d,"ready":%d,"failed":%d,"sample_s":%s,"rss_kb":%d,"rss_idle_kb":%d,"rss_per_client_kb":%s,"cpu_percent":%s,"threads":%d,"threads_idle":%d,"pg_connections":%s,"pg_cpu_percent":%s,"lighttpds":%d,"lighttpd_rss_kb":%d,"lighttpd_cpu_percent":%s,"loadavg":[%s,%s]}\n' \
 			"$name" "$target" "$transport" "$clients" "$idle_groups" "$ready_n" "$failed_n" \
-			"$idle_sample" "$rss" "$cpu" "${threads:-0}" "$pgconns" "$pgcpu" "$lrss" "$lcpu" >"$out/runs/$name.idle.json"
+			"$idle_sample" "$rss" "$rss0" "$per_client" "$cpu" "${threads:-0}" "$threads0" "$pgconns" "$pgcpu" \
+			"$parts" "$lrss" "$lcpu" "$load0" "$load1" >"$out/runs/$name.idle.json"
 	else
 		say "$name: loadgen ended before its clients were connected"
 	fi
-	wait "$loadgen_pid" || rc=$?
-	loadgen_pid=
-	sed 's/^/  /' "$work/$name.txt" >&2
-	if ((rc != 0)); then
+	for ((k = 0; k < parts; k++)); do
+		rc=0
+		wait "${loadgen_pids[$k]}" || rc=$?
+		sed 's/^/  /' "$work/${labels[$k]}.txt" >&2
+		if ((rc != 0)); then
+			failures=$((failures + 1))
+			head -n 5 "$work/${labels[$k]}.err" | sed 's/^/  ! /' >&2
+		fi
+	done
+	loadgen_pids=()
+	# The responder must have survived it (a crash would show here, not only at the end).
+	if [[ $target == pollhub ]] && ! kill -0 "$pollhub_pid" 2>/dev/null; then
+		say "the responder died during $name; last lines of its log:"
+		tail -n 20 "$work/pollhub.log" >&2
 		failures=$((failures + 1))
-		head -n 5 "$work/$name.err" | sed 's/^/  ! /' >&2
 	fi
 }
 
@@ -448,39 +511,44 @@ postgres_pids() {
 nginx_pids() { echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
 
 idle_notes=()
-# How many idle clients of a transport fit through lighttpd: two descriptors per held
+# How many idle clients of a transport fit through one lighttpd: two descriptors per held
 # client (its socket and the responder's); an SSE client also POSTs a ping every 15 s on
 # a connection that lighttpd keeps 5 s, about a third of a connection more. lighttpd
 # stops accepting above 90 % of max-fds and only starts again below 80 % (held clients
 # never leave), after which no new request, a push's POST included, gets in: stay under
-# 80 %, with room for the clients still connecting.
+# 80 %, with room for the clients still connecting. With BENCH_LIGHTTPDS front ends, that
+# many times as many.
 idle_cap() {
 	local room=$((lighttpd_fds * 8 / 10 - 1000))
-	if [[ $1 == sse ]]; then echo $((room * 10 / 24)); else echo $((room / 2)); fi
+	if [[ $1 == sse ]]; then echo $((room * 10 / 24 * lighttpds)); else echo $((room / 2 * lighttpds)); fi
 }
 
+# BENCH_IDLE_CLIENTS may be a list of sizes: a fresh responder for each, runs named
+# idle-pollhub-TRANSPORT-N; nchan runs the largest once.
 scenario_idle() {
-	local transport n cap why
+	local transport n size cap why max=0
+	for size in $idle_clients; do ((size > max)) && max=$size; done
 	for target in $targets; do
 		if [[ $target == pollhub ]]; then
-			for transport in $idle_transports; do
-				n=$idle_clients
-				cap=$(idle_cap "$transport")
-				if ((n > cap)); then
-					why="lighttpd needs 2 per held client and stops accepting at 90 % of them"
-					[[ $transport == sse ]] && why+=", plus its ping connections"
-					idle_notes+=("pollhub $transport: $n clients asked, $cap run (descriptor hard limit $fd_limit; $why)")
-					say "${idle_notes[-1]}"
-					n=$cap
-				fi
-				# A fresh responder: its RSS is this run's, not the previous scenario's.
-				responder_threads=0
-				start_responder "$n"
-				idle_run "idle-pollhub-$transport" pollhub "$transport" "$n" pollhub_pids
+			for size in $idle_clients; do
+				for transport in $idle_transports; do
+					n=$size
+					cap=$(idle_cap "$transport")
+					if ((n > cap)); then
+						why="lighttpd needs 2 per held client and stops accepting at 90 % of them"
+						[[ $transport == sse ]] && why+=", plus its ping connections"
+						idle_notes+=("pollhub $transport: $n clients asked, $cap run ($lighttpds lighttpd, descriptor hard limit $fd_limit; $why)")
+						say "${idle_notes[-1]}"
+						n=$cap
+					fi
+					# A fresh responder: its RSS is this run's, not the previous scenario's.
+					start_responder fresh
+					idle_run "idle-pollhub-$transport-$n" pollhub "$transport" "$n" pollhub_pids
+				done
 			done
 		else
 			start_nginx
-			idle_run "idle-nchan-sse" nchan sse "$idle_clients" nginx_pids
+			idle_run "idle-nchan-sse-$max" nchan sse "$max" nginx_pids
 		fi
 	done
 }
@@ -488,6 +556,7 @@ scenario_idle() {
 # ------------------------------------------------------------------ run
 
 started=$(date +%s)
+read -r load_start _ </proc/loadavg
 for s in $scenarios; do
 	case $s in
 	fanout) scenario_fanout ;;
@@ -505,8 +574,9 @@ fi
 {
 	printf '{"quick":%s,"started":%d,"seconds":%d,"cpus":%d,' "$( ((quick)) && echo true || echo false)" \
 		"$started" $(($(date +%s) - started)) "$(nproc)"
-	printf '"fd_limit":%d,"lighttpd_conf":"%s","responder_db_pool":"%s","idle_note":"%s","failures":%d}\n' \
-		"$fd_limit" "$lighttpd_limits" "${BENCH_DB_POOL:-default}" "${idle_notes[*]}" "$failures"
+	printf '"fd_limit":%d,"lighttpd_conf":"%s","lighttpds":%d,"responder_db_pool":"%s","responder_threads":"%s","idle_note":"%s","loadavg_start":%s,"loadavg_end":%s,"failures":%d}\n' \
+		"$fd_limit" "$lighttpd_limits" "$lighttpds" "${BENCH_DB_POOL:-default}" "${BENCH_THREADS:-default}" \
+		"${idle_notes[*]}" "$load_start" "$(cut -d' ' -f1 /proc/loadavg)" "$failures"
 } >"$out/runs/meta.json"
 node "$bench/report.mjs" "$out/runs" "$out/results.json"
 say "results in ${out#"$repo"/}/results.json ($(($(date +%s) - started)) s)"
