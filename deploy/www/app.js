@@ -5,9 +5,9 @@ import { buildHub, hubUrlFromQuery, transportFromQuery, watchConnection } from '
 import { meetingDataSource } from './data.js';
 import { createWeekView } from './week.js';
 import { createEditor } from './editor.js';
-import { addDays, addMinutes, nextHour, startOfWeek } from './dates.js';
+import { addDays, addMinutes, nextHour, startOfWeek, timeZone } from './dates.js';
 
-const FLASH_MS = 1600;
+const FLASH_MS = 2400;	/* .meeting.flash in app.css */
 const PUSH_WORDS = { create: 'New meeting', update: 'Changed', destroy: 'Deleted' };
 const TRANSPORT_LABELS = { LongPolling: 'long polling', ServerSentEvents: 'server-sent events' };
 
@@ -36,6 +36,7 @@ function showConnection(state, detail) {
 }
 
 watchConnection(hub, showConnection);
+hub.on('notify', showAdminMessage);
 // As the seed: the DataSource waits on this promise before every call; a failed start
 // is reported here (the transport itself has no handler for it).
 const hubStart = hub.start()
@@ -49,7 +50,8 @@ const view = createWeekView(document.getElementById('week'), {
 	onMove: (meeting, start, end) => save(() => assign(meeting, { start, end })),
 });
 const editor = createEditor(document.getElementById('editor'), {
-	onSave: (meeting, values) => save(() => assign(meeting || meetings.add({}), values)),
+	onSave: (meeting, values) => save(() => assign(meeting || meetings.add({}), values))
+		.then((saved) => { if (!meeting && saved && saved.ID) arrived(saved, true); }),
 	onDelete: (meeting) => save(() => meetings.remove(meeting)),
 });
 
@@ -58,18 +60,22 @@ function draw() {
 }
 
 /** Sets fields one by one (a new model from add({}) has every field's default, as a
- *  Scheduler's new event has). */
+ *  Scheduler's new event has); returns the model. */
 function assign(meeting, values) {
 	for (const [field, value] of Object.entries(values)) meeting.set(field, value);
+	return meeting;
 }
 
 /** Applies a change to the DataSource and syncs, one sync at a time (a second sync
- *  while a create is in flight would send that create again). */
+ *  while a create is in flight would send that create again). Resolves to what
+ *  change() returned once synced, to undefined if the sync failed. */
 function save(change) {
+	let result;
 	saving = saving.then(() => {
-		change();
+		result = change();
 		return meetings.sync();
-	}).catch(() => { /* reported by onError */ });
+	}).then(() => result, () => { /* reported by onError */ });
+	return saving;
 }
 
 function onError(e) {
@@ -87,14 +93,48 @@ function onPush(e) {
 			editor.close();
 			notification.warning('The meeting you were editing was deleted in another window.');
 		}
-		if (e.type !== 'destroy' && item.ID) flashFor(item.ID);
 	}
 	draw();
+	// The last meeting that arrived in the week shown: scrolled to if it is off-screen,
+	// highlighted either way.
+	if (e.type !== 'destroy') for (const item of e.items) arrived(item, false);
 }
 
-function flashFor(id) {
-	flash.add(id);
-	setTimeout(() => { flash.delete(id); }, FLASH_MS);
+/**
+ * Highlights a meeting that was just created here (mine) or pushed, scrolling the grid to
+ * it when it lies outside the visible hours; a meeting created here in another week
+ * brings that week up first.
+ */
+function arrived(item, mine) {
+	const model = item.ID && meetings.get(item.ID);
+	if (!model) return;
+	if (mine && model.start && (model.start < weekStart || model.start >= addDays(weekStart, 7))) {
+		showWeek(startOfWeek(model.start));
+	}
+	flash.add(model.ID);
+	setTimeout(() => {
+		flash.delete(model.ID);
+		for (const node of document.querySelectorAll(`.meeting[data-id="${CSS.escape(model.ID)}"]`)) {
+			node.classList.remove('flash');
+		}
+	}, FLASH_MS);
+	draw();
+	view.reveal(model.ID);
+}
+
+/**
+ * Messages an administrator sends from psql with pollhub.send_to_group(group, 'notify',
+ * '["text"]') or send_to_connection(id, 'notify', …) (README "Administering with psql"):
+ * shown in a banner until dismissed, as text (textContent: never HTML).
+ */
+function showAdminMessage(...args) {
+	const text = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+	document.getElementById('admin-message-text').textContent = text;
+	const banner = document.getElementById('admin-message');
+	banner.hidden = false;
+	banner.classList.remove('arrived');
+	void banner.offsetWidth;	// restart the animation for a second message
+	banner.classList.add('arrived');
 }
 
 function showWeek(start) {
@@ -102,8 +142,18 @@ function showWeek(start) {
 	const end = addDays(start, 6);
 	document.getElementById('week-label').textContent =
 		`${kendo.toString(start, 'd MMM')} – ${kendo.toString(end, 'd MMM yyyy')}`;
+	showTimeZone();
 	view.show(start);
 	draw();
+}
+
+/** The zone the grid's hours are in: the browser's (the DataSource turns the hub's UTC
+ *  instants into local dates). */
+function showTimeZone() {
+	const zone = timeZone();
+	const label = document.getElementById('time-zone');
+	label.textContent = zone.name && zone.name !== 'UTC' ? `Times in ${zone.name} (${zone.offset})` : `Times in ${zone.offset}`;
+	label.title = `Times are in this browser's time zone${zone.name ? `, ${zone.name}` : ''} (${zone.offset} now)`;
 }
 
 function wireToolbar() {
@@ -120,6 +170,9 @@ function wireToolbar() {
 		const params = new URLSearchParams(location.search);
 		params.set('transport', select.value);
 		location.search = params.toString();
+	});
+	document.getElementById('admin-message-close').addEventListener('click', () => {
+		document.getElementById('admin-message').hidden = true;
 	});
 	document.getElementById('connection-state').addEventListener('click', () => {
 		if (document.body.dataset.connection === 'disconnected') location.reload();

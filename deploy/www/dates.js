@@ -46,3 +46,13 @@ export function nextHour(now = new Date()) {
 	start.setHours(start.getHours() + 1, 0, 0, 0);
 	return start;
 }
+
+/** The browser's time zone, the one the calendar displays in: its IANA name and its offset
+ *  from UTC at `at`, e.g. { name: 'Europe/Berlin', offset: 'UTC+01:00' }. */
+export function timeZone(at = new Date()) {
+	const name = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+	const minutes = -at.getTimezoneOffset();
+	const abs = Math.abs(minutes);
+	const hhmm = `${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+	return { name, offset: minutes === 0 ? 'UTC' : `UTC${minutes < 0 ? '-' : '+'}${hhmm}` };
+}

@@ -39,14 +39,25 @@ function segmentOf(meeting, day) {
 	return { meeting, from: Math.max(from, 0), to: Math.min(to, DAY_MINUTES) };
 }
 
-/** Side-by-side lanes for overlapping segments: sets seg.lane and seg.lanes. */
+const overlap = (a, b) => a.from < b.to && b.from < a.to;
+
+/**
+ * Side-by-side lanes for overlapping segments: sets seg.lane, seg.lanes (the lanes of its
+ * cluster of overlapping meetings) and seg.span (how many lanes, from its own rightwards,
+ * it may fill because no meeting of the cluster is there at its time).
+ */
 function assignLanes(segments) {
 	segments.sort((a, b) => a.from - b.from || b.to - a.to);
 	let cluster = [];
 	let clusterEnd = -1;
 	const laneEnds = [];
 	const close = () => {
-		for (const seg of cluster) seg.lanes = laneEnds.length;
+		for (const seg of cluster) {
+			seg.lanes = laneEnds.length;
+			seg.span = 1;
+			while (seg.lane + seg.span < seg.lanes && !cluster.some((other) =>
+				other.lane === seg.lane + seg.span && overlap(seg, other))) seg.span++;
+		}
 		cluster = [];
 		laneEnds.length = 0;
 	};
@@ -118,7 +129,8 @@ function meetingElement(seg, flash) {
 	node.style.top = `${seg.from * PX_PER_MINUTE}px`;
 	node.style.height = `${Math.max((seg.to - seg.from) * PX_PER_MINUTE, 16)}px`;
 	node.style.left = `calc(${(seg.lane / seg.lanes) * 100}% + 2px)`;
-	node.style.width = `calc(${100 / seg.lanes}% - 4px)`;
+	node.style.width = `calc(${(seg.span / seg.lanes) * 100}% - 4px)`;
+	if (seg.lanes > 1) node.classList.add('narrow');
 	node.append(el('div', 'meeting-title', meeting.title),
 		el('div', 'meeting-time', timeLabel(meeting.start, meeting.end)),
 		el('div', 'meeting-resize'));
@@ -246,5 +258,25 @@ export function createWeekView(root, handlers) {
 		if (scroll) scroll.scrollTop = hour * HOUR_PX;
 	};
 
-	return { show, render, scrollToHour };
+	/**
+	 * Scrolls the meeting with this ID (drawn in the week shown) into view if any of it is
+	 * outside the visible hours, with a margin; returns whether it is drawn.
+	 */
+	const reveal = (id) => {
+		const node = scroll && id && scroll.querySelector(`.meeting[data-id="${CSS.escape(id)}"]`);
+		if (!node) return false;
+		const margin = HOUR_PX / 2;
+		const top = node.offsetTop;
+		const bottom = top + node.offsetHeight;
+		const view = scroll.clientHeight;
+		if (top < scroll.scrollTop || bottom > scroll.scrollTop + view) {
+			// Its start near the top when it is taller than the view, else all of it in view.
+			const target = bottom - top + 2 * margin > view ? top - margin
+				: top < scroll.scrollTop ? top - margin : bottom + margin - view;
+			scroll.scrollTo({ top: Math.max(0, target), behavior: 'smooth' });
+		}
+		return true;
+	};
+
+	return { show, render, scrollToHour, reveal };
 }

@@ -12,6 +12,12 @@ import { launchBrowser, openWindow, steps, transports } from './browser.mjs';
 // "Within a second"; POLLHUB_PUSH_DEADLINE_MS changes it (a machine busy with other work).
 const PUSH_DEADLINE_MS = Number(process.env.POLLHUB_PUSH_DEADLINE_MS) || 1000;
 const HOUR_PX = 44;	// week.js
+// What the page loads, the hub's requests aside (measured: 34 requests, 1,352,000 bytes;
+// before the page was trimmed, 37 requests and 1,854,000 bytes).
+const MAX_PAGE_REQUESTS = 34;
+const MAX_PAGE_BYTES = 1_400_000;
+// kendo-ui-core files the page needs no longer (index.html says why).
+const UNUSED_KENDO = ['kendo.icons.min.js', 'kendo.data.odata.min.js', 'kendo.data.xml.min.js', 'kendo.badge.min.js'];
 
 /** Monday 00:00 UTC of the current week: the windows run in UTC and show this week. */
 function thisMonday() {
@@ -45,6 +51,34 @@ function seedMeetings(monday) {
 }
 
 const meetingIn = (page, id) => page.locator(`.meeting[data-id="${id}"]`);
+
+/** The page's own requests (the document and everything it loaded, not /meetings…). */
+const pageLoad = (page) => page.evaluate(() => {
+	const entries = [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]
+		.filter((e) => !new URL(e.name).pathname.startsWith('/meetings'));
+	return { requests: entries.length, bytes: entries.reduce((sum, e) => sum + e.encodedBodySize, 0),
+		urls: entries.map((e) => new URL(e.name).pathname) };
+});
+
+/** Whether the meeting's card lies within the grid's visible (scrolled) area. */
+const inView = {
+	fn: (id) => {
+		const node = document.querySelector(`.meeting[data-id="${id}"]`);
+		const scroll = document.querySelector('.week-scroll');
+		if (!node || !scroll) return false;
+		const r = node.getBoundingClientRect();
+		const v = scroll.getBoundingClientRect();
+		return r.top >= v.top - 1 && r.bottom <= v.bottom + 1;
+	},
+};
+
+/** Every timed card whose title is cut (wider or taller than the card shows), as text. */
+const cutTitles = (page) => page.evaluate(() => [...document.querySelectorAll('.meeting[data-id]:not(.allday)')]
+	.filter((card) => {
+		const title = card.querySelector('.meeting-title');
+		return title.scrollWidth > title.clientWidth || card.scrollWidth > card.clientWidth
+			|| title.offsetTop + title.offsetHeight > card.clientHeight;
+	}).map((card) => `${card.querySelector('.meeting-title').textContent} (${card.clientWidth}x${card.clientHeight})`));
 
 async function waitConnected(page) {
 	await page.waitForSelector('body[data-connection="connected"][data-loaded="true"]', { timeout: 15000 })
@@ -141,7 +175,46 @@ for (const transport of transports) {
 				assert.equal(await page.locator('.meeting[data-id]').count(), 8);
 				assert.match(await page.locator('#connection-state').textContent(), /^connected/);
 				assert.equal(await page.locator('#transport').inputValue(), transport);
+				assert.equal(await page.locator('#time-zone').textContent(), 'Times in UTC');
 			}
+		});
+
+		test('the page loads only what it uses', async (t) => {
+			const load = await pageLoad(one);
+			t.diagnostic(`page: ${load.requests} requests, ${load.bytes} bytes`);
+			for (const file of UNUSED_KENDO) assert.ok(!load.urls.some((u) => u.endsWith(`/${file}`)), `${file} loaded`);
+			assert.ok(load.requests <= MAX_PAGE_REQUESTS, `${load.requests} requests (at most ${MAX_PAGE_REQUESTS})`);
+			assert.ok(load.bytes <= MAX_PAGE_BYTES, `${load.bytes} bytes (at most ${MAX_PAGE_BYTES})`);
+			// kendo-icons.js holds the installed @progress/kendo-svg-icons' shapes, unchanged…
+			const svgIcons = (await import(path.join(repoRoot,
+				'deploy/www/node_modules/@progress/kendo-svg-icons/dist/index.js'))).default;
+			const mine = await one.evaluate(() => kendo.ui.svgIcons);
+			for (const [key, icon] of Object.entries(mine)) {
+				assert.ok(svgIcons[key], `${key} is not a kendo-svg-icons icon`);
+				assert.equal(icon.content, svgIcons[key].content, key);
+				assert.equal(icon.viewBox, svgIcons[key].viewBox, key);
+			}
+			// …and every icon the widgets draw (dialog, pickers with their popups open,
+			// notifications of each kind) is among them.
+			await one.locator('#new-meeting').click();
+			for (const picker of ['#meeting-start', '#meeting-end']) {
+				for (const view of ['date', 'time']) {
+					await one.evaluate(([p, v]) => $(p).data('kendoDateTimePicker').open(v), [picker, view]);
+					await one.waitForTimeout(200);
+					await one.evaluate(([p, v]) => $(p).data('kendoDateTimePicker').close(v), [picker, view]);
+				}
+			}
+			await one.evaluate(() => {
+				const n = $('#notification').data('kendoNotification');
+				for (const type of ['info', 'success', 'warning', 'error']) n.showText(`a ${type}`, type);
+			});
+			const icons = await one.evaluate(() => [...document.querySelectorAll('.k-svg-icon')]
+				.map((n) => ({ name: n.className.baseVal ?? n.className, drawn: !!n.querySelector('svg > *') })));
+			assert.ok(icons.length >= 8, `only ${icons.length} icons drawn`);
+			assert.deepEqual(icons.filter((i) => !i.drawn), [], 'icons drawn empty');
+			await one.locator('#meeting-cancel').click();
+			await one.evaluate(() => $('#notification').data('kendoNotification').hide());
+			assert.deepEqual(one.problems, []);
 		});
 
 		test('a meeting created in one window appears in the other within a second', async (t) => {
@@ -216,6 +289,92 @@ for (const transport of transports) {
 			await seenWithin(two, t0, gone(created), 'the meeting removed');
 			assert.equal(await one.locator('.meeting[data-id]').count(), 8);
 			for (const page of [one, two]) assert.deepEqual(page.problems, []);
+		});
+
+		test('overlapping meetings side by side, no title cut', async () => {
+			for (const page of [one, two]) {
+				// Thursday: Architecture 14:00–15:30 and Code review 14:30–15:30.
+				const cards = page.locator('.day[data-day="3"] .meeting[data-id]');
+				assert.equal(await cards.count(), 2);
+				const [a, b] = [await cards.nth(0).boundingBox(), await cards.nth(1).boundingBox()];
+				assert.ok(a.y < b.y + b.height && b.y < a.y + a.height, 'they overlap in time');
+				assert.ok(a.x + a.width <= b.x || b.x + b.width <= a.x, 'side by side, not on top of each other');
+				assert.deepEqual(await cutTitles(page), []);
+			}
+		});
+
+		test('an admin message sent from psql is shown, as text', async () => {
+			const group = await stack.psql('SELECT group_name FROM pollhub.meetings LIMIT 1');
+			const text = 'Maintenance at 18:00 <img src=x onerror="window.pwned=1"> & <b>save</b>';
+			await stack.psql(`SELECT pollhub.send_to_group('${group}', 'notify', '${JSON.stringify([text])}')`);
+			for (const page of [one, two]) {
+				const banner = page.locator('#admin-message');
+				await banner.waitFor({ state: 'visible' });
+				assert.equal(await page.locator('#admin-message-text').textContent(), text);
+				assert.equal(await banner.locator('img, b').count(), 0);
+				assert.equal(await page.evaluate(() => window.pwned), undefined);
+			}
+			await one.locator('#admin-message-close').click();
+			await one.locator('#admin-message').waitFor({ state: 'hidden' });
+		});
+
+		test('a meeting pushed or created off-screen is scrolled to and highlighted', async () => {
+			const writer = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			let evening;
+			try {
+				// Wednesday 20:00, below the hours in view (the grid opens at 07:30).
+				evening = await writer.invoke('create', { ...seedMeetings(monday)[0],
+					Title: 'Evening call', Start: at(monday, 2, 20), End: at(monday, 2, 21) });
+			} finally {
+				await stopAll(writer);
+			}
+			for (const page of [one, two]) {
+				await page.locator(`.meeting.flash[data-id="${evening.ID}"]`).waitFor();
+				await page.waitForFunction(inView.fn, evening.ID, { timeout: 5000 });
+			}
+			// Created here for Wednesday 05:00, above the hours now in view.
+			await one.locator('#new-meeting').click();
+			await one.locator('#meeting-title').fill('Early flight');
+			await one.evaluate(([start, end]) => {
+				$('#meeting-start').data('kendoDateTimePicker').value(new Date(start));
+				$('#meeting-end').data('kendoDateTimePicker').value(new Date(end));
+			}, [at(monday, 2, 5), at(monday, 2, 6)]);
+			await one.locator('#meeting-save').click();
+			const early = one.locator('.meeting:not([data-id=""])', { hasText: 'Early flight' });
+			await early.waitFor();
+			const id = await early.getAttribute('data-id');
+			await one.locator(`.meeting.flash[data-id="${id}"]`).waitFor();
+			await one.waitForFunction(inView.fn, id, { timeout: 5000 });
+			assert.equal(await one.evaluate((e) => document.querySelector(`.meeting[data-id="${e}"]`) &&
+				document.querySelector('.week-scroll').scrollTop < 5 * 44, id), true);
+			// Put the week back as the next step expects it.
+			const reader = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			try {
+				for (const m of (await reader.invoke('read')).filter((x) => [evening.ID, id].includes(x.ID))) {
+					await reader.invoke('destroy', m);
+				}
+			} finally {
+				await stopAll(reader);
+			}
+			for (const page of [one, two]) {
+				await page.waitForFunction(() => document.querySelectorAll('.meeting[data-id]').length === 8);
+			}
+		});
+
+		test('the calendar shows the time zone it displays in', async () => {
+			const three = await openWindow(browser, `${stack.url}/?transport=${transport}`, { timezoneId: 'Asia/Tokyo' });
+			try {
+				await waitConnected(three);
+				assert.equal(await three.locator('#time-zone').textContent(), 'Times in Asia/Tokyo (UTC+09:00)');
+				// Monday's Standup, 09:00 UTC, at 18:00 there (unless Tokyo is in next week
+				// already: Sunday from 15:00 UTC).
+				const now = new Date();
+				if (!(now.getUTCDay() === 0 && now.getUTCHours() >= 15)) assert.match(await three.locator('.day[data-day="0"] .meeting', { hasText: 'Standup' }).textContent(),
+					/18:00 – 18:30/);
+				assert.deepEqual(three.problems, []);
+			} finally {
+				await three.context().close();
+			}
 		});
 
 		// The last step: failed hub requests are expected from here on.
