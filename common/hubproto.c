@@ -498,6 +498,30 @@ hubproto_close(struct buf *out, const char *error, int allow_reconnect)
 	return emit(out, o);
 }
 
+/* Whether rec has "type" followed by optional blanks, ':', optional blanks
+ * and the number 7: a Close, or a string that looks like one (then parsed). */
+static int
+maybe_close(const char *rec, size_t n)
+{
+	const char *p = rec, *end = rec + n;
+
+	while ((p = memmem(p, (size_t)(end - p), "\"type\"", 6)) != NULL) {
+		const char *q = p + 6;
+
+		p = q;
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+			q++;
+		if (q >= end || *q != ':')
+			continue;
+		q++;
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+			q++;
+		if (q < end && *q == '7' && (q + 1 >= end || *(q + 1) < '0' || *(q + 1) > '9'))
+			return 1;
+	}
+	return 0;
+}
+
 int
 hubproto_find_close(const char *data, size_t len, char *error, size_t errsize)
 {
@@ -512,9 +536,10 @@ hubproto_find_close(const char *data, size_t len, char *error, size_t errsize)
 		int found = 0;
 
 		off += (size_t)n + 1;
-		/* Only a record that can be a Close is parsed: {"type":7...}, with
-		 * json_build_object's spacing too. */
-		if (memmem(rec, (size_t)n, "7", 1) == NULL || memmem(rec, (size_t)n, "\"type\"", 6) == NULL)
+		/* Only a record that can be a Close is parsed: one with a "type"
+		 * key whose value is 7, with any spacing (pushes and completions,
+		 * the bulk, are never parsed: this runs for every record sent). */
+		if (!maybe_close(rec, (size_t)n))
 			continue;
 		if ((o = hubproto_json_parse(rec, (size_t)n)) == NULL)
 			continue;

@@ -186,6 +186,7 @@ fan_out(struct notifier *n)
 	struct waiter *list = NULL, *w;
 	PGnotify *note;
 	size_t count = 0, i;
+	long long t0;
 
 	pthread_mutex_lock(&n->lock);
 	while ((note = PQnotifies(n->db)) != NULL) {
@@ -218,8 +219,11 @@ fan_out(struct notifier *n)
 
 	/* Claimed waiters stay registered and leave their records alone. Not
 	 * drained (no connection): each drains for itself. */
+	t0 = now_ms();
 	if (count > 0 && work_connection(n) != NULL)
 		n->drain(n->drain_ctx, n->work, n->batch, count);
+	if (count > 0)
+		log_debug("fan-out: %zu waiter(s) drained in %lld ms", count, now_ms() - t0);
 
 	pthread_mutex_lock(&n->lock);
 	for (i = 0; i < count; i++) {
@@ -478,6 +482,13 @@ waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadlin
 	enum wait_result rc;
 	int timed_out = 0;
 
+	struct timespec now;
+
+	/* A deadline already passed (a check, not a wait): no timed wait at all. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > deadline->tv_sec ||
+	    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+		timed_out = 1;
 	pthread_mutex_lock(&n->lock);
 	for (;;) {
 		if (w->delivered) {
@@ -505,6 +516,25 @@ waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadlin
 	return rc;
 }
 
+enum wait_result
+waiter_poll(struct notifier *n, struct waiter *w, struct buf *out)
+{
+	enum wait_result rc = WAIT_TIMEOUT;
+
+	pthread_mutex_lock(&n->lock);
+	if (w->claimed) {
+		rc = WAIT_BUSY;
+	} else if (w->delivered) {
+		take(w, out);
+		rc = WAIT_DELIVERED;
+	} else if (w->signaled) {
+		w->signaled = 0;
+		rc = WAIT_DRAIN;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
 void
 waiter_drain_begin(struct notifier *n, struct waiter *w, struct buf *out)
 {
@@ -525,6 +555,34 @@ waiter_drain_end(struct notifier *n, struct waiter *w)
 	pthread_mutex_lock(&n->lock);
 	w->draining = 0;
 	pthread_mutex_unlock(&n->lock);
+}
+
+/* Unlink w (lock held, not claimed). */
+static void
+unlink_waiter(struct notifier *n, struct waiter *w, struct buf *out)
+{
+	if (w->delivered)
+		take(w, out);
+	w->prev->next = w->next;
+	w->next->prev = w->prev;
+	CHAIN_REMOVE(n->by_id[bucket(w->connection_id)], w, id_prev, id_next);
+	if (w->group != NULL)
+		CHAIN_REMOVE(n->by_group[bucket(w->group)], w, g_prev, g_next);
+}
+
+int
+waiter_try_unregister(struct notifier *n, struct waiter *w, struct buf *out)
+{
+	pthread_mutex_lock(&n->lock);
+	if (w->claimed) {
+		pthread_mutex_unlock(&n->lock);
+		return -1;
+	}
+	unlink_waiter(n, w, out);
+	pthread_mutex_unlock(&n->lock);
+	pthread_cond_destroy(&w->cond);
+	buf_free(&w->records);
+	return 0;
 }
 
 void

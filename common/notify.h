@@ -89,12 +89,20 @@ void	waiter_register_hook(struct notifier *, struct waiter *, const char *connec
 enum wait_result {
 	WAIT_TIMEOUT,		/* the deadline passed */
 	WAIT_DRAIN,		/* something may be pending: drain yourself */
-	WAIT_DELIVERED		/* out holds drained records (appended) */
+	WAIT_DELIVERED,		/* out holds drained records (appended) */
+	WAIT_BUSY		/* waiter_poll: a batch is draining for it (news follows) */
 };
 /* Wait until the CLOCK_MONOTONIC deadline for news. Delivered records are
  * appended to out. */
 enum wait_result waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline,
 		    struct buf *out);
+/* The same without ever waiting (the event loop's thread): WAIT_BUSY when a
+ * batch is draining for the waiter right now. A hint that came while records
+ * waited stays for the next call. */
+enum wait_result waiter_poll(struct notifier *, struct waiter *, struct buf *out);
+/* Unregister unless a batch is draining for it (then -1, nothing changed);
+ * records it delivered are appended to out. */
+int	waiter_try_unregister(struct notifier *, struct waiter *, struct buf *out);
 /* Bracket a drain the waiting thread does itself (poll_drain). A batch and
  * a self-drain of one waiter must not overlap: whichever locked the rows
  * second would get the newer records and they would be sent first. Begin

@@ -144,7 +144,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		    lp->pi.group, lp->pi.poll_no, 0, hold_wake, hd);
 		lp->registered = 1;
 	}
-	if ((why & HOLD_START) && lp->drain_first) {
+	if (lp->drain_first) {
 		lp->drain_first = 0;
 		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
 		drained = 1;
@@ -161,6 +161,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 			drained = 1;
 			break;
 		case WAIT_TIMEOUT:
+		case WAIT_BUSY:		/* not from waiter_wait */
 			break;
 		}
 	}
@@ -174,6 +175,9 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		status = 0;
 	} else if (drained)
 		lp->retry = 0;
+	/* Records on_wake took while a batch held the waiter. */
+	if (status == 0 && lp->out.len > 0)
+		status = 200;
 	if (status == 0 && hold_now_ms() >= lp->deadline_ms)
 		status = 200;	/* poll timeout (also while the database is away) */
 	if (status != 0)
@@ -181,6 +185,33 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	t = hold_now_ms() + DB_RETRY * 1000;
 	hold_set_timer(hd, lp->retry && t < lp->deadline_ms ? t : lp->deadline_ms);
 	return HOLD_KEEP;
+}
+
+/* A wake-up on the loop thread: a poll answers with what was delivered. */
+static int
+lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
+{
+	struct lp *lp = hold_state(hd);
+	struct app *app = hold_app(hd);
+
+	*next = HOLD_KEEP;
+	if (!lp->registered || lp->drain_first)
+		return 0;
+	switch (waiter_poll(app->notifier, hold_waiter(hd), &lp->out)) {
+	case WAIT_DELIVERED:
+		break;
+	case WAIT_DRAIN:
+		lp->drain_first = 1;	/* the step drains */
+		return 2;
+	case WAIT_BUSY:		/* a batch is draining for it: it wakes us after */
+	case WAIT_TIMEOUT:
+		return 1;
+	}
+	if (waiter_try_unregister(app->notifier, hold_waiter(hd), &lp->out) == -1)
+		return 2;	/* a batch claimed it just now: the step answers */
+	lp->registered = 0;
+	*next = lp_finish(hd, lp, 200, resp);
+	return 1;
 }
 
 static void
@@ -199,6 +230,7 @@ static const struct hold_kind lp_kind = {
 	.name = "poll",
 	.stream = 0,
 	.step = lp_step,
+	.on_wake = lp_on_wake,
 	.park_info = lp_park_info,
 	.free = lp_free,
 };

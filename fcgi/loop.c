@@ -501,7 +501,7 @@ queue_output(struct hold *h, const struct buf *data, int end)
 	return 0;
 }
 
-/* A step came back (loop thread). */
+/* A step came back (loop thread), or on_wake handled a wake-up there. */
 static void
 completed(struct loop *l, struct hold *h)
 {
@@ -567,6 +567,28 @@ attach(struct loop *l, struct hold *h)
 	}
 }
 
+/* A wake-up alone: the kind's on_wake may handle it here, without a job. */
+static int
+fast_wake(struct loop *l, struct hold *h)
+{
+	enum hold_next next = HOLD_KEEP;
+	int rc;
+
+	if (h->kind->on_wake == NULL || h->pending != HOLD_WAKE)
+		return 0;
+	h->job_timer_set = 0;
+	buf_reset(&h->job_out);
+	if ((rc = h->kind->on_wake(h, &h->job_out, &next)) == 0)
+		return 0;
+	h->pending = 0;
+	h->job_result = next;
+	h->busy = 1;		/* completed() clears it */
+	completed(l, h);
+	if (rc == 2 && next == HOLD_KEEP && !h->dead)
+		h->pending |= HOLD_WAKE;	/* still in the ready list: dispatched below */
+	return 1;
+}
+
 static void
 dispatch(struct loop *l)
 {
@@ -574,6 +596,10 @@ dispatch(struct loop *l)
 
 	if (l->ready == NULL)
 		return;
+	/* On this thread first: a fan-out's deliveries need no job. */
+	for (h = l->ready; h != NULL; h = h->ready_next)
+		if (!h->busy && !h->parked && !h->done && !h->dead)
+			(void)fast_wake(l, h);
 	pthread_mutex_lock(&l->jlock);
 	for (h = l->ready, l->ready = NULL; h != NULL; h = next) {
 		next = h->ready_next;

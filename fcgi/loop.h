@@ -57,6 +57,13 @@ struct hold_kind {
 	 * body, after headers the step wrote itself or that went out before
 	 * the request was held) are appended to out. */
 	enum hold_next	(*step)(struct hold *, unsigned why, struct buf *out);
+	/* Optional, on the loop thread itself (never blocks: waiter_poll,
+	 * waiter_try_unregister): a wake-up alone, when no step runs. Takes
+	 * what the notifier delivered; returns 1 with *next and the bytes in out
+	 * when that was all, 2 the same and a step must follow (HOLD_WAKE: a
+	 * drain), 0 when it did nothing and a step must run. A fan-out to N
+	 * members then costs N of these and N writes, no job each. */
+	int		(*on_wake)(struct hold *, struct buf *out, enum hold_next *next);
 	/* For HOLD_PARK: what the next image resumes (kind, token, poll, left_ms;
 	 * the loop fills in the connection). */
 	void		(*park_info)(struct hold *, struct handoff_item *);

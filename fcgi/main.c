@@ -39,6 +39,7 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 #define HANDOFF_WAIT 10			/* seconds requests in flight get before a restart */
 #define BACKOFF_MIN_MS 100		/* out of descriptors: first pause before accepting again */
 #define BACKOFF_MAX_MS 1000
+#define LISTEN_BACKLOG 65535		/* the kernel caps it at net.core.somaxconn */
 
 struct worker_ctx {
 	struct app	*app;
@@ -296,7 +297,12 @@ open_listener(const struct config *cfg, int systemd_fd, int *ours)
 	*ours = 1;
 	if (cfg->socket[0] == '/' && stat(cfg->socket, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(cfg->socket);	/* a stale socket from a previous run */
-	if ((fd = FCGX_OpenSocket(cfg->socket, 1024)) < 0)
+	/* As deep a backlog as the kernel allows (net.core.somaxconn caps it): held
+	 * requests leave it at once, but a burst of short ones (a thousand pages
+	 * closing at once, each a DELETE) waits there for the workers; a full
+	 * backlog makes lighttpd drop requests ("connection was dropped after
+	 * accept()"). */
+	if ((fd = FCGX_OpenSocket(cfg->socket, LISTEN_BACKLOG)) < 0)
 		return -1;
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	/* The web server may run as another user; the socket is the only door. */

@@ -224,6 +224,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 			more = 0;	/* the drain reads whatever else there is */
 			break;
 		case WAIT_TIMEOUT:
+		case WAIT_BUSY:		/* not from waiter_wait */
 			more = 0;
 			break;
 		}
@@ -259,6 +260,37 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	return HOLD_KEEP;
 }
 
+/* A wake-up on the loop thread: frame what the notifier delivered. */
+static int
+ss_on_wake(struct hold *hd, struct buf *out, enum hold_next *next)
+{
+	struct ss *ss = hold_state(hd);
+	struct app *app = hold_app(hd);
+
+	*next = HOLD_KEEP;
+	if (!ss->registered || ss->need_drain)
+		return 0;
+	for (;;) {
+		buf_reset(&ss->records);
+		switch (waiter_poll(app->notifier, hold_waiter(hd), &ss->records)) {
+		case WAIT_DELIVERED:
+			if (emit(ss, &ss->records, out) == -1)
+				return 2;	/* out of memory: the step sorts it out */
+			continue;
+		case WAIT_DRAIN:
+			ss->need_drain = 1;	/* the step drains */
+			return 2;
+		case WAIT_BUSY:		/* a batch is draining for it: it wakes us after */
+		case WAIT_TIMEOUT:
+			break;
+		}
+		break;
+	}
+	if (ss->handshaken)
+		hold_set_timer(hd, ss->last_write + 1000LL * app->cfg.keepalive_interval);
+	return 1;
+}
+
 static void
 ss_park_info(struct hold *hd, struct handoff_item *item)
 {
@@ -273,6 +305,7 @@ static const struct hold_kind ss_kind = {
 	.name = "stream",
 	.stream = 1,
 	.step = ss_step,
+	.on_wake = ss_on_wake,
 	.park_info = ss_park_info,
 	.free = ss_free,
 };
