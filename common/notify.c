@@ -591,13 +591,7 @@ waiter_unregister(struct notifier *n, struct waiter *w, struct buf *out)
 	pthread_mutex_lock(&n->lock);
 	while (w->claimed)
 		pthread_cond_wait(&w->cond, &n->lock);
-	if (w->delivered)
-		take(w, out);
-	w->prev->next = w->next;
-	w->next->prev = w->prev;
-	CHAIN_REMOVE(n->by_id[bucket(w->connection_id)], w, id_prev, id_next);
-	if (w->group != NULL)
-		CHAIN_REMOVE(n->by_group[bucket(w->group)], w, g_prev, g_next);
+	unlink_waiter(n, w, out);
 	pthread_mutex_unlock(&n->lock);
 	pthread_cond_destroy(&w->cond);
 	buf_free(&w->records);
