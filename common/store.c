@@ -715,6 +715,20 @@ store_send_begin(PGconn *db, const char *token, enum store_proto proto, struct s
 }
 
 enum store_status
+store_ping(PGconn *db, const char *token, int *done)
+{
+	const char *p[] = { token };
+	PGresult *r;
+
+	*done = 0;
+	if (tuples(db, "SELECT pollhub.ping($1)", 1, p, &r) != STORE_OK)
+		return STORE_ERROR;
+	*done = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
 store_send_queue(PGconn *db, const char *connection_id, const char *record, long long stamp)
 {
 	char st[24];

@@ -143,6 +143,9 @@ enum store_status store_send_begin(PGconn *, const char *token, enum store_proto
  * came free in time. */
 enum store_status store_send_open(struct store *, const char *token, enum store_proto,
 		    int writes, struct send_conn *, PGconn **db);
+/* A POST of Pings only (pollhub.ping): *done = 1 when that was all it took,
+ * 0 when it must take the full path. */
+enum store_status store_ping(PGconn *, const char *token, int *done);
 /* Queue one record (NUL-terminated JSON, without 0x1E) for the connection
  * itself. stamp: the group's last_seq the record's content reflects (a
  * read's), so that drains put every push up to it first; -1: what this

@@ -272,3 +272,21 @@ LANGUAGE sql AS $$
 	SELECT d.id IS NOT NULL FROM pollhub.disconnect_id(p_token, p_classic) d
 $$;
 
+
+-- A POST of nothing but Ping records, in one statement and no transaction of
+-- its own: true when the token is an open, handshaken Core connection with no
+-- partial record waiting (inbound empty) whose sends are not running
+-- elsewhere right now (send_lock, not waited for). Otherwise false, and the
+-- POST takes the full path (send_begin). A Ping changes nothing: a stream is
+-- vouched for by touch(), a poll by the polls themselves.
+CREATE OR REPLACE FUNCTION pollhub.ping(p_token text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	cid text;
+BEGIN
+	SELECT c.id INTO cid FROM pollhub.connections c
+	 WHERE c.token = p_token AND pollhub.is_core(c.transport) AND c.state = 'open'
+	   AND c.handshaken AND c.inbound = ''::bytea;
+	RETURN FOUND AND pollhub.send_lock(cid, false);
+END
+$$;
