@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "loop.h"
@@ -78,37 +79,52 @@ lp_free(void *state)
 	free(lp);
 }
 
-/* Answer (status -1: the client left) and end; the waiter is unregistered. */
+/* The poll ends with status (-1: the client left): the waiter goes (records
+ * a batch drained meanwhile are ours to send), an answer without records
+ * ends the poll in the database (one with records was ended by its drain:
+ * poll_drain, drain_many), a Close going out is logged. Then *type, *body
+ * and *len are the answer (not for -1). Shared by a poll the loop held and
+ * one answered by its worker. */
+static void
+lp_settle(struct app *app, struct waiter *w, struct lp *lp, int status, const char **type,
+    const char **body, size_t *len)
+{
+	struct buf *out = &lp->out;
+
+	if (lp->registered)
+		waiter_unregister(app->notifier, w, out);
+	lp->registered = 0;
+	if (status != 204 && out->len == 0)
+		end_poll(app, &lp->pi);
+	*type = "text/plain";
+	*body = "";
+	*len = 0;
+	if (status == 200 && out->len > 0) {
+		send_log_close(lp->pi.connection_id, out->data, out->len);
+		*type = "application/octet-stream";
+		*body = out->data;
+		*len = out->len;
+	} else if (status != 200 && status != 204) {
+		*body = "Service Unavailable";
+		*len = strlen(*body);
+	}
+}
+
+/* Answer a held poll (status -1: the client left) and end it. */
 static enum hold_next
 lp_finish(struct hold *hd, struct lp *lp, int status, struct buf *resp)
 {
-	struct app *app = hold_app(hd);
-	const struct http_held *conn = hold_conn(hd);
-	struct buf *out = &lp->out;
+	const char *type, *body;
+	size_t len;
 
-	/* Records a batch drained for us meanwhile are ours to send. */
-	if (lp->registered)
-		waiter_unregister(app->notifier, hold_waiter(hd), out);
-	lp->registered = 0;
-	/* The drain that returned records ended the poll already (poll_drain,
-	 * drain_many): only an answer without records needs poll_end. */
-	if (status != 204 && out->len == 0)
-		end_poll(app, &lp->pi);
+	lp_settle(hold_app(hd), hold_waiter(hd), lp, status, &type, &body, &len);
 	if (status == -1) {
-		if (out->len > 0)
+		if (lp->out.len > 0)
 			log_warn("connection %s: client left a held poll; %zu bytes of records"
-			    " were not delivered", lp->pi.connection_id, out->len);
+			    " were not delivered", lp->pi.connection_id, lp->out.len);
 		log_debug("connection %s: client left a held poll", lp->pi.connection_id);
-	} else if (status == 200 && out->len > 0) {
-		send_log_close(lp->pi.connection_id, out->data, out->len);
-		http_response_bytes(conn, 200, "application/octet-stream", out->data, out->len,
-		    HTTP_NO_CACHE, resp);
-	} else if (status == 200 || status == 204) {
-		http_response_bytes(conn, status, "text/plain", "", 0, HTTP_NO_CACHE, resp);
-	} else {
-		http_response_bytes(conn, status, "text/plain", "Service Unavailable", 19,
-		    HTTP_NO_CACHE, resp);
-	}
+	} else
+		http_response_bytes(hold_conn(hd), status, type, body, len, HTTP_NO_CACHE, resp);
 	log_debug("request GET (held poll) connection %s: status %d", lp->pi.connection_id,
 	    status);
 	return HOLD_END;
@@ -268,6 +284,8 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	struct hold *hd = NULL;
 	struct http_held conn;
 	enum store_status st;
+	const char *type, *body;
+	size_t len;
 	int status;
 
 	if (lp == NULL) {
@@ -317,22 +335,10 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	}
 	if (status == 0 || status == DB_DOWN)
 		status = -1;	/* could not be detached: the client is gone */
-	waiter_unregister(app->notifier, hold_waiter(hd), &lp->out);
-	if (status != 204 && lp->out.len == 0)
-		end_poll(app, &lp->pi);
-	if (status == 200 && lp->out.len > 0) {
-		send_log_close(lp->pi.connection_id, lp->out.data, lp->out.len);
-		if (http_respond(h, 200, "application/octet-stream", lp->out.data, lp->out.len,
-		    HTTP_NO_CACHE) == -1)
-			log_warn("connection %s: poll answer lost (client gone)",
-			    lp->pi.connection_id);
-	} else if (status == 200) {
-		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
-	} else if (status == 204) {
-		http_respond(h, 204, "text/plain", "", 0, HTTP_NO_CACHE);
-	} else if (status != -1) {
-		http_text(h, status, "Service Unavailable");
-	}
+	lp_settle(app, hold_waiter(hd), lp, status, &type, &body, &len);
+	if (status != -1 && http_respond(h, status, type, body, len, HTTP_NO_CACHE) == -1 &&
+	    lp->out.len > 0)
+		log_warn("connection %s: poll answer lost (client gone)", lp->pi.connection_id);
 	hold_free_unused(hd);
 done:
 	lp_free(lp);

@@ -824,13 +824,20 @@ loop_count(struct loop *l)
 	return atomic_load(&l->count);
 }
 
+/* Raise one of the loop's command flags. */
+static void
+command(struct loop *l, int *flag)
+{
+	pthread_mutex_lock(&l->qlock);
+	*flag = 1;
+	signal_loop(l);
+	pthread_mutex_unlock(&l->qlock);
+}
+
 void
 loop_stop_all(struct loop *l)
 {
-	pthread_mutex_lock(&l->qlock);
-	l->cmd_stop = 1;
-	signal_loop(l);
-	pthread_mutex_unlock(&l->qlock);
+	command(l, &l->cmd_stop);
 }
 
 void
@@ -866,8 +873,5 @@ loop_handoff(struct loop *l, int timeout_ms)
 void
 loop_unpark(struct loop *l)
 {
-	pthread_mutex_lock(&l->qlock);
-	l->cmd_unpark = 1;
-	signal_loop(l);
-	pthread_mutex_unlock(&l->qlock);
+	command(l, &l->cmd_unpark);
 }
