@@ -21,6 +21,7 @@
 #define READ_CHUNK	512	/* the web server sends a held request little: an abort */
 #define KEEP_BUF	4096	/* an idle buffer larger than this is given back */
 #define NO_HEAP		SIZE_MAX
+#define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */
 
 struct hold {
 	const struct hold_kind	*kind;
@@ -526,6 +527,10 @@ completed(struct loop *l, struct hold *h)
 		timer_remove(l, h);
 		h->closing = 1;
 		flush(l, h);	/* destroys it once written */
+		/* A web server that stops reading the answer is not waited for
+		 * without a bound. */
+		if (!h->dead)
+			timer_set(l, h, hold_now_ms() + CLOSE_GRACE_MS);
 		return;
 	case HOLD_PARK:
 		h->done = 1;
@@ -728,6 +733,12 @@ loop_thread(void *arg)
 			struct hold *h = l->heap[0];
 
 			timer_remove(l, h);
+			if (h->closing) {
+				log_warn("loop: an answer not taken by the web server in %d s; its"
+				    " connection is closed", CLOSE_GRACE_MS / 1000);
+				hold_destroy(l, h);
+				continue;
+			}
 			make_ready(l, h, HOLD_TIMER);
 		}
 		dispatch(l);
