@@ -185,7 +185,7 @@ int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
 	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed, maxbuf, jobs;
-	long maxanswer;
+	long maxanswer, clientcheck;
 	long lockt, stmt, idletx, acquire, pergroup;
 	const char *lvl, *origins;
 
@@ -201,6 +201,8 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	     * goes out next. */
 	    env_int("POLLHUB_MAX_ANSWER", 1048576, 4096, 256L * 1024 * 1024,
 		&maxanswer, err, errlen) ||
+	    /* Before a held poll takes records: is its client still there? */
+	    env_int("POLLHUB_CLIENT_CHECK", 1, 0, 1, &clientcheck, err, errlen) ||
 	    env_int("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
 	    /* No wait without a bound: every pooled session has these (ms). */
 	    env_int("POLLHUB_DB_LOCK_TIMEOUT", 2000, 1, 600000, &lockt, err, errlen) ||
@@ -222,6 +224,7 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	cfg->threads = (int)threads;
 	cfg->max_buffered = (size_t)maxbuf;
 	cfg->max_answer = (size_t)maxanswer;
+	cfg->client_check = (int)clientcheck;
 	cfg->db_pool = (int)pool;
 	cfg->loop_jobs = jobs > 0 ? (int)jobs : (int)pool;
 	cfg->db_lock_timeout = (int)lockt;

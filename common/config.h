@@ -18,6 +18,7 @@ struct config {
 	int		 loop_jobs;		/* the event loop's job threads */
 	size_t		 max_buffered;		/* bytes queued for one stream's client */
 	size_t		 max_answer;		/* bytes of records in one poll answer or event */
+	int		 client_check;		/* ask the kernel whether a held poll's client left */
 	int		 db_pool;
 	int		 db_lock_timeout;	/* ms a statement waits for a lock */
 	int		 db_statement_timeout;	/* ms a statement may run */

@@ -429,20 +429,16 @@ notifier_stop(struct notifier *n)
 		(w)->nextf->prevf = (w)->prevf;			\
 } while (0)
 
-void
-waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
-    const char *group, long long poll_no, int stream)
-{
-	waiter_register_hook(n, w, connection_id, group, poll_no, stream, NULL, NULL);
-}
-
-void
-waiter_register_hook(struct notifier *n, struct waiter *w, const char *connection_id,
-    const char *group, long long poll_no, int stream, void (*wake_fn)(void *), void *wake_arg)
+/* Set before the waiter is in the tables: a batch reads peer without the lock. */
+static void
+register_with(struct notifier *n, struct waiter *w, const char *connection_id,
+    const char *group, long long poll_no, int stream, const struct tcpdiag_conn *peer,
+    void (*wake_fn)(void *), void *wake_arg)
 {
 	pthread_condattr_t attr;
 
 	memset(w, 0, sizeof(*w));
+	w->peer = peer;
 	w->wake_fn = wake_fn;
 	w->wake_arg = wake_arg;
 	w->connection_id = connection_id;
@@ -462,6 +458,28 @@ waiter_register_hook(struct notifier *n, struct waiter *w, const char *connectio
 	if (group != NULL)
 		CHAIN_PUSH(n->by_group[bucket(group)], w, g_prev, g_next);
 	pthread_mutex_unlock(&n->lock);
+}
+
+void
+waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
+    const char *group, long long poll_no, int stream)
+{
+	waiter_register_hook(n, w, connection_id, group, poll_no, stream, NULL, NULL);
+}
+
+void
+waiter_register_hook(struct notifier *n, struct waiter *w, const char *connection_id,
+    const char *group, long long poll_no, int stream, void (*wake_fn)(void *), void *wake_arg)
+{
+	register_with(n, w, connection_id, group, poll_no, stream, NULL, wake_fn, wake_arg);
+}
+
+void
+waiter_register_peer(struct notifier *n, struct waiter *w, const char *connection_id,
+    const char *group, long long poll_no, const struct tcpdiag_conn *peer,
+    void (*wake_fn)(void *), void *wake_arg)
+{
+	register_with(n, w, connection_id, group, poll_no, 0, peer, wake_fn, wake_arg);
 }
 
 /* Move delivered records to out (lock held). */

@@ -33,6 +33,7 @@
 
 struct store;
 struct notifier;
+struct tcpdiag_conn;
 
 /* One waiting poll or stream (in the event loop's hold, or on a thread's
  * stack); apart from what the drain callback fills in, fields are private to
@@ -53,6 +54,10 @@ struct waiter {
 	int		 draining;	/* draining itself: no batch may claim it */
 	void		(*wake_fn)(void *);	/* also told of news (the event loop), or NULL */
 	void		*wake_arg;
+	/* The client's TCP connection to the web server (borrowed for the
+	 * registration's life), or NULL: a drain for it first asks whether the
+	 * client is still there (tcpdiag). */
+	const struct tcpdiag_conn *peer;
 	/* Filled by the drain callback: */
 	struct buf	 records;	/* 0x1E-terminated records (may be empty) */
 	int		 served;	/* 1: records is all there was; 0: drain yourself */
@@ -85,6 +90,11 @@ void	waiter_register(struct notifier *, struct waiter *, const char *connection_
 void	waiter_register_hook(struct notifier *, struct waiter *, const char *connection_id,
 	    const char *group, long long poll_no, int stream, void (*wake_fn)(void *),
 	    void *wake_arg);
+/* waiter_register_hook for a long poll whose client's connection is known
+ * (peer, borrowed; NULL: not known): see struct waiter's peer. */
+void	waiter_register_peer(struct notifier *, struct waiter *, const char *connection_id,
+	    const char *group, long long poll_no, const struct tcpdiag_conn *peer,
+	    void (*wake_fn)(void *), void *wake_arg);
 
 enum wait_result {
 	WAIT_TIMEOUT,		/* the deadline passed */

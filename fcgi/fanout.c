@@ -1,9 +1,13 @@
 #include "fanout.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "log.h"
+#include "tcpdiag.h"
 
 #define CHUNK 1000	/* waiters per query: bounds statement size and lock time */
 
@@ -30,13 +34,44 @@ row(void *ctx, size_t i, int served, int more, const char *records, size_t len)
 	w->more = more;
 }
 
+/* Leave out the polls whose client has closed its connection to the web
+ * server: drained, their records would go into a dead socket. Left unserved,
+ * each drains for itself and ends without records (longpoll.c). Returns how
+ * many are kept, first in waiters[]. One sock_diag socket for the batch. */
+static size_t
+keep_present(struct waiter **waiters, size_t n)
+{
+	size_t kept = 0;
+	int fd = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct waiter *w = waiters[i];
+
+		if (w->peer != NULL && fd == -1 && (fd = tcpdiag_open()) == -1)
+			log_debug("fan-out: no sock_diag socket; clients are not checked");
+		if (w->peer != NULL && tcpdiag_query(fd, w->peer) == TCPDIAG_PEER_CLOSED)
+			continue;
+		waiters[kept++] = w;
+	}
+	if (fd != -1)
+		close(fd);
+	return kept;
+}
+
 void
-fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n)
+fanout_drain(void *ctx, PGconn *db, struct waiter **all, size_t total)
 {
 	struct buf ids = BUF_INIT, polls = BUF_INIT;
-
 	const struct app *app = ctx;
+	struct waiter **waiters = all;
+	size_t n = total;
 
+	/* The notifier's array is ours for the call; a copy keeps its order. */
+	if ((waiters = malloc(total * sizeof(*waiters))) != NULL) {
+		memcpy(waiters, all, total * sizeof(*waiters));
+		n = keep_present(waiters, total);
+	} else
+		waiters = all;
 	for (size_t start = 0; start < n; start += CHUNK) {
 		struct chunk c = { waiters + start, n - start < CHUNK ? n - start : CHUNK };
 		int oom = 0;
@@ -59,4 +94,6 @@ fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n)
 	}
 	buf_free(&ids);
 	buf_free(&polls);
+	if (waiters != all)
+		free(waiters);
 }

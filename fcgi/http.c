@@ -34,6 +34,9 @@ http_request_init(struct http_request *h, FCGX_Request *r)
 	h->query = param(r, "QUERY_STRING");
 	h->accept = param(r, "HTTP_ACCEPT");
 	h->remote_addr = param(r, "REMOTE_ADDR");
+	h->remote_port = param(r, "REMOTE_PORT");
+	h->server_addr = param(r, "SERVER_ADDR");
+	h->server_port = param(r, "SERVER_PORT");
 	h->user_agent = param(r, "HTTP_USER_AGENT");
 	if (*h->user_agent == '\0')
 		h->user_agent = param(r, "HTTP_X_SIGNALR_USER_AGENT");

@@ -18,6 +18,8 @@ struct http_request {
 	const char	*query;		/* "" when absent */
 	const char	*accept;	/* "" when absent */
 	const char	*remote_addr;	/* "" when absent */
+	/* The client's TCP connection as the web server sees it (tcpdiag). */
+	const char	*remote_port, *server_addr, *server_port;	/* "" when absent */
 	const char	*user_agent;	/* User-Agent or X-SignalR-User-Agent; "" when absent */
 	const char	*content_length;	/* NULL when absent */
 	const char	*origin;	/* the Origin header; "" when absent */

@@ -9,9 +9,11 @@
 #include "loop.h"
 
 #include "log.h"
+#include "tcpdiag.h"
 
 #define DB_RETRY 1		/* seconds between tries while the database is away */
 #define DB_DOWN (-2)		/* drain(): the database could not be asked; try again */
+#define CLIENT_LEFT (-3)	/* drain(): the client closed its connection; nothing taken */
 
 static void
 end_poll(struct app *app, const struct poll_info *pi)
@@ -25,7 +27,10 @@ end_poll(struct app *app, const struct poll_info *pi)
 }
 
 /* Drain once (records a batch delivered first). Returns the HTTP status to
- * answer with, 0 to keep waiting, or DB_DOWN. */
+ * answer with, 0 to keep waiting, DB_DOWN, or CLIENT_LEFT: the kernel says the
+ * client closed its connection to the web server (w->peer), so the records
+ * stay in the database for the connection's next poll, instead of going to
+ * a web server that would write them into a dead socket. */
 static int
 drain(struct app *app, const char *token, const struct poll_info *pi, struct waiter *w,
     struct buf *out)
@@ -36,6 +41,14 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	int more = 0;
 
 	waiter_drain_begin(app->notifier, w, out);
+	if (w->peer != NULL && tcpdiag_check(w->peer) == TCPDIAG_PEER_CLOSED) {
+		waiter_drain_end(app->notifier, w);
+		if (out->len > 0)
+			return 200;	/* a batch took them before the client left */
+		log_info("connection %s: the client closed its connection during a held poll;"
+		    " what is pending waits for its next poll", pi->connection_id);
+		return CLIENT_LEFT;
+	}
 	/* What a batch delivered counts against the budget; the next poll gets
 	 * the rest. */
 	if ((db = store_acquire(app->store)) != NULL) {
@@ -68,7 +81,18 @@ struct lp {
 	int		 registered;	/* its waiter is (not while parked for the next image) */
 	int		 drain_first;	/* its first step drains (resumed, or taken back) */
 	struct buf	 out;		/* records for the answer */
+	struct tcpdiag_conn peer;	/* the client's connection to the web server */
+	int		 has_peer;	/* peer is known (and POLLHUB_CLIENT_CHECK) */
 };
+
+/* Register the poll's waiter (before any drain: no wake-up falls in between). */
+static void
+lp_register(struct app *app, struct hold *hd, struct lp *lp)
+{
+	waiter_register_peer(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
+	    lp->pi.poll_no, lp->has_peer ? &lp->peer : NULL, hold_wake, hd);
+	lp->registered = 1;
+}
 
 static void
 lp_free(void *state)
@@ -155,11 +179,8 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		lp->drain_first = 1;	/* if the exec fails and it comes back */
 		return HOLD_PARK;
 	}
-	if ((why & HOLD_START) && !lp->registered) {
-		waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id,
-		    lp->pi.group, lp->pi.poll_no, 0, hold_wake, hd);
-		lp->registered = 1;
-	}
+	if ((why & HOLD_START) && !lp->registered)
+		lp_register(app, hd, lp);
 	if (lp->drain_first) {
 		lp->drain_first = 0;
 		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
@@ -186,6 +207,8 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
 		drained = 1;
 	}
+	if (status == CLIENT_LEFT)
+		status = 200;	/* empty, to a web server that has nobody to give it to */
 	if (status == DB_DOWN) {
 		lp->retry = 1;
 		status = 0;
@@ -322,11 +345,12 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
-	/* Register before the first drain so no wake-up can fall in between. */
-	waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
-	    lp->pi.poll_no, 0, hold_wake, hd);
-	lp->registered = 1;
+	lp->has_peer = app->cfg.client_check && tcpdiag_parse(&lp->peer, h->server_addr,
+	    h->server_port, h->remote_addr, h->remote_port) == 0;
+	lp_register(app, hd, lp);
 	status = drain(app, token, &lp->pi, hold_waiter(hd), &lp->out);
+	if (status == CLIENT_LEFT)
+		status = 200;
 	if ((status == 0 || status == DB_DOWN) && http_detach(h, &conn) == 0) {
 		/* Nothing yet: the event loop holds it from here, no thread. */
 		lp->retry = status == DB_DOWN;
@@ -361,9 +385,7 @@ longpoll_resume(struct app *app, const struct http_held *conn, const char *token
 		lp_free(lp);
 		return -1;
 	}
-	waiter_register_hook(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
-	    lp->pi.poll_no, 0, hold_wake, hd);
-	lp->registered = 1;
+	lp_register(app, hd, lp);
 	log_debug("connection %s: held poll resumed", pi->connection_id);
 	loop_add(app->loop, hd, conn);
 	return 0;

@@ -1,0 +1,53 @@
+/*
+ * tcpdiag: has the client of a held request closed its TCP connection to the
+ * web server? Asked of this host's kernel (Linux sock_diag, as `ss` does; no
+ * privilege needed), because neither web server says so while a request waits:
+ * Apache's mod_proxy_fcgi watches only the backend socket, and lighttpd passes
+ * the client's FIN on only with "tcp-fin-propagate". A held long poll asks
+ * before it takes records from the database, so an abandoned poll leaves them
+ * for the next one.
+ *
+ * Only an exact match of the connection in CLOSE_WAIT (its peer's FIN has
+ * come, the web server still holds it) counts as closed; anything else is
+ * UNKNOWN (the web server on another host or in another network namespace,
+ * SERVER_PORT not the port the client used, a rewritten REMOTE_ADDR): the
+ * answer can stop a drain, never start a wrong one.
+ */
+#ifndef POLLHUB_TCPDIAG_H
+#define POLLHUB_TCPDIAG_H
+
+#include <stdint.h>
+
+/* One TCP connection as the web server holds it: its own (server) end and its peer. */
+struct tcpdiag_conn {
+	int		 family;	/* AF_INET or AF_INET6; 0: not set */
+	unsigned char	 local[16], peer[16];	/* network order; 4 bytes for AF_INET */
+	uint16_t	 local_port, peer_port;	/* host order */
+};
+
+enum tcpdiag_state {
+	TCPDIAG_UNKNOWN = 0,	/* not found, not asked, or the kernel would not say */
+	TCPDIAG_OPEN,		/* found, and its peer has not closed */
+	TCPDIAG_PEER_CLOSED	/* found in CLOSE_WAIT: the client closed (or half-closed) */
+};
+
+/* Fill *c from the CGI parameters SERVER_ADDR, SERVER_PORT, REMOTE_ADDR and
+ * REMOTE_PORT (numeric addresses, IPv6 with or without a v4-mapped form; a
+ * zone suffix refused). Any NULL or unusable: -1, and *c unset (family 0).
+ * 0 on success. Pure. */
+int	tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *server_port,
+	    const char *remote_addr, const char *remote_port);
+
+/* A sock_diag socket for tcpdiag_query (close(2) it), or -1 (errno set). */
+int	tcpdiag_open(void);
+
+/* What the kernel says of *c, on a descriptor from tcpdiag_open (fd -1: UNKNOWN).
+ * One request and one answer; never blocks beyond the kernel's reply. */
+enum tcpdiag_state tcpdiag_query(int fd, const struct tcpdiag_conn *c);
+
+/* Open, query, close: for a single question. */
+enum tcpdiag_state tcpdiag_check(const struct tcpdiag_conn *c);
+
+const char *tcpdiag_strstate(enum tcpdiag_state);
+
+#endif

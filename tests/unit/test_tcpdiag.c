@@ -1,0 +1,136 @@
+/* Unit tests for common/tcpdiag.h: parsing, and the kernel's answer about real
+ * loopback connections (open, closed by the peer, unknown). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcpdiag.h"
+#include "unit.h"
+
+static void
+test_parse(void)
+{
+	struct tcpdiag_conn c;
+	static const unsigned char lo4[4] = { 127, 0, 0, 1 };
+	static const unsigned char mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3 };
+
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", "8080", "127.0.0.1", "51234"), 0);
+	CHECK_INTEQ(c.family, AF_INET);
+	CHECK(memcmp(c.local, lo4, 4) == 0);
+	CHECK_INTEQ(c.local_port, 8080);
+	CHECK_INTEQ(c.peer_port, 51234);
+	CHECK_INTEQ(tcpdiag_parse(&c, "::1", "443", "2001:db8::5", "65535"), 0);
+	CHECK_INTEQ(c.family, AF_INET6);
+	CHECK_INTEQ(c.peer[15], 5);
+	/* One end in each form (a dual-stack listener): both v4-mapped. */
+	CHECK_INTEQ(tcpdiag_parse(&c, "::ffff:10.1.2.3", "80", "10.1.2.3", "1000"), 0);
+	CHECK_INTEQ(c.family, AF_INET6);
+	CHECK(memcmp(c.peer, mapped, 16) == 0 && memcmp(c.local, mapped, 16) == 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "10.1.2.3", "80", "::ffff:10.1.2.3", "1000"), 0);
+	CHECK(memcmp(c.local, mapped, 16) == 0);
+
+	/* Unusable: not numeric, zone, ports out of range or not decimal, missing. */
+	static const char *const bad[][4] = {
+		{ "localhost", "80", "127.0.0.1", "1" },
+		{ "127.0.0.1", "80", "fe80::1%eth0", "1" },
+		{ "127.0.0.1", "0", "127.0.0.1", "1" },
+		{ "127.0.0.1", "65536", "127.0.0.1", "1" },
+		{ "127.0.0.1", "80", "127.0.0.1", "-1" },
+		{ "127.0.0.1", "80", "127.0.0.1", "1 " },
+		{ "127.0.0.1", "", "127.0.0.1", "1" },
+		{ "127.0.0.1", "80", "127.0.0.1", "99999999999999999999" },
+		{ " 127.0.0.1", "80", "127.0.0.1", "1" },
+		{ "127.0.0.1", "80", "", "1" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c.family = 99;
+		CHECK_INTEQ(tcpdiag_parse(&c, bad[i][0], bad[i][1], bad[i][2], bad[i][3]), -1);
+		CHECK_INTEQ(c.family, 0);
+	}
+	CHECK_INTEQ(tcpdiag_parse(&c, NULL, "80", "127.0.0.1", "1"), -1);
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", "80", "127.0.0.1", NULL), -1);
+	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_UNKNOWN);	/* unset */
+	CHECK_INTEQ(tcpdiag_query(-1, &c), TCPDIAG_UNKNOWN);
+	CHECK_STREQ(tcpdiag_strstate(TCPDIAG_PEER_CLOSED), "closed by the client");
+}
+
+/* The server's end of a loopback connection, as a web server would describe it. */
+static void
+describe(int server_fd, struct tcpdiag_conn *c)
+{
+	struct sockaddr_in l, p;
+	socklen_t ll = sizeof(l), pl = sizeof(p);
+	char la[INET_ADDRSTRLEN], pa[INET_ADDRSTRLEN], lp[8], pp[8];
+
+	CHECK(getsockname(server_fd, (struct sockaddr *)&l, &ll) == 0);
+	CHECK(getpeername(server_fd, (struct sockaddr *)&p, &pl) == 0);
+	inet_ntop(AF_INET, &l.sin_addr, la, sizeof(la));
+	inet_ntop(AF_INET, &p.sin_addr, pa, sizeof(pa));
+	snprintf(lp, sizeof(lp), "%u", ntohs(l.sin_port));
+	snprintf(pp, sizeof(pp), "%u", ntohs(p.sin_port));
+	CHECK_INTEQ(tcpdiag_parse(c, la, lp, pa, pp), 0);
+}
+
+static void
+test_kernel(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct tcpdiag_conn c, other;
+	int ls, cl, sv, cl2, sv2, fd;
+
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ls, 4) == 0);
+	CHECK(getsockname(ls, (struct sockaddr *)&a, &al) == 0);
+	cl = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(cl, (struct sockaddr *)&a, sizeof(a)) == 0);
+	sv = accept(ls, NULL, NULL);
+	cl2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(cl2, (struct sockaddr *)&a, sizeof(a)) == 0);
+	sv2 = accept(ls, NULL, NULL);
+	CHECK(sv >= 0 && sv2 >= 0);
+	describe(sv, &c);
+	describe(sv2, &other);
+
+	fd = tcpdiag_open();
+	CHECK(fd >= 0);
+	CHECK_INTEQ(tcpdiag_query(fd, &c), TCPDIAG_OPEN);
+	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_OPEN);
+	/* The client closes: the server's end is in CLOSE_WAIT; the other is not. */
+	close(cl);
+	usleep(20000);
+	CHECK_INTEQ(tcpdiag_query(fd, &c), TCPDIAG_PEER_CLOSED);
+	CHECK_INTEQ(tcpdiag_query(fd, &other), TCPDIAG_OPEN);
+	/* A half-close looks the same (documented). */
+	shutdown(cl2, SHUT_WR);
+	usleep(20000);
+	CHECK_INTEQ(tcpdiag_query(fd, &other), TCPDIAG_PEER_CLOSED);
+	/* A connection that does not exist here: the lookup falls back to the
+	 * listener, which is not it. */
+	c.peer_port = c.peer_port == 65535 ? 1 : (uint16_t)(c.peer_port + 1);
+	if (c.peer_port == other.peer_port)
+		c.peer_port = (uint16_t)(c.peer_port + 1);
+	CHECK_INTEQ(tcpdiag_query(fd, &c), TCPDIAG_UNKNOWN);
+	/* Nobody listens there at all. */
+	c.local_port = 1;
+	CHECK_INTEQ(tcpdiag_query(fd, &c), TCPDIAG_UNKNOWN);
+	/* Many questions on one descriptor stay in step. */
+	for (int i = 0; i < 1000; i++)
+		if (tcpdiag_query(fd, &other) != TCPDIAG_PEER_CLOSED)
+			break;
+	CHECK_INTEQ(tcpdiag_query(fd, &other), TCPDIAG_PEER_CLOSED);
+	close(fd);
+	close(sv);
+	close(sv2);
+	close(cl2);
+	close(ls);
+}
+
+int
+main(void)
+{
+	test_parse();
+	test_kernel();
+	return unit_done();
+}
