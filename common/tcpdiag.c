@@ -7,6 +7,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,6 +84,19 @@ tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *serve
 	t.family = fl == fp ? fl : AF_INET6;
 	*c = t;
 	return 0;
+}
+
+int
+tcpdiag_format(const struct tcpdiag_conn *c, char *out, size_t outlen)
+{
+	char la[INET6_ADDRSTRLEN], pa[INET6_ADDRSTRLEN];
+	int n;
+
+	if (c->family == 0 || inet_ntop(c->family, c->local, la, sizeof(la)) == NULL ||
+	    inet_ntop(c->family, c->peer, pa, sizeof(pa)) == NULL)
+		return -1;
+	n = snprintf(out, outlen, "%s %u %s %u", la, c->local_port, pa, c->peer_port);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
 int

@@ -16,6 +16,7 @@
 #ifndef POLLHUB_TCPDIAG_H
 #define POLLHUB_TCPDIAG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* One TCP connection as the web server holds it: its own (server) end and its peer. */
@@ -37,6 +38,15 @@ enum tcpdiag_state {
  * 0 on success. Pure. */
 int	tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *server_port,
 	    const char *remote_addr, const char *remote_port);
+
+/* Room for one numeric address as text (INET6_ADDRSTRLEN), and for what
+ * tcpdiag_format writes, NUL included. */
+#define TCPDIAG_ADDR_TEXT	46
+#define TCPDIAG_TEXT		(2 * TCPDIAG_ADDR_TEXT + 14)
+
+/* Write *c as "SERVER_ADDR SERVER_PORT REMOTE_ADDR REMOTE_PORT" (numeric, what
+ * tcpdiag_parse reads back) into out. 0, or -1 when unset or out is too small. */
+int	tcpdiag_format(const struct tcpdiag_conn *c, char *out, size_t outlen);
 
 /* A sock_diag socket for tcpdiag_query (close(2) it), or -1 (errno set). */
 int	tcpdiag_open(void);

@@ -195,10 +195,15 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 
 		/* The older format (a stream: no kind, no timeout, no CORS) is
 		 * still read, from an image of an earlier version. */
+		char peer[TCPDIAG_TEXT];
+
 		fprintf(f, "%c %d %d %d %lld %s %s %lld %d %d ", (char)p->kind, p->fd,
 		    p->request_id, p->keep, p->pi.poll_no, p->token, p->pi.connection_id,
 		    p->left_ms, p->cors_index, p->vary_origin);
 		put_hex(f, p->pi.group);
+		/* A poll's client connection, when known (an older line ends before). */
+		if (tcpdiag_format(&p->peer, peer, sizeof(peer)) == 0)
+			fprintf(f, " %s", peer);
 		fputc('\n', f);
 	}
 	pthread_mutex_unlock(&ho->lock);
@@ -239,7 +244,7 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 static void
 close_leaked(void)
 {
-	char line[2 * SQL_GROUP_SIZE + 256];
+	char line[2 * SQL_GROUP_SIZE + 384];
 	int *keep = NULL, nkeep = 0, dup_fd;
 	FILE *f = NULL;
 	DIR *d;
@@ -351,15 +356,18 @@ from_hex(const char *hex, char *out, size_t outlen)
 static int
 parse_item(const char *line, struct handoff_item *p, char *hex)
 {
-	char kind;
+	char kind, sa[TCPDIAG_ADDR_TEXT], sp[8], ra[TCPDIAG_ADDR_TEXT], rp[8];
+	int n;
 
 	memset(p, 0, sizeof(*p));
 	p->cors_index = -1;
-	if (sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2049s", &kind, &p->fd,
-	    &p->request_id, &p->keep, &p->pi.poll_no, p->token, p->pi.connection_id, &p->left_ms,
-	    &p->cors_index, &p->vary_origin, hex) == 11 &&
-	    (kind == HANDOFF_STREAM || kind == HANDOFF_POLL)) {
+	n = sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2049s %45s %7s %45s %7s", &kind,
+	    &p->fd, &p->request_id, &p->keep, &p->pi.poll_no, p->token, p->pi.connection_id,
+	    &p->left_ms, &p->cors_index, &p->vary_origin, hex, sa, sp, ra, rp);
+	if ((n == 11 || n == 15) && (kind == HANDOFF_STREAM || kind == HANDOFF_POLL)) {
 		p->kind = (enum handoff_kind)kind;
+		if (n == 15)
+			(void)tcpdiag_parse(&p->peer, sa, sp, ra, rp);	/* else unknown */
 		return 0;
 	}
 	memset(p, 0, sizeof(*p));
@@ -374,7 +382,7 @@ handoff_resume(struct app *app, int *polls)
 {
 	int mfd = inherited_handoff, resumed = 0;
 	/* A record: numbers, token, id and the group in hex (2 bytes a byte). */
-	char line[2 * SQL_GROUP_SIZE + 256], hex[2 * SQL_GROUP_SIZE];
+	char line[2 * SQL_GROUP_SIZE + 384], hex[2 * SQL_GROUP_SIZE];
 	FILE *f;
 	int norigins = 0;
 
@@ -410,7 +418,8 @@ handoff_resume(struct app *app, int *polls)
 		conn.vary_origin = p.vary_origin;
 		/* A stream's headers went out in the first image: what follows is
 		 * records. A poll has written nothing yet. */
-		rc = p.kind == HANDOFF_POLL ? longpoll_resume(app, &conn, p.token, &p.pi, p.left_ms) :
+		rc = p.kind == HANDOFF_POLL ?
+		    longpoll_resume(app, &conn, p.token, &p.pi, &p.peer, p.left_ms) :
 		    sse_resume(app, &conn, p.token, &p.pi);
 		if (rc == -1) {
 			log_error("handoff: out of memory for connection %s", p.pi.connection_id);

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "store.h"
+#include "tcpdiag.h"
 
 struct app;
 struct handoff;
@@ -43,6 +44,7 @@ struct handoff_item {
 	long long		 left_ms;	/* a poll: what is left of its timeout */
 	char			 token[64];
 	struct poll_info	 pi;
+	struct tcpdiag_conn	 peer;		/* a poll's client connection (family 0: unknown) */
 };
 /* Record a held request for the next image (the event loop, once everything
  * queued for it is written). 0, or -1 (no memory): the caller ends it. */

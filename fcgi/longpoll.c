@@ -263,6 +263,8 @@ lp_park_info(struct hold *hd, struct handoff_item *item)
 	snprintf(item->token, sizeof(item->token), "%s", lp->token);
 	item->pi = lp->pi;
 	item->left_ms = left > 0 ? left : 0;
+	if (lp->has_peer)
+		item->peer = lp->peer;
 }
 
 static const struct hold_kind lp_kind = {
@@ -370,7 +372,7 @@ done:
 
 int
 longpoll_resume(struct app *app, const struct http_held *conn, const char *token,
-    const struct poll_info *pi, long long left_ms)
+    const struct poll_info *pi, const struct tcpdiag_conn *peer, long long left_ms)
 {
 	struct lp *lp = calloc(1, sizeof(*lp));
 	struct hold *hd;
@@ -379,6 +381,8 @@ longpoll_resume(struct app *app, const struct http_held *conn, const char *token
 		return -1;
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
 	lp->pi = *pi;
+	lp->peer = *peer;
+	lp->has_peer = app->cfg.client_check && peer->family != 0;
 	lp->deadline_ms = hold_now_ms() + left_ms;
 	lp->drain_first = 1;	/* what came while it was parked */
 	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {

@@ -9,12 +9,13 @@
 
 #include "app.h"
 #include "http.h"
+#include "tcpdiag.h"
 
 void	longpoll_handle(struct app *, struct http_request *, const char *token);
 /* A poll the previous image held (restart in place), on conn, with left_ms
- * of its timeout to go: the loop holds it on. -1 when out of memory (conn is
- * the caller's). */
+ * of its timeout to go, its client's connection peer (family 0: unknown):
+ * the loop holds it on. -1 when out of memory (conn is the caller's). */
 int	longpoll_resume(struct app *, const struct http_held *conn, const char *token,
-	    const struct poll_info *, long long left_ms);
+	    const struct poll_info *, const struct tcpdiag_conn *peer, long long left_ms);
 
 #endif

@@ -100,6 +100,29 @@ describe('an abandoned long poll keeps its records for the next poll', { skip: l
 			/client closed its connection during a held poll/, 'the responder says it saw the client go');
 	});
 
+	it('a poll held across a restart in place is still checked: abandon it after the SIGHUP, the push arrives once', async () => {
+		const { port } = stack;
+		const hubPath = new URL(stack.hubUrl).pathname;
+		const token = await rawConnection(port, hubPath);
+		const held = request(port, `${hubPath}?id=${token}`);
+		held.done.catch(() => {});
+		await sleep(300);
+		await stack.reloadResponder(0);
+		assert.match(fs.readFileSync(`${stack.runDir}/pollhub.log`, 'utf8'), /held poll resumed/, 'the poll went to the new image');
+		held.req.destroy();
+		await sleep(300);
+		const writer = await connect(stack.hubUrl);
+		const title = 'after a restart and an abandon';
+		try {
+			await writer.invoke('create', meeting(title));
+		} finally {
+			await stopAll(writer);
+		}
+		await sleep(200);
+		const next = await request(port, `${hubPath}?id=${token}`).done;
+		assert.equal(pushesOf(next.body, title), 1, `got ${JSON.stringify(next.body)}\n${logTail(stack)}`);
+	});
+
 	it('30 of 60 clients abandon their polls: each gets the push once, in the poll it holds or in the next', async () => {
 		const { port } = stack;
 		const hubPath = new URL(stack.hubUrl).pathname;

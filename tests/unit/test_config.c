@@ -138,6 +138,26 @@ test_max_pending(void)
 	unsetenv("POLLHUB_MAX_PENDING");
 }
 
+static void
+test_client_check(void)
+{
+	struct config cfg;
+	char err[300];
+
+	unsetenv("POLLHUB_CLIENT_CHECK");
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.client_check, 1);
+	config_free(&cfg);
+	setenv("POLLHUB_CLIENT_CHECK", "0", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.client_check, 0);
+	config_free(&cfg);
+	setenv("POLLHUB_CLIENT_CHECK", "yes", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_CLIENT_CHECK must be an integer from 0 to 1");
+	unsetenv("POLLHUB_CLIENT_CHECK");
+}
+
 /* The database bounds: defaults, values, ranges, and the per-group share
  * (a quarter of the pool unless given, never more than the pool). */
 static void
@@ -190,6 +210,7 @@ main(void)
 	test_origins_refused();
 	test_load();
 	test_max_pending();
+	test_client_check();
 	test_db_limits();
 	return unit_done();
 }

@@ -53,6 +53,32 @@ test_parse(void)
 	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_UNKNOWN);	/* unset */
 	CHECK_INTEQ(tcpdiag_query(-1, &c), TCPDIAG_UNKNOWN);
 	CHECK_STREQ(tcpdiag_strstate(TCPDIAG_PEER_CLOSED), "closed by the client");
+	CHECK_INTEQ(tcpdiag_format(&c, NULL, 0), -1);	/* unset */
+
+	/* Written as text (across a restart in place) and read back. */
+	static const char *const good[][4] = {
+		{ "127.0.0.1", "8080", "10.0.0.7", "51234" },
+		{ "2001:db8::1", "443", "2001:db8::5", "65535" },
+		{ "::ffff:10.1.2.3", "80", "10.1.2.3", "1000" },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct tcpdiag_conn again;
+		char text[TCPDIAG_TEXT], a[TCPDIAG_ADDR_TEXT], b[TCPDIAG_ADDR_TEXT], ap[8], bp[8];
+
+		CHECK_INTEQ(tcpdiag_parse(&c, good[i][0], good[i][1], good[i][2], good[i][3]), 0);
+		CHECK_INTEQ(tcpdiag_format(&c, text, sizeof(text)), 0);
+		CHECK_INTEQ(sscanf(text, "%45s %7s %45s %7s", a, ap, b, bp), 4);
+		CHECK_INTEQ(tcpdiag_parse(&again, a, ap, b, bp), 0);
+		CHECK(memcmp(&again, &c, sizeof(c)) == 0);
+		CHECK_INTEQ(tcpdiag_format(&c, text, 10), -1);	/* too small */
+	}
+	CHECK_INTEQ(tcpdiag_parse(&c, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "65535",
+	    "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "65535"), 0);
+	{
+		char text[TCPDIAG_TEXT];
+
+		CHECK_INTEQ(tcpdiag_format(&c, text, sizeof(text)), 0);	/* the longest fits */
+	}
 }
 
 /* The server's end of a loopback connection, as a web server would describe it. */
