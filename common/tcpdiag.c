@@ -38,10 +38,20 @@ parse_port(const char *s, uint16_t *out)
 static int
 parse_addr(const char *s, unsigned char *out)
 {
-	if (s == NULL || strlen(s) >= INET6_ADDRSTRLEN)
+	char v6[INET6_ADDRSTRLEN];
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) >= INET6_ADDRSTRLEN + 2)
 		return 0;
 	if (inet_pton(AF_INET, s, out) == 1)
 		return AF_INET;
+	/* lighttpd writes a listener's IPv6 SERVER_ADDR as in its URL: "[::1]". */
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		memcpy(v6, s + 1, n - 2);
+		v6[n - 2] = '\0';
+		s = v6;
+	} else if (n >= INET6_ADDRSTRLEN)
+		return 0;
 	if (inet_pton(AF_INET6, s, out) == 1)
 		return AF_INET6;
 	return 0;
@@ -105,18 +115,33 @@ tcpdiag_open(void)
 	return socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 }
 
+/* The kernel's address (family fam) is ours (family c->family); an IPv4
+ * connection accepted by a dual-stack listener is an AF_INET6 socket with
+ * v4-mapped addresses, and web servers report it as plain IPv4. */
+static int
+same_addr(int fam, const void *kaddr, const struct tcpdiag_conn *c, const unsigned char *a)
+{
+	static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const unsigned char *k = kaddr;
+
+	if (fam == c->family)
+		return memcmp(k, a, fam == AF_INET ? 4 : 16) == 0;
+	if (fam == AF_INET6 && c->family == AF_INET)
+		return memcmp(k, prefix, 12) == 0 && memcmp(k + 12, a, 4) == 0;
+	/* And the other way round: asked in the v4-mapped form, an IPv4 socket. */
+	return fam == AF_INET && c->family == AF_INET6 && memcmp(a, prefix, 12) == 0 &&
+	    memcmp(k, a + 12, 4) == 0;
+}
+
 /* The answer is about the connection asked for: a lookup that misses the
  * connection falls back to the listening socket, which is not it. */
 static int
 same_conn(const struct inet_diag_msg *m, const struct tcpdiag_conn *c)
 {
-	size_t alen = c->family == AF_INET ? 4 : 16;
-
-	return m->idiag_family == c->family &&
-	    ntohs(m->id.idiag_sport) == c->local_port &&
+	return ntohs(m->id.idiag_sport) == c->local_port &&
 	    ntohs(m->id.idiag_dport) == c->peer_port &&
-	    memcmp(m->id.idiag_src, c->local, alen) == 0 &&
-	    memcmp(m->id.idiag_dst, c->peer, alen) == 0;
+	    same_addr(m->idiag_family, m->id.idiag_src, c, c->local) &&
+	    same_addr(m->idiag_family, m->id.idiag_dst, c, c->peer);
 }
 
 enum tcpdiag_state

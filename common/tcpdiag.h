@@ -33,8 +33,8 @@ enum tcpdiag_state {
 };
 
 /* Fill *c from the CGI parameters SERVER_ADDR, SERVER_PORT, REMOTE_ADDR and
- * REMOTE_PORT (numeric addresses, IPv6 with or without a v4-mapped form; a
- * zone suffix refused). Any NULL or unusable: -1, and *c unset (family 0).
+ * REMOTE_PORT (numeric addresses; IPv6 also in brackets, with or without a
+ * v4-mapped form; a zone suffix refused). Any NULL or unusable: -1, and *c unset (family 0).
  * 0 on success. Pure. */
 int	tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *server_port,
 	    const char *remote_addr, const char *remote_port);

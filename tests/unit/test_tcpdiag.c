@@ -29,6 +29,9 @@ test_parse(void)
 	CHECK(memcmp(c.peer, mapped, 16) == 0 && memcmp(c.local, mapped, 16) == 0);
 	CHECK_INTEQ(tcpdiag_parse(&c, "10.1.2.3", "80", "::ffff:10.1.2.3", "1000"), 0);
 	CHECK(memcmp(c.local, mapped, 16) == 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "[::1]", "8080", "::1", "5000"), 0);
+	CHECK_INTEQ(c.family, AF_INET6);
+	CHECK_INTEQ(c.local[15], 1);
 
 	/* Unusable: not numeric, zone, ports out of range or not decimal, missing. */
 	static const char *const bad[][4] = {
@@ -41,6 +44,9 @@ test_parse(void)
 		{ "127.0.0.1", "", "127.0.0.1", "1" },
 		{ "127.0.0.1", "80", "127.0.0.1", "99999999999999999999" },
 		{ " 127.0.0.1", "80", "127.0.0.1", "1" },
+		{ "[127.0.0.1]", "80", "127.0.0.1", "1" },
+		{ "[::1", "80", "127.0.0.1", "1" },
+		{ "[]", "80", "127.0.0.1", "1" },
 		{ "127.0.0.1", "80", "", "1" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -123,6 +129,21 @@ test_kernel(void)
 	CHECK(fd >= 0);
 	CHECK_INTEQ(tcpdiag_query(fd, &c), TCPDIAG_OPEN);
 	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_OPEN);
+	{
+		/* An IPv4 socket asked about in the v4-mapped form. */
+		struct tcpdiag_conn m;
+		char l6[64], p6[64], lp[8], pp[8], l4[16], p4[16];
+
+		inet_ntop(AF_INET, c.local, l4, sizeof(l4));
+		inet_ntop(AF_INET, c.peer, p4, sizeof(p4));
+		snprintf(l6, sizeof(l6), "::ffff:%s", l4);
+		snprintf(p6, sizeof(p6), "::ffff:%s", p4);
+		snprintf(lp, sizeof(lp), "%u", c.local_port);
+		snprintf(pp, sizeof(pp), "%u", c.peer_port);
+		CHECK_INTEQ(tcpdiag_parse(&m, l6, lp, p6, pp), 0);
+		CHECK_INTEQ(m.family, AF_INET6);
+		CHECK_INTEQ(tcpdiag_query(fd, &m), TCPDIAG_OPEN);
+	}
 	/* The client closes: the server's end is in CLOSE_WAIT; the other is not. */
 	close(cl);
 	usleep(20000);
@@ -153,10 +174,54 @@ test_kernel(void)
 	close(ls);
 }
 
+/* A dual-stack listener ([::]) takes an IPv4 client: its socket is AF_INET6
+ * with v4-mapped addresses, and web servers report both ends as plain IPv4. */
+static void
+test_dual_stack(void)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a6);
+	struct tcpdiag_conn c;
+	char lp[8], pp[8];
+	int ls, cl, sv, off = 0;
+	struct sockaddr_in me;
+	socklen_t ml = sizeof(me);
+
+	ls = socket(AF_INET6, SOCK_STREAM, 0);
+	if (ls < 0 || setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0 ||
+	    bind(ls, (struct sockaddr *)&a6, sizeof(a6)) != 0 || listen(ls, 4) != 0) {
+		printf("no IPv6 here: dual-stack case skipped\n");
+		if (ls >= 0)
+			close(ls);
+		return;
+	}
+	CHECK(getsockname(ls, (struct sockaddr *)&a6, &al) == 0);
+	a4.sin_port = a6.sin6_port;
+	cl = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(cl, (struct sockaddr *)&a4, sizeof(a4)) == 0);
+	sv = accept(ls, NULL, NULL);
+	CHECK(sv >= 0 && getsockname(cl, (struct sockaddr *)&me, &ml) == 0);
+	snprintf(lp, sizeof(lp), "%u", ntohs(a6.sin6_port));
+	snprintf(pp, sizeof(pp), "%u", ntohs(me.sin_port));
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", lp, "127.0.0.1", pp), 0);
+	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_OPEN);
+	CHECK_INTEQ(tcpdiag_parse(&c, "::ffff:127.0.0.1", lp, "::ffff:127.0.0.1", pp), 0);
+	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_OPEN);
+	close(cl);
+	usleep(20000);
+	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_PEER_CLOSED);
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", lp, "127.0.0.1", pp), 0);
+	CHECK_INTEQ(tcpdiag_check(&c), TCPDIAG_PEER_CLOSED);
+	close(sv);
+	close(ls);
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_kernel();
+	test_dual_stack();
 	return unit_done();
 }
