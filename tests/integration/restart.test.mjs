@@ -88,7 +88,11 @@ describe('restart in place (SIGHUP)', { timeout: 180000 }, () => {
 			for (const n of handed) assert.equal(n, CLIENTS / 2, 'every stream was handed over');
 			const polls = [...logText.matchAll(/handed over, and (\d+) held poll\(s\)/g)].map((m) => Number(m[1]));
 			assert.equal(polls.at(-1), CLIENTS / 2, `every held poll was handed over in the quiet restart (${polls})`);
-			assert.match(logText, new RegExp(`resumed ${CLIENTS / 2} stream\\(s\\) from the previous image, and ${CLIENTS / 2} held poll\\(s\\)`));
+			// The new image logs what it resumed just after "ready", which
+			// reloadResponder waits for: the line may be a moment behind.
+			const resumed = new RegExp(`resumed ${CLIENTS / 2} stream\\(s\\) from the previous image, and ${CLIENTS / 2} held poll\\(s\\)`);
+			await waitFor(() => resumed.test(fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8')), 5000,
+				'every stream and held poll resumed by the new image');
 			await clients[0].invoke('create', meeting('After the quiet restart'));
 			await waitFor(() => clients.every((c, i) => i === 0 || c.pushes.payloads('create').some((p) => p.Title === 'After the quiet restart')),
 				10000, 'a create after the quiet restart at every other client');
