@@ -61,6 +61,16 @@ function logTail(stack) {
 	return fs.readFileSync(`${stack.runDir}/pollhub.log`, 'utf8').split('\n').slice(-25).join('\n');
 }
 
+// A member of the group (a real client) creates a meeting: a push to everyone else.
+async function createAs(stack, title) {
+	const writer = await connect(stack.hubUrl);
+	try {
+		await writer.invoke('create', meeting(title));
+	} finally {
+		await stopAll(writer);
+	}
+}
+
 // Abandon a held poll, commit a push, poll again, three times.
 async function abandonRounds(stack, tag) {
 	const { port } = stack;
@@ -111,13 +121,8 @@ describe('an abandoned long poll keeps its records for the next poll', { skip: l
 		assert.match(fs.readFileSync(`${stack.runDir}/pollhub.log`, 'utf8'), /held poll resumed/, 'the poll went to the new image');
 		held.req.destroy();
 		await sleep(300);
-		const writer = await connect(stack.hubUrl);
 		const title = 'after a restart and an abandon';
-		try {
-			await writer.invoke('create', meeting(title));
-		} finally {
-			await stopAll(writer);
-		}
+		await createAs(stack, title);
 		await sleep(200);
 		const next = await request(port, `${hubPath}?id=${token}`).done;
 		assert.equal(pushesOf(next.body, title), 1, `got ${JSON.stringify(next.body)}\n${logTail(stack)}`);
@@ -133,13 +138,8 @@ describe('an abandoned long poll keeps its records for the next poll', { skip: l
 		await sleep(500);
 		for (let i = 0; i < 30; i++) held[i].req.destroy();
 		await sleep(300);
-		const writer = await connect(stack.hubUrl);
 		const title = 'crowd after abandon';
-		try {
-			await writer.invoke('create', meeting(title));
-		} finally {
-			await stopAll(writer);
-		}
+		await createAs(stack, title);
 		const stayed = await Promise.all(held.slice(30).map((h) => h.done));
 		stayed.forEach((r, i) => assert.equal(pushesOf(r.body, title), 1, `client ${30 + i} stayed: the push in its held poll`));
 		// Everyone polls again: the ones that left get it now, the others not twice.
