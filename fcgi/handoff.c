@@ -193,10 +193,10 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 	for (size_t i = 0; i < ho->n; i++) {
 		const struct handoff_item *p = &ho->list[i];
 
-		/* The older format (a stream: no kind, no timeout, no CORS) is
-		 * still read, from an image of an earlier version. */
 		char peer[TCPDIAG_TEXT];
 
+		/* The older format (a stream: no kind, no timeout, no CORS) is
+		 * still read, from an image of an earlier version. */
 		fprintf(f, "%c %d %d %d %lld %s %s %lld %d %d ", (char)p->kind, p->fd,
 		    p->request_id, p->keep, p->pi.poll_no, p->token, p->pi.connection_id,
 		    p->left_ms, p->cors_index, p->vary_origin);
