@@ -161,9 +161,8 @@ tcpdiag_query(int fd, const struct tcpdiag_conn *c)
 
 	if (fd < 0 || c == NULL || (c->family != AF_INET && c->family != AF_INET6))
 		return TCPDIAG_UNKNOWN;
-	/* An answer left from an earlier question would be taken for this one. */
-	while (recv(fd, &ans, sizeof(ans), MSG_DONTWAIT) > 0)
-		;
+	/* No answer can be left from an earlier question: the kernel answers a
+	 * single lookup within send(), and each is read right after. */
 	memset(&req, 0, sizeof(req));
 	req.nlh.nlmsg_len = sizeof(req);
 	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
@@ -210,18 +209,4 @@ tcpdiag_check(const struct tcpdiag_conn *c)
 	s = tcpdiag_query(fd, c);
 	close(fd);
 	return s;
-}
-
-const char *
-tcpdiag_strstate(enum tcpdiag_state s)
-{
-	switch (s) {
-	case TCPDIAG_OPEN:
-		return "open";
-	case TCPDIAG_PEER_CLOSED:
-		return "closed by the client";
-	case TCPDIAG_UNKNOWN:
-		break;
-	}
-	return "unknown";
 }

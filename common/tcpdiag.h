@@ -58,6 +58,4 @@ enum tcpdiag_state tcpdiag_query(int fd, const struct tcpdiag_conn *c);
 /* Open, query, close: for a single question. */
 enum tcpdiag_state tcpdiag_check(const struct tcpdiag_conn *c);
 
-const char *tcpdiag_strstate(enum tcpdiag_state);
-
 #endif

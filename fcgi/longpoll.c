@@ -13,7 +13,6 @@
 
 #define DB_RETRY 1		/* seconds between tries while the database is away */
 #define DB_DOWN (-2)		/* drain(): the database could not be asked; try again */
-#define CLIENT_LEFT (-3)	/* drain(): the client closed its connection; nothing taken */
 
 static void
 end_poll(struct app *app, const struct poll_info *pi)
@@ -27,10 +26,10 @@ end_poll(struct app *app, const struct poll_info *pi)
 }
 
 /* Drain once (records a batch delivered first). Returns the HTTP status to
- * answer with, 0 to keep waiting, DB_DOWN, or CLIENT_LEFT: the kernel says the
- * client closed its connection to the web server (w->peer), so the records
- * stay in the database for the connection's next poll, instead of going to
- * a web server that would write them into a dead socket. */
+ * answer with, 0 to keep waiting, or DB_DOWN. When the kernel says the client
+ * closed its connection to the web server (w->peer), nothing is drained: an
+ * empty 200 goes to a web server that has nobody to give it to, and the
+ * records stay in the database for the connection's next poll. */
 static int
 drain(struct app *app, const char *token, const struct poll_info *pi, struct waiter *w,
     struct buf *out)
@@ -47,7 +46,7 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 			return 200;	/* a batch took them before the client left */
 		log_info("connection %s: the client closed its connection during a held poll;"
 		    " what is pending waits for its next poll", pi->connection_id);
-		return CLIENT_LEFT;
+		return 200;
 	}
 	/* What a batch delivered counts against the budget; the next poll gets
 	 * the rest. */
@@ -81,8 +80,8 @@ struct lp {
 	int		 registered;	/* its waiter is (not while parked for the next image) */
 	int		 drain_first;	/* its first step drains (resumed, or taken back) */
 	struct buf	 out;		/* records for the answer */
-	struct tcpdiag_conn peer;	/* the client's connection to the web server */
-	int		 has_peer;	/* peer is known (and POLLHUB_CLIENT_CHECK) */
+	struct tcpdiag_conn peer;	/* the client's connection to the web server;
+					 * family 0: unknown, or POLLHUB_CLIENT_CHECK=0 */
 };
 
 /* Register the poll's waiter (before any drain: no wake-up falls in between). */
@@ -90,7 +89,7 @@ static void
 lp_register(struct app *app, struct hold *hd, struct lp *lp)
 {
 	waiter_register_peer(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
-	    lp->pi.poll_no, lp->has_peer ? &lp->peer : NULL, hold_wake, hd);
+	    lp->pi.poll_no, lp->peer.family != 0 ? &lp->peer : NULL, hold_wake, hd);
 	lp->registered = 1;
 }
 
@@ -207,8 +206,6 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
 		drained = 1;
 	}
-	if (status == CLIENT_LEFT)
-		status = 200;	/* empty, to a web server that has nobody to give it to */
 	if (status == DB_DOWN) {
 		lp->retry = 1;
 		status = 0;
@@ -263,8 +260,7 @@ lp_park_info(struct hold *hd, struct handoff_item *item)
 	snprintf(item->token, sizeof(item->token), "%s", lp->token);
 	item->pi = lp->pi;
 	item->left_ms = left > 0 ? left : 0;
-	if (lp->has_peer)
-		item->peer = lp->peer;
+	item->peer = lp->peer;
 }
 
 static const struct hold_kind lp_kind = {
@@ -347,12 +343,11 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
-	lp->has_peer = app->cfg.client_check && tcpdiag_parse(&lp->peer, h->server_addr,
-	    h->server_port, h->remote_addr, h->remote_port) == 0;
+	if (app->cfg.client_check)	/* else, or unusable: family 0, not checked */
+		(void)tcpdiag_parse(&lp->peer, h->server_addr, h->server_port, h->remote_addr,
+		    h->remote_port);
 	lp_register(app, hd, lp);
 	status = drain(app, token, &lp->pi, hold_waiter(hd), &lp->out);
-	if (status == CLIENT_LEFT)
-		status = 200;
 	if ((status == 0 || status == DB_DOWN) && http_detach(h, &conn) == 0) {
 		/* Nothing yet: the event loop holds it from here, no thread. */
 		lp->retry = status == DB_DOWN;
@@ -381,8 +376,8 @@ longpoll_resume(struct app *app, const struct http_held *conn, const char *token
 		return -1;
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
 	lp->pi = *pi;
-	lp->peer = *peer;
-	lp->has_peer = app->cfg.client_check && peer->family != 0;
+	if (app->cfg.client_check)
+		lp->peer = *peer;
 	lp->deadline_ms = hold_now_ms() + left_ms;
 	lp->drain_first = 1;	/* what came while it was parked */
 	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
