@@ -1,0 +1,147 @@
+#include "pgwait.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "log.h"
+
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void *
+cancel_thread(void *arg)
+{
+	PGcancel *cancel = arg;
+	char err[256];
+
+	if (!PQcancel(cancel, err, sizeof(err)))
+		log_warn("database: the cancel request failed: %s", err);
+	PQfreeCancel(cancel);
+	return NULL;
+}
+
+void
+pgwait_cancel(PGconn *db)
+{
+	PGcancel *cancel = PQgetCancel(db);
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started;
+
+	if (cancel == NULL)
+		return;
+	/* PQcancel opens a new connection to the server: on a host that does not
+	 * answer that blocks for the kernel's connect timeout, so not here. */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	started = pthread_create(&tid, &attr, cancel_thread, cancel) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started)
+		(void)cancel_thread(cancel);
+}
+
+/* Wait until the result is complete or until the deadline (0: none).
+ * 1: complete, 0: deadline, -1: the connection failed. */
+static int
+wait_result(PGconn *db, long long deadline)
+{
+	while (PQisBusy(db)) {
+		struct pollfd p = { .fd = PQsocket(db), .events = POLLIN };
+		int timeout = -1, n;
+
+		if (deadline > 0) {
+			long long left = deadline - now_ms();
+
+			if (left <= 0)
+				return 0;
+			timeout = left > 60000 ? 60000 : (int)left;
+		}
+		if (p.fd < 0)
+			return -1;
+		n = poll(&p, 1, timeout);
+		if (n == -1 && errno != EINTR)
+			return -1;
+		if (n > 0 && !PQconsumeInput(db))
+			return -1;
+	}
+	return 1;
+}
+
+/* Every result of the statement; the last one is kept (with an error, the
+ * error). */
+static PGresult *
+collect(PGconn *db)
+{
+	PGresult *last = NULL, *r;
+
+	while ((r = PQgetResult(db)) != NULL) {
+		ExecStatusType s = PQresultStatus(r);
+
+		if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR &&
+		    s != PGRES_FATAL_ERROR) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(last);
+		last = r;
+	}
+	return last;
+}
+
+PGresult *
+pgwait_exec(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
+    int timeout_ms, enum pgwait_status *st)
+{
+	long long start = now_ms();
+	int w;
+
+	*st = PGWAIT_LOST;
+	if (!PQsendQueryParams(db, sql, n, NULL, params, NULL, NULL, 0))
+		return NULL;
+	/* A blocking connection has sent it all: nothing left to flush. */
+	w = wait_result(db, timeout_ms > 0 ? start + timeout_ms : 0);
+	if (w == -1)
+		return NULL;
+	if (w == 0) {
+		log_warn("database: %s: session (backend pid %d) did not answer in %d ms;"
+		    " cancelling it", what, PQbackendPID(db), timeout_ms);
+		pgwait_cancel(db);
+		w = wait_result(db, now_ms() + PGWAIT_CANCEL_GRACE_MS);
+		if (w != 1) {
+			log_warn("database: %s: session (backend pid %d) did not answer the"
+			    " cancel in %d ms either; it is given up", what, PQbackendPID(db),
+			    PGWAIT_CANCEL_GRACE_MS);
+			*st = w == 0 ? PGWAIT_TIMEOUT : PGWAIT_LOST;
+			return NULL;
+		}
+		*st = PGWAIT_CANCELLED;
+		return collect(db);
+	}
+	*st = PGWAIT_OK;
+	return collect(db);
+}
+
+const char *
+pgwait_strstatus(enum pgwait_status st)
+{
+	switch (st) {
+	case PGWAIT_OK:
+		return "ok";
+	case PGWAIT_CANCELLED:
+		return "cancelled past its deadline";
+	case PGWAIT_TIMEOUT:
+		return "no answer past its deadline";
+	case PGWAIT_LOST:
+		return "connection lost";
+	}
+	return "unknown";
+}
