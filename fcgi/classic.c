@@ -461,7 +461,7 @@ classic_handle(struct app *app, struct http_request *h)
 		return;
 	}
 	if (strcmp(h->method, "POST") == 0) {
-		switch (http_read_body(h, app->cfg.max_message_size, &cr.form)) {
+		switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &cr.form)) {
 		case BODY_OK:
 			break;
 		case BODY_TOO_LARGE:
@@ -469,6 +469,9 @@ classic_handle(struct app *app, struct http_request *h)
 			goto done;
 		case BODY_ERROR:
 			http_text(h, 400, "Bad Request");
+			goto done;
+		case BODY_TIMEOUT:
+			http_text(h, 408, "Request Timeout");
 			goto done;
 		}
 	}

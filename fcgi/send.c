@@ -223,7 +223,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	enum store_status st;
 
 	memset(&sc, 0, sizeof(sc));
-	switch (http_read_body(h, app->cfg.max_message_size, &body)) {
+	switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &body)) {
 	case BODY_OK:
 		break;
 	case BODY_TOO_LARGE:
@@ -231,6 +231,12 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		goto done;
 	case BODY_ERROR:
 		http_text(h, 400, "Bad Request");
+		goto done;
+	case BODY_TIMEOUT:
+		/* Slower than POLLHUB_BODY_TIMEOUT: the worker is not held longer. */
+		log_info("request: body not received within %d ms (POLLHUB_BODY_TIMEOUT): 408",
+		    app->cfg.body_timeout);
+		http_text(h, 408, "Request Timeout");
 		goto done;
 	}
 	if (ping(app, h, token, &body))
