@@ -251,8 +251,9 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		store_rollback(db);
 		classic_result_error(result, inv->id, "The connection is closing.");
 	} else {
+		/* The result goes in this answer, not the queue: no pending bound. */
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
-		    app->cfg.max_answer };
+		    app->cfg.max_answer, 0 };
 
 		if (store_set_sender(db, sc.id) != STORE_OK ||
 		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
