@@ -181,6 +181,24 @@ fail:
 	return -1;
 }
 
+/* What one request may cost: a body that trickles in holds a worker, a POST
+ * of many reads fills the database (issue 18). */
+static int
+config_load_bounds(struct config *cfg, char *err, size_t errlen)
+{
+	long body, invocations, pendingbytes;
+
+	if (env_int("POLLHUB_BODY_TIMEOUT", 10000, 100, 600000, &body, err, errlen) ||
+	    env_int("POLLHUB_MAX_INVOCATIONS", 32, 1, 100000, &invocations, err, errlen) ||
+	    env_int("POLLHUB_MAX_PENDING_BYTES", 8L * 1024 * 1024, 65536, 1024L * 1024 * 1024,
+		&pendingbytes, err, errlen))
+		return -1;
+	cfg->body_timeout = (int)body;
+	cfg->max_invocations = (int)invocations;
+	cfg->max_pending_bytes = (size_t)pendingbytes;
+	return 0;
+}
+
 int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
@@ -220,6 +238,8 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    /* Above it the reaper closes the connection (006_bounded.sql). */
 	    env_int("POLLHUB_MAX_PENDING", 1000, 10, 1000000, &maxpending, err, errlen) ||
 	    env_int("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
+		return -1;
+	if (config_load_bounds(cfg, err, errlen) == -1)
 		return -1;
 	cfg->threads = (int)threads;
 	cfg->max_buffered = (size_t)maxbuf;

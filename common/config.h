@@ -32,6 +32,9 @@ struct config {
 	int		 max_pending;		/* messages pending for one connection */
 	int		 detailed_errors;
 	enum log_level	 log_level;
+	int		 body_timeout;		/* ms to read a short request's whole body */
+	int		 max_invocations;	/* hub invocations run per POST */
+	size_t		 max_pending_bytes;	/* bytes queued for one connection (reads refused past it) */
 };
 
 /* Fill cfg from the environment. On an invalid value writes a message naming

@@ -107,6 +107,32 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 	}
 }
 
+/* A read's result is queued for the connection until it polls: one POST of
+ * many reads of a large calendar would fill the database. Refuse the result
+ * that would take the connection's queue past max_pending_bytes. */
+static void
+pending_bound(const struct hub_caller *c, const char *target, struct outcome *o)
+{
+	long long queued;
+	char why[300];
+
+	if (c->max_pending_bytes == 0)
+		return;
+	if (store_queued_bytes(c->db, c->connection_id, &queued) != STORE_OK) {
+		o->db_failed = 1;
+		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
+		return;
+	}
+	if ((size_t)queued + o->result.len + 64 <= c->max_pending_bytes)
+		return;
+	snprintf(why, sizeof(why), "The result (%zu bytes) would take what is queued for this"
+	    " connection (%lld bytes) past POLLHUB_MAX_PENDING_BYTES (%zu); nothing was queued."
+	    " Take what is pending, then read again.", o->result.len, queued, c->max_pending_bytes);
+	buf_free(&o->result);
+	o->stamp = -1;
+	fail_invoke(o, c, target, "HubException", why);
+}
+
 static void
 dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outcome *o)
 {
@@ -158,6 +184,8 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 				buf_free(&o->result);
 				o->stamp = -1;
 				fail_invoke(o, c, msg->target, "HubException", why);
+			} else {
+				pending_bound(c, msg->target, o);
 			}
 			break;
 		case STORE_BUSY:
@@ -210,6 +238,19 @@ done:
 		*stamp = o.error[0] != '\0' ? -1 : o.stamp;
 	buf_free(&o.result);
 	return rc;
+}
+
+int
+hub_refuse(const struct hub_caller *c, const struct hub_message *msg, const char *why,
+    struct buf *completion)
+{
+	struct outcome o;
+
+	if (msg->invocation_id == NULL)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	fail_invoke(&o, c, msg->target, "HubException", why);
+	return hubproto_completion_error(completion, msg->invocation_id, o.error);
 }
 
 int

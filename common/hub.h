@@ -19,6 +19,8 @@ struct hub_caller {
 	const char	*group;
 	int		 detailed_errors;
 	size_t		 max_answer;	/* a read's result above this is a completion error */
+	size_t		 max_pending_bytes; /* a read that would queue more for the
+					     * connection is refused; 0: no bound */
 };
 
 /* Run one invocation (type 1 or 4). When it has an invocationId, exactly one
@@ -30,6 +32,12 @@ struct hub_caller {
  * rolls back). A lock held elsewhere past lock_timeout is a completion error. */
 int	hub_invoke(const struct hub_caller *, const struct hub_message *,
 	    struct buf *completion, long long *stamp);
+
+/* Answer an invocation without running it: a completion error (a
+ * HubException naming why) when it has an invocationId, nothing otherwise.
+ * Returns 0, or -1 when out of memory. */
+int	hub_refuse(const struct hub_caller *, const struct hub_message *, const char *why,
+	    struct buf *completion);
 
 /* 1 when the invocation writes meetings (create, update, destroy): it may
  * wait for a calendar's locks, so its POST counts against the group's share

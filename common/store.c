@@ -1025,3 +1025,19 @@ store_maintain(PGconn *db, const char *id, int poll_timeout, int disconnect_time
 	PQclear(r);
 	return STORE_OK;
 }
+
+enum store_status
+store_queued_bytes(PGconn *db, const char *connection_id, long long *bytes)
+{
+	const char *p[] = { connection_id };
+	PGresult *r;
+	enum store_status st;
+
+	st = tuples(db, "SELECT coalesce(sum(octet_length(d.payload) + 1), 0)"
+	    " FROM pollhub.connection_messages d WHERE d.connection_id = $1", 1, p, &r);
+	if (st != STORE_OK)
+		return st;
+	*bytes = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return STORE_OK;
+}

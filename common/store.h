@@ -204,4 +204,9 @@ struct maintain_result {
 enum store_status store_maintain(PGconn *, const char *id, int poll_timeout,
 		    int disconnect_timeout, int max_pending, struct maintain_result *);
 
+/* The bytes of the records in the connection's own queue (completions,
+ * handshake answer, Close: connection_messages), as this transaction sees
+ * them (what a POST queued so far included). */
+enum store_status store_queued_bytes(PGconn *, const char *connection_id, long long *bytes);
+
 #endif

@@ -251,8 +251,9 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		store_rollback(db);
 		classic_result_error(result, inv->id, "The connection is closing.");
 	} else {
+		/* The result goes in this answer, not the queue: no pending bound. */
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
-		    app->cfg.max_answer };
+		    app->cfg.max_answer, 0 };
 
 		if (store_set_sender(db, sc.id) != STORE_OK ||
 		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
@@ -461,7 +462,7 @@ classic_handle(struct app *app, struct http_request *h)
 		return;
 	}
 	if (strcmp(h->method, "POST") == 0) {
-		switch (http_read_body(h, app->cfg.max_message_size, &cr.form)) {
+		switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &cr.form)) {
 		case BODY_OK:
 			break;
 		case BODY_TOO_LARGE:
@@ -469,6 +470,9 @@ classic_handle(struct app *app, struct http_request *h)
 			goto done;
 		case BODY_ERROR:
 			http_text(h, 400, "Bad Request");
+			goto done;
+		case BODY_TIMEOUT:
+			http_text(h, 408, "Request Timeout");
 			goto done;
 		}
 	}

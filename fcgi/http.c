@@ -1,11 +1,15 @@
 #include "http.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 
 /* What the preflight allows: the methods SignalR uses and the headers
  * @microsoft/signalr sends (Authorization with an access token factory).
@@ -129,28 +133,89 @@ http_request_origin(const char *origin, const char *sec_fetch_site, const char *
 	return http_origin_check(from, host, https, allowed);
 }
 
-enum body_status
-http_read_body(struct http_request *h, size_t max, struct buf *out)
+/* The receive timeout of the request's descriptor: ms, 0 for none. */
+static int
+set_receive_timeout(int fd, long ms)
 {
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* libfcgi reads the body with blocking read(2)s of the FastCGI connection,
+ * as many as the web server's records take: a client that sends a byte a
+ * second behind Apache (which passes the body on as it comes) would hold
+ * this worker for as long as it likes. So each call asks libfcgi only for
+ * what it has buffered, or for one more byte (one refill), with the
+ * descriptor's receive timeout set to what is left of timeout_ms; a read
+ * that times out sets the stream's error (EAGAIN), and FCGX_Finish_r closes
+ * a connection whose input failed, so the rest of the body is never taken
+ * for the next request. */
+enum body_status
+http_read_body(struct http_request *h, size_t max, long timeout_ms, struct buf *out)
+{
+	FCGX_Stream *in = h->fcgi->in;
+	struct timespec t0;
+	enum body_status st = BODY_OK;
 	char chunk[8192];
-	int n;
+	int n, want;
+	long left;
 
 	if (h->content_length != NULL && *h->content_length != '\0') {
 		char *end;
 		unsigned long long cl = strtoull(h->content_length, &end, 10);
 		if (*end != '\0')
-			return BODY_ERROR;
-		if (cl > max)
-			return BODY_TOO_LARGE;
+			st = BODY_ERROR;
+		else if (cl > max)
+			st = BODY_TOO_LARGE;
 	}
-	/* Bounded even without a Content-Length (chunked uploads). */
-	while ((n = FCGX_GetStr(chunk, sizeof(chunk), h->fcgi->in)) > 0) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (st == BODY_OK) {
+		if (in->rdNext < in->stop) {
+			want = (int)(in->stop - in->rdNext);
+			if (want > (int)sizeof(chunk))
+				want = (int)sizeof(chunk);
+		} else {
+			if ((left = timeout_ms - ms_since(&t0)) <= 0) {
+				st = BODY_TIMEOUT;
+				break;
+			}
+			if (set_receive_timeout(h->fcgi->ipcFd, left) == -1) {
+				st = BODY_ERROR;
+				break;
+			}
+			want = 1;
+		}
+		if ((n = FCGX_GetStr(chunk, want, in)) <= 0) {
+			int err = FCGX_GetError(in);
+
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				st = BODY_TIMEOUT;
+			else if (err != 0)
+				st = BODY_ERROR;
+			break;
+		}
+		/* Bounded even without a Content-Length (chunked uploads). */
 		if (out->len + (size_t)n > max)
-			return BODY_TOO_LARGE;
-		if (buf_append(out, chunk, (size_t)n) == -1)
-			return BODY_ERROR;
+			st = BODY_TOO_LARGE;
+		else if (buf_append(out, chunk, (size_t)n) == -1)
+			st = BODY_ERROR;
 	}
-	return FCGX_GetError(h->fcgi->in) != 0 ? BODY_ERROR : BODY_OK;
+	/* A connection the web server keeps must never be used again with
+	 * part of this body unread: close it once this request is answered. */
+	if (st != BODY_OK)
+		h->fcgi->keepConnection = 0;
+	set_receive_timeout(h->fcgi->ipcFd, 0);
+	return st;
 }
 
 static const char *
@@ -164,6 +229,7 @@ reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 500: return "Internal Server Error";

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -382,6 +383,34 @@ restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
 	    " started again, parked streams taken back)", err, again > 0 ? again : 0);
 }
 
+/* Every held poll or stream keeps its FastCGI connection open, so a
+ * responder started by a web server or spawn-fcgi with the usual soft limit
+ * of 1,024 would hold about 1,000 clients: raise the soft limit to the hard
+ * one and say so (make run and the shipped unit raise it too). */
+static void
+raise_descriptor_limit(void)
+{
+	struct rlimit rl;
+	rlim_t soft;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("descriptor limit: getrlimit failed: %s", strerror(errno));
+		return;
+	}
+	soft = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("descriptor limit: soft %llu, hard %llu: could not raise the soft"
+			    " limit: %s", (unsigned long long)soft, (unsigned long long)rl.rlim_max,
+			    strerror(errno));
+			return;
+		}
+	}
+	log_info("descriptor limit: soft %llu, hard %llu%s", (unsigned long long)soft,
+	    (unsigned long long)rl.rlim_max, soft != rl.rlim_max ? ": soft raised to the hard" : "");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -416,6 +445,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(app.cfg.log_level);
+	raise_descriptor_limit();
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the main thread's sigwait only. */
 	sigemptyset(&sigs);

@@ -64,12 +64,15 @@ handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 	return rc;
 }
 
+/* invocations: those of this POST so far; past POLLHUB_MAX_INVOCATIONS each
+ * is answered with a completion error and not run. */
 static int
-message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size_t len)
+message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size_t len,
+    int *invocations)
 {
 	struct hub_message msg;
 	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors,
-	    app->cfg.max_answer };
+	    app->cfg.max_answer, app->cfg.max_pending_bytes };
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
 	long long stamp = -1;
@@ -82,7 +85,16 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 	switch (msg.type) {
 	case HUB_INVOCATION:
 	case HUB_STREAM_INVOCATION:
-		if (hub_invoke(&caller, &msg, &out, &stamp) == -1)
+		if (++*invocations > app->cfg.max_invocations) {
+			snprintf(why, sizeof(why), "More than %d invocations in one request"
+			    " (POLLHUB_MAX_INVOCATIONS); this one was not run. Invoke it again.",
+			    app->cfg.max_invocations);
+			rc = hub_refuse(&caller, &msg, why, &out) == -1 ? -1 :
+			    queue(db, sc->id, &out, -1);
+			if (*invocations == app->cfg.max_invocations + 1)
+				log_info("connection %s: more than %d invocations in one request:"
+				    " the rest refused", sc->id, app->cfg.max_invocations);
+		} else if (hub_invoke(&caller, &msg, &out, &stamp) == -1)
 			rc = -1;
 		else
 			rc = queue(db, sc->id, &out, stamp);
@@ -110,6 +122,7 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 {
 	size_t off = 0, max = app->cfg.max_message_size;
 	char why[200];
+	int invocations = 0;
 	long n;
 
 	while (!sc->closing && off < sc->inbound.len &&
@@ -125,7 +138,7 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 		} else if (!sc->handshaken) {
 			rc = handshake(db, sc, rec, (size_t)n);
 		} else {
-			rc = message(app, db, sc, rec, (size_t)n);
+			rc = message(app, db, sc, rec, (size_t)n, &invocations);
 		}
 		if (rc == -1)
 			return -1;
@@ -223,7 +236,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	enum store_status st;
 
 	memset(&sc, 0, sizeof(sc));
-	switch (http_read_body(h, app->cfg.max_message_size, &body)) {
+	switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &body)) {
 	case BODY_OK:
 		break;
 	case BODY_TOO_LARGE:
@@ -231,6 +244,12 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		goto done;
 	case BODY_ERROR:
 		http_text(h, 400, "Bad Request");
+		goto done;
+	case BODY_TIMEOUT:
+		/* Slower than POLLHUB_BODY_TIMEOUT: the worker is not held longer. */
+		log_info("request: body not received within %d ms (POLLHUB_BODY_TIMEOUT): 408",
+		    app->cfg.body_timeout);
+		http_text(h, 408, "Request Timeout");
 		goto done;
 	}
 	if (ping(app, h, token, &body))

@@ -81,22 +81,27 @@ $$;
 CREATE OR REPLACE TRIGGER meetings_push AFTER INSERT OR UPDATE OR DELETE ON pollhub.meetings
 	FOR EACH ROW EXECUTE FUNCTION pollhub.meetings_push();
 
--- Join group g, starting after everything committed to it so far. No lock is
--- taken or waited for (an administrator's open transaction that pushed to g
--- holds its row): seqs are taken under the group row's lock held until
--- commit, so every row not yet committed has a seq above the committed
--- last_seq read here, and reaches the new member.
+-- Join group g, starting after everything committed to it so far: seqs are
+-- taken under the group row's lock held until commit, so every row not yet
+-- committed has a seq above the committed last_seq read here, and reaches the
+-- new member. The read holds the group row FOR KEY SHARE until commit: a push
+-- (enqueue's update of last_seq, FOR NO KEY UPDATE) neither waits for it nor
+-- makes it wait, but trim_group (FOR UPDATE SKIP LOCKED) skips the group, so
+-- a push that commits between this read and the membership's insert is not
+-- trimmed before the new member is counted (tests/sql/concurrency.c,
+-- 4c-join-races-trim). Only a trim's own short lock is ever waited for.
 CREATE OR REPLACE FUNCTION pollhub.join_group(p_connection text, g text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	s bigint;
 BEGIN
 	FOR attempt IN 1..3 LOOP
-		SELECT gr.last_seq INTO s FROM pollhub.groups gr WHERE gr.name = g;
+		SELECT gr.last_seq INTO s FROM pollhub.groups gr WHERE gr.name = g FOR KEY SHARE;
 		IF NOT FOUND THEN
 			INSERT INTO pollhub.groups (name) VALUES (g) ON CONFLICT DO NOTHING;
 			s := 0;
-			SELECT gr.last_seq INTO s FROM pollhub.groups gr WHERE gr.name = g;
+			SELECT gr.last_seq INTO s FROM pollhub.groups gr WHERE gr.name = g
+			   FOR KEY SHARE;
 		END IF;
 		BEGIN
 			INSERT INTO pollhub.memberships (connection_id, group_name, cursor)

@@ -201,7 +201,12 @@ LANGUAGE sql AS $$
 $$;
 
 -- A connection's send lock (transaction-scoped): everything that writes its
--- queue takes it, so that writes run one at a time in commit order. The
+-- queue (connection_messages) takes it, so that writes run one at a time and
+-- id order is commit order: POSTs (send_begin), send_to_connection, the
+-- pending cap (close_overfull, try only). disconnect_connection instead locks
+-- the row FOR UPDATE, which every writer's foreign-key check (KEY SHARE)
+-- waits for and which waits for them. The connection row itself is not what
+-- serialises the queue any more (001_core.sql's comment said so). The
 -- two-key form, class 0x7068 ('ph'), is apart from any other advisory lock.
 -- p_wait false: try only; false when another transaction holds it.
 CREATE OR REPLACE FUNCTION pollhub.send_lock(p_connection text, p_wait boolean) RETURNS boolean

@@ -138,14 +138,17 @@ $$;
 -- allowReconnect is queued after what is there, it is marked closing and
 -- leaves its groups (its cursors no longer hold back the trim), and its held
 -- poll or stream is woken to deliver the Close. Skipped (false) when another
--- session holds its row; counted again once locked.
+-- session holds its row or its send lock (a POST writing its queue: the Close
+-- must come after what that POST queues, in id order as in commit order);
+-- counted again on the next run.
 CREATE OR REPLACE FUNCTION pollhub.close_overfull(p_id text, p_max_pending integer)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM 1 FROM pollhub.connections c
 	 WHERE c.id = p_id AND c.state = 'open' FOR NO KEY UPDATE SKIP LOCKED;
-	IF NOT FOUND OR pollhub.pending_of(p_id) <= p_max_pending THEN
+	IF NOT FOUND OR pollhub.pending_of(p_id) <= p_max_pending
+	   OR NOT pollhub.send_lock(p_id, false) THEN
 		RETURN false;
 	END IF;
 	INSERT INTO pollhub.connection_messages (connection_id, payload)

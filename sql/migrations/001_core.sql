@@ -52,7 +52,10 @@ CREATE TABLE pollhub.outbox (
 );
 
 -- Completions, handshake answers and Close messages for one connection.
--- Written only under the connection row's lock, so id order is commit order.
+-- Written by one transaction at a time per connection, so id order is commit
+-- order. (Corrected after the fact, comments only: writers no longer lock the
+-- connection row; they take its send lock, pollhub.send_lock. The rule as it
+-- stands is in sql/functions/20_connections.sql.)
 CREATE TABLE pollhub.connection_messages (
 	id		bigserial PRIMARY KEY,
 	connection_id	text NOT NULL REFERENCES pollhub.connections (id) ON DELETE CASCADE,

@@ -199,6 +199,8 @@ describe(`POLLHUB_MAX_PENDING: a client that stops taking its messages (${transp
 	before(async () => {
 		stack = await startStack({ env: {
 			POLLHUB_MAX_PENDING: String(CAP), POLLHUB_DISCONNECT_TIMEOUT: '60', POLLHUB_POLL_TIMEOUT: '5',
+			// The own-queue case sends CAP + 10 invocations in one POST.
+			POLLHUB_MAX_INVOCATIONS: '1000',
 		} });
 	});
 	after(async () => { await stack?.stop(); });

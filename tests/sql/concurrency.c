@@ -1147,6 +1147,55 @@ out:
 }
 
 /*
+ * A join racing a trim (issue 18): join_group reads the group's last_seq,
+ * then inserts the membership. D holds the joiner J's connection row FOR
+ * UPDATE, so J's insert (its foreign-key check) waits right in that gap. B
+ * pushes P and commits; the old member M drains past it; C trims the group.
+ * J must still get P: the trim may not delete a push J has not been given
+ * (J's read holds the group row FOR KEY SHARE: the push does not wait for
+ * it, the trim skips the group until J commits).
+ */
+static void
+case_join_races_trim(void)
+{
+	struct conn m, j;
+	const char *g = ident("g");
+	PGresult *r;
+
+	if (mkconn(&m, "m", g) == -1 || push(X, g, "P0") == -1)
+		goto out;
+	expect_drain(drain(X, &m), "ok", "P0", "the old member is at P0");
+	snprintf(j.id, sizeof(j.id), "%s", ident("j"));
+	snprintf(j.token, sizeof(j.token), "%s-t", j.id);
+	snprintf(j.group, sizeof(j.group), "%s", g);
+	if (exec_(X, "INSERT INTO pollhub.connections (id, token, group_name, transport, handshaken)"
+	    " VALUES ($1, $2, $3, 'LongPolling', true)", ARGS(j.id, j.token, g)) == -1)
+		goto out;
+	exec_(D, "BEGIN", NOARGS);
+	exec_(D, "SELECT 1 FROM pollhub.connections WHERE id = $1 FOR UPDATE", ARGS(j.id));
+	if (send_(A, "SELECT pollhub.join_group($1, $2)", ARGS(j.id, g)) == -1)
+		goto out;
+	check(waits_for_lock(A), "the joiner waits in join_group, between its read and its insert");
+	PQclear(nowait(B, NOWAIT_MS, "a push while the joiner is in the gap", "SELECT"
+	    " pollhub.enqueue($1, $2)", ARGS(g, rec("P1"))));
+	value(X, m.poll, sizeof(m.poll), "SELECT poll_no FROM pollhub.poll_begin($1)", ARGS(m.token));
+	expect_drain(drain(X, &m), "ok", "P1", "the old member drains the push");
+	PQclear(nowait(C, NOWAIT_MS, "trim_group while the joiner is in the gap",
+	    "SELECT pollhub.trim_group($1, 1000)", ARGS(g)));
+	exec_(D, "COMMIT", NOARGS);
+	r = settle(A, "join_group");
+	PQclear(r);
+	if (value(X, j.poll, sizeof(j.poll), "SELECT poll_no FROM pollhub.poll_begin($1)",
+	    ARGS(j.token)) == -1)
+		goto out;
+	expect_drain(drain(X, &j), "ok", "P1", "the joiner gets the push that committed in the gap");
+	PQclear(run(C, "SELECT pollhub.trim_group($1, 1000)", ARGS(g)));
+	check(outbox_rows(g, "2") == 0, "a later trim removes what every member has");
+out:
+	cleanup();
+}
+
+/*
  * Sizing: 10,000 connections (long polls held) in 1,000 groups of 10, 20
  * rows per group and every member 6 to 10 rows behind the end (rows 1..10
  * of each group may go), then one maintain(): how long it takes, and the
@@ -1476,6 +1525,7 @@ main(int argc, char **argv)
 		case_run("3-send-blocked", case_send_blocked);
 		case_run("4a-reaper-skips-locked", case_reaper_skips_locked);
 		case_run("4b-reaper-sizing", case_reaper_sizing);
+		case_run("4c-join-races-trim", case_join_races_trim);
 		case_run("5a-classic-cursor", case_classic_cursor);
 		case_run("5b-classic-locks", case_classic_locks);
 	}

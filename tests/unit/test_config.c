@@ -158,6 +158,40 @@ test_client_check(void)
 	unsetenv("POLLHUB_CLIENT_CHECK");
 }
 
+/* What one request may cost (issue 18): defaults, values, ranges. */
+static void
+test_request_bounds(void)
+{
+	struct config cfg;
+	char err[300];
+
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.body_timeout, 10000);
+	CHECK_INTEQ(cfg.max_invocations, 32);
+	CHECK_INTEQ((long)cfg.max_pending_bytes, 8L * 1024 * 1024);
+	config_free(&cfg);
+	setenv("POLLHUB_BODY_TIMEOUT", "2500", 1);
+	setenv("POLLHUB_MAX_INVOCATIONS", "1", 1);
+	setenv("POLLHUB_MAX_PENDING_BYTES", "65536", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.body_timeout, 2500);
+	CHECK_INTEQ(cfg.max_invocations, 1);
+	CHECK_INTEQ((long)cfg.max_pending_bytes, 65536);
+	config_free(&cfg);
+	setenv("POLLHUB_BODY_TIMEOUT", "99", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_BODY_TIMEOUT must be an integer from 100 to 600000");
+	unsetenv("POLLHUB_BODY_TIMEOUT");
+	setenv("POLLHUB_MAX_INVOCATIONS", "0", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_MAX_INVOCATIONS must be an integer from 1 to 100000");
+	unsetenv("POLLHUB_MAX_INVOCATIONS");
+	setenv("POLLHUB_MAX_PENDING_BYTES", "8M", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_MAX_PENDING_BYTES must be an integer from 65536 to 1073741824");
+	unsetenv("POLLHUB_MAX_PENDING_BYTES");
+}
+
 /* The database bounds: defaults, values, ranges, and the per-group share
  * (a quarter of the pool unless given, never more than the pool). */
 static void
@@ -211,6 +245,7 @@ main(void)
 	test_load();
 	test_max_pending();
 	test_client_check();
+	test_request_bounds();
 	test_db_limits();
 	return unit_done();
 }
