@@ -101,11 +101,19 @@ PGresult *
 pgwait_exec(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
     int timeout_ms, enum pgwait_status *st)
 {
+	return pgwait_exec_params(db, what, sql, n, params, NULL, NULL, 0, timeout_ms, st);
+}
+
+PGresult *
+pgwait_exec_params(PGconn *db, const char *what, const char *sql, int n,
+    const char *const *params, const int *lengths, const int *formats, int result_format,
+    int timeout_ms, enum pgwait_status *st)
+{
 	long long start = now_ms();
 	int w;
 
 	*st = PGWAIT_LOST;
-	if (!PQsendQueryParams(db, sql, n, NULL, params, NULL, NULL, 0))
+	if (!PQsendQueryParams(db, sql, n, NULL, params, lengths, formats, result_format))
 		return NULL;
 	/* A blocking connection has sent it all: nothing left to flush. */
 	w = wait_result(db, timeout_ms > 0 ? start + timeout_ms : 0);

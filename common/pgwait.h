@@ -37,6 +37,12 @@ enum pgwait_status {
 PGresult	*pgwait_exec(PGconn *, const char *what, const char *sql, int n,
 		    const char *const *params, int timeout_ms, enum pgwait_status *st);
 
+/* pgwait_exec with PQsendQueryParams' lengths and formats (binary
+ * parameters, result_format 1: binary results). */
+PGresult	*pgwait_exec_params(PGconn *, const char *what, const char *sql, int n,
+		    const char *const *params, const int *lengths, const int *formats,
+		    int result_format, int timeout_ms, enum pgwait_status *st);
+
 /* Ask the server to cancel what the session runs, without waiting for it. */
 void		 pgwait_cancel(PGconn *);
 
