@@ -114,10 +114,16 @@ describe(`a stopped pooled database session (${transportName})`, { timeout: 1500
 			process.kill(pid, 'SIGCONT');
 			stopped = false;
 
+			// The innocent client's figures first (printed before and after the fix alike).
+			const f = await probe.stop();
+			probe = null;
+			console.log(showInnocent(f));
+
 			assert.notEqual(call.end, null, 'the create on the stopped session was answered while it was stopped');
 			assert.ok(waited < DEADLINE + 1500, `answered within the deadline (${waited} ms, deadline ${DEADLINE} ms)`);
 			const log = fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
 			assert.match(log, new RegExp(`backend pid ${pid}\\b`), 'the log names the stopped session');
+			assertInnocent(f, { allowMs: 0 });
 
 			// Every later request works: this calendar too, once the session is gone.
 			await waitFor(async () => {
@@ -127,11 +133,6 @@ describe(`a stopped pooled database session (${transportName})`, { timeout: 1500
 			const rows = await page.invoke('read');
 			await stopAll(page);
 			assert.ok(rows.some((m) => m.Title === 'after'), 'the later create is stored');
-
-			const f = await probe.stop();
-			probe = null;
-			console.log(showInnocent(f));
-			assertInnocent(f, { allowMs: 0 });
 		} finally {
 			if (stopped) try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
 			await admin.end();
