@@ -499,7 +499,8 @@ log_failure(const PGresult *r, PGconn *db)
 static enum store_status
 failure_status(const PGresult *r, PGconn *db, enum pgwait_status ws)
 {
-	log_failure(r, db);
+	if (ws != PGWAIT_TIMEOUT)	/* pgwait logged that one, with the backend pid */
+		log_failure(r, db);
 	return timed_out(r) || ws == PGWAIT_TIMEOUT ? STORE_BUSY : STORE_ERROR;
 }
 

@@ -122,6 +122,7 @@ describe(`a stopped pooled database session (${transportName})`, { timeout: 1500
 			assert.notEqual(call.end, null, 'the create on the stopped session was answered while it was stopped');
 			assert.ok(waited < DEADLINE + 1500, `answered within the deadline (${waited} ms, deadline ${DEADLINE} ms)`);
 			const log = fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
+			console.log(log.split('\n').filter((l) => l.includes(`pid ${pid}`) || l.includes('query failed')).join('\n'));
 			assert.match(log, new RegExp(`backend pid ${pid}\\b`), 'the log names the stopped session');
 			assertInnocent(f, { allowMs: 0 });
 
