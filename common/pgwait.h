@@ -8,7 +8,9 @@
  * past it the statement is cancelled (PQcancel, on a short-lived thread of
  * its own, so a cancel that cannot connect blocks nobody) and, if its result
  * does not follow within PGWAIT_CANCEL_GRACE_MS, the connection is given up:
- * the caller PQfinishes or PQresets it, it is mid-statement.
+ * the caller PQfinishes or PQresets it, it is mid-statement. The statement
+ * itself is written under the same deadline (nonblocking, then flushed): a
+ * large one to a backend that does not read would block in libpq's flush.
  */
 #ifndef POLLHUB_PGWAIT_H
 #define POLLHUB_PGWAIT_H
