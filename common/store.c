@@ -425,7 +425,7 @@ store_send_open(struct store *s, const char *token, enum store_proto proto, int 
 void
 store_release(struct store *s, PGconn *c)
 {
-	int drop;
+	int drop, found = 0;
 
 	/* A connection left inside a transaction would poison the next user.
 	 * The ROLLBACK is a round trip (bounded, but seconds when the session
@@ -440,6 +440,7 @@ store_release(struct store *s, PGconn *c)
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->size; i++)
 		if (s->slots[i].conn == c && s->slots[i].busy) {
+			found = 1;
 			if (drop)
 				s->slots[i].conn = NULL;
 			s->slots[i].busy = 0;
@@ -451,7 +452,7 @@ store_release(struct store *s, PGconn *c)
 	/* Broadcast: a keyed waiter may not be able to use the slot another can. */
 	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
-	if (drop)
+	if (drop && found)
 		PQfinish(c);
 }
 
@@ -463,7 +464,9 @@ store_give_up(PGconn *c)
 	 * lost; the backend, when it runs again, finds its client gone. */
 	if (PQstatus(c) == CONNECTION_OK && PQsocket(c) >= 0) {
 		shutdown(PQsocket(c), SHUT_RDWR);
-		(void)PQconsumeInput(c);
+		/* Anything still buffered is read first, then the end. */
+		for (int i = 0; i < 8 && PQstatus(c) == CONNECTION_OK; i++)
+			(void)PQconsumeInput(c);
 	}
 }
 
