@@ -13,16 +13,18 @@ copy_field(char *dst, size_t dstlen, const PGresult *r, int col)
 	snprintf(dst, dstlen, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
 }
 
-/* A one-row result (a function with OUT parameters), or NULL (logged). */
+/* A one-row result (a function with OUT parameters), or NULL (logged) and
+ * *st: STORE_BUSY when it gave up waiting, else STORE_ERROR. */
 static PGresult *
-one_row(PGconn *db, const char *sql, int n, const char *const *params)
+one_row(PGconn *db, const char *sql, int n, const char *const *params, enum store_status *st)
 {
-	PGresult *r = store_exec(db, sql, n, params, PGRES_TUPLES_OK);
+	PGresult *r = store_exec_status(db, sql, n, params, PGRES_TUPLES_OK, st);
 
 	if (r != NULL && PQntuples(r) < 1) {
 		log_error("classic query returned no row: %s", sql);
 		PQclear(r);
 		r = NULL;
+		*st = STORE_ERROR;
 	}
 	return r;
 }
@@ -34,24 +36,23 @@ classicstore_negotiate(PGconn *db, const char *id, const char *token, const char
 	char addr[STORE_HEADER_SIZE], agent[STORE_HEADER_SIZE];
 	const char *p[] = { id, token, group, store_header_text(addr, remote_addr),
 	    store_header_text(agent, user_agent) };
-	PGresult *r = store_exec(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)", 5, p,
-	    PGRES_TUPLES_OK);
+	enum store_status st;
+	PGresult *r = store_exec_status(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
+	    5, p, PGRES_TUPLES_OK, &st);
 
-	if (r == NULL)
-		return STORE_ERROR;
 	PQclear(r);
-	return STORE_OK;
+	return st;
 }
 
 enum store_status
 classicstore_exists(PGconn *db, const char *token)
 {
 	const char *p[] = { token };
-	PGresult *r = one_row(db, "SELECT pollhub.classic_exists($1)", 1, p);
 	enum store_status st;
+	PGresult *r = one_row(db, "SELECT pollhub.classic_exists($1)", 1, p, &st);
 
 	if (r == NULL)
-		return STORE_ERROR;
+		return st;
 	st = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_OK : STORE_NOT_FOUND;
 	PQclear(r);
 	return st;
@@ -62,12 +63,13 @@ classicstore_connect(PGconn *db, const char *token, const char *transport,
     struct classic_conn *cc)
 {
 	const char *p[] = { token, transport };
+	enum store_status st;
 	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, cursor"
-	    " FROM pollhub.classic_connect($1, $2)", 2, p);
-	enum store_status st = STORE_NOT_FOUND;
+	    " FROM pollhub.classic_connect($1, $2)", 2, p, &st);
 
 	if (r == NULL)
-		return STORE_ERROR;
+		return st;
+	st = STORE_NOT_FOUND;
 	/* SQL_GONE (unknown, or a Core connection) and SQL_CLOSED alike. */
 	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
 		copy_field(cc->id, sizeof(cc->id), r, 1);
@@ -83,12 +85,13 @@ enum store_status
 classicstore_receive_begin(PGconn *db, const char *token, struct classic_conn *cc)
 {
 	const char *p[] = { token };
+	enum store_status st;
 	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, poll_no"
-	    " FROM pollhub.classic_receive_begin($1)", 1, p);
-	enum store_status st = STORE_NOT_FOUND;
+	    " FROM pollhub.classic_receive_begin($1)", 1, p, &st);
 
 	if (r == NULL)
-		return STORE_ERROR;
+		return st;
+	st = STORE_NOT_FOUND;
 	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
 		copy_field(cc->id, sizeof(cc->id), r, 1);
 		copy_field(cc->group, sizeof(cc->group), r, 2);
@@ -117,9 +120,9 @@ classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at 
 	/* One row per record (seq, payload), or one with both NULL; status and
 	 * cursor are the same in every row. */
 	r = one_row(db, "SELECT status, cursor, seq, payload"
-	    " FROM pollhub.classic_drain($1, $2, $3, $4, $5, $6)", 6, p);
+	    " FROM pollhub.classic_drain($1, $2, $3, $4, $5, $6)", 6, p, &st);
 	if (r == NULL)
-		return STORE_ERROR;
+		return st;
 	status = PQgetvalue(r, 0, 0);
 	if (strcmp(status, SQL_OK) == 0) {
 		*ds = CDRAIN_OK;

@@ -204,7 +204,7 @@ config_load(struct config *cfg, char *err, size_t errlen)
 {
 	long threads, pool, poll, disc, keepalive, maxmsg, maxpending, detailed, maxbuf, jobs;
 	long maxanswer, clientcheck;
-	long lockt, stmt, idletx, acquire, pergroup;
+	long lockt, stmt, idletx, acquire, pergroup, dbconnect, dbuser;
 	const char *lvl, *origins;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -227,6 +227,10 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    env_int("POLLHUB_DB_STATEMENT_TIMEOUT", 10000, 1, 3600000, &stmt, err, errlen) ||
 	    env_int("POLLHUB_DB_IDLE_TX_TIMEOUT", 30000, 1, 3600000, &idletx, err, errlen) ||
 	    env_int("POLLHUB_DB_ACQUIRE_TIMEOUT", 5000, 1, 600000, &acquire, err, errlen) ||
+	    /* libpq's connect_timeout (s) and tcp_user_timeout (ms, 0: the
+	     * system's) on every connection. */
+	    env_int("POLLHUB_DB_CONNECT_TIMEOUT", 5, 1, 3600, &dbconnect, err, errlen) ||
+	    env_int("POLLHUB_DB_TCP_USER_TIMEOUT", 20000, 0, 3600000, &dbuser, err, errlen) ||
 	    /* 0: a quarter of the pool (at least 1). */
 	    env_int("POLLHUB_DB_PER_GROUP", 0, 0, 500, &pergroup, err, errlen) ||
 	    env_int("POLLHUB_POLL_TIMEOUT", 90, 1, 3600, &poll, err, errlen) ||
@@ -251,6 +255,8 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	cfg->db_statement_timeout = (int)stmt;
 	cfg->db_idle_tx_timeout = (int)idletx;
 	cfg->db_acquire_timeout = (int)acquire;
+	cfg->db_connect_timeout = (int)dbconnect;
+	cfg->db_tcp_user_timeout = (int)dbuser;
 	cfg->db_per_group = pergroup > 0 ? (int)pergroup : (int)(pool / 4 > 0 ? pool / 4 : 1);
 	if (cfg->db_per_group > cfg->db_pool)
 		cfg->db_per_group = cfg->db_pool;

@@ -24,6 +24,8 @@ struct config {
 	int		 db_statement_timeout;	/* ms a statement may run */
 	int		 db_idle_tx_timeout;	/* ms a session may sit in a transaction */
 	int		 db_acquire_timeout;	/* ms a request waits for a pooled connection */
+	int		 db_connect_timeout;	/* s a libpq connect may take */
+	int		 db_tcp_user_timeout;	/* ms unacknowledged data may wait (0: the system's) */
 	int		 db_per_group;		/* pooled connections one group's sends may hold */
 	int		 poll_timeout;		/* seconds */
 	int		 disconnect_timeout;	/* seconds */

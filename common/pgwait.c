@@ -76,6 +76,38 @@ wait_result(PGconn *db, long long deadline)
 	return 1;
 }
 
+/* Write what PQsendQueryParams left unsent (a nonblocking connection) until
+ * the deadline (0: none): a statement larger than the socket's buffer to a
+ * backend that does not read would otherwise block in libpq's flush. 1:
+ * sent, 0: deadline, -1: the connection failed. */
+static int
+flush_until(PGconn *db, long long deadline)
+{
+	int f;
+
+	while ((f = PQflush(db)) == 1) {
+		struct pollfd p = { .fd = PQsocket(db), .events = POLLIN | POLLOUT };
+		int timeout = -1, n;
+
+		if (deadline > 0) {
+			long long left = deadline - now_ms();
+
+			if (left <= 0)
+				return 0;
+			timeout = left > 60000 ? 60000 : (int)left;
+		}
+		if (p.fd < 0)
+			return -1;
+		n = poll(&p, 1, timeout);
+		if (n == -1 && errno != EINTR)
+			return -1;
+		/* The server may be sending (notices) and wait for us to read. */
+		if (n > 0 && (p.revents & POLLIN) && !PQconsumeInput(db))
+			return -1;
+	}
+	return f == 0 ? 1 : -1;
+}
+
 /* Every result of the statement; the last one is kept (with an error, the
  * error). */
 static PGresult *
@@ -101,14 +133,41 @@ PGresult *
 pgwait_exec(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
     int timeout_ms, enum pgwait_status *st)
 {
-	long long start = now_ms();
-	int w;
+	return pgwait_exec_params(db, what, sql, n, params, NULL, NULL, 0, timeout_ms, st);
+}
+
+PGresult *
+pgwait_exec_params(PGconn *db, const char *what, const char *sql, int n,
+    const char *const *params, const int *lengths, const int *formats, int result_format,
+    int timeout_ms, enum pgwait_status *st)
+{
+	long long start = now_ms(), deadline = timeout_ms > 0 ? start + timeout_ms : 0;
+	int w, blocking = !PQisnonblocking(db);
 
 	*st = PGWAIT_LOST;
-	if (!PQsendQueryParams(db, sql, n, NULL, params, NULL, NULL, 0))
+	/* Sent nonblocking and flushed with the deadline; then the connection
+	 * is as it was (switching back flushes: nothing is left to). */
+	if (blocking && PQsetnonblocking(db, 1) == -1)
 		return NULL;
-	/* A blocking connection has sent it all: nothing left to flush. */
-	w = wait_result(db, timeout_ms > 0 ? start + timeout_ms : 0);
+	if (!PQsendQueryParams(db, sql, n, NULL, params, lengths, formats, result_format)) {
+		if (blocking)
+			(void)PQsetnonblocking(db, 0);
+		return NULL;
+	} else
+		w = flush_until(db, deadline);
+	if (w == 0) {
+		/* It cannot be cancelled: it never started. Left nonblocking: a
+		 * switch back would flush, and block. */
+		log_warn("database: %s: session (backend pid %d) did not take the statement in"
+		    " %d ms; it is given up", what, PQbackendPID(db), timeout_ms);
+		*st = PGWAIT_TIMEOUT;
+		return NULL;
+	}
+	if (blocking && w == 1 && PQsetnonblocking(db, 0) == -1)
+		w = -1;
+	if (w == -1)
+		return NULL;
+	w = wait_result(db, deadline);
 	if (w == -1)
 		return NULL;
 	if (w == 0) {

@@ -8,7 +8,9 @@
  * past it the statement is cancelled (PQcancel, on a short-lived thread of
  * its own, so a cancel that cannot connect blocks nobody) and, if its result
  * does not follow within PGWAIT_CANCEL_GRACE_MS, the connection is given up:
- * the caller PQfinishes or PQresets it, it is mid-statement.
+ * the caller PQfinishes or PQresets it, it is mid-statement. The statement
+ * itself is written under the same deadline (nonblocking, then flushed): a
+ * large one to a backend that does not read would block in libpq's flush.
  */
 #ifndef POLLHUB_PGWAIT_H
 #define POLLHUB_PGWAIT_H
@@ -36,6 +38,12 @@ enum pgwait_status {
  * backend's pid and the time waited. The caller PQclears the result. */
 PGresult	*pgwait_exec(PGconn *, const char *what, const char *sql, int n,
 		    const char *const *params, int timeout_ms, enum pgwait_status *st);
+
+/* pgwait_exec with PQsendQueryParams' lengths and formats (binary
+ * parameters, result_format 1: binary results). */
+PGresult	*pgwait_exec_params(PGconn *, const char *what, const char *sql, int n,
+		    const char *const *params, const int *lengths, const int *formats,
+		    int result_format, int timeout_ms, enum pgwait_status *st);
 
 /* Ask the server to cancel what the session runs, without waiting for it. */
 void		 pgwait_cancel(PGconn *);

@@ -3,14 +3,17 @@
 #include <poll.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "log.h"
 #include "meeting.h"
+#include "pgwait.h"
 #include "sqlproto.h"
 
 /* A libpq message in a log line: it may quote values (a client's among them)
@@ -28,6 +31,12 @@ pq_len(const char *m)
 
 static enum store_status send_begin(PGconn *, const char *token, enum store_proto, int wait,
 		    struct send_conn *, int *locked);
+
+/* How long any statement of ours is waited for (pgwait): the sessions'
+ * statement_timeout plus STORE_DEADLINE_MARGIN_MS, set by store_open. The
+ * statement functions are given only a PGconn, and every session of the
+ * process has the same limits: so one value for the process. */
+static atomic_int statement_deadline_ms = 0;
 
 struct slot {
 	PGconn		*conn;		/* NULL = not yet connected */
@@ -104,7 +113,7 @@ static int
 params_build(struct store *s, const char *conninfo, char *err, size_t errlen)
 {
 	PQconninfoOption *opts, *o;
-	char *perr = NULL, options[1024];
+	char *perr = NULL, options[1024], connect_timeout[16], user_timeout[16];
 	const char *base;
 	int n = 0;
 
@@ -116,9 +125,10 @@ params_build(struct store *s, const char *conninfo, char *err, size_t errlen)
 	}
 	for (o = opts; o->keyword != NULL; o++)
 		n++;
-	/* + client_encoding, options, application_name, 4 keepalive keywords, NULL */
-	if ((s->keys = calloc((size_t)n + 9, sizeof(*s->keys))) == NULL ||
-	    (s->vals = calloc((size_t)n + 9, sizeof(*s->vals))) == NULL)
+	/* + client_encoding, options, application_name, 4 keepalive keywords,
+	 * connect_timeout, tcp_user_timeout, NULL */
+	if ((s->keys = calloc((size_t)n + 11, sizeof(*s->keys))) == NULL ||
+	    (s->vals = calloc((size_t)n + 11, sizeof(*s->vals))) == NULL)
 		goto oom;
 	for (o = opts; o->keyword != NULL; o++)
 		if (o->val != NULL && param_set(s, o->keyword, o->val, 1) == -1)
@@ -142,6 +152,16 @@ params_build(struct store *s, const char *conninfo, char *err, size_t errlen)
 	    param_set(s, "keepalives_interval", "10", 0) == -1 ||
 	    param_set(s, "keepalives_count", "3", 0) == -1)
 		goto oom;
+	/* No connect (PQconnectdbParams, PQreset) waits for the kernel's two
+	 * minutes, and no unacknowledged send on a dead link for its fifteen
+	 * (keepalives do not fire then). The conninfo's own values win. */
+	snprintf(connect_timeout, sizeof(connect_timeout), "%d", s->lim.connect_timeout_s);
+	snprintf(user_timeout, sizeof(user_timeout), "%d", s->lim.tcp_user_timeout_ms);
+	if ((s->lim.connect_timeout_s > 0 &&
+	    param_set(s, "connect_timeout", connect_timeout, 0) == -1) ||
+	    (s->lim.tcp_user_timeout_ms > 0 &&
+	    param_set(s, "tcp_user_timeout", user_timeout, 0) == -1))
+		goto oom;
 	return 0;
 oom:
 	PQconninfoFree(opts);
@@ -149,10 +169,41 @@ oom:
 	return -1;
 }
 
+/* PostgreSQL's notices and the errors it sends outside a statement (FATAL
+ * when a session is terminated) as a log line of ours, escaped, instead of
+ * libpq's raw line on stderr. arg: the connection. */
+static void
+notice(void *arg, const PGresult *r)
+{
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	enum log_level level = LOG_INFO;
+
+	if (sev == NULL)
+		sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+	if (sev != NULL && (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
+	    strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		level = LOG_WARN;
+	else if (sev != NULL && (strcmp(sev, "DEBUG") == 0 || strcmp(sev, "LOG") == 0))
+		level = LOG_DEBUG;
+	if (msg == NULL)
+		msg = PQresultErrorMessage(r);
+	log_msg(level, "database: session (backend pid %d) says %s %s: %s",
+	    PQbackendPID(arg), LOG_TEXT(sev != NULL ? sev : "NOTICE"),
+	    LOG_TEXT(code != NULL ? code : "-"), PQ_TEXT(msg));
+}
+
 PGconn *
 store_connect(const struct store *s)
 {
-	return PQconnectdbParams((const char *const *)s->keys, (const char *const *)s->vals, 0);
+	PGconn *c = PQconnectdbParams((const char *const *)s->keys,
+	    (const char *const *)s->vals, 0);
+
+	/* Kept across PQreset. */
+	if (c != NULL)
+		PQsetNoticeReceiver(c, notice, c);
+	return c;
 }
 
 struct store *
@@ -166,6 +217,7 @@ store_open(const char *conninfo, int size, const struct store_limits *lim, char 
 		return NULL;
 	}
 	s->lim = *lim;
+	atomic_store(&statement_deadline_ms, lim->statement_timeout_ms + STORE_DEADLINE_MARGIN_MS);
 	if (s->lim.per_key < 1)
 		s->lim.per_key = 1;
 	if (s->lim.reserve < 0 || s->lim.reserve >= size)
@@ -373,15 +425,24 @@ store_send_open(struct store *s, const char *token, enum store_proto proto, int 
 void
 store_release(struct store *s, PGconn *c)
 {
+	int drop, found = 0;
+
+	/* A connection left inside a transaction would poison the next user.
+	 * The ROLLBACK is a round trip (bounded, but seconds when the session
+	 * does not answer): not under the pool's lock. The slot is still ours. */
+	if (PQtransactionStatus(c) == PQTRANS_INTRANS || PQtransactionStatus(c) == PQTRANS_INERROR)
+		store_rollback(c);
+	/* Given up (store_give_up), lost, or still mid-statement: the slot
+	 * connects anew when next taken. */
+	drop = PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE;
+	if (drop)
+		store_give_up(c);
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->size; i++)
 		if (s->slots[i].conn == c && s->slots[i].busy) {
-			/* A connection left inside a transaction would poison the next user. */
-			if (PQtransactionStatus(c) != PQTRANS_IDLE &&
-			    PQstatus(c) == CONNECTION_OK) {
-				PGresult *r = PQexec(c, "ROLLBACK");
-				PQclear(r);
-			}
+			found = 1;
+			if (drop)
+				s->slots[i].conn = NULL;
 			s->slots[i].busy = 0;
 			if (s->slots[i].key[0] != '\0')
 				s->keyed--;
@@ -391,6 +452,22 @@ store_release(struct store *s, PGconn *c)
 	/* Broadcast: a keyed waiter may not be able to use the slot another can. */
 	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
+	if (drop && found)
+		PQfinish(c);
+}
+
+void
+store_give_up(PGconn *c)
+{
+	/* libpq then reads the end of the stream and marks the connection
+	 * CONNECTION_BAD, so every holder (the pool, the notifier) sees it as
+	 * lost; the backend, when it runs again, finds its client gone. */
+	if (PQstatus(c) == CONNECTION_OK && PQsocket(c) >= 0) {
+		shutdown(PQsocket(c), SHUT_RDWR);
+		/* Anything still buffered is read first, then the end. */
+		for (int i = 0; i < 8 && PQstatus(c) == CONNECTION_OK; i++)
+			(void)PQconsumeInput(c);
+	}
 }
 
 /* Run a parameterised statement; NULL (and a log line) unless the status is ok. */
@@ -412,56 +489,107 @@ log_failure(const PGresult *r, PGconn *db)
 {
 	if (timed_out(r))
 		log_warn("query gave up waiting: %s", PQ_TEXT(PQresultErrorMessage(r)));
-	else
+	else if (r != NULL || PQstatus(db) == CONNECTION_OK)
 		log_error("query failed: %s",
 		    PQ_TEXT(r ? PQresultErrorMessage(r) : PQerrorMessage(db)));
+	else	/* given up past its deadline (logged by pgwait), or lost */
+		log_warn("query failed: the session is lost: %s", PQ_TEXT(PQerrorMessage(db)));
 }
 
-static PGresult *
-exec(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusType ok)
+/* The one place a failed statement becomes a status: what gave up waiting
+ * (a lock, the statement timeout, a deadlock, our own deadline) is
+ * STORE_BUSY, the rest STORE_ERROR. Logged. */
+static enum store_status
+failure_status(const PGresult *r, PGconn *db, enum pgwait_status ws)
 {
-	PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	if (ws != PGWAIT_TIMEOUT)	/* pgwait logged that one, with the backend pid */
+		log_failure(r, db);
+	return timed_out(r) || ws == PGWAIT_TIMEOUT ? STORE_BUSY : STORE_ERROR;
+}
+
+/* What a pgwait line calls the statement: the pollhub function it calls,
+ * else its first words. */
+static const char *
+statement_name(char *out, size_t outlen, const char *sql)
+{
+	const char *f = strstr(sql, "pollhub.");
+	size_t n = 0;
+
+	if (f != NULL) {
+		while (f[n] != '\0' && f[n] != '(' && f[n] != ' ')
+			n++;
+		snprintf(out, outlen, "%.*s", (int)n, f);
+	} else
+		snprintf(out, outlen, "%.32s", sql);
+	return out;
+}
+
+/* Every statement of ours: bounded by statement_deadline_ms. A session that
+ * answered neither the statement nor its cancel is given up. Returns the
+ * result (which may be an error) or NULL; *ws says how the wait ended. */
+static PGresult *
+run(PGconn *db, const char *sql, int n, const char *const *params, const int *lengths,
+    const int *formats, int result_format, enum pgwait_status *ws)
+{
+	char what[64];
+	PGresult *r;
+
+	r = pgwait_exec_params(db, statement_name(what, sizeof(what), sql), sql, n, params,
+	    lengths, formats, result_format, atomic_load(&statement_deadline_ms), ws);
+	if (*ws == PGWAIT_TIMEOUT || (*ws == PGWAIT_LOST && PQisBusy(db)))
+		store_give_up(db);
+	return r;
+}
+
+/* run, then the result if its status is ok, else NULL and *st (logged). */
+static PGresult *
+exec_status(PGconn *db, const char *sql, int n, const char *const *params, const int *lengths,
+    const int *formats, int result_format, ExecStatusType ok, enum store_status *st)
+{
+	enum pgwait_status ws;
+	PGresult *r = run(db, sql, n, params, lengths, formats, result_format, &ws);
 
 	if (r == NULL || PQresultStatus(r) != ok) {
-		log_failure(r, db);
+		*st = failure_status(r, db, ws);
 		PQclear(r);
 		return NULL;
 	}
+	*st = STORE_OK;
 	return r;
+}
+
+PGresult *
+store_exec_status(PGconn *db, const char *sql, int n, const char *const *params,
+    ExecStatusType ok, enum store_status *st)
+{
+	return exec_status(db, sql, n, params, NULL, NULL, 0, ok, st);
 }
 
 PGresult *
 store_exec(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusType ok)
 {
-	return exec(db, sql, n, params, ok);
+	enum store_status st;
+
+	return exec_status(db, sql, n, params, NULL, NULL, 0, ok, &st);
 }
 
 static enum store_status
 command(PGconn *db, const char *sql, int n, const char *const *params)
 {
-	PGresult *r = exec(db, sql, n, params, PGRES_COMMAND_OK);
+	enum store_status st;
+	PGresult *r = exec_status(db, sql, n, params, NULL, NULL, 0, PGRES_COMMAND_OK, &st);
 
-	if (r == NULL)
-		return STORE_ERROR;
 	PQclear(r);
-	return STORE_OK;
+	return st;
 }
 
 static enum store_status
 tuples(PGconn *db, const char *sql, int n, const char *const *params, PGresult **out)
 {
-	PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
 	enum store_status st;
 
-	*out = NULL;
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_failure(r, db);
-		st = timed_out(r) ? STORE_BUSY : STORE_ERROR;
-		PQclear(r);
-		return st;
-	}
-	*out = r;
-	return STORE_OK;
+	*out = exec_status(db, sql, n, params, NULL, NULL, 0, PGRES_TUPLES_OK, &st);
+	return st;
 }
 
 static void
@@ -575,9 +703,10 @@ store_touch(PGconn *db, const char *ids)
 {
 	const char *p[] = { ids };
 	PGresult *r;
+	enum store_status st;
 
-	if (tuples(db, "SELECT pollhub.touch($1::text[])", 1, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "SELECT pollhub.touch($1::text[])", 1, p, &r)) != STORE_OK)
+		return st;
 	PQclear(r);
 	return STORE_OK;
 }
@@ -649,10 +778,11 @@ store_poll_end(PGconn *db, const char *connection_id, long long poll_no)
 	char no[24];
 	const char *p[] = { connection_id, no };
 	PGresult *r;
+	enum store_status st;
 
 	snprintf(no, sizeof(no), "%lld", poll_no);
-	if (tuples(db, "SELECT pollhub.poll_end($1, $2)", 2, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "SELECT pollhub.poll_end($1, $2)", 2, p, &r)) != STORE_OK)
+		return st;
 	PQclear(r);
 	return STORE_OK;
 }
@@ -672,12 +802,9 @@ send_begin(PGconn *db, const char *token, enum store_proto proto, int wait,
 	if ((st = command(db, "BEGIN", 0, NULL)) != STORE_OK)
 		return st;
 	/* Binary result: inbound is bytea and may hold any bytes. */
-	r = PQexecParams(db, "SELECT id, group_name, handshaken, closing, inbound, locked"
-	    " FROM pollhub.send_begin($1, $2, $3)", 3, NULL, p, NULL, NULL, 1);
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_failure(r, db);
-		st = timed_out(r) ? STORE_BUSY : STORE_ERROR;
-		PQclear(r);
+	r = exec_status(db, "SELECT id, group_name, handshaken, closing, inbound, locked"
+	    " FROM pollhub.send_begin($1, $2, $3)", 3, p, NULL, NULL, 1, PGRES_TUPLES_OK, &st);
+	if (r == NULL) {
 		store_rollback(db);
 		return st;
 	}
@@ -719,10 +846,11 @@ store_ping(PGconn *db, const char *token, int *done)
 {
 	const char *p[] = { token };
 	PGresult *r;
+	enum store_status st;
 
 	*done = 0;
-	if (tuples(db, "SELECT pollhub.ping($1)", 1, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "SELECT pollhub.ping($1)", 1, p, &r)) != STORE_OK)
+		return st;
 	*done = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
 	return STORE_OK;
@@ -735,18 +863,15 @@ store_send_queue(PGconn *db, const char *connection_id, const char *record, long
 	const char *p[] = { connection_id, record, stamp >= 0 ? st : NULL };
 	PGresult *r;
 
+	enum store_status status;
+
 	snprintf(st, sizeof(st), "%lld", stamp);
-	r = PQexecParams(db,
+	status = tuples(db,
 	    "WITH q AS (INSERT INTO pollhub.connection_messages (connection_id, payload, group_seq)"
 	    " VALUES ($1, $2, $3::bigint)) SELECT pg_notify('" SQL_CHANNEL "', '" SQL_NOTIFY_CONN "' || $1)",
-	    3, NULL, p, NULL, NULL, 0);
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_failure(r, db);
-		PQclear(r);
-		return STORE_ERROR;
-	}
+	    3, p, &r);
 	PQclear(r);
-	return STORE_OK;
+	return status;
 }
 
 enum store_status
@@ -754,9 +879,10 @@ store_join_group(PGconn *db, const char *connection_id, const char *group)
 {
 	const char *p[] = { connection_id, group };
 	PGresult *r;
+	enum store_status st;
 
-	if (tuples(db, "SELECT pollhub.join_group($1, $2)", 2, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "SELECT pollhub.join_group($1, $2)", 2, p, &r)) != STORE_OK)
+		return st;
 	PQclear(r);
 	return STORE_OK;
 }
@@ -786,29 +912,29 @@ store_send_commit(PGconn *db, const struct send_conn *sc, const char *rest, size
 	int lens[] = { 0, (int)restlen, 0 };
 	int fmts[] = { 0, 1, 0 };
 	PGresult *r;
+	enum store_status st;
 
-	r = PQexecParams(db, "UPDATE pollhub.connections SET inbound = $2, handshaken = $3,"
-	    " last_seen = now() WHERE id = $1", 3, NULL, p, lens, fmts, 0);
-	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		log_failure(r, db);
-		PQclear(r);
+	r = exec_status(db, "UPDATE pollhub.connections SET inbound = $2, handshaken = $3,"
+	    " last_seen = now() WHERE id = $1", 3, p, lens, fmts, 0, PGRES_COMMAND_OK, &st);
+	if (r == NULL) {
 		store_rollback(db);
-		return STORE_ERROR;
+		return st;
 	}
 	PQclear(r);
-	if (command(db, "COMMIT", 0, NULL) != STORE_OK) {
+	if ((st = command(db, "COMMIT", 0, NULL)) != STORE_OK)
 		store_rollback(db);
-		return STORE_ERROR;
-	}
-	return STORE_OK;
+	return st;
 }
 
 void
 store_rollback(PGconn *db)
 {
-	PGresult *r = PQexec(db, "ROLLBACK");
+	enum pgwait_status ws;
 
-	PQclear(r);
+	/* Nothing to roll back on a lost session (and no WARNING for none). */
+	if (PQstatus(db) != CONNECTION_OK || PQtransactionStatus(db) == PQTRANS_IDLE)
+		return;
+	PQclear(run(db, "ROLLBACK", 0, NULL, NULL, NULL, 0, &ws));
 }
 
 enum store_status
@@ -834,9 +960,10 @@ store_set_sender(PGconn *db, const char *connection_id)
 {
 	const char *p[] = { connection_id };
 	PGresult *r;
+	enum store_status st;
 
-	if (tuples(db, "SELECT set_config('pollhub.sender', $1, true)", 1, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "SELECT set_config('pollhub.sender', $1, true)", 1, p, &r)) != STORE_OK)
+		return st;
 	PQclear(r);
 	return STORE_OK;
 }
@@ -865,10 +992,11 @@ store_meetings_read(PGconn *db, const char *group, struct buf *out, long long *s
 /* Map a failed meeting statement: constraint violations are the client's
  * fault (named in why), anything else is ours. */
 static enum store_status
-meeting_failure(PGresult *r, PGconn *db, char *why, size_t whylen)
+meeting_failure(PGresult *r, PGconn *db, enum pgwait_status ws, char *why, size_t whylen)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	enum store_status st;
 
 	if (state != NULL && strncmp(state, "23", 2) == 0) {
 		if (constraint != NULL && strcmp(constraint, "meetings_recurrence") == 0)
@@ -882,31 +1010,26 @@ meeting_failure(PGresult *r, PGconn *db, char *why, size_t whylen)
 		PQclear(r);
 		return STORE_INVALID;
 	}
-	if (timed_out(r)) {
-		log_warn("meeting query gave up waiting: %s", PQ_TEXT(PQresultErrorMessage(r)));
-		PQclear(r);
-		return STORE_BUSY;
-	}
 	if (state != NULL && strcmp(state, "22008") == 0) {	/* datetime out of range */
 		snprintf(why, whylen, "Invalid meeting: a date is out of range.");
 		PQclear(r);
 		return STORE_INVALID;
 	}
-	log_error("meeting query failed: %s",
-	    PQ_TEXT(r ? PQresultErrorMessage(r) : PQerrorMessage(db)));
+	st = failure_status(r, db, ws);
 	PQclear(r);
-	return STORE_ERROR;
+	return st;
 }
 
 static enum store_status
 meeting_write(PGconn *db, const char *sql, const char *const *p, int n, struct buf *out,
     char *why, size_t whylen)
 {
-	PGresult *r = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
+	enum pgwait_status ws;
+	PGresult *r = run(db, sql, n, p, NULL, NULL, 0, &ws);
 	enum store_status st = STORE_OK;
 
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK)
-		return meeting_failure(r, db, why, whylen);
+		return meeting_failure(r, db, ws, why, whylen);
 	if (PQntuples(r) == 0)
 		st = STORE_NOT_FOUND;
 	else if (out != NULL &&
@@ -967,13 +1090,14 @@ store_responder_seen(PGconn *db, const char *id, int *poll_timeout, int *disconn
 	char pt[32], dt[32];
 	const char *p[] = { id, pt, dt };
 	PGresult *r;
+	enum store_status st;
 
 	snprintf(pt, sizeof(pt), "%d seconds", *poll_timeout);
 	snprintf(dt, sizeof(dt), "%d seconds", *disconnect_timeout);
-	if (tuples(db, "SELECT extract(epoch FROM poll_timeout)::integer,"
+	if ((st = tuples(db, "SELECT extract(epoch FROM poll_timeout)::integer,"
 	    " extract(epoch FROM disconnect_timeout)::integer"
-	    " FROM pollhub.responder_seen($1, $2, $3)", 3, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	    " FROM pollhub.responder_seen($1, $2, $3)", 3, p, &r)) != STORE_OK)
+		return st;
 	*poll_timeout = atoi(PQgetvalue(r, 0, 0));
 	*disconnect_timeout = atoi(PQgetvalue(r, 0, 1));
 	PQclear(r);
@@ -985,9 +1109,10 @@ store_responder_leave(PGconn *db, const char *id)
 {
 	const char *p[] = { id };
 	PGresult *r;
+	enum store_status st;
 
-	if (tuples(db, "SELECT pollhub.responder_leave($1)", 1, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "SELECT pollhub.responder_leave($1)", 1, p, &r)) != STORE_OK)
+		return st;
 	PQclear(r);
 	return STORE_OK;
 }
@@ -999,13 +1124,14 @@ store_maintain(PGconn *db, const char *id, int poll_timeout, int disconnect_time
 	char pt[32], dt[32], mp[16];
 	const char *p[] = { id, pt, dt, mp };
 	PGresult *r;
+	enum store_status st;
 
 	snprintf(pt, sizeof(pt), "%d seconds", poll_timeout);
 	snprintf(dt, sizeof(dt), "%d seconds", disconnect_timeout);
 	snprintf(mp, sizeof(mp), "%d", max_pending);
 	/* A procedure that commits step by step: never inside a transaction. */
-	if (tuples(db, "CALL pollhub.maintain($1, $2, $3, $4)", 4, p, &r) != STORE_OK)
-		return STORE_ERROR;
+	if ((st = tuples(db, "CALL pollhub.maintain($1, $2, $3, $4)", 4, p, &r)) != STORE_OK)
+		return st;
 	res->removed = atoi(PQgetvalue(r, 0, 0));
 	res->closed = atoi(PQgetvalue(r, 0, 1));
 	res->skipped = atoi(PQgetvalue(r, 0, 2));

@@ -23,6 +23,14 @@ struct meeting;
 PGresult	*store_exec(PGconn *, const char *sql, int n, const char *const *params,
 		    ExecStatusType ok);
 
+/* Every statement (store_exec and the functions below) is sent
+ * asynchronously and waited for at most the sessions' statement_timeout plus
+ * this (pgwait): a backend that stops answering (kill -STOP, a hung host)
+ * cannot fire its own timeout. Past it the statement is cancelled; a session
+ * that does not answer the cancel either is given up (store_give_up) and the
+ * statement fails with STORE_BUSY. */
+#define STORE_DEADLINE_MARGIN_MS	2000
+
 enum store_status {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,	/* no such connection / meeting */
@@ -37,6 +45,14 @@ enum store_status {
  * and the other way round). */
 enum store_proto { PROTO_CORE, PROTO_CLASSIC };
 
+/* store_exec, with the failure mapped as every store function maps it
+ * (STORE_BUSY: gave up waiting; STORE_ERROR: the rest) in *st. */
+PGresult	*store_exec_status(PGconn *, const char *sql, int n, const char *const *params,
+		    ExecStatusType ok, enum store_status *st);
+/* A session that did not answer: mark it lost (PQstatus CONNECTION_BAD from
+ * then on, without waiting for it), so whoever holds it reconnects. */
+void		 store_give_up(PGconn *);
+
 /* Bounds on every wait (milliseconds), and how the pool is shared. */
 struct store_limits {
 	int	lock_timeout_ms;	/* SET lock_timeout on every session */
@@ -45,18 +61,22 @@ struct store_limits {
 	int	acquire_timeout_ms;	/* store_acquire gives up after it */
 	int	per_key;		/* slots one key (a group's sends) may hold */
 	int	reserve;		/* slots keyed acquisitions leave to the rest */
+	int	connect_timeout_s;	/* libpq connect_timeout (0: libpq's default) */
+	int	tcp_user_timeout_ms;	/* libpq tcp_user_timeout (0: the system's) */
 };
 
 struct store;
 
 /* Open a pool of size connections to conninfo ("" = libpq defaults), every
- * session with the limits' timeouts, UTF-8 and TCP keepalives (kept across
- * PQreset). Returns NULL and a message in err when the first connection fails. */
+ * session with the limits' timeouts, UTF-8, TCP keepalives, connect_timeout
+ * and tcp_user_timeout (kept across PQreset; the conninfo's own values of
+ * these win), and PostgreSQL's notices logged as pollhub's lines. Returns
+ * NULL and a message in err when the first connection fails. */
 struct store	*store_open(const char *conninfo, int size, const struct store_limits *,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
-/* A new connection outside the pool with the same parameters (the
- * notifier's own); the caller PQfinishes it. Check PQstatus. */
+/* A new connection outside the pool with the same parameters and notice
+ * receiver (the notifier's own); the caller PQfinishes it. Check PQstatus. */
 PGconn		*store_connect(const struct store *);
 /* Borrow a connection, waiting at most acquire_timeout_ms for one. A broken
  * connection is reset here (queries on one still down fail with
@@ -66,6 +86,9 @@ PGconn		*store_acquire(struct store *);
  * per_key slots per key, and never the last `reserve` slots, so requests of
  * other groups, polls and drains always find a connection. */
 PGconn		*store_acquire_for(struct store *, const char *key);
+/* Give it back: a transaction left open is rolled back (bounded, outside the
+ * pool's lock); a connection lost or given up is closed and its slot
+ * connects anew when next taken. */
 void		 store_release(struct store *, PGconn *);
 
 /* Create a connection row. */

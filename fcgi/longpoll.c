@@ -76,6 +76,7 @@ struct lp {
 	char		 token[64];
 	struct poll_info pi;
 	long long	 deadline_ms;	/* the poll timeout */
+	int		 begun;		/* poll_begin answered: pi is known */
 	int		 retry;		/* the last drain could not reach the database */
 	int		 registered;	/* its waiter is (not while parked for the next image) */
 	int		 drain_first;	/* its first step drains (resumed, or taken back) */
@@ -117,7 +118,7 @@ lp_settle(struct app *app, struct waiter *w, struct lp *lp, int status, const ch
 	if (lp->registered)
 		waiter_unregister(app->notifier, w, out);
 	lp->registered = 0;
-	if (status != 204 && out->len == 0)
+	if (lp->begun && status != 204 && out->len == 0)
 		end_poll(app, &lp->pi);
 	*type = "text/plain";
 	*body = "";
@@ -153,6 +154,87 @@ lp_finish(struct hold *hd, struct lp *lp, int status, struct buf *resp)
 	return HOLD_END;
 }
 
+/* One try at starting the poll: one acquisition, one poll_begin. While the
+ * database is away the poll is held and tried again (lp_begin), never by a
+ * worker waiting in a loop: an error status would close the client's
+ * connection, and a worker held through an outage is one the negotiates,
+ * sends and DELETEs do not get. STORE_ERROR or STORE_BUSY: try again. */
+static enum store_status
+begin_once(struct app *app, const char *token, struct poll_info *pi)
+{
+	enum store_status st = STORE_ERROR;
+	PGconn *db = store_acquire(app->store);
+
+	if (db != NULL) {
+		st = store_poll_begin(db, token, pi);
+		store_release(app->store, db);
+	}
+	return st;
+}
+
+/* The poll has begun (st: STORE_OK or STORE_NOT_FOUND): the status to answer
+ * at once, with *text (404, 400; 200: a first poll, answered empty), or 0:
+ * hold it. */
+static int
+begun(struct app *app, struct lp *lp, enum store_status st, const char **text)
+{
+	lp->begun = st == STORE_OK;
+	if (st != STORE_OK) {
+		*text = "No Connection with that ID";
+		return 404;
+	}
+	if (!lp->pi.longpolling) {
+		*text = "Cannot change transports mid-connection";
+		return 400;
+	}
+	if (lp->pi.first_poll) {
+		log_info("connection %s: connected (LongPolling, group %s)", lp->pi.connection_id,
+		    LOG_TEXT(lp->pi.group));
+		/* The client discards the first poll's body: answer at once, empty. */
+		end_poll(app, &lp->pi);
+		*text = "";
+		return 200;
+	}
+	return 0;
+}
+
+/* A held poll that could not begin (the database was away): try again on
+ * its timer, every DB_RETRY seconds until its deadline (then an empty 200).
+ * Returns 1 when it has begun and is registered (the step goes on and
+ * drains), or 0 with *next. */
+static int
+lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum hold_next *next)
+{
+	struct app *app = hold_app(hd);
+	enum store_status st = STORE_ERROR;
+	const char *text;
+	long long t;
+	int status;
+
+	if (why & HOLD_TIMER)	/* at HOLD_START its worker has just tried */
+		st = begin_once(app, lp->token, &lp->pi);
+	if (st == STORE_OK || st == STORE_NOT_FOUND) {
+		if ((status = begun(app, lp, st, &text)) == 0) {
+			lp_register(app, hd, lp);
+			lp->drain_first = 1;
+			return 1;
+		}
+		http_response_bytes(hold_conn(hd), status, status == 200 ?
+		    "application/octet-stream" : "text/plain", text, strlen(text), HTTP_NO_CACHE,
+		    resp);
+		*next = HOLD_END;
+		return 0;
+	}
+	if (hold_now_ms() >= lp->deadline_ms) {
+		*next = lp_finish(hd, lp, 200, resp);	/* the client polls again */
+		return 0;
+	}
+	t = hold_now_ms() + DB_RETRY * 1000;
+	hold_set_timer(hd, t < lp->deadline_ms ? t : lp->deadline_ms);
+	*next = HOLD_KEEP;
+	return 0;
+}
+
 static enum hold_next
 lp_step(struct hold *hd, unsigned why, struct buf *resp)
 {
@@ -167,6 +249,15 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	/* Shutdown: answer now, the client polls again (elsewhere if need be). */
 	if (why & HOLD_STOP)
 		return lp_finish(hd, lp, 200, resp);
+	if ((why & HOLD_HANDOFF) && !lp->begun)
+		return lp_finish(hd, lp, 200, resp);	/* it polls again, to the next image */
+	if (!lp->begun) {
+		enum hold_next next;
+
+		if (!lp_begin(hd, lp, why, resp, &next))
+			return next;
+		why &= ~(unsigned)HOLD_TIMER;
+	}
 	if (why & HOLD_HANDOFF) {
 		/* Restart in place: the next image holds the poll on, unless a
 		 * batch delivered records just now (they are answered here). */
@@ -272,32 +363,6 @@ static const struct hold_kind lp_kind = {
 	.free = lp_free,
 };
 
-/* Start the poll. While the database is away the poll is retried rather
- * than failed: an error status would close the client's connection.
- * Returns STORE_OK / STORE_NOT_FOUND, or STORE_ERROR when it gave up (the
- * deadline, a restart, or the client left). */
-static enum store_status
-begin(struct app *app, struct http_request *h, const char *token, long long deadline_ms,
-    struct poll_info *pi)
-{
-	for (;;) {
-		enum store_status st = STORE_ERROR;
-		PGconn *db = store_acquire(app->store);
-		struct timespec pause = { DB_RETRY, 0 };
-
-		if (db != NULL) {
-			st = store_poll_begin(db, token, pi);
-			store_release(app->store, db);
-		}
-		if (st != STORE_ERROR && st != STORE_BUSY)
-			return st;
-		if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
-		    hold_now_ms() >= deadline_ms || http_client_gone(h))
-			return STORE_ERROR;
-		nanosleep(&pause, NULL);
-	}
-}
-
 void
 longpoll_handle(struct app *app, struct http_request *h, const char *token)
 {
@@ -305,7 +370,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	struct hold *hd = NULL;
 	struct http_held conn;
 	enum store_status st;
-	const char *type, *body;
+	const char *type, *body, *text;
 	size_t len;
 	int status;
 
@@ -315,29 +380,18 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	}
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
 	lp->deadline_ms = hold_now_ms() + 1000LL * app->cfg.poll_timeout;
-	st = begin(app, h, token, lp->deadline_ms, &lp->pi);
-	if (st == STORE_NOT_FOUND) {
-		http_text(h, 404, "No Connection with that ID");
-		goto done;
-	}
-	if (st != STORE_OK) {
-		/* The database stayed away: an empty answer, and the client polls
-		 * again (an error would end its connection). */
-		http_respond(h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
-		goto done;
-	}
-	snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
-	if (!lp->pi.longpolling) {
-		http_text(h, 400, "Cannot change transports mid-connection");
-		goto done;
-	}
-	if (lp->pi.first_poll) {
-		log_info("connection %s: connected (LongPolling, group %s)", lp->pi.connection_id,
-		    LOG_TEXT(lp->pi.group));
-		/* The client discards the first poll's body: answer at once, empty. */
-		end_poll(app, &lp->pi);
-		http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);
-		goto done;
+	st = begin_once(app, token, &lp->pi);
+	if (st == STORE_OK || st == STORE_NOT_FOUND) {
+		if (st == STORE_OK)
+			snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
+		if ((status = begun(app, lp, st, &text)) == 200) {
+			http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);
+			goto done;
+		}
+		if (status != 0) {
+			http_text(h, status, text);
+			goto done;
+		}
 	}
 	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
@@ -346,6 +400,16 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	if (app->cfg.client_check)	/* else, or unusable: family 0, not checked */
 		(void)tcpdiag_parse(&lp->peer, h->server_addr, h->server_port, h->remote_addr,
 		    h->remote_port);
+	if (!lp->begun) {
+		/* The database is away: the loop holds the poll and tries again. */
+		if (http_detach(h, &conn) == 0) {
+			log_debug("poll: the database is away; held until it can begin");
+			loop_add(app->loop, hd, &conn);
+			return;
+		}
+		hold_free_unused(hd);
+		goto done;
+	}
 	lp_register(app, hd, lp);
 	status = drain(app, token, &lp->pi, hold_waiter(hd), &lp->out);
 	if ((status == 0 || status == DB_DOWN) && http_detach(h, &conn) == 0) {
@@ -376,6 +440,7 @@ longpoll_resume(struct app *app, const struct http_held *conn, const char *token
 		return -1;
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
 	lp->pi = *pi;
+	lp->begun = 1;
 	if (app->cfg.client_check)
 		lp->peer = *peer;
 	lp->deadline_ms = hold_now_ms() + left_ms;

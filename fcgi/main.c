@@ -459,6 +459,8 @@ main(int argc, char **argv)
 		.statement_timeout_ms = app.cfg.db_statement_timeout,
 		.idle_tx_timeout_ms = app.cfg.db_idle_tx_timeout,
 		.acquire_timeout_ms = app.cfg.db_acquire_timeout,
+		.connect_timeout_s = app.cfg.db_connect_timeout,
+		.tcp_user_timeout_ms = app.cfg.db_tcp_user_timeout,
 		.per_key = app.cfg.db_per_group,
 		/* Polls, drains and negotiates always find a connection. */
 		.reserve = app.cfg.db_pool / 4 > 0 ? app.cfg.db_pool / 4 : 1,

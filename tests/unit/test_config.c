@@ -237,6 +237,34 @@ test_db_limits(void)
 	unsetenv("POLLHUB_DB_ACQUIRE_TIMEOUT");
 }
 
+/* libpq's connect_timeout (s) and tcp_user_timeout (ms, 0: the system's). */
+static void
+test_db_connect_limits(void)
+{
+	struct config cfg;
+	char err[300];
+
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.db_connect_timeout, 5);
+	CHECK_INTEQ(cfg.db_tcp_user_timeout, 20000);
+	config_free(&cfg);
+	setenv("POLLHUB_DB_CONNECT_TIMEOUT", "2", 1);
+	setenv("POLLHUB_DB_TCP_USER_TIMEOUT", "0", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ(cfg.db_connect_timeout, 2);
+	CHECK_INTEQ(cfg.db_tcp_user_timeout, 0);
+	config_free(&cfg);
+	/* 0 would be libpq's "wait for ever". */
+	setenv("POLLHUB_DB_CONNECT_TIMEOUT", "0", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_DB_CONNECT_TIMEOUT must be an integer from 1 to 3600");
+	unsetenv("POLLHUB_DB_CONNECT_TIMEOUT");
+	setenv("POLLHUB_DB_TCP_USER_TIMEOUT", "-5", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_DB_TCP_USER_TIMEOUT must be an integer from 0 to 3600000");
+	unsetenv("POLLHUB_DB_TCP_USER_TIMEOUT");
+}
+
 int
 main(void)
 {
@@ -247,5 +275,6 @@ main(void)
 	test_client_check();
 	test_request_bounds();
 	test_db_limits();
+	test_db_connect_limits();
 	return unit_done();
 }
