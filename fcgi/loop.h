@@ -3,9 +3,10 @@
  * held client costs memory, not a thread. One epoll thread per process owns
  * the held requests' FastCGI connections: it writes their STDOUT and
  * END_REQUEST records from a per-connection output buffer (non-blocking),
- * reads them to notice a web server that closed the connection or aborted
- * the request (EOF, FCGI_ABORT_REQUEST), keeps their timers in a heap, and
- * takes wake-ups from the notifier through an eventfd.
+ * reads every record the web server sends with an fcgirec reader (what is
+ * left of a body, discarded up to 64 KiB; management records and a second
+ * request answered; an abort or EOF: the request is gone), keeps their
+ * timers in a heap, and takes wake-ups from the notifier through an eventfd.
  *
  * What may block (a database round trip, waiting for a batch drain in
  * flight) never runs on the loop thread: each held request's kind has a
