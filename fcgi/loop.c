@@ -23,6 +23,7 @@
  * GETs without one): the loop reads and discards them so that no worker
  * waits on a slow body; past this the connection is closed, logged. */
 #define HELD_BODY_MAX	65536
+#define READS_PER_ROUND	16
 #define KEEP_BUF	4096	/* an idle buffer larger than this is given back */
 #define NO_HEAP		SIZE_MAX
 #define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */
@@ -571,7 +572,9 @@ on_readable(struct loop *l, struct hold *h)
 	char chunk[READ_CHUNK];
 	unsigned what = 0;
 
-	while (!(what & RD_BROKEN)) {
+	/* A few reads a round (level-triggered: the rest comes next round), so
+	 * one web server sending fast never keeps the loop from the others. */
+	for (int reads = 0; reads < READS_PER_ROUND && !(what & RD_BROKEN); reads++) {
 		ssize_t n = read(h->conn.fd, chunk, sizeof(chunk));
 
 		if (n == -1 && errno == EINTR)
