@@ -68,6 +68,37 @@ describe('restart in place while a stream\'s answer is not written', { timeout: 
 	});
 });
 
+describe('restart in place while a poll\'s answer is not written', { timeout: 120000 }, () => {
+	let stack;
+	before(async () => { stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group' } }); });
+	after(async () => { await stack?.stop(); });
+	const test = (name, fn) => it(name, async (t) => stack.guard(fn)(t));
+
+	test('SIGHUP while a 600 KB poll answer waits for its web server: all of it arrives after, then the request ends', async () => {
+		const q = (token) => `id=${encodeURIComponent(token)}&group=edges`;
+		const r = await fetch(`${stack.hubUrl}/negotiate?negotiateVersion=1&group=edges`, { method: 'POST' });
+		const token = (await r.json()).connectionToken;
+		await (await fetch(`${stack.hubUrl}?${q(token)}`)).arrayBuffer();	// the first poll answers at once
+		const h = await fetch(`${stack.hubUrl}?${q(token)}`, { method: 'POST', body: HANDSHAKE });
+		assert.equal(h.status, 200);
+		await (await fetch(`${stack.hubUrl}?${q(token)}`)).arrayBuffer();	// the handshake answer
+		const c = fcgiConnect(path.join(stack.runDir, 'fcgi.sock'));
+		await c.ready;
+		c.s.write(Buffer.concat([getRequest(1, q(token)), record(T.STDIN, 1)]));
+		await sleep(500);
+		assert.ok(!c.has(T.END), 'the poll is held');
+		c.s.pause();
+		await push(stack, 0, PUSHES);
+		await sleep(1500);
+		await stack.reloadResponder();
+		c.s.resume();
+		await waitFor(() => c.has(T.END, 1), 10000, 'the answer to its end').catch(() => {});
+		assert.deepEqual(received(c), range(0, PUSHES), 'every push drained for the poll, once, in order');
+		assert.ok(c.has(T.END, 1), 'END_REQUEST');
+		await waitFor(() => c.closed, 5000, 'the connection closed');
+	});
+});
+
 describe('a failed exec while a stream\'s answer is not written', { timeout: 120000 }, () => {
 	let stack, dir, bin;
 	const savedBin = process.env.POLLHUB_BIN;
