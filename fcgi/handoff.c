@@ -495,7 +495,9 @@ drop_item(const struct handoff_item *p, int mfd, const char *why, const char *li
 		close(p->fd);
 }
 
-/* The bytes a line carries, read after it into *out (malloc'd). */
+/* The bytes a line carries, read after it into *out (malloc'd). -1 when
+ * out of memory (they are passed over: the next line is still read), -2
+ * when the list ends inside them. */
 static int
 read_carry(FILE *f, size_t len, char **out)
 {
@@ -503,11 +505,11 @@ read_carry(FILE *f, size_t len, char **out)
 	if (len == 0)
 		return 0;
 	if ((*out = malloc(len)) == NULL)
-		return -1;
+		return fseeko(f, (off_t)len, SEEK_CUR) == 0 ? -1 : -2;
 	if (fread(*out, 1, len, f) != len) {
 		free(*out);
 		*out = NULL;
-		return -1;
+		return -2;
 	}
 	return 0;
 }
@@ -536,10 +538,12 @@ handoff_resume(struct app *app, int *polls)
 		int flags, rc, bad;
 
 		bad = parse_item(line, &p, hex, &carry_len) == -1;
-		/* Unreadable carried bytes leave the rest of the list out of step. */
-		if (read_carry(f, carry_len, &conn.carry) == -1) {
-			drop_item(&p, mfd, "its unwritten answer", line);
-			break;
+		if ((rc = read_carry(f, carry_len, &conn.carry)) != 0) {
+			drop_item(&p, mfd, rc == -1 ? "out of memory for its unwritten answer" :
+			    "its unwritten answer cut short", line);
+			if (rc == -2)
+				break;
+			continue;
 		}
 		conn.carry_len = carry_len;
 		if (bad || from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
