@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, waitFor, sleep, RS } from './stack.mjs';
+import { startStack, connect, stopAll, waitFor, sleep, RS } from './stack.mjs';
 import { T, record, getRequest, fcgiConnect } from './fcgiclient.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
@@ -96,6 +96,51 @@ describe('restart in place while a poll\'s answer is not written', { timeout: 12
 		assert.deepEqual(received(c), range(0, PUSHES), 'every push drained for the poll, once, in order');
 		assert.ok(c.has(T.END, 1), 'END_REQUEST');
 		await waitFor(() => c.closed, 5000, 'the connection closed');
+	});
+});
+
+describe('restart in place while a step waits in the database', { timeout: 120000 }, () => {
+	let stack;
+	before(async () => {
+		// Lock waits long enough for the step to outlast the restart's 10 s wait.
+		stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group', POLLHUB_DB_LOCK_TIMEOUT: '30000',
+			POLLHUB_DB_STATEMENT_TIMEOUT: '60000' } });
+	});
+	after(async () => { await stack?.stop(); });
+	const test = (name, fn) => it(name, async (t) => stack.guard(fn)(t));
+	const log = () => fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
+
+	test('SIGHUP while a stream\'s drain waits 14 s for a row lock: the restart waits for it, the push arrives, nobody is cut', async () => {
+		const url = `${stack.hubUrl}?group=slowstep`;
+		const a = await connect(url, { transport: 'ServerSentEvents' });
+		const b = await connect(url, { transport: 'LongPolling' });
+		const closed = [];
+		a.onclose((e) => closed.push(`a: ${e?.message || 'closed'}`));
+		b.onclose((e) => closed.push(`b: ${e?.message || 'closed'}`));
+		try {
+			const { spawn } = await import('node:child_process');
+			const locker = spawn('psql', ['-X', '-q', '-d', stack.dbName, '-c',
+				`BEGIN; SELECT 1 FROM pollhub.connections WHERE id = '${a.connectionId}' FOR NO KEY UPDATE; SELECT pg_sleep(14); COMMIT;`],
+				{ stdio: 'ignore' });
+			const lockerDone = new Promise((r) => locker.on('exit', r));
+			await sleep(500);
+			const id = (await b.invoke('create', { ID: null, Title: 'Behind a lock', Start: '2026-11-26T10:00:00Z',
+				End: '2026-11-26T10:30:00Z', IsAllDay: false })).ID;
+			await sleep(1000);
+			const pid = stack.responderPids()[0];
+			const ready = () => (log().match(/ ready: /g) || []).length;
+			const before = ready();
+			process.kill(pid, 'SIGHUP');
+			await waitFor(() => ready() > before, 40000, 'the restart');
+			await lockerDone;
+			assert.equal(stack.responderPids()[0], pid, 'the same process');
+			await waitFor(() => a.pushes.payloads('create').some((p) => p.ID === id), 10000, 'the push behind the lock');
+			await sleep(500);
+			assert.deepEqual(closed, [], 'nobody was cut');
+			assert.equal(a.pushes.payloads('create').filter((p) => p.ID === id).length, 1, 'once');
+		} finally {
+			await stopAll(a, b);
+		}
 	});
 });
 
