@@ -482,6 +482,59 @@ fcgirec_held(const struct fcgirec *r)
 	return r->params.len;
 }
 
+enum fcgirec_status
+fcgirec_resume(struct fcgirec *r, const struct fcgirec_state *s)
+{
+	int in_record = s->content_left > 0 || s->padding_left > 0;
+
+	if (s->request_id == 0 || s->hdr_len >= FCGIREC_HEADER_LEN ||
+	    (s->hdr_len > 0 && in_record) || s->content_left > FCGIREC_MAX_CONTENT ||
+	    s->padding_left > 255 || (s->in_stdin && (s->stdin_done || s->content_left == 0)))
+		return FCGIREC_BAD_RECORD;
+	if (r->lim.stdin_max != 0 && s->stdin_total > r->lim.stdin_max)
+		return FCGIREC_STDIN_TOO_LARGE;
+	request_start(r, s->request_id);
+	r->params_done = 1;
+	r->params_keep = 0;
+	r->stdin_done = s->stdin_done;
+	r->stdin_total = s->stdin_total;
+	memcpy(r->hdr, s->hdr, s->hdr_len);
+	r->hdr_len = s->hdr_len;
+	if (in_record) {
+		memset(&r->h, 0, sizeof(r->h));
+		r->h.version = FCGIREC_VERSION;
+		r->h.request_id = s->request_id;
+		r->h.type = s->in_stdin ? FCGIREC_STDIN : FCGIREC_DATA;
+		r->hdr_len = FCGIREC_HEADER_LEN;
+		r->content = s->in_stdin ? C_STDIN : C_SKIP;
+		r->content_left = s->content_left;
+		r->padding_left = s->padding_left;
+	}
+	return FCGIREC_OK;
+}
+
+enum fcgirec_status
+fcgirec_save(const struct fcgirec *r, struct fcgirec_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (r->error != FCGIREC_OK)
+		return r->error;
+	if (!r->active || !r->params_done)
+		return FCGIREC_BAD_SEQUENCE;
+	s->request_id = r->active_id;
+	s->stdin_done = r->stdin_done;
+	s->stdin_total = r->stdin_total;
+	if (r->hdr_len < FCGIREC_HEADER_LEN) {
+		memcpy(s->hdr, r->hdr, r->hdr_len);
+		s->hdr_len = r->hdr_len;
+		return FCGIREC_OK;
+	}
+	s->in_stdin = r->content == C_STDIN && r->content_left > 0;
+	s->content_left = r->content_left;
+	s->padding_left = r->padding_left;
+	return FCGIREC_OK;
+}
+
 /* ---- the writer ---- */
 
 /* Put out back to len bytes: a failed write leaves no half record. */

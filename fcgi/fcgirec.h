@@ -185,6 +185,36 @@ void	fcgirec_params_drop(struct fcgirec *);
  * most params_max. */
 size_t	fcgirec_held(const struct fcgirec *);
 
+/* Where a reader is inside its active request, to hand the connection on:
+ * from libfcgi once a request is held (http_detach: libfcgi read the begin
+ * and the params, and maybe some of the body), and across a restart in place
+ * (the next image reads on where this one stopped). The params are never in
+ * it: a held request copied what it needs. */
+struct fcgirec_state {
+	uint16_t	request_id;	/* the active request */
+	int		stdin_done;	/* its empty STDIN record came */
+	size_t		stdin_total;	/* body bytes announced so far (stdin_max counts them) */
+	unsigned char	hdr[FCGIREC_HEADER_LEN];	/* a record header begun: */
+	size_t		hdr_len;	/* its bytes so far (< 8); then nothing below */
+	int		in_stdin;	/* content_left is the active request's STDIN data */
+	size_t		content_left;	/* of the current record (skipped unless in_stdin) */
+	size_t		padding_left;
+};
+
+/* Put a new reader inside request s->request_id, its params complete (none
+ * kept), at the position s describes. FCGIREC_BAD_RECORD when s cannot be a
+ * position (a content longer than a record's, a begun header inside a
+ * record, STDIN data after its end), FCGIREC_STDIN_TOO_LARGE when its body
+ * already passes stdin_max; the reader is then unchanged. */
+enum fcgirec_status	fcgirec_resume(struct fcgirec *, const struct fcgirec_state *);
+/* The position of a reader whose request is active and past its params.
+ * Inside a record that is not STDIN data (a GET_VALUES, a second
+ * BEGIN_REQUEST: a few bytes a web server never splits in practice) its
+ * content is skipped by the reader resumed from s, and that record goes
+ * unanswered. FCGIREC_BAD_SEQUENCE when no request is active or its params
+ * are not complete; the reader's error when it has one. */
+enum fcgirec_status	fcgirec_save(const struct fcgirec *, struct fcgirec_state *s);
+
 /* ---- writer ---- */
 
 /* Append data[0..len) as records of type for request_id, at most

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,18 @@
 #include "log.h"
 #include "sqlproto.h"
 #include "longpoll.h"
+#include "loop.h"
 #include "sse.h"
 
 /* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2049s. */
 _Static_assert(2 * SQL_GROUP_SIZE == 2050, "the %2049s below");
 
 #define ENV_LISTEN "POLLHUB_LISTEN_FD"
+/* A line of the list: numbers, token, id, the group in hex (2 bytes a byte),
+ * a client's connection, where the records stand. */
+#define LINE_MAX_LEN (2 * SQL_GROUP_SIZE + 768)
+/* Unwritten bytes a line may carry: a stream's cap and one answer, with room. */
+#define CARRY_MAX ((size_t)1 << 30)
 #define ENV_HANDOFF "POLLHUB_HANDOFF_FD"
 
 extern char **environ;
@@ -63,7 +70,16 @@ handoff_park_item(struct handoff *ho, const struct handoff_item *item)
 		ho->list = grown;
 		ho->cap = cap;
 	}
-	ho->list[ho->n++] = *item;
+	ho->list[ho->n] = *item;
+	if (item->carry_len > 0) {
+		char *copy = malloc(item->carry_len);
+
+		if (copy == NULL)
+			goto out;
+		memcpy(copy, item->carry, item->carry_len);
+		ho->list[ho->n].carry = copy;
+	}
+	ho->n++;
 	rc = 0;
 out:
 	pthread_mutex_unlock(&ho->lock);
@@ -86,6 +102,8 @@ void
 handoff_unpark(struct handoff *ho)
 {
 	pthread_mutex_lock(&ho->lock);
+	for (size_t i = 0; i < ho->n; i++)
+		free((char *)ho->list[i].carry);
 	ho->n = 0;
 	pthread_mutex_unlock(&ho->lock);
 }
@@ -100,20 +118,27 @@ keep_open(int fd)
 
 /* Mark every descriptor above 2 close-on-exec: libfcgi's and libpq's sockets
  * of requests and connections that do not cross over must not leak into the
- * next image (a web server would wait on them forever). */
+ * next image (a web server would wait on them forever). One call on a
+ * kernel with close_range (5.11); else each open descriptor, whatever its
+ * number (/proc/self/fd). */
 static void
 close_others_on_exec(void)
 {
-	int max = (int)sysconf(_SC_OPEN_MAX);
+	DIR *d;
+	struct dirent *e;
 
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (int fd = 3; fd < max; fd++) {
-		int flags = fcntl(fd, F_GETFD);
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 || (d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		int flags;
 
-		if (flags != -1)
-			fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+		if (*end == '\0' && e->d_name[0] != '\0' && fd > 2 && fd <= INT_MAX &&
+		    (flags = fcntl((int)fd, F_GETFD)) != -1)
+			fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
 	}
+	closedir(d);
 }
 
 /* Group names may hold any byte but NUL: hex keeps one stream per line. */
@@ -204,7 +229,19 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 		/* A poll's client connection, when known (an older line ends before). */
 		if (tcpdiag_format(&p->peer, peer, sizeof(peer)) == 0)
 			fprintf(f, " %s", peer);
+		/* Where the connection's records stand; then the bytes not yet
+		 * written, raw, after the line (an older line has neither). */
+		fprintf(f, " r=%u:%d:%zu:", (unsigned)p->rd.request_id, p->rd.stdin_done,
+		    p->rd.stdin_total);
+		for (size_t k = 0; k < p->rd.hdr_len; k++)
+			fprintf(f, "%02x", p->rd.hdr[k]);
+		fprintf(f, "%s:%d:%zu:%zu", p->rd.hdr_len == 0 ? "-" : "", p->rd.in_stdin,
+		    p->rd.content_left, p->rd.padding_left);
+		if (p->carry_len > 0)
+			fprintf(f, " o=%zu", p->carry_len);
 		fputc('\n', f);
+		if (p->carry_len > 0)
+			fwrite(p->carry, 1, p->carry_len, f);
 	}
 	pthread_mutex_unlock(&ho->lock);
 	if (fclose(f) != 0) {
@@ -238,13 +275,121 @@ handoff_exec(struct handoff *ho, const char *exe, char *const argv[], int listen
 	return -1;
 }
 
+static int
+from_hex(const char *hex, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (strcmp(hex, "-") == 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	for (; hex[0] && hex[1]; hex += 2) {
+		unsigned int c;
+
+		if (n + 1 >= outlen || sscanf(hex, "%2x", &c) != 1 || c == 0)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return *hex == '\0' ? 0 : -1;
+}
+
+/* "r=ID:STDIN_DONE:STDIN_TOTAL:HDR:IN_STDIN:CONTENT_LEFT:PADDING_LEFT", HDR
+ * the begun header in hex or "-" (fcgirec_resume judges the numbers). */
+static int
+parse_state(const char *s, struct fcgirec_state *rd)
+{
+	char hdr[2 * FCGIREC_HEADER_LEN + 2];
+	unsigned id;
+	size_t n = 0;
+
+	memset(rd, 0, sizeof(*rd));
+	if (sscanf(s, "%u:%d:%zu:%17[-0-9a-f]:%d:%zu:%zu", &id, &rd->stdin_done, &rd->stdin_total,
+	    hdr, &rd->in_stdin, &rd->content_left, &rd->padding_left) != 7 || id > 65535)
+		return -1;
+	rd->request_id = (uint16_t)id;
+	if (strcmp(hdr, "-") != 0)
+		for (const char *h = hdr; *h != '\0'; h += 2) {
+			unsigned c;
+
+			if (n == FCGIREC_HEADER_LEN - 1 || h[1] == '\0' || sscanf(h, "%2x", &c) != 1)
+				return -1;
+			rd->hdr[n++] = (unsigned char)c;
+		}
+	rd->hdr_len = n;
+	return 0;
+}
+
+/* What follows the group on this version's line: a client's connection (four
+ * words), r= (where the records stand), o= (bytes carried after the line). */
+static int
+parse_tail(const char *rest, struct handoff_item *p, size_t *carry_len)
+{
+	char buf[LINE_MAX_LEN], *save = NULL, *w, *peer[4];
+	int npeer = 0;
+
+	snprintf(buf, sizeof(buf), "%s", rest);
+	for (w = strtok_r(buf, " \n", &save); w != NULL; w = strtok_r(NULL, " \n", &save)) {
+		if (strncmp(w, "r=", 2) == 0) {
+			if (parse_state(w + 2, &p->rd) == -1 || p->rd.request_id != p->request_id)
+				return -1;
+		} else if (strncmp(w, "o=", 2) == 0) {
+			char *end;
+			unsigned long long n = strtoull(w + 2, &end, 10);
+
+			if (*end != '\0' || n == 0 || n > CARRY_MAX)
+				return -1;
+			*carry_len = (size_t)n;
+		} else if (npeer < 4 && strlen(w) < TCPDIAG_ADDR_TEXT)
+			peer[npeer++] = w;
+		else
+			return -1;
+	}
+	if (npeer == 4)
+		(void)tcpdiag_parse(&p->peer, peer[0], peer[1], peer[2], peer[3]);	/* else unknown */
+	return npeer == 0 || npeer == 4 ? 0 : -1;
+}
+
+/* One line of the list: this version's, or an earlier version's (a stream).
+ * *carry_len: bytes that follow the line (0: none). */
+static int
+parse_item(const char *line, struct handoff_item *p, char *hex, size_t *carry_len)
+{
+	char kind;
+	int n, end = 0;
+
+	*carry_len = 0;
+	memset(p, 0, sizeof(*p));
+	p->cors_index = -1;
+	n = sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2049s%n", &kind, &p->fd,
+	    &p->request_id, &p->keep, &p->pi.poll_no, p->token, p->pi.connection_id, &p->left_ms,
+	    &p->cors_index, &p->vary_origin, hex, &end);
+	if (n == 11 && (kind == HANDOFF_STREAM || kind == HANDOFF_POLL || kind == HANDOFF_ANSWER)) {
+		p->kind = (enum handoff_kind)kind;
+		/* An earlier version read each body to its end before holding. */
+		p->rd.request_id = (uint16_t)p->request_id;
+		p->rd.stdin_done = 1;
+		return parse_tail(line + end, p, carry_len);
+	}
+	memset(p, 0, sizeof(*p));
+	p->cors_index = -1;
+	p->kind = HANDOFF_STREAM;
+	if (sscanf(line, "%d %d %d %lld %63s %63s %2049s", &p->fd, &p->request_id, &p->keep,
+	    &p->pi.poll_no, p->token, p->pi.connection_id, hex) != 7)
+		return -1;
+	p->rd.request_id = (uint16_t)p->request_id;
+	p->rd.stdin_done = 1;
+	return 0;
+}
+
 /* Descriptors the previous image passed on purpose: the listening socket, the
  * memfd and the connections it lists. Anything else open above 2 leaked
  * through a descriptor that was not close-on-exec: say so and close it. */
 static void
 close_leaked(void)
 {
-	char line[2 * SQL_GROUP_SIZE + 384];
+	char line[LINE_MAX_LEN], hex[2 * SQL_GROUP_SIZE];
 	int *keep = NULL, nkeep = 0, dup_fd;
 	FILE *f = NULL;
 	DIR *d;
@@ -255,15 +400,22 @@ close_leaked(void)
 	    lseek(dup_fd, 0, SEEK_SET) != -1) {
 		while (fgets(line, sizeof(line), f) != NULL) {
 			int *grown = realloc(keep, (size_t)(nkeep + 1) * sizeof(*keep));
+			struct handoff_item p;
+			size_t carry = 0;
 
 			if (grown == NULL)
 				break;
 			keep = grown;
-			/* This version's lines start with the kind, an earlier one's
-			 * with the descriptor. */
-			keep[nkeep] = atoi(line[0] == HANDOFF_STREAM || line[0] == HANDOFF_POLL ?
-			    line + 1 : line);
+			/* A line handoff_resume cannot read still names its
+			 * descriptor first (after the kind): it closes it. */
+			if (parse_item(line, &p, hex, &carry) == 0)
+				keep[nkeep] = p.fd;
+			else
+				keep[nkeep] = atoi(line[0] == HANDOFF_STREAM || line[0] == HANDOFF_POLL ||
+				    line[0] == HANDOFF_ANSWER ? line + 1 : line);
 			nkeep++;
+			if (carry > 0 && fseeko(f, (off_t)carry, SEEK_CUR) != 0)
+				break;
 		}
 	}
 	if ((d = opendir("/proc/self/fd")) != NULL) {
@@ -306,7 +458,7 @@ take_env_fd(const char *name)
 	if (v == NULL)
 		return -1;
 	fd = strtol(v, &end, 10);
-	if (*end != '\0' || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) == -1)
+	if (*end != '\0' || v[0] == '\0' || fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFD) == -1)
 		fd = -1;
 	unsetenv(name);
 	if (fd >= 0)
@@ -332,57 +484,41 @@ handoff_listen_fd(void)
 	return inherited_listen;
 }
 
-static int
-from_hex(const char *hex, char *out, size_t outlen)
+/* A line that cannot be resumed: its descriptor (when the line named one
+ * that is neither the list's nor the listening socket) is closed, not kept
+ * open for nobody. */
+static void
+drop_item(const struct handoff_item *p, int mfd, const char *why, const char *line)
 {
-	size_t n = 0;
-
-	if (strcmp(hex, "-") == 0) {
-		out[0] = '\0';
-		return 0;
-	}
-	for (; hex[0] && hex[1]; hex += 2) {
-		unsigned int c;
-
-		if (n + 1 >= outlen || sscanf(hex, "%2x", &c) != 1 || c == 0)
-			return -1;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return *hex == '\0' ? 0 : -1;
+	log_error("handoff: a held request could not be resumed (%s: %s)", why, LOG_TEXT(line));
+	if (p->fd > 2 && p->fd != mfd && p->fd != inherited_listen)
+		close(p->fd);
 }
 
-/* One line of the list: this version's, or an earlier version's (a stream). */
+/* The bytes a line carries, read after it into *out (malloc'd). -1 when
+ * out of memory (they are passed over: the next line is still read), -2
+ * when the list ends inside them. */
 static int
-parse_item(const char *line, struct handoff_item *p, char *hex)
+read_carry(FILE *f, size_t len, char **out)
 {
-	char kind, sa[TCPDIAG_ADDR_TEXT], sp[8], ra[TCPDIAG_ADDR_TEXT], rp[8];
-	int n;
-
-	memset(p, 0, sizeof(*p));
-	p->cors_index = -1;
-	n = sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2049s %45s %7s %45s %7s", &kind,
-	    &p->fd, &p->request_id, &p->keep, &p->pi.poll_no, p->token, p->pi.connection_id,
-	    &p->left_ms, &p->cors_index, &p->vary_origin, hex, sa, sp, ra, rp);
-	if ((n == 11 || n == 15) && (kind == HANDOFF_STREAM || kind == HANDOFF_POLL)) {
-		p->kind = (enum handoff_kind)kind;
-		if (n == 15)
-			(void)tcpdiag_parse(&p->peer, sa, sp, ra, rp);	/* else unknown */
+	*out = NULL;
+	if (len == 0)
 		return 0;
+	if ((*out = malloc(len)) == NULL)
+		return fseeko(f, (off_t)len, SEEK_CUR) == 0 ? -1 : -2;
+	if (fread(*out, 1, len, f) != len) {
+		free(*out);
+		*out = NULL;
+		return -2;
 	}
-	memset(p, 0, sizeof(*p));
-	p->cors_index = -1;
-	p->kind = HANDOFF_STREAM;
-	return sscanf(line, "%d %d %d %lld %63s %63s %2049s", &p->fd, &p->request_id, &p->keep,
-	    &p->pi.poll_no, p->token, p->pi.connection_id, hex) == 7 ? 0 : -1;
+	return 0;
 }
 
 int
 handoff_resume(struct app *app, int *polls)
 {
 	int mfd = inherited_handoff, resumed = 0;
-	/* A record: numbers, token, id and the group in hex (2 bytes a byte). */
-	char line[2 * SQL_GROUP_SIZE + 384], hex[2 * SQL_GROUP_SIZE];
+	char line[LINE_MAX_LEN], hex[2 * SQL_GROUP_SIZE];
 	FILE *f;
 	int norigins = 0;
 
@@ -398,37 +534,50 @@ handoff_resume(struct app *app, int *polls)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct handoff_item p;
 		struct http_held conn = { 0 };
-		int flags, rc;
+		size_t carry_len = 0;
+		int flags, rc, bad;
 
-		if (parse_item(line, &p, hex) == -1 ||
-		    from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
+		bad = parse_item(line, &p, hex, &carry_len) == -1;
+		if ((rc = read_carry(f, carry_len, &conn.carry)) != 0) {
+			drop_item(&p, mfd, rc == -1 ? "out of memory for its unwritten answer" :
+			    "its unwritten answer cut short", line);
+			if (rc == -2)
+				break;
+			continue;
+		}
+		conn.carry_len = carry_len;
+		if (bad || from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
 		    fcntl(p.fd, F_SETFD, FD_CLOEXEC) == -1 ||
 		    (flags = fcntl(p.fd, F_GETFL)) == -1 ||
 		    fcntl(p.fd, F_SETFL, flags | O_NONBLOCK) == -1) {
-			log_error("handoff: a held request could not be resumed (bad record: %s)",
-			    LOG_TEXT(line));
+			drop_item(&p, mfd, "bad record", line);
+			http_held_free(&conn);
 			continue;
 		}
 		conn.fd = p.fd;
 		conn.request_id = p.request_id;
 		conn.keep = p.keep;
+		conn.rd = p.rd;
 		/* The same configuration, so the same list: its entry outlives us. */
 		conn.cors_origin = p.cors_index >= 0 && p.cors_index < norigins ?
 		    app->cfg.allowed_origins[p.cors_index] : NULL;
 		conn.vary_origin = p.vary_origin;
 		/* A stream's headers went out in the first image: what follows is
-		 * records. A poll has written nothing yet. */
+		 * records. A poll has written nothing yet. An answer is written
+		 * and closed. */
 		rc = p.kind == HANDOFF_POLL ?
 		    longpoll_resume(app, &conn, p.token, &p.pi, &p.peer, p.left_ms) :
+		    p.kind == HANDOFF_ANSWER ? loop_add_answer(app->loop, &conn) :
 		    sse_resume(app, &conn, p.token, &p.pi);
 		if (rc == -1) {
 			log_error("handoff: out of memory for connection %s", p.pi.connection_id);
 			close(p.fd);
+			http_held_free(&conn);
 			continue;
 		}
 		if (p.kind == HANDOFF_POLL)
 			(*polls)++;
-		else
+		else if (p.kind == HANDOFF_STREAM)
 			resumed++;
 	}
 	fclose(f);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "fcgirec.h"
 #include "store.h"
 #include "tcpdiag.h"
 
@@ -33,7 +34,11 @@ struct handoff;
 struct handoff	*handoff_new(void);
 
 /* What the next image needs to go on with a held request. */
-enum handoff_kind { HANDOFF_STREAM = 'S', HANDOFF_POLL = 'P' };
+enum handoff_kind {
+	HANDOFF_STREAM = 'S',
+	HANDOFF_POLL = 'P',
+	HANDOFF_ANSWER = 'A'	/* an ended request's answer, not all written: write it, close */
+};
 struct handoff_item {
 	enum handoff_kind	 kind;
 	int			 fd;		/* the FastCGI connection */
@@ -45,13 +50,17 @@ struct handoff_item {
 	char			 token[64];
 	struct poll_info	 pi;
 	struct tcpdiag_conn	 peer;		/* a poll's client connection (family 0: unknown) */
+	struct fcgirec_state	 rd;		/* where the connection's records stand */
+	const char		*carry;		/* records queued and not written (a forced */
+	size_t			 carry_len;	/* handoff): copied by handoff_park_item */
 };
 /* Record a held request for the next image (the event loop, once everything
  * queued for it is written). 0, or -1 (no memory): the caller ends it. */
 int	handoff_park_item(struct handoff *, const struct handoff_item *);
 /* Requests of that kind parked so far. */
 size_t	handoff_parked(struct handoff *, enum handoff_kind);
-/* The exec failed: forget the parked streams (the loop takes them back). */
+/* The exec failed: forget the parked requests (the loop takes them back;
+ * it calls this on its own thread). */
 void	handoff_unpark(struct handoff *);
 
 /* Re-execute exe with argv, passing listen_fd (-1: none to pass) and the

@@ -11,6 +11,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <fastcgi.h>
+
+#include "log.h"
+
 /* What the preflight allows: the methods SignalR uses and the headers
  * @microsoft/signalr sends (Authorization with an access token factory).
  * Chromium caps Max-Age at 7200 s. */
@@ -330,20 +334,91 @@ http_response_bytes(const struct http_held *held, int status, const char *conten
 	return 0;
 }
 
+/* libfcgi's private state of a stream (fcgiapp.c's FCGX_Stream_Data, the
+ * same in every release since 2.0, Debian's 2.4.2 included): the reader's
+ * position in its records, which no public call tells. http_detach checks
+ * that what it finds is consistent before it trusts it. */
+struct libfcgi_stream_data {
+	unsigned char	*buff;		/* the buffer */
+	int		 bufflen;
+	unsigned char	*mbuff;
+	unsigned char	*buff_stop;	/* end of the bytes read from the socket */
+	int		 type;		/* FCGI_STDIN once the params are read */
+	int		 eor_stop;
+	int		 skip;
+	int		 content_len;	/* content of the current record not yet in buff */
+	int		 padding_len;	/* its padding not yet passed over */
+	int		 is_anything_written;
+	int		 raw_write;
+	void		*req_data;
+};
+
+void
+http_held_free(struct http_held *held)
+{
+	free(held->ahead);
+	free(held->carry);
+	held->ahead = held->carry = NULL;
+	held->ahead_len = held->carry_len = 0;
+}
+
+/* Where libfcgi's reader of r's stdin stands, and what it read past that:
+ * bytes rdNext..stop are the current STDIN record's content, content_len
+ * more of it are still on the socket, then padding_len of padding; every
+ * byte up to buff_stop was read from the socket and is the loop's to read
+ * next. -1 when the state is not what this libfcgi should have. */
+static int
+take_reader(FCGX_Request *r, struct http_held *out)
+{
+	FCGX_Stream *in = r->in;
+	struct libfcgi_stream_data *d = in != NULL ? in->data : NULL;
+	size_t here;
+
+	if (d == NULL || !in->isReader || d->type != FCGI_STDIN || d->skip || d->eor_stop ||
+	    in->rdNext < d->buff || in->stop < in->rdNext || d->buff_stop < in->stop ||
+	    d->buff_stop > d->buff + d->bufflen || d->content_len < 0 ||
+	    d->content_len > FCGIREC_MAX_CONTENT || d->padding_len < 0 || d->padding_len > 255) {
+		log_error("http: libfcgi's reader is not in a state this build knows; a held"
+		    " request is refused");
+		return -1;
+	}
+	here = (size_t)(in->stop - in->rdNext);
+	memset(&out->rd, 0, sizeof(out->rd));
+	out->rd.request_id = (uint16_t)r->requestId;
+	out->rd.stdin_done = in->isClosed;
+	out->rd.content_left = in->isClosed ? 0 : here + (size_t)d->content_len;
+	out->rd.in_stdin = out->rd.content_left > 0;
+	out->rd.padding_left = (size_t)d->padding_len;
+	out->rd.stdin_total = out->rd.content_left;
+	out->ahead_len = (size_t)(d->buff_stop - in->rdNext);
+	out->ahead = NULL;
+	if (out->ahead_len > 0) {
+		if ((out->ahead = malloc(out->ahead_len)) == NULL)
+			return -1;
+		memcpy(out->ahead, in->rdNext, out->ahead_len);
+	}
+	return 0;
+}
+
 int
 http_detach(struct http_request *h, struct http_held *out)
 {
 	FCGX_Request *r = h->fcgi;
-	char sink[512];
 	int flags;
 
-	if (FCGX_FFlush(r->out) != 0)
+	memset(out, 0, sizeof(*out));
+	/* A read that failed (the web server left) leaves nothing to hold. */
+	if (FCGX_FFlush(r->out) != 0 || FCGX_GetError(r->in) != 0)
 		return -1;
-	while (FCGX_GetStr(sink, sizeof(sink), r->in) > 0)
-		;
+	/* The rest of the body is not read here: a client that sends it slowly
+	 * would hold this worker. The loop reads it, with its reader. */
+	if (take_reader(r, out) == -1)
+		return -1;
 	if ((flags = fcntl(r->ipcFd, F_GETFL)) == -1 ||
-	    fcntl(r->ipcFd, F_SETFL, flags | O_NONBLOCK) == -1)
+	    fcntl(r->ipcFd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		http_held_free(out);
 		return -1;
+	}
 	out->fd = r->ipcFd;
 	out->request_id = r->requestId;
 	out->keep = r->keepConnection;

@@ -10,6 +10,7 @@
 #include <fcgiapp.h>
 
 #include "buf.h"
+#include "fcgirec.h"
 
 struct http_request {
 	FCGX_Request	*fcgi;
@@ -76,12 +77,26 @@ struct http_held {
 	int		 keep;		/* the web server asked to keep the connection */
 	const char	*cors_origin;	/* a configured origin (lives as long as the process) */
 	int		 vary_origin;
+	/* Where the connection's records stand (the event loop reads on from
+	 * there with fcgirec), and the bytes already read past that point
+	 * (libfcgi's read-ahead): malloc'd, owned by whoever holds the struct
+	 * (loop_add takes it; http_held_free otherwise). */
+	struct fcgirec_state	 rd;
+	char		*ahead;
+	size_t		 ahead_len;
+	/* Records a previous image queued and did not write (a restart in
+	 * place): written before anything else; malloc'd, owned likewise. */
+	char		*carry;
+	size_t		 carry_len;
 };
-/* Take the request away from libfcgi: what was written is flushed, the body
- * read to its end (what follows on the connection starts at a record: only
- * an abort can come), and the connection goes to *out, non-blocking; libfcgi
- * forgets it (h->detached: the request's borrowed strings are gone, nobody
- * answers or finishes it). -1 when the client is gone already. */
+/* Free what a held connection owns besides its descriptor (not closed). */
+void	http_held_free(struct http_held *);
+/* Take the request away from libfcgi: what was written is flushed, and the
+ * connection goes to *out, non-blocking, with where its records stand and
+ * what libfcgi read ahead of the handler (what is left of the body is the
+ * event loop's to read, never a worker's); libfcgi forgets it (h->detached:
+ * the request's borrowed strings are gone, nobody answers or finishes it).
+ * -1 when the client is gone already. */
 int	http_detach(struct http_request *, struct http_held *out);
 /* A complete response (what http_respond writes) as bytes for held. */
 int	http_response_bytes(const struct http_held *, int status, const char *content_type,

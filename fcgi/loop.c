@@ -18,7 +18,12 @@
 
 #define MAX_EVENTS	256
 #define TICK_MS		1000	/* the loop looks at its commands at least this often */
-#define READ_CHUNK	512	/* the web server sends a held request little: an abort */
+#define READ_CHUNK	4096	/* a held request is sent little: an abort, a management record */
+/* Body bytes a held request may still send (SignalR's polls and streams are
+ * GETs without one): the loop reads and discards them so that no worker
+ * waits on a slow body; past this the connection is closed, logged. */
+#define HELD_BODY_MAX	65536
+#define READS_PER_ROUND	16
 #define KEEP_BUF	4096	/* an idle buffer larger than this is given back */
 #define NO_HEAP		SIZE_MAX
 #define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */
@@ -48,9 +53,7 @@ struct hold {
 	size_t			 heap_i;
 	struct buf		 out;		/* FastCGI records not yet written */
 	size_t			 out_off;
-	unsigned char		 hdr[FCGIREC_HEADER_LEN];	/* the reader: a header */
-	size_t			 hdr_have;
-	size_t			 skip;		/* body and padding bytes to pass over */
+	struct fcgirec		*rd;		/* reads the connection's records (attach) */
 	/* Guarded by loop->qlock: */
 	int			 queued;	/* in wakeq */
 	struct hold		*wake_next;	/* in wakeq */
@@ -76,12 +79,13 @@ struct loop {
 	struct hold		**heap;
 	size_t			 heap_n, heap_cap;
 	int			 stopping, handing_off;
+	int			 forcing;	/* a handoff past its wait: park without waiting for writes */
 	/* Guarded by qlock: */
 	pthread_mutex_t		 qlock;
 	pthread_cond_t		 qcond;		/* broadcast when a hold ends or parks */
 	int			 signaled;	/* efd written since the loop last looked */
 	struct hold		*newq, *wakeq, *doneq, *doneq_tail;
-	int			 cmd_stop, cmd_handoff, cmd_unpark;
+	int			 cmd_stop, cmd_handoff, cmd_unpark, cmd_force;
 	size_t			 unparked_left;	/* holds neither ended nor parked, while handing off */
 	/* Jobs: */
 	pthread_mutex_t		 jlock;
@@ -352,6 +356,8 @@ bury(struct loop *l)
 			h->kind->free(h->state);
 		buf_free(&h->out);
 		buf_free(&h->job_out);
+		fcgirec_free(h->rd);
+		http_held_free(&h->conn);
 		free(h);
 		atomic_fetch_sub(&l->count, 1);
 	}
@@ -371,17 +377,26 @@ settled(struct loop *l, struct hold *h)
 	pthread_mutex_unlock(&l->qlock);
 }
 
+/* Hand h's connection to the next image, with where its records stand and
+ * what is not written yet (only a forced handoff leaves any). answer: its
+ * whole answer is queued (closing): the next image writes the rest and
+ * closes; otherwise its kind says what the next image resumes. */
 static void
-park_now(struct loop *l, struct hold *h)
+hand_over(struct loop *l, struct hold *h, int answer)
 {
 	struct handoff_item item;
 	char *const *o = l->app->cfg.allowed_origins;
+	const char *why = "out of memory";
 
-	h->parking = 0;
 	epoll_mask(l, h, 0);
 	timer_remove(l, h);
 	memset(&item, 0, sizeof(item));
-	h->kind->park_info(h, &item);
+	if (answer) {
+		item.kind = HANDOFF_ANSWER;
+		strcpy(item.token, "-");
+		strcpy(item.pi.connection_id, "-");
+	} else
+		h->kind->park_info(h, &item);
 	item.fd = h->conn.fd;
 	item.request_id = h->conn.request_id;
 	item.keep = h->conn.keep;
@@ -390,14 +405,37 @@ park_now(struct loop *l, struct hold *h)
 	for (int i = 0; h->conn.cors_origin != NULL && o != NULL && o[i] != NULL; i++)
 		if (o[i] == h->conn.cors_origin)
 			item.cors_index = i;
-	if (h->conn.fd >= 0 && handoff_park_item(l->app->handoff, &item) == 0) {
+	if (h->out_off < h->out.len) {
+		item.carry = h->out.data + h->out_off;
+		item.carry_len = h->out.len - h->out_off;
+	}
+	if (h->conn.fd < 0)
+		why = "client gone";
+	else if (h->rd == NULL || fcgirec_save(h->rd, &item.rd) != FCGIREC_OK)
+		why = "its FastCGI records out of step";
+	else if (handoff_park_item(l->app->handoff, &item) == 0) {
 		h->parked = 1;
 		settled(l, h);
-	} else {
-		log_warn("connection %s: %s could not be handed over (%s)", item.pi.connection_id,
-		    h->kind->name, h->conn.fd < 0 ? "client gone" : "out of memory");
-		hold_destroy(l, h);
+		return;
 	}
+	log_warn("connection %s: %s could not be handed over (%s)", item.pi.connection_id,
+	    h->kind->name, why);
+	hold_destroy(l, h);
+}
+
+static void
+park_now(struct loop *l, struct hold *h)
+{
+	h->parking = 0;
+	if (h->conn.fd >= 0 && !l->handing_off) {
+		/* The handoff is over (a failed exec took the parked holds back)
+		 * before this one's answer was written: it goes on here, or it
+		 * would be in no list at all. */
+		h->done = 0;
+		make_ready(l, h, HOLD_START);
+		return;
+	}
+	hand_over(l, h, 0);
 }
 
 /* Write what is queued. A failure means the web server is gone. */
@@ -439,43 +477,66 @@ flush(struct loop *l, struct hold *h)
 		park_now(l, h);
 }
 
-/* Readable: nothing but an abort (or the end) is expected now. */
-static void
-on_readable(struct loop *l, struct hold *h)
+/* What the records read on a held connection call for. */
+#define RD_ABORT	1u	/* the web server aborted the request */
+#define RD_ANSWERED	2u	/* management answers queued in h->out */
+#define RD_BROKEN	4u	/* the connection is of no more use */
+
+/* Read records with the connection's reader: the rest of the body is
+ * discarded (HELD_BODY_MAX bounds it), management records and a second
+ * BEGIN_REQUEST are answered, an abort is noted. A protocol error or a
+ * passed limit breaks the connection, logged. */
+static unsigned
+read_records(struct loop *l, struct hold *h, const char *p, size_t n)
 {
-	char chunk[READ_CHUNK];
+	const struct fcgirec_values values = { (unsigned)l->app->cfg.threads,
+	    (unsigned)l->app->cfg.threads };
+	struct fcgirec_event ev;
+	enum fcgirec_status st;
+	unsigned what = 0;
+	size_t used;
 
-	for (;;) {
-		ssize_t n = read(h->conn.fd, chunk, sizeof(chunk));
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0)
-			break;	/* EOF or an error: gone */
-		for (size_t i = 0; i < (size_t)n; ) {
-			if (h->skip > 0) {
-				size_t k = h->skip < (size_t)n - i ? h->skip : (size_t)n - i;
-
-				h->skip -= k;
-				i += k;
-				continue;
+	while (n > 0) {
+		if ((st = fcgirec_read(h->rd, p, n, &used, &ev)) != FCGIREC_OK) {
+			log_warn("loop: a held %s's FastCGI connection is closed: %s%s", h->kind->name,
+			    fcgirec_strerror(st), st == FCGIREC_STDIN_TOO_LARGE ?
+			    " (a held request's body is read and discarded up to 65536 bytes)" : "");
+			return what | RD_BROKEN;
+		}
+		p += used;
+		n -= used;
+		switch (ev.type) {
+		case FCGIREC_EV_ABORT:
+			what |= RD_ABORT;
+			break;
+		case FCGIREC_EV_GET_VALUES:
+		case FCGIREC_EV_UNKNOWN_TYPE:
+		case FCGIREC_EV_MPX_REFUSED:
+			/* A web server that asks without reading the answers is not
+			 * given memory without a bound. */
+			if (h->out.len - h->out_off > l->app->cfg.max_buffered + HELD_BODY_MAX) {
+				log_warn("loop: a held %s's web server sends management records and"
+				    " does not read the answers; its connection is closed",
+				    h->kind->name);
+				return what | RD_BROKEN;
 			}
-			h->hdr[h->hdr_have++] = (unsigned char)chunk[i++];
-			if (h->hdr_have == FCGIREC_HEADER_LEN) {
-				struct fcgirec_header rh;
-
-				fcgirec_header_decode(h->hdr, &rh);
-				h->hdr_have = 0;
-				h->skip = (size_t)rh.content_len + rh.padding_len;
-				if (rh.version != 1 || (rh.type == FCGIREC_ABORT_REQUEST &&
-				    rh.request_id == h->conn.request_id))
-					goto gone;
+			if (fcgirec_answer(&h->out, &ev, &values) != FCGIREC_OK) {
+				log_error("loop: out of memory; a client's connection is cut");
+				return what | RD_BROKEN;
 			}
+			what |= RD_ANSWERED;
+			break;
+		default:
+			break;	/* the body's bytes and its end: nothing to keep */
 		}
 	}
-gone:
+	return what;
+}
+
+/* The web server closed the connection, or broke the protocol. */
+static void
+conn_gone(struct loop *l, struct hold *h)
+{
 	close_conn(l, h);
 	if (h->closing || h->parking) {
 		h->closing = 0;
@@ -486,6 +547,46 @@ gone:
 		return;
 	}
 	make_ready(l, h, HOLD_GONE);
+}
+
+static void
+act_on_records(struct loop *l, struct hold *h, unsigned what)
+{
+	if (what & RD_BROKEN) {
+		conn_gone(l, h);
+		return;
+	}
+	if (what & RD_ANSWERED)
+		flush(l, h);	/* may end or park it */
+	if (!(what & RD_ABORT) || h->dead || h->parked || h->closing)
+		return;		/* ending: its END_REQUEST answers the abort */
+	if (h->parking)
+		conn_gone(l, h);	/* aborted: nothing to hand over */
+	else
+		make_ready(l, h, HOLD_GONE);	/* the step ends it: END_REQUEST */
+}
+
+static void
+on_readable(struct loop *l, struct hold *h)
+{
+	char chunk[READ_CHUNK];
+	unsigned what = 0;
+
+	/* A few reads a round (level-triggered: the rest comes next round), so
+	 * one web server sending fast never keeps the loop from the others. */
+	for (int reads = 0; reads < READS_PER_ROUND && !(what & RD_BROKEN); reads++) {
+		ssize_t n = read(h->conn.fd, chunk, sizeof(chunk));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			what |= RD_BROKEN;	/* EOF or an error: gone */
+		else
+			what |= read_records(l, h, chunk, (size_t)n);
+	}
+	act_on_records(l, h, what);
 }
 
 /* Add bytes for the client as STDOUT records (and the end, when ending). */
@@ -547,18 +648,72 @@ completed(struct loop *l, struct hold *h)
 		make_ready(l, h, 0);
 }
 
+static const struct fcgirec_limits held_limits = { 0, HELD_BODY_MAX };
+
+/* A request whose whole answer a previous image queued and did not write
+ * (loop_add_answer): attach makes it closing at once; no step runs for it
+ * but after its connection failed at attach. */
+static enum hold_next
+answer_step(struct hold *h, unsigned why, struct buf *out)
+{
+	(void)h;
+	(void)why;
+	(void)out;
+	return HOLD_END;
+}
+
+static const struct hold_kind answer_kind = { .name = "answer", .step = answer_step };
+
+/* The connection's reader, from where its records stand, and what came with
+ * it: records a previous image did not write go out first. -1 when it
+ * cannot be used. */
+static int
+take_conn(struct hold *h)
+{
+	struct http_held *c = &h->conn;
+	enum fcgirec_status st = FCGIREC_NOMEM;
+	int rc = -1;
+
+	if ((c->carry_len == 0 || buf_append(&h->out, c->carry, c->carry_len) == 0) &&
+	    (h->rd = fcgirec_new(&held_limits)) != NULL &&
+	    (st = fcgirec_resume(h->rd, &c->rd)) == FCGIREC_OK)
+		rc = 0;
+	else
+		log_warn("loop: a held %s's connection cannot be read: %s", h->kind->name,
+		    fcgirec_strerror(st));
+	free(c->carry);
+	c->carry = NULL;
+	c->carry_len = 0;
+	return rc;
+}
+
 static void
 attach(struct loop *l, struct hold *h)
 {
+	unsigned what = RD_BROKEN;
+
 	h->attached = 1;
 	h->prev = &l->all;
 	h->next = l->all.next;
 	l->all.next->prev = h;
 	l->all.next = h;
-	epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
-	if (h->epoll_mask == 0) {
+	if (take_conn(h) == 0) {
+		epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
+		/* What libfcgi read ahead of the handler is read first. */
+		if (h->epoll_mask != 0)
+			what = h->conn.ahead_len > 0 ?
+			    read_records(l, h, h->conn.ahead, h->conn.ahead_len) : 0;
+	}
+	free(h->conn.ahead);
+	h->conn.ahead = NULL;
+	h->conn.ahead_len = 0;
+	if (what & RD_BROKEN) {
 		close_conn(l, h);
 		make_ready(l, h, HOLD_START | HOLD_GONE);
+	} else if (h->kind == &answer_kind) {
+		/* Its answer, from a previous image: written, then closed. */
+		h->done = h->closing = 1;
+		timer_set(l, h, hold_now_ms() + CLOSE_GRACE_MS);
 	} else
 		make_ready(l, h, HOLD_START);
 	if (l->stopping)
@@ -569,6 +724,11 @@ attach(struct loop *l, struct hold *h)
 		pthread_mutex_unlock(&l->qlock);
 		h->counted = 1;
 		make_ready(l, h, HOLD_HANDOFF);
+	}
+	if (!(what & RD_BROKEN)) {
+		act_on_records(l, h, what);
+		if (!h->dead && !h->parked && h->out_off < h->out.len)
+			flush(l, h);
 	}
 }
 
@@ -626,12 +786,67 @@ dispatch(struct loop *l)
 	pthread_mutex_unlock(&l->jlock);
 }
 
+/* The exec failed: every parked hold is the loop's again, and the list is
+ * emptied here, on the loop thread, so that no hold parks into it between
+ * (park_now revives one that would). */
+static void
+take_back(struct loop *l)
+{
+	struct hold *h, *next;
+
+	l->handing_off = l->forcing = 0;
+	handoff_unpark(l->app->handoff);
+	pthread_mutex_lock(&l->qlock);
+	l->unparked_left = 0;
+	pthread_mutex_unlock(&l->qlock);
+	for (h = l->all.next; h != &l->all; h = next) {
+		next = h->next;
+		h->counted = 0;
+		if (!h->parked)
+			continue;
+		h->parked = 0;
+		epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
+		if (h->closing) {
+			/* An answer handed over unwritten: written here after all. */
+			timer_set(l, h, hold_now_ms() + CLOSE_GRACE_MS);
+			flush(l, h);
+			continue;
+		}
+		h->done = 0;
+		make_ready(l, h, HOLD_START);
+		if (h->out_off < h->out.len)
+			flush(l, h);
+	}
+}
+
+/* A handoff past its wait: a hold that waits only for the web server to
+ * take what is queued for it is handed over with those bytes (the next
+ * image writes them first), so no answer is cut and no client that reads
+ * slowly holds the restart. A step that runs or is to run is still waited
+ * for: it may have drained records. */
+static void
+force_settle(struct loop *l)
+{
+	struct hold *h, *next;
+
+	for (h = l->all.next; h != &l->all; h = next) {
+		next = h->next;
+		if (h->dead || h->parked || h->busy || !h->done || !h->counted)
+			continue;
+		if (h->parking) {
+			h->parking = 0;
+			hand_over(l, h, 0);
+		} else if (h->closing)
+			hand_over(l, h, 1);
+	}
+}
+
 /* Take what the other threads queued. */
 static void
 take_queues(struct loop *l)
 {
 	struct hold *newq, *wakeq, *doneq, *h, *next;
-	int stop, handoff, unpark;
+	int stop, handoff, unpark, force;
 	uint64_t count;
 
 	(void)!read(l->efd, &count, sizeof(count));
@@ -651,7 +866,8 @@ take_queues(struct loop *l)
 	stop = l->cmd_stop;
 	handoff = l->cmd_handoff;	/* cleared once counted, below */
 	unpark = l->cmd_unpark;
-	l->cmd_stop = l->cmd_unpark = 0;
+	force = l->cmd_force;
+	l->cmd_stop = l->cmd_unpark = l->cmd_force = 0;
 	pthread_mutex_unlock(&l->qlock);
 
 	for (h = doneq; h != NULL; h = next) {
@@ -662,16 +878,10 @@ take_queues(struct loop *l)
 		next = h->q_next;
 		attach(l, h);
 	}
-	if (unpark) {
-		l->handing_off = 0;
-		for (h = l->all.next; h != &l->all; h = h->next)
-			if (h->parked) {
-				h->parked = 0;
-				h->done = 0;
-				epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
-				make_ready(l, h, HOLD_START);
-			}
-	}
+	if (unpark)
+		take_back(l);
+	if (force)
+		l->forcing = 1;
 	if (stop) {
 		l->stopping = 1;
 		for (h = l->all.next; h != &l->all; h = h->next)
@@ -681,8 +891,9 @@ take_queues(struct loop *l)
 		size_t n = 0;
 
 		l->handing_off = 1;
+		/* Ending ones too: an answer not written yet is waited for. */
 		for (h = l->all.next; h != &l->all; h = h->next)
-			if (!h->done && !h->parked) {
+			if (!h->parked && !h->dead) {
 				make_ready(l, h, HOLD_HANDOFF);
 				h->counted = 1;
 				n++;
@@ -693,6 +904,8 @@ take_queues(struct loop *l)
 		pthread_cond_broadcast(&l->qcond);
 		pthread_mutex_unlock(&l->qlock);
 	}
+	if (l->forcing && l->handing_off)
+		force_settle(l);
 }
 
 static void *
@@ -817,6 +1030,17 @@ loop_start(struct app *app, int jobs, char *err, size_t errlen)
 	return l;
 }
 
+int
+loop_add_answer(struct loop *l, const struct http_held *conn)
+{
+	struct hold *h = hold_new(l, &answer_kind, NULL);
+
+	if (h == NULL)
+		return -1;
+	loop_add(l, h, conn);
+	return 0;
+}
+
 void
 loop_add(struct loop *l, struct hold *h, const struct http_held *conn)
 {
@@ -851,33 +1075,48 @@ loop_stop_all(struct loop *l)
 	command(l, &l->cmd_stop);
 }
 
+static void
+deadline(struct timespec *until, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_sec += ms / 1000;
+	until->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until->tv_nsec >= 1000000000) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000;
+	}
+}
+
 void
 loop_handoff(struct loop *l, int timeout_ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	deadline(&until, timeout_ms);
 	pthread_mutex_lock(&l->qlock);
 	l->cmd_handoff = 1;
 	/* Counted by the loop thread when it takes the command. */
 	l->unparked_left = 0;
 	signal_loop(l);
 	/* Wait for the loop to take it (it counts the holds), then for each. */
-	while (l->cmd_handoff)
+	while (l->cmd_handoff || l->unparked_left > 0)
 		if (pthread_cond_timedwait(&l->qcond, &l->qlock, &until) != 0)
 			break;
-	while (l->unparked_left > 0)
-		if (pthread_cond_timedwait(&l->qcond, &l->qlock, &until) != 0) {
-			log_warn("restart: %zu held request(s) not answered or parked in time",
-			    l->unparked_left);
-			break;
+	if (l->cmd_handoff || l->unparked_left > 0) {
+		log_warn("restart: %zu held request(s) not answered or parked in %d s: those whose"
+		    " answer is not written yet go to the next image with it; steps still running"
+		    " are waited for", l->unparked_left, timeout_ms / 1000);
+		l->cmd_force = 1;
+		signal_loop(l);
+		/* No bound here: a step may have drained records, and its own
+		 * database deadlines bound it. */
+		while (l->cmd_handoff || l->unparked_left > 0) {
+			deadline(&until, timeout_ms);
+			if (pthread_cond_timedwait(&l->qcond, &l->qlock, &until) != 0)
+				log_warn("restart: still waiting for %zu held request(s) whose step"
+				    " runs", l->unparked_left);
 		}
+	}
 	pthread_mutex_unlock(&l->qlock);
 }
 

@@ -3,9 +3,10 @@
  * held client costs memory, not a thread. One epoll thread per process owns
  * the held requests' FastCGI connections: it writes their STDOUT and
  * END_REQUEST records from a per-connection output buffer (non-blocking),
- * reads them to notice a web server that closed the connection or aborted
- * the request (EOF, FCGI_ABORT_REQUEST), keeps their timers in a heap, and
- * takes wake-ups from the notifier through an eventfd.
+ * reads every record the web server sends with an fcgirec reader (what is
+ * left of a body, discarded up to 64 KiB; management records and a second
+ * request answered; an abort or EOF: the request is gone), keeps their
+ * timers in a heap, and takes wake-ups from the notifier through an eventfd.
  *
  * What may block (a database round trip, waiting for a batch drain in
  * flight) never runs on the loop thread: each held request's kind has a
@@ -84,6 +85,10 @@ struct loop	*loop_start(struct app *, int jobs, char *err, size_t errlen);
 struct hold	*hold_new(struct loop *, const struct hold_kind *, void *state);
 void		 hold_free_unused(struct hold *);	/* hold_new's, never given to the loop */
 void		 loop_add(struct loop *, struct hold *, const struct http_held *conn);
+/* A request whose whole answer a previous image queued and did not write
+ * (conn->carry): the loop writes it and closes. Takes conn's buffers; -1
+ * when out of memory (the caller still owns them and the descriptor). */
+int		 loop_add_answer(struct loop *, const struct http_held *conn);
 
 /* The hold's waiter (its storage; registered by the kind). */
 struct waiter	*hold_waiter(struct hold *);
@@ -103,9 +108,15 @@ size_t		 loop_count(struct loop *);
 /* SIGTERM: every held request gets HOLD_STOP. */
 void		 loop_stop_all(struct loop *);
 /* SIGHUP: every held request gets HOLD_HANDOFF; returns once each has ended
- * or been parked (handoff_park), or after timeout_ms. */
+ * or been parked (handoff_park). After timeout_ms, one whose answer or
+ * parking waits only for the web server to read is parked with its unwritten
+ * bytes (the next image writes them), and a step still running is waited
+ * for without a bound (its own database deadlines bound it): nothing queued
+ * or drained is cut by the exec. */
 void		 loop_handoff(struct loop *, int timeout_ms);
-/* The exec failed: parked requests are the loop's again (HOLD_START). */
+/* The exec failed: parked requests are the loop's again (HOLD_START), the
+ * handoff's list is emptied (by the loop thread), and one that would park
+ * later goes on instead. */
 void		 loop_unpark(struct loop *);
 
 #endif

@@ -372,8 +372,7 @@ restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
 	/* Still this image. Threads that left accepting counted themselves out
 	 * under the lock; those still to take it see handing_off cleared. */
 	atomic_store(&app->handing_off, 0);
-	handoff_unpark(app->handoff);
-	loop_unpark(app->loop);
+	loop_unpark(app->loop);		/* empties the list too, on its own thread */
 	again = app->cfg.threads - atomic_load(&wctx->live);
 	if (again > 0)
 		again = start_workers(wctx, again);

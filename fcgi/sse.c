@@ -364,8 +364,10 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
 	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1 ||
 	    http_detach(h, &conn) == -1 || hold_stream(app, ss, &conn) == -1) {
-		if (h->detached)
+		if (h->detached) {
 			close(conn.fd);
+			http_held_free(&conn);
+		}
 		if ((db = store_acquire(app->store)) != NULL) {
 			store_connection_delete(db, token, PROTO_CORE);
 			store_release(app->store, db);

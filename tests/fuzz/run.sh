@@ -29,6 +29,7 @@ sources() {
 	fuzz_hubproto) echo common/hubproto.c common/buf.c common/utf8.c ;;
 	fuzz_escape) echo common/utf8.c common/log.c ;;
 	fuzz_tcpdiag) echo common/tcpdiag.c ;;
+	fuzz_heldconn) echo fcgi/fcgirec.c common/buf.c ;;
 	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
 	fuzz_query | fuzz_negotiate) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
@@ -39,7 +40,7 @@ sources() {
 libs() {
 	case $1 in
 	fuzz_hubproto | fuzz_meeting) echo -ljson-c ;;
-	fuzz_escape | fuzz_tcpdiag) ;;
+	fuzz_escape | fuzz_tcpdiag | fuzz_heldconn) ;;
 	*) echo -ljson-c -lpq -lfcgi -lpthread ;;
 	esac
 }

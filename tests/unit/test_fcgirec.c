@@ -798,6 +798,105 @@ test_round_trip(void)
 	buf_free(&want);
 }
 
+/* Feed s[0..n) to r; body bytes to body, other events as letters to ev. */
+static enum fcgirec_status
+feed_letters(struct fcgirec *r, const char *s, size_t n, struct buf *body, struct buf *ev)
+{
+	struct fcgirec_event e;
+	enum fcgirec_status st = FCGIREC_OK;
+	size_t off = 0, used;
+
+	while (off < n && st == FCGIREC_OK) {
+		st = fcgirec_read(r, s + off, n - off, &used, &e);
+		off += used;
+		if (e.type == FCGIREC_EV_STDIN)
+			buf_append(body, e.data, e.len);
+		else if (e.type != FCGIREC_EV_NONE)
+			buf_putc(ev, (char)('a' + e.type));
+	}
+	return st;
+}
+
+/* A reader saved at any byte after the params and resumed in a new one reads
+ * on as if it had never stopped (what libfcgi and a restart in place hand on). */
+static void
+test_save_resume(void)
+{
+	struct buf s = BUF_INIT, pairs = BUF_INIT, body = BUF_INIT, ev = BUF_INIT;
+	struct fcgirec_state st;
+	struct fcgirec_limits lim = { 0, 64 };
+	size_t params_end, bad = 0;
+
+	fcgirec_write_pair(&pairs, LIT("REQUEST_METHOD"), LIT("GET"));
+	fcgirec_write_begin_request(&s, 7, FCGIREC_RESPONDER, 0);
+	fcgirec_write_record(&s, FCGIREC_PARAMS, 7, pairs.data, pairs.len, 0);
+	fcgirec_write_empty(&s, FCGIREC_PARAMS, 7);
+	params_end = s.len;
+	fcgirec_write_record(&s, FCGIREC_STDIN, 7, LIT("hello"), 1);
+	fcgirec_write_record(&s, FCGIREC_STDIN, 9, LIT("other"), 1);	/* skipped */
+	fcgirec_write_record(&s, FCGIREC_STDIN, 7, LIT("world"), 1);
+	fcgirec_write_empty(&s, FCGIREC_STDIN, 7);
+	fcgirec_write_empty(&s, FCGIREC_ABORT_REQUEST, 7);
+	for (size_t k = params_end; k <= s.len; k++) {
+		struct fcgirec *a = fcgirec_new(&lim), *b = fcgirec_new(&lim);
+
+		buf_reset(&body);
+		buf_reset(&ev);
+		if (feed_letters(a, s.data, k, &body, &ev) != FCGIREC_OK ||
+		    fcgirec_save(a, &st) != FCGIREC_OK || fcgirec_resume(b, &st) != FCGIREC_OK ||
+		    feed_letters(b, s.data + k, s.len - k, &body, &ev) != FCGIREC_OK ||
+		    fcgirec_eof(b) != FCGIREC_OK || body.len != 10 ||
+		    memcmp(body.data, "helloworld", 10) != 0 || ev.len < 2 ||
+		    memcmp(ev.data + ev.len - 2, "ef", 2) != 0)	/* STDIN_END, ABORT */
+			bad++;
+		fcgirec_free(a);
+		fcgirec_free(b);
+	}
+	CHECK_INTEQ(bad, 0);
+
+	/* Nothing to save before the params; positions that cannot be are refused. */
+	{
+		struct fcgirec *r = fcgirec_new(NULL);
+
+		CHECK_INTEQ(fcgirec_save(r, &st), FCGIREC_BAD_SEQUENCE);
+		memset(&st, 0, sizeof(st));
+		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);	/* id 0 */
+		st.request_id = 1;
+		st.content_left = 70000;
+		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);
+		st.content_left = 3;
+		st.hdr_len = 2;
+		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);
+		st.hdr_len = 0;
+		st.in_stdin = st.stdin_done = 1;
+		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);
+		CHECK_INTEQ(fcgirec_busy(r), 0);
+		fcgirec_free(r);
+	}
+	/* The body bound counts what came before the hand-over. */
+	{
+		struct fcgirec *r = fcgirec_new(&lim);
+		struct buf more = BUF_INIT;
+
+		memset(&st, 0, sizeof(st));
+		st.request_id = 7;
+		st.stdin_total = 65;
+		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_STDIN_TOO_LARGE);
+		st.stdin_total = 60;
+		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_OK);
+		fcgirec_write_record(&more, FCGIREC_STDIN, 7, LIT("12345"), 0);
+		buf_reset(&body);
+		CHECK_INTEQ(feed_letters(r, more.data, more.len, &body, &ev), FCGIREC_STDIN_TOO_LARGE);
+		CHECK_INTEQ(body.len, 0);
+		buf_free(&more);
+		fcgirec_free(r);
+	}
+	buf_free(&s);
+	buf_free(&pairs);
+	buf_free(&body);
+	buf_free(&ev);
+}
+
 int
 main(void)
 {
@@ -812,5 +911,6 @@ main(void)
 	test_event_fields();
 	test_writer();
 	test_round_trip();
+	test_save_resume();
 	return unit_done();
 }
