@@ -1,0 +1,231 @@
+// One busy calendar must not starve the others (issue 18, item 1): BUSY_READERS (200)
+// raw server-sent-events clients of calendar 'busy' while a client of it creates
+// meetings with BUSY_KB (30) KB descriptions BUSY_RATE (5) times a second for BUSY_S
+// (15) s. A 30 KB description fits POLLHUB_MAX_MESSAGE_SIZE's default (32 KiB): the
+// invocation is about 30.3 KB. Beside it, the innocent client (innocent.mjs) in its own
+// calendar.
+// 1. The readers read: the innocent client's bounds hold (push p99 < 200 ms, every
+//    connect succeeds, invokes < 1 s), each reader gets every push exactly once, the
+//    LISTEN connection is never dropped, and the responder's RSS stays bounded.
+// 2. The readers never read (their sockets paused after the handshake; the server may
+//    close them): the innocent client's bounds hold, the LISTEN connection stays.
+// RSS: the peak of VmRSS (/proc/PID/status, sampled every 100 ms) over the run minus
+// the baseline before it. The bound is what the fan-out keeps in hand: two batches of
+// FANOUT_BATCH_BYTES (4 MiB, fcgi/fanout.h: the result and the waiters' copies) plus
+// what each stream buffers on its way out (BUSY_STREAM_KB, 512 KB each: the records
+// of one batch, its SSE frame, and its FastCGI records; POLLHUB_MAX_BUFFERED caps a
+// stream that does not read at 1 MiB), plus BUSY_RSS_SLACK_MB (64) for the rest. ASan
+// keeps freed memory in quarantine and pads every allocation, so the bound is asserted
+// only for a release build (POLLHUB_BIN not under build/asan/, e.g. build/pollhub); under
+// ASan the figure is reported and the test says it did not assert it.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { startStack, sleep, waitFor, RS } from './stack.mjs';
+import { innocent, showInnocent, assertInnocent } from './innocent.mjs';
+
+const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+const READERS = num('BUSY_READERS', 200);
+const KB = num('BUSY_KB', 30);
+const RATE = num('BUSY_RATE', 5);
+const SECONDS = num('BUSY_S', 15);
+const STREAM_KB = num('BUSY_STREAM_KB', 512);
+const RSS_SLACK_MB = num('BUSY_RSS_SLACK_MB', 64);
+const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
+const asan = /\/asan\//.test(process.env.POLLHUB_BIN || '');
+
+const meeting = (title, description = '') => ({
+	ID: null, Title: title, Start: '2026-12-05T10:00:00.000Z', End: '2026-12-05T10:30:00.000Z',
+	IsAllDay: false, RoomID: 1, Attendees: [1], Description: description, RecurrenceRule: '',
+	RecurrenceID: null, RecurrenceException: '', StartTimezone: '', EndTimezone: '',
+});
+
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+
+function request(url, { method = 'GET', body, headers = {} } = {}) {
+	return new Promise((resolve, reject) => {
+		const req = http.request(url, { method, headers, agent }, (res) => {
+			res.setEncoding('utf8');
+			let text = '';
+			res.on('data', (c) => { text += c; });
+			res.on('end', () => resolve({ status: res.statusCode, body: text }));
+		});
+		req.on('error', reject);
+		req.end(body);
+	});
+}
+
+/** A raw server-sent-events client of a group: counts the create pushes by title. */
+class Stream {
+	constructor(hubUrl, group) {
+		this.hub = hubUrl;
+		this.group = group;
+		this.titles = new Map();
+		this.completions = new Set();
+		this.ended = null;
+		this.handshaken = false;
+	}
+
+	async open() {
+		const n = await request(`${this.hub}/negotiate?negotiateVersion=1&group=${this.group}`, { method: 'POST' });
+		if (n.status !== 200) throw new Error(`negotiate answered ${n.status}`);
+		this.token = JSON.parse(n.body).connectionToken;
+		this.url = `${this.hub}?id=${encodeURIComponent(this.token)}`;
+		await new Promise((resolve, reject) => {
+			const req = http.request(this.url, { headers: { Accept: 'text/event-stream' }, agent }, (res) => {
+				if (res.statusCode !== 200) {
+					res.resume();
+					reject(new Error(`stream answered ${res.statusCode}`));
+					return;
+				}
+				this.res = res;
+				res.setEncoding('utf8');
+				let buf = '';
+				res.on('data', (c) => {
+					buf += c;
+					let i;
+					while ((i = buf.indexOf('\r\n\r\n')) >= 0) {
+						const data = buf.slice(0, i).split('\r\n').filter((l) => l.startsWith('data: '));
+						buf = buf.slice(i + 4);
+						for (const rec of data.map((l) => l.slice(6)).join('\n').split(RS)) if (rec) this.record(rec);
+					}
+				});
+				res.on('close', () => { this.ended ||= 'stream ended'; });
+				res.on('error', () => {});
+				resolve();
+			});
+			req.on('error', reject);
+			req.end();
+		});
+		const h = await request(this.url, { method: 'POST', body: HANDSHAKE });
+		if (h.status !== 200) throw new Error(`handshake answered ${h.status}`);
+		await waitFor(() => this.handshaken, 15000, 'the handshake answer');
+	}
+
+	record(rec) {
+		if (rec === '{}') { this.handshaken = true; return; }
+		let m;
+		try { m = JSON.parse(rec); } catch { return; }
+		if (m.type === 1 && m.target === 'create') {
+			const t = m.arguments?.[0]?.Title;
+			this.titles.set(t, (this.titles.get(t) || 0) + 1);
+		} else if (m.type === 3) this.completions.add(m.invocationId);
+	}
+
+	post(body) { return request(this.url, { method: 'POST', body }); }
+
+	stall() { this.res.pause(); this.res.socket.pause(); }
+
+	close() { this.res?.destroy(); }
+}
+
+const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+/** Samples the responder's RSS until stop(); returns { base, peak } in KB. */
+function rssWatch(pid) {
+	const base = rssKb(pid);
+	let peak = base;
+	const t = setInterval(() => { try { peak = Math.max(peak, rssKb(pid)); } catch { /* gone */ } }, 100);
+	return { stop: () => { clearInterval(t); return { base, peak }; } };
+}
+
+async function openAll(clients) {
+	for (let i = 0; i < clients.length; i += 50)
+		await Promise.all(clients.slice(i, i + 50).map((c) => c.open()));
+}
+
+/** The busy writer: RATE creates a second with KB KB descriptions for SECONDS s. */
+async function write(creator, tag) {
+	const pad = 'x'.repeat(KB * 1000);
+	const titles = [];
+	const posts = [];
+	const total = RATE * SECONDS;
+	const t0 = Date.now();
+	for (let k = 0; k < total; k++) {
+		const title = `${tag} ${k}`;
+		titles.push(title);
+		const body = JSON.stringify({ type: 1, invocationId: `b${k}`, target: 'create', arguments: [meeting(title, pad)] }) + RS;
+		posts.push(creator.post(body).then((r) => r.status));
+		const next = t0 + ((k + 1) * 1000) / RATE;
+		if (next > Date.now()) await sleep(next - Date.now());
+	}
+	const statuses = await Promise.all(posts);
+	return { titles, statuses };
+}
+
+function checkLog(stack) {
+	const log = fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
+	const dropped = log.split('\n').filter((l) => /lost the (LISTEN session|database connection)/.test(l));
+	const failed = log.split('\n').filter((l) => /batched drain .*failed/.test(l));
+	return { dropped, failed };
+}
+
+describe(`one busy calendar: ${READERS} streams, ${KB} KB pushes ${RATE}/s for ${SECONDS} s`, { timeout: 180000 }, () => {
+	let stack;
+	let clients = [];
+	before(async () => {
+		stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group' } });
+	});
+	after(async () => {
+		for (const c of clients) c.close();
+		agent.destroy();
+		await stack?.stop();
+	});
+
+	it(`1. its readers read: the innocent client's bounds hold, each reader gets every push once, RSS bounded`,
+		async (t) => stack.guard(async () => {
+			const readers = Array.from({ length: READERS }, () => new Stream(stack.hubUrl, 'busy'));
+			const creator = new Stream(stack.hubUrl, 'busy');
+			clients = [...readers, creator];
+			await openAll(clients);
+			const pid = stack.responderPids()[0];
+			const rss = rssWatch(pid);
+			const probe = await innocent(stack.hubUrl);
+			const { titles, statuses } = await write(creator, 'busy');
+			const f = await probe.stop();
+			const all = (c) => titles.every((x) => c.titles.has(x));
+			await waitFor(() => readers.every(all), 60000, 'every reader to have every push').catch(() => {});
+			const { base, peak } = rss.stop();
+			t.diagnostic(showInnocent(f));
+			const missing = readers.reduce((a, c) => a + titles.filter((x) => !c.titles.has(x)).length, 0);
+			const dups = readers.reduce((a, c) => a + [...c.titles.values()].filter((v) => v > 1).length, 0);
+			const log = checkLog(stack);
+			const boundKb = 2 * 4096 + READERS * STREAM_KB + RSS_SLACK_MB * 1024;
+			t.diagnostic(`busy: ${titles.length} pushes (${statuses.filter((s) => s !== 200).length} POSTs not 200); ` +
+				`${readers.filter(all).length} of ${READERS} readers had all, ${missing} missing, ${dups} duplicated, ` +
+				`${readers.filter((c) => c.ended).length} ended; RSS ${Math.round(base / 1024)} MB -> peak ` +
+				`${Math.round(peak / 1024)} MB (bound +${Math.round(boundKb / 1024)} MB${asan ? ', not asserted under ASan' : ''}); ` +
+				`log: ${log.failed.length} failed batches, ${log.dropped.length} LISTEN drops`);
+			assert.deepEqual(statuses.filter((s) => s !== 200), [], 'every create was accepted');
+			assert.equal(missing, 0, 'every reader got every push');
+			assert.equal(dups, 0, 'no reader got a push twice');
+			assert.deepEqual(log.dropped, [], 'the LISTEN connection was never dropped');
+			assertInnocent(f);
+			if (!asan)
+				assert.ok(peak - base < boundKb, `RSS grew ${Math.round((peak - base) / 1024)} MB, bound ${Math.round(boundKb / 1024)} MB`);
+			for (const c of clients) c.close();
+			clients = [];
+		})(t));
+
+	it(`2. its ${READERS} streams never read: the innocent client's bounds hold`, async (t) => stack.guard(async () => {
+		const stalled = Array.from({ length: READERS }, () => new Stream(stack.hubUrl, 'stalled'));
+		const creator = new Stream(stack.hubUrl, 'stalled');
+		clients = [...stalled, creator];
+		await openAll(clients);
+		for (const c of stalled) c.stall();
+		const pid = stack.responderPids()[0];
+		const rss = rssWatch(pid);
+		const probe = await innocent(stack.hubUrl);
+		const { titles, statuses } = await write(creator, 'stalled');
+		const f = await probe.stop();
+		const { base, peak } = rss.stop();
+		const log = checkLog(stack);
+		t.diagnostic(showInnocent(f));
+		t.diagnostic(`stalled: ${titles.length} pushes (${statuses.filter((s) => s !== 200).length} POSTs not 200); ` +
+			`RSS ${Math.round(base / 1024)} MB -> peak ${Math.round(peak / 1024)} MB; ${log.dropped.length} LISTEN drops`);
+		assert.deepEqual(log.dropped, [], 'the LISTEN connection was never dropped');
+		assertInnocent(f);
+	})(t));
+});
