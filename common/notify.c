@@ -34,6 +34,9 @@
  * after a failed connect, the next try waits this long. */
 #define WORK_SETUP_MS 3000
 #define WORK_RETRY_MS 1000
+/* A turn whose waiters were all busy (their last records not taken yet, or
+ * draining themselves) is tried again after this. */
+#define TURN_RETRY_MS 5
 
 /* A key with pending waiters, queued for its turn: a group name, or (in the
  * direct list) a connection id; an empty key in the turn queue stands for
@@ -228,13 +231,10 @@ mark_pending(struct notifier *n, const char *payload)
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
 		if (!matches(w, is_group, key) || w->pending)
 			continue;	/* not this one, or already queued */
-		if (w->delivered || w->draining) {
-			/* It has not taken the last batch yet, or is draining
-			 * itself: let it drain (again) after. */
-			w->signaled = 1;
-			wake(w);
-			continue;
-		}
+		/* One that has not taken the last batch yet, or is draining
+		 * itself, is drained by a turn after that (claim_key waits for
+		 * it): not by a drain of its own, which would take a pooled
+		 * connection and escape the batch's budget. */
 		w->pending = 1;
 		fresh = 1;
 	}
@@ -254,7 +254,9 @@ mark_pending(struct notifier *n, const char *payload)
 }
 
 /* Claim the pending waiters of key into the batch, up to the cap (lock
- * held). Returns 1 when some were left pending for lack of room. */
+ * held). Returns 1 when some were left pending: for lack of room, or
+ * because they have not taken their last records yet or drain themselves
+ * right now (the key's next turn takes them). */
 static int
 claim_key(struct notifier *n, int is_group, const char *key, size_t *count)
 {
@@ -264,13 +266,7 @@ claim_key(struct notifier *n, int is_group, const char *key, size_t *count)
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
 		if (!w->pending || w->claimed || !matches(w, is_group, key))
 			continue;
-		if (w->delivered || w->draining) {
-			w->pending = 0;
-			w->signaled = 1;
-			wake(w);
-			continue;
-		}
-		if (*count == NOTIFY_BATCH_WAITERS) {
+		if (w->delivered || w->draining || *count == NOTIFY_BATCH_WAITERS) {
 			left = 1;
 			continue;
 		}
@@ -364,8 +360,9 @@ fail:
 }
 
 /* Serve one turn: connect the drains' session first (nothing is claimed
- * without one), claim the turn's batch, drain it, hand each its records. */
-static void
+ * without one), claim the turn's batch, drain it, hand each its records.
+ * Returns how many waiters it claimed. */
+static size_t
 fan_out(struct notifier *n)
 {
 	PGconn *work = work_connection(n);
@@ -396,25 +393,21 @@ fan_out(struct notifier *n)
 	pthread_mutex_lock(&n->lock);
 	for (i = 0; i < count; i++) {
 		struct waiter *w = n->batch[i];
+		/* Past the batch's bytes, or past its own budget: the next turn
+		 * (not a drain of its own, which would escape the budget). */
+		int again = !given_up && (w->later || (w->served && w->more));
 
 		w->claimed = 0;
-		if (w->later && !given_up) {
-			/* Past the batch's bytes: its group's next turn. */
-			if (group != NULL)
-				later = 1;
-			else if (!w->pending && queue_key(n, 0, w->connection_id) == -1) {
-				w->signaled = 1;
-				wake(w);
-				continue;
-			}
-			w->pending = 1;
-			wake(w);	/* a thread waiting on claimed */
-			continue;
-		}
-		if (!w->served || w->more)
-			w->signaled = 1;
 		if (w->served && w->records.len > 0)
 			w->delivered = 1;
+		if (again && group != NULL)
+			later = 1;
+		else if (again && queue_key(n, 0, w->connection_id) == -1)
+			again = 0;
+		if (again)
+			w->pending = 1;
+		else if (!w->served || w->more)
+			w->signaled = 1;
 		wake(w);
 	}
 	if (group != NULL && later)
@@ -422,6 +415,7 @@ fan_out(struct notifier *n)
 	else
 		free(group);
 	pthread_mutex_unlock(&n->lock);
+	return count;
 }
 
 /* Read the notifications at hand: each marks its waiters pending. */
@@ -499,7 +493,7 @@ run(void *arg)
 	/* Health check: when the server last sent anything, and whether (since
 	 * when) a round trip is out; flushing: output libpq has yet to send. */
 	long long heard = now_ms(), probe_at = 0;
-	int probing = 0, flushing = 0;
+	int probing = 0, flushing = 0, idle_turn = 0;
 
 	for (;;) {
 		struct pollfd p[2];
@@ -554,8 +548,12 @@ run(void *arg)
 			flushing = 0;
 		}
 		wait = probing ? probe_at + PROBE_DEADLINE_MS - now : heard + PROBE_IDLE_MS - now;
-		if (wait < 0 || have_turns(n))
-			wait = 0;	/* turns waiting: only look at the socket */
+		if (wait < 0)
+			wait = 0;
+		/* Turns waiting: only look at the socket; a moment when the last
+		 * turn found its waiters all busy with their last records. */
+		if (have_turns(n) && wait > (idle_turn ? TURN_RETRY_MS : 0))
+			wait = idle_turn ? TURN_RETRY_MS : 0;
 		p[0] = (struct pollfd){ .fd = PQsocket(n->db),
 		    .events = (short)(POLLIN | (flushing ? POLLOUT : 0)) };
 		p[1] = (struct pollfd){ .fd = n->stop_pipe[0], .events = POLLIN };
@@ -578,7 +576,7 @@ run(void *arg)
 		/* One turn, then the socket again: the LISTEN connection is read
 		 * between batches, whatever one calendar has pending. */
 		if (have_turns(n))
-			fan_out(n);
+			idle_turn = fan_out(n) == 0;
 	}
 	return NULL;
 }
