@@ -43,6 +43,11 @@
  * the connection ids' shared turn. */
 struct turn {
 	struct turn	*next;
+	struct turn	*hnext;		/* a group's: same bucket of queued_groups */
+	/* A group's batch size: halved down to what the byte budget admitted
+	 * when it left some 'later' (their backlog would be read for nothing),
+	 * grown back when all fit. */
+	size_t		 cap;
 	char		 key[];
 };
 
@@ -69,6 +74,9 @@ struct notifier {
 	 * is in turns). */
 	struct turn_queue turns, direct;
 	int		 direct_queued;
+	/* The groups in turns, so that each has one turn at a time: a busy
+	 * group queued twice would take two turns to another's one. */
+	struct turn	*queued_groups[BUCKETS];
 };
 
 static size_t
@@ -176,19 +184,55 @@ queue_free(struct turn_queue *q)
 		free(t);
 }
 
-/* Queue key for a turn (lock held): a group's, or a connection id's in the
- * shared turn of the direct list. Returns -1 out of memory. */
+/* Queue a group's turn (lock held), unless it has one already. */
+static void
+queue_group(struct notifier *n, struct turn *t)
+{
+	struct turn **chain = &n->queued_groups[bucket(t->key)];
+
+	t->hnext = *chain;
+	*chain = t;
+	queue_push(&n->turns, t);
+}
+
+static int
+group_queued(struct notifier *n, const char *key)
+{
+	for (struct turn *t = n->queued_groups[bucket(key)]; t != NULL; t = t->hnext)
+		if (strcmp(t->key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A group's turn taken off the queue (lock held). */
+static void
+group_taken(struct notifier *n, struct turn *t)
+{
+	struct turn **p = &n->queued_groups[bucket(t->key)];
+
+	while (*p != NULL && *p != t)
+		p = &(*p)->hnext;
+	if (*p != NULL)
+		*p = t->hnext;
+}
+
+/* Queue key for a turn (lock held): a group's (one at a time), or a
+ * connection id's in the shared turn of the direct list. Returns -1 out of
+ * memory. */
 static int
 queue_key(struct notifier *n, int is_group, const char *key)
 {
 	size_t len = strlen(key);
-	struct turn *t = malloc(sizeof(*t) + len + 1);
+	struct turn *t;
 
-	if (t == NULL)
+	if (is_group && group_queued(n, key))
+		return 0;
+	if ((t = malloc(sizeof(*t) + len + 1)) == NULL)
 		return -1;
 	memcpy(t->key, key, len + 1);
+	t->cap = NOTIFY_BATCH_WAITERS;
 	if (is_group) {
-		queue_push(&n->turns, t);
+		queue_group(n, t);
 		return 0;
 	}
 	queue_push(&n->direct, t);
@@ -258,7 +302,7 @@ mark_pending(struct notifier *n, const char *payload)
  * because they have not taken their last records yet or drain themselves
  * right now (the key's next turn takes them). */
 static int
-claim_key(struct notifier *n, int is_group, const char *key, size_t *count)
+claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t *count)
 {
 	struct waiter *w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
 	int left = 0;
@@ -266,7 +310,7 @@ claim_key(struct notifier *n, int is_group, const char *key, size_t *count)
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
 		if (!w->pending || w->claimed || !matches(w, is_group, key))
 			continue;
-		if (w->delivered || w->draining || *count == NOTIFY_BATCH_WAITERS) {
+		if (w->delivered || w->draining || *count >= cap) {
 			left = 1;
 			continue;
 		}
@@ -293,13 +337,14 @@ next_batch(struct notifier *n, struct turn **group, int *rest)
 	if (t == NULL)
 		return 0;
 	if (t->key[0] != '\0') {
+		group_taken(n, t);
 		*group = t;
-		*rest = claim_key(n, 1, t->key, &count);
+		*rest = claim_key(n, 1, t->key, t->cap, &count);
 		return count;
 	}
 	/* The connection ids' turn, as many as one batch holds. */
 	while (count < NOTIFY_BATCH_WAITERS && (d = queue_pop(&n->direct)) != NULL) {
-		if (claim_key(n, 0, d->key, &count)) {
+		if (claim_key(n, 0, d->key, NOTIFY_BATCH_WAITERS, &count)) {
 			d->next = n->direct.head;
 			n->direct.head = d;
 			if (n->direct.tail == NULL)
@@ -370,6 +415,7 @@ fan_out(struct notifier *n)
 	size_t count, i;
 	long long t0;
 	int given_up = 0, later = 0;
+	size_t admitted = 0, cut = 0;
 
 	pthread_mutex_lock(&n->lock);
 	count = next_batch(n, &group, &later);
@@ -398,6 +444,10 @@ fan_out(struct notifier *n)
 		int again = !given_up && (w->later || (w->served && w->more));
 
 		w->claimed = 0;
+		if (w->later)
+			cut++;
+		else if (w->served)
+			admitted++;
 		if (w->served && w->records.len > 0)
 			w->delivered = 1;
 		if (again && group != NULL)
@@ -410,8 +460,12 @@ fan_out(struct notifier *n)
 			w->signaled = 1;
 		wake(w);
 	}
+	if (group != NULL && !given_up && cut > 0)
+		group->cap = admitted + admitted / 2 > 8 ? admitted + admitted / 2 : 8;
+	else if (group != NULL && !given_up && group->cap < NOTIFY_BATCH_WAITERS)
+		group->cap = group->cap * 2 < NOTIFY_BATCH_WAITERS ? group->cap * 2 : NOTIFY_BATCH_WAITERS;
 	if (group != NULL && later)
-		queue_push(&n->turns, group);
+		queue_group(n, group);
 	else
 		free(group);
 	pthread_mutex_unlock(&n->lock);

@@ -18,7 +18,7 @@
 
 #include "notify.h"
 
-#define FANOUT_BATCH_BYTES	(4 * 1024 * 1024)
+#define FANOUT_BATCH_BYTES	(1024 * 1024)
 #define FANOUT_DEADLINE_MS	3000
 
 /* A notify_drain_fn (db: the notifier's own connection); ctx is the struct app. */

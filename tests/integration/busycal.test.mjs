@@ -223,7 +223,7 @@ describe(`one busy calendar: ${READERS} streams, ${KB} KB pushes ${RATE}/s for $
 			const missing = report.reduce((a, c) => a + titles.filter((x) => !c.titles[x]).length, 0);
 			const dups = report.reduce((a, c) => a + Object.values(c.titles).filter((v) => v > 1).length, 0);
 			const log = checkLog(stack);
-			const boundKb = 2 * 4096 + READERS * STREAM_KB + RSS_SLACK_MB * 1024;
+			const boundKb = 2 * 1024 + READERS * STREAM_KB + RSS_SLACK_MB * 1024;
 			t.diagnostic(`busy: ${titles.length} pushes (${statuses.filter((s) => s !== 200).length} POSTs not 200); ` +
 				`${report.filter(all).length} of ${READERS} readers had all, ${missing} missing, ${dups} duplicated, ` +
 				`${report.filter((c) => c.ended).length} ended; RSS ${Math.round(base / 1024)} MB -> peak ` +
