@@ -297,10 +297,12 @@ mark_pending(struct notifier *n, const char *payload)
 	}
 }
 
-/* Claim the pending waiters of key into the batch, up to the cap (lock
- * held). Returns 1 when some were left pending: for lack of room, or
- * because they have not taken their last records yet or drain themselves
- * right now (the key's next turn takes them). */
+/* Claim the pending waiters of key into the batch, up to cap (lock held).
+ * Returns what left some pending (the key's next turn takes them): LEFT_FULL
+ * for lack of room, LEFT_BUSY for those that have not taken their last
+ * records yet or drain themselves right now; 0 when none. */
+#define LEFT_FULL 1
+#define LEFT_BUSY 2
 static int
 claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t *count)
 {
@@ -311,7 +313,7 @@ claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t 
 		if (!w->pending || w->claimed || !matches(w, is_group, key))
 			continue;
 		if (w->delivered || w->draining || *count >= cap) {
-			left = 1;
+			left |= *count >= cap ? LEFT_FULL : LEFT_BUSY;
 			continue;
 		}
 		w->pending = 0;
@@ -330,6 +332,7 @@ static size_t
 next_batch(struct notifier *n, struct turn **group, int *rest)
 {
 	struct turn *t = queue_pop(&n->turns), *d;
+	struct turn_queue busy = { NULL, NULL };
 	size_t count = 0;
 
 	*group = NULL;
@@ -339,19 +342,32 @@ next_batch(struct notifier *n, struct turn **group, int *rest)
 	if (t->key[0] != '\0') {
 		group_taken(n, t);
 		*group = t;
-		*rest = claim_key(n, 1, t->key, t->cap, &count);
+		*rest = claim_key(n, 1, t->key, t->cap, &count) != 0;
 		return count;
 	}
-	/* The connection ids' turn, as many as one batch holds. */
+	/* The connection ids' turn, as many as one batch holds. A key whose
+	 * waiter is busy goes to the tail: it must not hold up the others. */
 	while (count < NOTIFY_BATCH_WAITERS && (d = queue_pop(&n->direct)) != NULL) {
-		if (claim_key(n, 0, d->key, NOTIFY_BATCH_WAITERS, &count)) {
+		int left = claim_key(n, 0, d->key, NOTIFY_BATCH_WAITERS, &count);
+
+		if (left & LEFT_FULL) {
 			d->next = n->direct.head;
 			n->direct.head = d;
 			if (n->direct.tail == NULL)
 				n->direct.tail = d;
 			break;
 		}
-		free(d);
+		if (left & LEFT_BUSY)
+			queue_push(&busy, d);
+		else
+			free(d);
+	}
+	if (busy.head != NULL) {
+		if (n->direct.tail != NULL)
+			n->direct.tail->next = busy.head;
+		else
+			n->direct.head = busy.head;
+		n->direct.tail = busy.tail;
 	}
 	if (n->direct.head != NULL)
 		queue_push(&n->turns, t);

@@ -10,10 +10,12 @@
  * up to NOTIFY_BATCH_WAITERS pending waiters of the group at the queue's head
  * go, in one call, to the drain callback (one query for all of them), which
  * also bounds the batch's bytes; the group goes back to the tail while it has
- * pending waiters left. So a busy calendar delays another's drain by at most
- * one bounded batch, and the LISTEN socket is read between batches. A waiter
- * the batch could not serve (closing, superseded, ...) is told to drain
- * itself. A notification is only a hint: the data is in the tables. After a
+ * pending waiters left (those past the batch's bytes or their own budget,
+ * and those that have not taken their last records yet or drain themselves
+ * right now: none of these drains alone). A group has one turn queued at a
+ * time. So a busy calendar delays another's drain by at most one bounded
+ * batch, and the LISTEN socket is read between batches. A waiter the batch
+ * could not serve (closing, superseded, ...) is told to drain itself. A notification is only a hint: the data is in the tables. After a
  * lost LISTEN connection every waiter is told to drain itself.
  *
  * The LISTEN connection is health-checked: besides the store's TCP
