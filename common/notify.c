@@ -324,6 +324,41 @@ claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t 
 	return left;
 }
 
+/* Move batch[from..to), just claimed from group's chain, to the chain's
+ * tail (lock held): the next turn of a group with more pending waiters
+ * than a batch holds starts with the others, so none waits for more than
+ * its share of turns while pushes keep coming. */
+static void
+to_chain_tail(struct notifier *n, const char *group, struct waiter **batch, size_t from, size_t to)
+{
+	struct waiter **head = &n->by_group[bucket(group)], *tail;
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		struct waiter *w = batch[i];
+
+		if (w->g_prev != NULL)
+			w->g_prev->g_next = w->g_next;
+		else
+			*head = w->g_next;
+		if (w->g_next != NULL)
+			w->g_next->g_prev = w->g_prev;
+	}
+	for (tail = *head; tail != NULL && tail->g_next != NULL; tail = tail->g_next)
+		;
+	for (i = from; i < to; i++) {
+		struct waiter *w = batch[i];
+
+		w->g_next = NULL;
+		w->g_prev = tail;
+		if (tail != NULL)
+			tail->g_next = w;
+		else
+			*head = w;
+		tail = w;
+	}
+}
+
 /* Take the next turn's batch (lock held): *group is the group's turn it
  * serves (the caller queues it again or frees it; *rest: it has pending
  * waiters left), or NULL for the connection ids' turn. Returns how many
@@ -343,6 +378,8 @@ next_batch(struct notifier *n, struct turn **group, int *rest)
 		group_taken(n, t);
 		*group = t;
 		*rest = claim_key(n, 1, t->key, t->cap, &count) != 0;
+		if (*rest)
+			to_chain_tail(n, t->key, n->batch, 0, count);
 		return count;
 	}
 	/* The connection ids' turn, as many as one batch holds. A key whose

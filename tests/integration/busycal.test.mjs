@@ -269,4 +269,36 @@ describe(`one busy calendar: ${READERS} streams, ${KB} KB pushes ${RATE}/s for $
 			assert.ok(peak - base < boundKb, `RSS grew ${Math.round((peak - base) / 1024)} MB, bound ${Math.round(boundKb / 1024)} MB`);
 		await stalled.close();
 	})(t));
+
+	it('3. drain_many keeps to its total budget: the first always, the rest while they fit, the others later (nothing moved)',
+		async () => stack.guard(async () => {
+			const group = 'totals';
+			const ids = [];
+			for (let i = 0; i < 3; i++) {
+				const n = await request(`${stack.hubUrl}/negotiate?negotiateVersion=1&group=${group}`, { method: 'POST' });
+				const { connectionToken, connectionId } = JSON.parse(n.body);
+				const url = `${stack.hubUrl}?id=${encodeURIComponent(connectionToken)}`;
+				assert.equal((await request(url)).status, 200);	// the first poll answers at once
+				assert.equal((await request(url, { method: 'POST', body: HANDSHAKE })).status, 200);
+				assert.equal((await request(url)).body, `{}${RS}`);	// then no poll is held
+				ids.push(connectionId);
+			}
+			await stack.psql(`INSERT INTO pollhub.meetings (group_name, title, description, start_at, end_at)
+				SELECT '${group}', 'total ' || i, repeat('y', 1000), now(), now() FROM generate_series(1, 3) i`);
+			const drain = async (which, total) => (await stack.psql(`
+				SELECT string_agg(d.status || ':' || (length(d.payload) - length(replace(d.payload, 'total ', ''))) / 6, ' ' ORDER BY d.n)
+				  FROM pollhub.drain_many(ARRAY[${which.map((i) => `'${ids[i]}'`).join(',')}]::text[],
+					(SELECT array_agg(c.poll_no ORDER BY array_position(ARRAY[${which.map((i) => `'${ids[i]}'`).join(',')}]::text[], c.id))
+					   FROM pollhub.connections c WHERE c.id IN (${which.map((i) => `'${ids[i]}'`).join(',')})),
+					1048576, ${total}) d`)).trim();
+			const lagging = async () => Number(await stack.psql(`SELECT count(*) FROM pollhub.memberships m
+				JOIN pollhub.groups g ON g.name = m.group_name WHERE g.name = '${group}' AND m.cursor < g.last_seq`));
+			// About 3.7 KB each: a total of 5,000 admits the first only, 100 still the first.
+			assert.equal(await drain([0, 1, 2], 5000), 'ok:3 later:0 later:0');
+			assert.equal(await lagging(), 2, 'the later ones were not moved');
+			assert.equal(await drain([1, 2], 100), 'ok:3 later:0');
+			assert.equal(await drain([2], 100), 'ok:3');
+			assert.equal(await lagging(), 0);
+			assert.equal(await drain([0, 1, 2], 100), 'ok:0 ok:0 ok:0', 'each got them once');
+		})());
 });
