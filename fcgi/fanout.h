@@ -4,7 +4,7 @@
  * group of N waiting members of this process costs one round trip, not N.
  *
  * A batch is bounded: at most NOTIFY_BATCH_WAITERS waiters (notify.c forms
- * them) and FANOUT_BATCH_BYTES bytes of records in all (or one
+ * them, fewer while the bytes cut its group's batches) and FANOUT_BATCH_BYTES bytes of records in all (or one
  * waiter's POLLHUB_MAX_ANSWER when that is larger); waiters past the bytes
  * are answered 'later' and stay with the notifier for the next batch of
  * their group. Each statement has a deadline of FANOUT_DEADLINE_MS kept by
