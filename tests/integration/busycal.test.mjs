@@ -14,6 +14,9 @@
 //    LISTEN connection is never dropped, and the responder's RSS stays bounded.
 // 2. The readers never read (their sockets paused after the handshake; the server may
 //    close them): the innocent client's bounds hold, the LISTEN connection stays.
+// 3. drain_many itself (psql, three long-polling connections with no poll held): past
+//    p_total the waiters are answered 'later' and nothing of theirs moves; the first is
+//    always admitted; each record is drained once.
 // RSS: the peak of VmRSS (/proc/PID/status, sampled every 100 ms) over the run minus
 // the baseline before it. The bound is what the responder may hold by design: two
 // batches of FANOUT_BATCH_BYTES (1 MiB, fcgi/fanout.h: drain_many's result and the
