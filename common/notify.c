@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "pgwait.h"
 #include "sqlproto.h"
 #include "store.h"
 
@@ -29,6 +30,30 @@
 /* Unacknowledged data on either connection fails it after this long (a link
  * that died with a query in flight; keepalives cover an idle one). */
 #define TCP_USER_TIMEOUT_MS 20000
+/* Setting up a new drains' connection (naming it) must answer within this;
+ * after a failed connect, the next try waits this long. */
+#define WORK_SETUP_MS 3000
+#define WORK_RETRY_MS 1000
+/* A turn whose waiters were all busy (their last records not taken yet, or
+ * draining themselves) is tried again after this. */
+#define TURN_RETRY_MS 5
+
+/* A key with pending waiters, queued for its turn: a group name, or (in the
+ * direct list) a connection id; an empty key in the turn queue stands for
+ * the connection ids' shared turn. */
+struct turn {
+	struct turn	*next;
+	struct turn	*hnext;		/* a group's: same bucket of queued_groups */
+	/* A group's batch size: halved down to what the byte budget admitted
+	 * when it left some 'later' (their backlog would be read for nothing),
+	 * grown back when all fit. */
+	size_t		 cap;
+	char		 key[];
+};
+
+struct turn_queue {
+	struct turn	*head, *tail;
+};
 
 struct notifier {
 	const struct store *store;	/* connection parameters */
@@ -43,7 +68,15 @@ struct notifier {
 	struct waiter	*by_id[BUCKETS];
 	struct waiter	*by_group[BUCKETS];
 	struct waiter	**batch;	/* the dispatcher's scratch array */
-	size_t		 batch_cap;
+	long long	 work_failed_at;	/* when connecting the drains' one last failed */
+	/* Pending work (lock held): groups in turn, and the connection ids of
+	 * 'c:' notifications, which take one turn together (direct_queued: it
+	 * is in turns). */
+	struct turn_queue turns, direct;
+	int		 direct_queued;
+	/* The groups in turns, so that each has one turn at a time: a busy
+	 * group queued twice would take two turns to another's one. */
+	struct turn	*queued_groups[BUCKETS];
 };
 
 static size_t
@@ -121,12 +154,115 @@ wake(struct waiter *w)
 		w->wake_fn(w->wake_arg);
 }
 
-/* Gather the waiters concerned by one notification into the batch (lock held). */
 static void
-collect(struct notifier *n, const char *payload, struct waiter **batch)
+queue_push(struct turn_queue *q, struct turn *t)
+{
+	t->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = t;
+	else
+		q->head = t;
+	q->tail = t;
+}
+
+static struct turn *
+queue_pop(struct turn_queue *q)
+{
+	struct turn *t = q->head;
+
+	if (t != NULL && (q->head = t->next) == NULL)
+		q->tail = NULL;
+	return t;
+}
+
+static void
+queue_free(struct turn_queue *q)
+{
+	struct turn *t;
+
+	while ((t = queue_pop(q)) != NULL)
+		free(t);
+}
+
+/* Queue a group's turn (lock held), unless it has one already. */
+static void
+queue_group(struct notifier *n, struct turn *t)
+{
+	struct turn **chain = &n->queued_groups[bucket(t->key)];
+
+	t->hnext = *chain;
+	*chain = t;
+	queue_push(&n->turns, t);
+}
+
+static int
+group_queued(struct notifier *n, const char *key)
+{
+	for (struct turn *t = n->queued_groups[bucket(key)]; t != NULL; t = t->hnext)
+		if (strcmp(t->key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A group's turn taken off the queue (lock held). */
+static void
+group_taken(struct notifier *n, struct turn *t)
+{
+	struct turn **p = &n->queued_groups[bucket(t->key)];
+
+	while (*p != NULL && *p != t)
+		p = &(*p)->hnext;
+	if (*p != NULL)
+		*p = t->hnext;
+}
+
+/* Queue key for a turn (lock held): a group's (one at a time), or a
+ * connection id's in the shared turn of the direct list. Returns -1 out of
+ * memory. */
+static int
+queue_key(struct notifier *n, int is_group, const char *key)
+{
+	size_t len = strlen(key);
+	struct turn *t;
+
+	if (is_group && group_queued(n, key))
+		return 0;
+	if ((t = malloc(sizeof(*t) + len + 1)) == NULL)
+		return -1;
+	memcpy(t->key, key, len + 1);
+	t->cap = NOTIFY_BATCH_WAITERS;
+	if (is_group) {
+		queue_group(n, t);
+		return 0;
+	}
+	queue_push(&n->direct, t);
+	if (!n->direct_queued) {
+		struct turn *mark = malloc(sizeof(*mark) + 1);
+
+		if (mark == NULL)
+			return -1;	/* the direct list waits for the next 'c:' */
+		mark->key[0] = '\0';
+		queue_push(&n->turns, mark);
+		n->direct_queued = 1;
+	}
+	return 0;
+}
+
+static int
+matches(const struct waiter *w, int is_group, const char *key)
+{
+	const char *mine = is_group ? w->group : w->connection_id;
+
+	return mine != NULL && strcmp(mine, key) == 0;
+}
+
+/* Mark the waiters concerned by one notification pending and queue their
+ * turn (lock held). */
+static void
+mark_pending(struct notifier *n, const char *payload)
 {
 	const char *key = payload + 2;
-	int is_group;
+	int is_group, fresh = 0;
 	struct waiter *w;
 
 	if (strncmp(payload, SQL_NOTIFY_GROUP, 2) == 0)
@@ -137,105 +273,281 @@ collect(struct notifier *n, const char *payload, struct waiter **batch)
 		return;
 	w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
-		const char *mine = is_group ? w->group : w->connection_id;
+		if (!matches(w, is_group, key) || w->pending)
+			continue;	/* not this one, or already queued */
+		/* One that has not taken the last batch yet, or is draining
+		 * itself, is drained by a turn after that (claim_key waits for
+		 * it): not by a drain of its own, which would take a pooled
+		 * connection and escape the batch's budget. */
+		w->pending = 1;
+		fresh = 1;
+	}
+	/* A key whose waiters were all pending already is queued (under this
+	 * or another key) and serves them. */
+	if (fresh && queue_key(n, is_group, key) == -1) {
+		/* Out of memory: those concerned drain for themselves. */
+		for (w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)]; w != NULL;
+		    w = is_group ? w->g_next : w->id_next) {
+			if (matches(w, is_group, key) && w->pending) {
+				w->pending = 0;
+				w->signaled = 1;
+				wake(w);
+			}
+		}
+	}
+}
 
-		if (mine == NULL || strcmp(mine, key) != 0 || w->claimed)
-			continue;	/* not this one, or already in the batch */
-		if (w->delivered || w->draining) {
-			/* It has not taken the last batch yet, or is draining
-			 * itself: let it drain (again) after. */
-			w->signaled = 1;
-			wake(w);
+/* Claim the pending waiters of key into the batch, up to cap (lock held).
+ * Returns what left some pending (the key's next turn takes them): LEFT_FULL
+ * for lack of room, LEFT_BUSY for those that have not taken their last
+ * records yet or drain themselves right now; 0 when none. */
+#define LEFT_FULL 1
+#define LEFT_BUSY 2
+static int
+claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t *count)
+{
+	struct waiter *w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
+	int left = 0;
+
+	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
+		if (!w->pending || w->claimed || !matches(w, is_group, key))
+			continue;
+		if (w->delivered || w->draining || *count >= cap) {
+			left |= *count >= cap ? LEFT_FULL : LEFT_BUSY;
 			continue;
 		}
+		w->pending = 0;
 		w->claimed = 1;
-		w->served = 0;
-		w->more = 0;
-		w->batch_next = *batch;
-		*batch = w;
+		w->served = w->more = w->later = 0;
+		n->batch[(*count)++] = w;
 	}
+	return left;
+}
+
+/* Move batch[from..to), just claimed from group's chain, to the chain's
+ * tail (lock held): the next turn of a group with more pending waiters
+ * than a batch holds starts with the others, so none waits for more than
+ * its share of turns while pushes keep coming. */
+static void
+to_chain_tail(struct notifier *n, const char *group, struct waiter **batch, size_t from, size_t to)
+{
+	struct waiter **head = &n->by_group[bucket(group)], *tail;
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		struct waiter *w = batch[i];
+
+		if (w->g_prev != NULL)
+			w->g_prev->g_next = w->g_next;
+		else
+			*head = w->g_next;
+		if (w->g_next != NULL)
+			w->g_next->g_prev = w->g_prev;
+	}
+	for (tail = *head; tail != NULL && tail->g_next != NULL; tail = tail->g_next)
+		;
+	for (i = from; i < to; i++) {
+		struct waiter *w = batch[i];
+
+		w->g_next = NULL;
+		w->g_prev = tail;
+		if (tail != NULL)
+			tail->g_next = w;
+		else
+			*head = w;
+		tail = w;
+	}
+}
+
+/* Take the next turn's batch (lock held): *group is the group's turn it
+ * serves (the caller queues it again or frees it; *rest: it has pending
+ * waiters left), or NULL for the connection ids' turn. Returns how many
+ * waiters were claimed. */
+static size_t
+next_batch(struct notifier *n, struct turn **group, int *rest)
+{
+	struct turn *t = queue_pop(&n->turns), *d;
+	struct turn_queue busy = { NULL, NULL };
+	size_t count = 0;
+
+	*group = NULL;
+	*rest = 0;
+	if (t == NULL)
+		return 0;
+	if (t->key[0] != '\0') {
+		group_taken(n, t);
+		*group = t;
+		*rest = claim_key(n, 1, t->key, t->cap, &count) != 0;
+		if (*rest)
+			to_chain_tail(n, t->key, n->batch, 0, count);
+		return count;
+	}
+	/* The connection ids' turn, as many as one batch holds. A key whose
+	 * waiter is busy goes to the tail: it must not hold up the others. */
+	while (count < NOTIFY_BATCH_WAITERS && (d = queue_pop(&n->direct)) != NULL) {
+		int left = claim_key(n, 0, d->key, NOTIFY_BATCH_WAITERS, &count);
+
+		if (left & LEFT_FULL) {
+			d->next = n->direct.head;
+			n->direct.head = d;
+			if (n->direct.tail == NULL)
+				n->direct.tail = d;
+			break;
+		}
+		if (left & LEFT_BUSY)
+			queue_push(&busy, d);
+		else
+			free(d);
+	}
+	if (busy.head != NULL) {
+		if (n->direct.tail != NULL)
+			n->direct.tail->next = busy.head;
+		else
+			n->direct.head = busy.head;
+		n->direct.tail = busy.tail;
+	}
+	if (n->direct.head != NULL)
+		queue_push(&n->turns, t);
+	else {
+		n->direct_queued = 0;
+		free(t);
+	}
+	return count;
 }
 
 /* The drains' connection, (re)connected when needed; NULL when the database
- * cannot be reached now. */
+ * cannot be reached now (tried again WORK_RETRY_MS later). */
 static PGconn *
 work_connection(struct notifier *n)
 {
+	enum pgwait_status st;
+	PGresult *r;
+
 	if (n->work != NULL && PQstatus(n->work) == CONNECTION_OK)
 		return n->work;
-	if (n->work != NULL)
-		PQreset(n->work);
-	else
-		n->work = store_connect(n->store);
-	if (n->work == NULL || PQstatus(n->work) != CONNECTION_OK) {
+	if (n->work == NULL && n->work_failed_at != 0 && now_ms() - n->work_failed_at < WORK_RETRY_MS)
+		return NULL;
+	PQfinish(n->work);
+	if ((n->work = store_connect(n->store)) == NULL || PQstatus(n->work) != CONNECTION_OK) {
 		log_warn("notify: no connection for batched drains: %s",
 		    n->work != NULL ? PQerrorMessage(n->work) : "out of memory");
-		return NULL;
+		goto fail;
 	}
-	/* Its queries are bounded by statement_timeout (store_connect's
-	 * options); the link by keepalives and this. */
+	/* Named, so that pg_stat_activity tells which backend drains
+	 * (operators; the tests that stop it). */
+	r = pgwait_exec(n->work, "naming the drains' session", "SELECT set_config('application_name',"
+	    " left(current_setting('application_name'), 56) || ' drain', false)", 0, NULL,
+	    WORK_SETUP_MS, &st);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_warn("notify: the new drains' session (backend pid %d) failed: %s",
+		    PQbackendPID(n->work), r != NULL ? PQresultErrorMessage(r) : pgwait_strstatus(st));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	/* Its statements are bounded by the callback's deadline (pgwait); the
+	 * link by keepalives and this. */
 	bound_retransmission(n->work);
+	n->work_failed_at = 0;
 	return n->work;
+fail:
+	PQfinish(n->work);
+	n->work = NULL;
+	n->work_failed_at = now_ms();
+	return NULL;
 }
 
-/* Read every pending notification, drain all concerned waiters in one call,
- * and hand each its records. */
-static void
+/* Serve one turn: connect the drains' session first (nothing is claimed
+ * without one), claim the turn's batch, drain it, hand each its records.
+ * Returns how many waiters it claimed. */
+static size_t
 fan_out(struct notifier *n)
 {
-	struct waiter *list = NULL, *w;
-	PGnotify *note;
-	size_t count = 0, i;
+	PGconn *work = work_connection(n);
+	struct turn *group;
+	size_t count, i;
 	long long t0;
+	int given_up = 0, later = 0;
+	size_t admitted = 0, cut = 0;
 
 	pthread_mutex_lock(&n->lock);
-	while ((note = PQnotifies(n->db)) != NULL) {
-		collect(n, note->extra, &list);
-		PQfreemem(note);
-	}
-	for (w = list; w != NULL; w = w->batch_next)
-		count++;
-	if (count > n->batch_cap) {
-		struct waiter **grown = realloc(n->batch, count * sizeof(*grown));
-
-		if (grown != NULL) {
-			n->batch = grown;
-			n->batch_cap = count;
-		}
-	}
-	if (count > n->batch_cap) {
-		/* Out of memory: everyone concerned drains for itself. */
-		for (w = list; w != NULL; w = w->batch_next) {
-			w->claimed = 0;
-			w->signaled = 1;
-			wake(w);
-		}
-		pthread_mutex_unlock(&n->lock);
-		return;
-	}
-	for (i = 0, w = list; w != NULL; w = w->batch_next)
-		n->batch[i++] = w;
+	count = next_batch(n, &group, &later);
 	pthread_mutex_unlock(&n->lock);
 
 	/* Claimed waiters stay registered and leave their records alone. Not
 	 * drained (no connection): each drains for itself. */
 	t0 = now_ms();
-	if (count > 0 && work_connection(n) != NULL)
-		n->drain(n->drain_ctx, n->work, n->batch, count);
+	if (count > 0 && work != NULL && n->drain(n->drain_ctx, work, n->batch, count) == -1)
+		given_up = 1;
 	if (count > 0)
-		log_debug("fan-out: %zu waiter(s) drained in %lld ms", count, now_ms() - t0);
+		log_debug("fan-out: %zu waiter(s) of %s drained in %lld ms", count,
+		    group != NULL ? "a group" : "connections", now_ms() - t0);
+	if (given_up) {
+		log_warn("notify: the drains' session (backend pid %d) is given up; %zu waiter(s)"
+		    " drain themselves; a new session follows", PQbackendPID(work), count);
+		PQfinish(n->work);
+		n->work = NULL;
+	}
 
 	pthread_mutex_lock(&n->lock);
 	for (i = 0; i < count; i++) {
-		w = n->batch[i];
+		struct waiter *w = n->batch[i];
+		/* Past the batch's bytes, or past its own budget: the next turn
+		 * (not a drain of its own, which would escape the budget). */
+		int again = !given_up && (w->later || (w->served && w->more));
+
 		w->claimed = 0;
-		if (!w->served || w->more)
-			w->signaled = 1;
+		if (w->later)
+			cut++;
+		else if (w->served)
+			admitted++;
 		if (w->served && w->records.len > 0)
 			w->delivered = 1;
+		if (again && group != NULL)
+			later = 1;
+		else if (again && queue_key(n, 0, w->connection_id) == -1)
+			again = 0;
+		if (again)
+			w->pending = 1;
+		else if (!w->served || w->more)
+			w->signaled = 1;
 		wake(w);
 	}
+	if (group != NULL && !given_up && cut > 0)
+		group->cap = admitted + admitted / 2 > 8 ? admitted + admitted / 2 : 8;
+	else if (group != NULL && !given_up && group->cap < NOTIFY_BATCH_WAITERS)
+		group->cap = group->cap * 2 < NOTIFY_BATCH_WAITERS ? group->cap * 2 : NOTIFY_BATCH_WAITERS;
+	if (group != NULL && later)
+		queue_group(n, group);
+	else
+		free(group);
 	pthread_mutex_unlock(&n->lock);
+	return count;
+}
+
+/* Read the notifications at hand: each marks its waiters pending. */
+static void
+take_notes(struct notifier *n)
+{
+	PGnotify *note;
+
+	pthread_mutex_lock(&n->lock);
+	while ((note = PQnotifies(n->db)) != NULL) {
+		mark_pending(n, note->extra);
+		PQfreemem(note);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+static int
+have_turns(struct notifier *n)
+{
+	int any;
+
+	pthread_mutex_lock(&n->lock);
+	any = n->turns.head != NULL;
+	pthread_mutex_unlock(&n->lock);
+	return any;
 }
 
 /* Returns 1 when asked to stop during the pause. */
@@ -247,16 +559,15 @@ pause_or_stop(struct notifier *n, int ms)
 	return poll(&p, 1, ms) > 0;
 }
 
-/* The LISTEN connection is gone or silent: drop it (and the drains' one,
- * which likely shares its fate; it reconnects on next use). */
+/* The LISTEN connection is gone or silent: drop it. The drains' one keeps
+ * its own health (a failed drain gives up only that one). */
 static void
 lost(struct notifier *n, const char *why)
 {
-	log_warn("notify: lost the database connection: %s", why);
+	log_warn("notify: lost the LISTEN session (backend pid %d): %s; reconnecting",
+	    PQbackendPID(n->db), why);
 	PQfinish(n->db);
 	n->db = NULL;
-	PQfinish(n->work);
-	n->work = NULL;
 }
 
 /* Read what the server sent; the health check's results are consumed here.
@@ -289,7 +600,7 @@ run(void *arg)
 	/* Health check: when the server last sent anything, and whether (since
 	 * when) a round trip is out; flushing: output libpq has yet to send. */
 	long long heard = now_ms(), probe_at = 0;
-	int probing = 0, flushing = 0;
+	int probing = 0, flushing = 0, idle_turn = 0;
 
 	for (;;) {
 		struct pollfd p[2];
@@ -311,10 +622,20 @@ run(void *arg)
 		}
 		now = now_ms();
 		if (probing && now - probe_at >= PROBE_DEADLINE_MS) {
-			snprintf(err, sizeof(err), "no answer to the health check in %d ms",
-			    PROBE_DEADLINE_MS);
-			lost(n, err);
-			continue;
+			/* Read before judging: the answer may be in the socket,
+			 * unread while a batch drained. */
+			if (consume(n, &probing) == -1) {
+				lost(n, PQerrorMessage(n->db));
+				continue;
+			}
+			take_notes(n);
+			if (probing) {
+				snprintf(err, sizeof(err), "no answer to the health check in %d ms",
+				    PROBE_DEADLINE_MS);
+				lost(n, err);
+				continue;
+			}
+			heard = now;
 		}
 		if (!probing && now - heard >= PROBE_IDLE_MS) {
 			/* An empty query: one round trip, nothing for the server to do. */
@@ -336,6 +657,10 @@ run(void *arg)
 		wait = probing ? probe_at + PROBE_DEADLINE_MS - now : heard + PROBE_IDLE_MS - now;
 		if (wait < 0)
 			wait = 0;
+		/* Turns waiting: only look at the socket; a moment when the last
+		 * turn found its waiters all busy with their last records. */
+		if (have_turns(n) && wait > (idle_turn ? TURN_RETRY_MS : 0))
+			wait = idle_turn ? TURN_RETRY_MS : 0;
 		p[0] = (struct pollfd){ .fd = PQsocket(n->db),
 		    .events = (short)(POLLIN | (flushing ? POLLOUT : 0)) };
 		p[1] = (struct pollfd){ .fd = n->stop_pipe[0], .events = POLLIN };
@@ -347,14 +672,18 @@ run(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		if (rc == 0 || !(p[0].revents & (POLLIN | POLLERR | POLLHUP)))
-			continue;	/* a deadline, or room to flush */
-		if (consume(n, &probing) == -1) {
-			lost(n, PQerrorMessage(n->db));
-			continue;
+		if (rc > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
+			if (consume(n, &probing) == -1) {
+				lost(n, PQerrorMessage(n->db));
+				continue;
+			}
+			heard = now_ms();
+			take_notes(n);
 		}
-		heard = now_ms();
-		fan_out(n);
+		/* One turn, then the socket again: the LISTEN connection is read
+		 * between batches, whatever one calendar has pending. */
+		if (have_turns(n))
+			idle_turn = fan_out(n) == 0;
 	}
 	return NULL;
 }
@@ -374,6 +703,10 @@ notifier_start(const struct store *store, notify_drain_fn drain, void *ctx, char
 	n->drain = drain;
 	n->drain_ctx = ctx;
 	pthread_mutex_init(&n->lock, NULL);
+	if ((n->batch = malloc(NOTIFY_BATCH_WAITERS * sizeof(*n->batch))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if ((n->db = listen_connect(store, err, errlen)) == NULL)
 		goto fail;
 	if (pipe2(n->stop_pipe, O_CLOEXEC) == -1) {
@@ -390,6 +723,7 @@ notifier_start(const struct store *store, notify_drain_fn drain, void *ctx, char
 fail:
 	PQfinish(n->db);
 	pthread_mutex_destroy(&n->lock);
+	free(n->batch);
 	free(n);
 	return NULL;
 }
@@ -408,6 +742,8 @@ notifier_stop(struct notifier *n)
 	PQfinish(n->db);
 	PQfinish(n->work);
 	pthread_mutex_destroy(&n->lock);
+	queue_free(&n->turns);
+	queue_free(&n->direct);
 	free(n->batch);
 	free(n);
 }

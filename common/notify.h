@@ -4,21 +4,31 @@
  * 'c:<connection id>') concerns the waiting polls and streams of this process
  * that belong to that group or connection.
  *
- * Fan-out is batched: the thread gathers every waiter concerned by the
- * notifications at hand and hands them, in one call, to the drain callback
- * (one query for all of them), then gives each its records. A waiter the
- * batch could not serve (closing, superseded, ...) is told to drain itself.
- * A notification is only a hint: the data is in the tables. After a lost
- * database connection every waiter is told to drain itself.
+ * Fan-out is batched, and calendars take turns: a notification marks the
+ * waiters it concerns pending and queues its group (the connection ids of
+ * 'c:' notifications share one turn). The thread serves one turn at a time:
+ * up to NOTIFY_BATCH_WAITERS pending waiters of the group at the queue's head
+ * go, in one call, to the drain callback (one query for all of them), which
+ * also bounds the batch's bytes; the group goes back to the tail while it has
+ * pending waiters left (those past the batch's bytes or their own budget,
+ * and those that have not taken their last records yet or drain themselves
+ * right now: none of these drains alone). A group has one turn queued at a
+ * time. So a busy calendar delays another's drain by at most one bounded
+ * batch, and the LISTEN socket is read between batches. A waiter the batch
+ * could not serve (closing, superseded, ...) is told to drain itself. A notification is only a hint: the data is in the tables. After a
+ * lost LISTEN connection every waiter is told to drain itself.
  *
  * The LISTEN connection is health-checked: besides the store's TCP
  * keepalives (and a bound on unacknowledged data), after 10 s without a byte
  * from the server an empty query goes out, non-blocking, and must come back
- * within 5 s; otherwise the connection counts as lost (so does one that
- * fails), is reconnected, and every waiter drains once. Its session is named
- * '<application_name> listen' in pg_stat_activity. The drains' connection is
- * bounded by statement_timeout (store_connect's options) and is reconnected
- * with the LISTEN one.
+ * within 5 s (the socket is read before that is judged); otherwise the
+ * connection counts as lost (so does one that fails), is reconnected, and
+ * every waiter drains once. Its session is named '<application_name> listen'
+ * in pg_stat_activity. The drains run on a connection of their own,
+ * '<application_name> drain', with a health of its own: a drain that fails
+ * or passes its deadline (the callback's, kept with pgwait) gives up only
+ * that session, which is opened again before the next batch is claimed; a
+ * failing drain never takes the LISTEN connection down.
  */
 #ifndef POLLHUB_NOTIFY_H
 #define POLLHUB_NOTIFY_H
@@ -52,6 +62,7 @@ struct waiter {
 	int		 claimed;	/* in a batch being drained */
 	int		 delivered;	/* records holds what the batch drained */
 	int		 draining;	/* draining itself: no batch may claim it */
+	int		 pending;	/* notified; a turn of its group will drain it */
 	void		(*wake_fn)(void *);	/* also told of news (the event loop), or NULL */
 	void		*wake_arg;
 	/* The client's TCP connection to the web server (borrowed for the
@@ -62,13 +73,20 @@ struct waiter {
 	struct buf	 records;	/* 0x1E-terminated records (may be empty) */
 	int		 served;	/* 1: records is all there was; 0: drain yourself */
 	int		 more;		/* served, but the budget left records: drain after */
+	int		 later;		/* past the batch's byte budget: not drained; the
+					 * group's next batch takes it */
 };
+
+/* Waiters per batch (one drain call). */
+#define NOTIFY_BATCH_WAITERS	500
 
 /* Drains waiters[0..n) in one go on db (the dispatcher's own connection,
  * never the shared pool: a pool full of requests waiting on a lock must not
- * stop the fan-out); sets served (and records) on each it could serve. Runs
- * on the dispatcher thread. */
-typedef void (*notify_drain_fn)(void *ctx, PGconn *db, struct waiter **waiters, size_t n);
+ * stop the fan-out); sets served (and records) on each it could serve, later
+ * on each it left for the next batch. Runs on the dispatcher thread. Returns
+ * -1 when db must be given up (it did not answer within the callback's
+ * deadline, or failed): the notifier closes it and opens a new one. */
+typedef int (*notify_drain_fn)(void *ctx, PGconn *db, struct waiter **waiters, size_t n);
 
 /* Connect (with the store's connection parameters: timeouts, keepalives),
  * LISTEN and start the thread. NULL with a message on failure. */

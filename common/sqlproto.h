@@ -23,6 +23,7 @@
 #define SQL_BUSY	"busy"		/* another session holds the row: try again later */
 #define SQL_TRANSPORT	"transport"	/* the connection uses another transport */
 #define SQL_SELF	"self"		/* drain_many: not drained; drain yourself */
+#define SQL_LATER	"later"		/* drain_many: past the batch's budget; next batch */
 
 /* A group name: 1 to SQL_GROUP_MAX characters, as the CHECK constraints of
  * groups.name and connections.group_name count them (length(), characters

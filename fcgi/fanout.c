@@ -1,5 +1,6 @@
 #include "fanout.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,32 +8,9 @@
 
 #include "app.h"
 #include "log.h"
+#include "pgwait.h"
+#include "sqlproto.h"
 #include "tcpdiag.h"
-
-#define CHUNK 1000	/* waiters per query: bounds statement size and lock time */
-
-struct chunk {
-	struct waiter	**waiters;
-	size_t		  n;
-};
-
-static void
-row(void *ctx, size_t i, int served, int more, const char *records, size_t len)
-{
-	struct chunk *c = ctx;
-	struct waiter *w;
-
-	if (i >= c->n || !served)
-		return;
-	w = c->waiters[i];
-	if (buf_append(&w->records, records, len) == -1) {
-		log_error("connection %s: out of memory; %zu bytes of records lost",
-		    w->connection_id, len);
-		return;
-	}
-	w->served = 1;
-	w->more = more;
-}
 
 /* Leave out the polls whose client has closed its connection to the web
  * server: drained, their records would go into a dead socket. Left unserved,
@@ -58,13 +36,114 @@ keep_present(struct waiter **waiters, size_t n)
 	return kept;
 }
 
-void
+/* One statement of the batch's transaction, within FANOUT_DEADLINE_MS.
+ * Returns its result (the caller checks and clears it), or NULL when the
+ * session is unusable now (given up past the deadline, or lost). */
+static PGresult *
+step(PGconn *db, const char *what, const char *sql, int n, const char *const *p)
+{
+	enum pgwait_status st;
+	PGresult *r = pgwait_exec(db, what, sql, n, p, FANOUT_DEADLINE_MS, &st);
+
+	if (r == NULL)
+		log_warn("fan-out: %s: %s (backend pid %d)", what, pgwait_strstatus(st),
+		    PQbackendPID(db));
+	return r;
+}
+
+/* Hand each waiter its row of drain_many's result. */
+static void
+deliver(PGresult *r, struct waiter **waiters, size_t n)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		size_t k = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1;
+		const char *status = PQgetvalue(r, i, 1);
+		struct waiter *w;
+
+		if (k >= n)
+			continue;
+		w = waiters[k];
+		if (strcmp(status, SQL_LATER) == 0) {
+			w->later = 1;
+			continue;
+		}
+		if (strcmp(status, SQL_OK) != 0 && strcmp(status, SQL_MORE) != 0)
+			continue;	/* 'self' */
+		if (buf_append(&w->records, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2)) == -1) {
+			log_error("connection %s: out of memory; %zu bytes of records lost",
+			    w->connection_id, (size_t)PQgetlength(r, i, 2));
+			continue;
+		}
+		w->served = 1;
+		w->more = strcmp(status, SQL_MORE) == 0;
+	}
+}
+
+/* drain_many for waiters[0..n) in a transaction of its own, so that a
+ * statement given up past its deadline can never commit later (a stopped
+ * backend resumed runs it, then finds the session closed before COMMIT):
+ * records are consumed only when they are in hand. Returns -1 when the
+ * session must be given up, 0 otherwise (failures leave waiters unserved). */
+static int
+drain_chunk(PGconn *db, const char *ids, const char *polls, size_t budget, size_t total,
+    struct waiter **waiters, size_t n)
+{
+	char bud[24], tot[24];
+	const char *p[] = { ids, polls, bud, tot };
+	PGresult *r, *rows;
+	int ok;
+
+	snprintf(bud, sizeof(bud), "%zu", budget < INT_MAX ? budget : (size_t)INT_MAX);
+	snprintf(tot, sizeof(tot), "%zu", total < INT_MAX ? total : (size_t)INT_MAX);
+	if ((r = step(db, "fan-out BEGIN", "BEGIN", 0, NULL)) == NULL)
+		return -1;
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		return -1;	/* a session in an unknown state: a new one */
+	if ((rows = step(db, "batched drain", "SELECT n, status, payload FROM"
+	    " pollhub.drain_many($1::text[], $2::bigint[], $3::integer, $4::integer)",
+	    4, p)) == NULL)
+		return -1;
+	if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
+		log_warn("batched drain of %zu waiter(s) failed; they drain alone: %s", n,
+		    PQresultErrorMessage(rows));
+		PQclear(rows);
+		if ((r = step(db, "fan-out ROLLBACK", "ROLLBACK", 0, NULL)) == NULL)
+			return -1;
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		return ok ? 0 : -1;
+	}
+	if ((r = step(db, "fan-out COMMIT", "COMMIT", 0, NULL)) == NULL) {
+		/* In doubt: COMMIT went out before the session was given up, and a
+		 * resumed backend reads it before it sees the session closed. The
+		 * records are handed out: a duplicate (a backend that dies instead)
+		 * is better than a loss. */
+		log_warn("fan-out: COMMIT of %zu waiter(s) in doubt; their records are sent", n);
+		deliver(rows, waiters, n);
+		PQclear(rows);
+		return -1;
+	}
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (ok)
+		deliver(rows, waiters, n);
+	else
+		log_warn("batched drain of %zu waiter(s): COMMIT failed; they drain alone: %s", n,
+		    PQresultErrorMessage(r));
+	PQclear(r);
+	PQclear(rows);
+	return 0;
+}
+
+int
 fanout_drain(void *ctx, PGconn *db, struct waiter **all, size_t total)
 {
 	struct buf ids = BUF_INIT, polls = BUF_INIT;
 	const struct app *app = ctx;
 	struct waiter **waiters = all;
-	size_t n = total;
+	size_t n = total, budget = app->cfg.max_answer;
+	int oom = 0, rc = 0;
 
 	/* The notifier's array is ours for the call; a copy keeps its order. */
 	if ((waiters = malloc(total * sizeof(*waiters))) != NULL) {
@@ -72,28 +151,27 @@ fanout_drain(void *ctx, PGconn *db, struct waiter **all, size_t total)
 		n = keep_present(waiters, total);
 	} else
 		waiters = all;
-	for (size_t start = 0; start < n; start += CHUNK) {
-		struct chunk c = { waiters + start, n - start < CHUNK ? n - start : CHUNK };
-		int oom = 0;
+	if (n == 0)
+		goto done;
+	oom |= buf_putc(&ids, '{') | buf_putc(&polls, '{');
+	for (size_t i = 0; i < n; i++) {
+		char no[24];
 
-		buf_reset(&ids);
-		buf_reset(&polls);
-		oom |= buf_putc(&ids, '{') | buf_putc(&polls, '{');
-		for (size_t i = 0; i < c.n; i++) {
-			char no[24];
-
-			/* Connection ids are base64url: nothing to quote. */
-			snprintf(no, sizeof(no), "%s%lld", i > 0 ? "," : "", c.waiters[i]->poll_no);
-			oom |= (i > 0 ? buf_putc(&ids, ',') : 0) |
-			    buf_puts(&ids, c.waiters[i]->connection_id) | buf_puts(&polls, no);
-		}
-		oom |= buf_putc(&ids, '}') | buf_putc(&polls, '}');
-		if (oom != 0 || store_drain_many(db, ids.data, polls.data, app->cfg.max_answer, row,
-		    &c) != STORE_OK)
-			log_warn("batched drain of %zu waiter(s) failed; they drain alone", c.n);
+		/* Connection ids are base64url: nothing to quote. */
+		snprintf(no, sizeof(no), "%s%lld", i > 0 ? "," : "", waiters[i]->poll_no);
+		oom |= (i > 0 ? buf_putc(&ids, ',') : 0) |
+		    buf_puts(&ids, waiters[i]->connection_id) | buf_puts(&polls, no);
 	}
+	oom |= buf_putc(&ids, '}') | buf_putc(&polls, '}');
+	if (oom != 0)
+		log_warn("batched drain of %zu waiter(s): out of memory; they drain alone", n);
+	else
+		rc = drain_chunk(db, ids.data, polls.data, budget,
+		    budget > FANOUT_BATCH_BYTES ? budget : FANOUT_BATCH_BYTES, waiters, n);
+done:
 	buf_free(&ids);
 	buf_free(&polls);
 	if (waiters != all)
 		free(waiters);
+	return rc;
 }

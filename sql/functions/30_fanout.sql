@@ -4,8 +4,12 @@
 -- are open, as poll_drain does for one (drain_one: pushes and the own queue
 -- merged in commit order; cursors advance), in one statement. Rows come back
 -- in the order of p_ids, numbered from 1, at most p_budget bytes of records
--- each. status 'ok' with the records, 'more' with the records when the budget
--- left some behind (the waiter drains itself after), or
+-- each, and at most p_total bytes in all: waiters are admitted in the order
+-- of p_ids while the records so far fit p_total (the first with records
+-- always is, so each call makes progress). status 'ok' with the records,
+-- 'more' with the records when the budget left some behind (the waiter
+-- drains itself after), 'later': past p_total, not drained at all (nothing
+-- read or moved: the caller drains it in a later batch), or
 -- 'self': not drained (closing, superseded, gone, or its row is held by
 -- another session right now): the waiter must call poll_drain itself.
 --
@@ -14,7 +18,7 @@
 -- locked row cannot stall a process's whole fan-out; the skipped waiter
 -- drains on its own, later, in order.
 CREATE OR REPLACE FUNCTION pollhub.drain_many(p_ids text[], p_polls bigint[],
-	p_budget integer DEFAULT 2147483647)
+	p_budget integer DEFAULT 2147483647, p_total integer DEFAULT 2147483647)
 RETURNS TABLE (n bigint, status text, payload text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -60,7 +64,24 @@ BEGIN
 		  FROM items it
 		WINDOW w AS (PARTITION BY it.connection_id ORDER BY it.k, it.kind, it.g, it.i
 			     ROWS UNBOUNDED PRECEDING)),
-	taken AS (SELECT * FROM ordered o WHERE o.rn = 1 OR o.upto <= p_budget),
+	-- What each connection would take, and which fit the batch's p_total.
+	sized AS (
+		SELECT o.connection_id, sum(octet_length(o.payload) + 1) AS bytes
+		  FROM ordered o WHERE o.rn = 1 OR o.upto <= p_budget
+		 GROUP BY o.connection_id),
+	running AS (
+		SELECT s.connection_id, s.bytes,
+		       sum(s.bytes) OVER (ORDER BY s.first_n, s.connection_id
+					  ROWS UNBOUNDED PRECEDING) AS upto
+		  FROM (SELECT sz.connection_id, sz.bytes, min(w.n) AS first_n
+			  FROM sized sz JOIN want w ON w.id = sz.connection_id
+			 GROUP BY sz.connection_id, sz.bytes) s),
+	admitted AS (
+		SELECT ru.connection_id FROM running ru
+		 WHERE ru.upto = ru.bytes OR ru.upto <= p_total),
+	taken AS (
+		SELECT o.* FROM ordered o JOIN admitted a ON a.connection_id = o.connection_id
+		 WHERE o.rn = 1 OR o.upto <= p_budget),
 	left_behind AS (
 		SELECT o.connection_id, o.g, min(o.i) AS first FROM ordered o
 		 WHERE o.kind = 0 AND NOT (o.rn = 1 OR o.upto <= p_budget)
@@ -75,6 +96,7 @@ BEGIN
 		UPDATE pollhub.memberships m SET cursor = p.top
 		  FROM (SELECT pe.connection_id, pe.group_name, max(pe.seq) AS top
 			  FROM pending pe
+			  JOIN admitted a ON a.connection_id = pe.connection_id
 			  LEFT JOIN left_behind lb ON lb.connection_id = pe.connection_id
 			   AND lb.g = pe.group_name
 			 WHERE lb.first IS NULL OR pe.seq < lb.first
@@ -91,13 +113,17 @@ BEGIN
 		  FROM live l JOIN r ON r.connection_id = l.id
 		 WHERE c.id = l.id AND c.transport = 'LongPolling')
 	-- 'more': the budget left records behind; the waiter drains again.
-	SELECT w.n, CASE WHEN l.id IS NULL THEN 'self' WHEN cu.connection_id IS NOT NULL
+	SELECT w.n, CASE WHEN l.id IS NULL THEN 'self'
+			 WHEN sz.connection_id IS NOT NULL AND a.connection_id IS NULL
+			 THEN 'later' WHEN cu.connection_id IS NOT NULL
 			 THEN 'more' ELSE 'ok' END,
 	       coalesce(r.s, '')
 	  FROM want w
 	  -- A superseded poll of the same connection may be in the batch too.
 	  LEFT JOIN live l ON l.id = w.id AND l.poll_no = w.poll_no
 	  LEFT JOIN r ON r.connection_id = l.id
+	  LEFT JOIN sized sz ON sz.connection_id = l.id
+	  LEFT JOIN admitted a ON a.connection_id = l.id
 	  LEFT JOIN cut cu ON cu.connection_id = l.id
 	 ORDER BY w.n;
 END
