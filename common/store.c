@@ -747,32 +747,6 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, size_t budget
 }
 
 enum store_status
-store_drain_many(PGconn *db, const char *ids, const char *polls, size_t budget,
-    store_drain_row_fn row, void *ctx)
-{
-	char bud[24];
-	const char *p[] = { ids, polls, bud };
-	PGresult *r;
-	enum store_status st;
-
-	snprintf(bud, sizeof(bud), "%zu", budget < INT_MAX ? budget : (size_t)INT_MAX);
-	st = tuples(db, "SELECT n, status, payload"
-	    " FROM pollhub.drain_many($1::text[], $2::bigint[], $3::integer)", 3, p, &r);
-	if (st != STORE_OK)
-		return st;
-	for (int i = 0; i < PQntuples(r); i++) {
-		const char *status = PQgetvalue(r, i, 1);
-		int more = strcmp(status, SQL_MORE) == 0;
-
-		row(ctx, (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1,
-		    more || strcmp(status, SQL_OK) == 0, more, PQgetvalue(r, i, 2),
-		    (size_t)PQgetlength(r, i, 2));
-	}
-	PQclear(r);
-	return STORE_OK;
-}
-
-enum store_status
 store_poll_end(PGconn *db, const char *connection_id, long long poll_no)
 {
 	char no[24];

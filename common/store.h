@@ -134,15 +134,6 @@ enum drain_status { DRAIN_OK, DRAIN_LAST, DRAIN_GONE, DRAIN_SUPERSEDED, DRAIN_CL
  * it (the first record whatever its size), to out; *more: some was left. */
 enum store_status store_poll_drain(PGconn *, const char *token, long long poll_no,
 		    size_t budget, struct buf *out, enum drain_status *, int *more);
-/* Drain many waiting connections in one statement, at most budget bytes
- * each. ids and polls are text[] and bigint[] literals of the same length;
- * row(ctx, i, served, more, records, len) is called for i = 0..n-1 in order
- * (served 0: not drained, ask poll_drain; more: served, and records were
- * left behind). */
-typedef void (*store_drain_row_fn)(void *ctx, size_t i, int served, int more,
-		    const char *records, size_t len);
-enum store_status store_drain_many(PGconn *, const char *ids, const char *polls,
-		    size_t budget, store_drain_row_fn row, void *ctx);
 enum store_status store_poll_end(PGconn *, const char *connection_id, long long poll_no);
 
 /* A POST runs in one transaction holding the connection's row lock. */
