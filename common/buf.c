@@ -1,7 +1,12 @@
 #include "buf.h"
 
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Bytes of large buffers freed since the last buf_trim that trimmed. */
+static atomic_size_t freed_large;
 
 static int
 buf_reserve(struct buf *b, size_t extra)
@@ -71,7 +76,30 @@ buf_reset(struct buf *b)
 void
 buf_free(struct buf *b)
 {
+	if (b->cap > BUF_KEEP)
+		atomic_fetch_add_explicit(&freed_large, b->cap, memory_order_relaxed);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+void
+buf_shrink(struct buf *b)
+{
+	if (b->cap > BUF_KEEP)
+		buf_free(b);
+	else
+		buf_reset(b);
+}
+
+int
+buf_trim(size_t threshold)
+{
+	if (atomic_load_explicit(&freed_large, memory_order_relaxed) < threshold)
+		return 0;
+	atomic_store_explicit(&freed_large, 0, memory_order_relaxed);
+	/* glibc keeps freed memory in its arenas (one per thread that
+	 * allocated) for reuse; this gives their free pages back. */
+	malloc_trim(0);
+	return 1;
 }

@@ -177,7 +177,7 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 {
 	struct app *app = hold_app(hd);
 
-	buf_reset(&c->ignored);
+	buf_shrink(&c->ignored);
 	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
 	receive_end(app, &c->cc, end);
 }
@@ -233,6 +233,7 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 			continue;
 		break;
 	}
+	buf_shrink(&c->messages);
 	now = hold_now_ms();
 	if (now >= c->deadline_ms)
 		return lp_answer(hd, c, RECV_IDLE, out);
@@ -324,7 +325,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 	struct app *app = hold_app(hd);
 	enum receive_end end = RECV_LEFT;
 	long long now, next, ka = 1000LL * app->cfg.keepalive_interval;
-	int rc, moved, rounds = 0;
+	int rc, moved, rounds = 0, blocked = 0;
 
 	if (why & (HOLD_GONE | HOLD_STOP | HOLD_HANDOFF | HOLD_FULL)) {
 		if (why & HOLD_FULL)
@@ -337,6 +338,12 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		c->need_drain = 1;
 	now = hold_now_ms();
 	while (c->need_drain && now >= c->retry_at && rounds++ < 20) {
+		/* Past the low-water mark: on HOLD_WRITABLE, once the client has
+		 * taken enough (a backlog never fills the buffer by itself). */
+		if (!hold_may_drain(hd, out)) {
+			blocked = 1;
+			break;
+		}
 		buf_reset(&c->messages);
 		/* The messageId of the /connect or /reconnect that opened the
 		 * stream is all the client has acknowledged: what the stream
@@ -368,8 +375,9 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		if (buf_append(out, keepalive, sizeof(keepalive) - 1) == 0)
 			c->last_write = now;
 	}
+	buf_shrink(&c->messages);
 	next = c->last_write + ka;
-	if (c->need_drain && c->retry_at < next)
+	if (c->need_drain && !blocked && c->retry_at < next)
 		next = c->retry_at > now ? c->retry_at : now;
 	hold_set_timer(hd, next);
 	return HOLD_KEEP;

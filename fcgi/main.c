@@ -35,6 +35,7 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
 #define WORKER_STACK (256 * 1024)	/* requests use little stack; many threads */
 #define REAP_INTERVAL 2			/* seconds between maintenance runs */
+#define TRIM_AFTER (4u << 20)		/* bytes of large buffers freed before a malloc_trim */
 #define ACCEPT_SLICE_MS 200		/* how soon a restart stops the accepting thread */
 #define HANDOFF_WAIT 10			/* seconds requests in flight get before a restart */
 #define BACKOFF_MIN_MS 100		/* out of descriptors: first pause before accepting again */
@@ -216,6 +217,8 @@ maintenance(void *arg)
 			}
 			store_release(app->store, db);
 		}
+		/* Memory the streams and batches freed goes back to the system. */
+		(void)buf_trim(TRIM_AFTER);
 		sleep(REAP_INTERVAL);
 	}
 	return NULL;

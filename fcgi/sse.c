@@ -13,6 +13,7 @@
 
 #define DB_RETRY 1	/* seconds before draining again after a database error */
 #define HANDSHAKE_TIMEOUT 15	/* seconds a stream waits for its handshake, as ASP.NET Core */
+#define PUMP_ROUNDS 8	/* drains in one step at most: the job thread is shared */
 
 static const char ping_event[] = "data: {\"type\":6}\x1e\r\n\r\n";
 
@@ -71,7 +72,7 @@ struct ss {
 	int		 need_drain;
 	int		 server_closed;	/* a Close from the server went out */
 	long long	 last_write, retry_at, handshake_by;	/* ms */
-	struct buf	 records, event;
+	struct buf	 records;	/* between a drain and its event (buf_shrink after) */
 };
 
 static void
@@ -80,7 +81,6 @@ ss_free(void *state)
 	struct ss *ss = state;
 
 	buf_free(&ss->records);
-	buf_free(&ss->event);
 	free(ss);
 }
 
@@ -88,15 +88,17 @@ ss_free(void *state)
 static int
 emit(struct ss *ss, const struct buf *records, struct buf *out)
 {
+	size_t mark = out->len;
+
 	if (records->len == 0)
 		return 0;
 	/* A Close going out ends the stream: the server ended it, not the client. */
 	if (send_log_close(ss->pi.connection_id, records->data, records->len))
 		ss->server_closed = 1;
-	buf_reset(&ss->event);
-	if (sse_frame(&ss->event, records->data, records->len) == -1 ||
-	    buf_append(out, ss->event.data, ss->event.len) == -1)
+	if (sse_frame(out, records->data, records->len) == -1) {
+		out->len = mark;	/* no half event */
 		return -1;
+	}
 	ss->last_write = hold_now_ms();
 	ss->handshaken = 1;
 	return 0;
@@ -187,6 +189,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	struct timespec passed = { 0, 0 };
 	long long now, ka = 1000LL * app->cfg.keepalive_interval, next;
 	enum outcome oc;
+	int blocked = 0;	/* waits for the client to take what it has */
 
 	if (why & HOLD_HANDOFF)
 		return ss_end(hd, ss, GOING_ON, "", 1, out);
@@ -229,8 +232,16 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 			break;
 		}
 	}
+	/* A backlog is drained an answer at a time while the client keeps up:
+	 * past the low-water mark the loop runs us again (HOLD_WRITABLE) once
+	 * the client has taken enough, so the drain never fills the buffer. */
 	now = hold_now_ms();
-	if (ss->need_drain && now >= ss->retry_at) {
+	for (int rounds = 0; ss->need_drain && now >= ss->retry_at && rounds < PUMP_ROUNDS;
+	    rounds++) {
+		if (!hold_may_drain(hd, out)) {
+			blocked = 1;
+			break;
+		}
 		oc = pump(app, ss, w, out);
 		if (oc == ENDED)
 			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
@@ -242,6 +253,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		else if (oc != MORE)
 			ss->need_drain = 0;
 	}
+	buf_shrink(&ss->records);
 	if (ss->handshaken && now >= ss->last_write + ka) {
 		if (buf_append(out, ping_event, sizeof(ping_event) - 1) == -1)
 			return ss_end(hd, ss, LEFT, "out of memory", 0, out);
@@ -253,8 +265,8 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		return ss_end(hd, ss, LEFT, "timeout (no handshake in time)", 0, out);
 	next = ss->handshaken ? ss->last_write + ka : ss->handshake_by;
 	/* More to drain (the budget cut the last one, or the database was away):
-	 * at once, or when the retry is due. */
-	if (ss->need_drain && ss->retry_at < next)
+	 * at once, or when the retry is due; when blocked, on HOLD_WRITABLE. */
+	if (ss->need_drain && !blocked && ss->retry_at < next)
 		next = ss->retry_at > now ? ss->retry_at : now;
 	hold_set_timer(hd, next);
 	return HOLD_KEEP;
@@ -286,6 +298,7 @@ ss_on_wake(struct hold *hd, struct buf *out, enum hold_next *next)
 		}
 		break;
 	}
+	buf_shrink(&ss->records);
 	if (ss->handshaken)
 		hold_set_timer(hd, ss->last_write + 1000LL * app->cfg.keepalive_interval);
 	return 1;

@@ -95,7 +95,7 @@ export async function innocent(hubUrl, opts = {}) {
 				pages: pages.length,
 				pageErrors: pages.filter((p) => p.error).map((p) => p.error),
 				connect: summary(pages.filter((p) => p.connectMs !== null).map((p) => p.connectMs)),
-				closed,
+				closed: [...closed],
 			};
 			await stopAll(writer, reader);
 			return f;
