@@ -92,14 +92,26 @@ buf_shrink(struct buf *b)
 		buf_reset(b);
 }
 
-int
+void
+buf_setup_allocator(void)
+{
+	/* Setting either disables glibc's dynamic thresholds: large buffers
+	 * come and go as their own mappings, and a heap's free top above
+	 * BUF_MAPPED is given back whenever it grows past it. */
+	(void)mallopt(M_MMAP_THRESHOLD, (int)BUF_MAPPED);
+	(void)mallopt(M_TRIM_THRESHOLD, (int)BUF_MAPPED);
+}
+
+size_t
 buf_trim(size_t threshold)
 {
-	if (atomic_load_explicit(&freed_large, memory_order_relaxed) < threshold)
+	size_t freed = atomic_load_explicit(&freed_large, memory_order_relaxed);
+
+	if (freed < threshold)
 		return 0;
-	atomic_store_explicit(&freed_large, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&freed_large, freed, memory_order_relaxed);
 	/* glibc keeps freed memory in its arenas (one per thread that
 	 * allocated) for reuse; this gives their free pages back. */
 	malloc_trim(0);
-	return 1;
+	return freed;
 }

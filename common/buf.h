@@ -35,9 +35,15 @@ void	buf_free(struct buf *b);
  * wherever a long-lived buffer (a held request's, a waiter's) is done with
  * what it holds. */
 void	buf_shrink(struct buf *b);
+/* At start-up, before threads: a buffer of BUF_MAPPED bytes or more is
+ * mapped on its own and unmapped when freed (glibc's threshold would
+ * otherwise rise with the largest freed buffer, and keep those in the heap). */
+#define BUF_MAPPED (256u << 10)
+void	buf_setup_allocator(void);
 /* Return freed memory to the system (malloc_trim) when buffers of more than
  * BUF_KEEP bytes, threshold bytes in all, were freed since the last call that
- * did; 1 when it did. For one thread that calls it now and then. */
-int	buf_trim(size_t threshold);
+ * did; returns those bytes (0: it did not trim). For one thread that calls it
+ * now and then. */
+size_t	buf_trim(size_t threshold);
 
 #endif

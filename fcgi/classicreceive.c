@@ -325,7 +325,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 	struct app *app = hold_app(hd);
 	enum receive_end end = RECV_LEFT;
 	long long now, next, ka = 1000LL * app->cfg.keepalive_interval;
-	int rc, moved, rounds = 0, blocked = 0;
+	int rc, moved, rounds = 0, blocked = 0, hinted = (why & HOLD_WAKE) != 0;
 
 	if (why & (HOLD_GONE | HOLD_STOP | HOLD_HANDOFF | HOLD_FULL)) {
 		if (why & HOLD_FULL)
@@ -338,11 +338,18 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		c->need_drain = 1;
 	now = hold_now_ms();
 	while (c->need_drain && now >= c->retry_at && rounds++ < 20) {
+		int limit = STREAM_BATCH;
+
 		/* Past the low-water mark: on HOLD_WRITABLE, once the client has
-		 * taken enough (a backlog never fills the buffer by itself). */
+		 * taken enough (a backlog never fills the buffer by itself). News
+		 * meanwhile takes one row: a client that stopped reading still
+		 * fills up to the cap while its group is busy, and sees its end. */
 		if (!hold_may_drain(hd, out)) {
 			blocked = 1;
-			break;
+			if (!hinted)
+				break;
+			hinted = 0;
+			limit = 1;
 		}
 		buf_reset(&c->messages);
 		/* The messageId of the /connect or /reconnect that opened the
@@ -350,7 +357,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		 * writes may never be processed (a proxy's buffer, a dropped
 		 * connection), and the client reconnects from the last C it
 		 * processed. */
-		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, STREAM_BATCH,
+		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
 		    &c->messages, &moved, &end);
 		now = hold_now_ms();
 		if (rc == 0) {

@@ -543,6 +543,11 @@ completed(struct loop *l, struct hold *h)
 	if (h->job_timer_set)
 		timer_set(l, h, h->job_timer);
 	h->wait_writable = h->job_wait_writable && next == HOLD_KEEP;
+	/* A client that stopped reading will not take the end of its answer
+	 * either: its connection goes now, with what was queued for it, not
+	 * after CLOSE_GRACE_MS. */
+	if (next == HOLD_END && (h->job_why & HOLD_FULL))
+		close_conn(l, h);
 	/* What was written goes before appending, so a client that reads
 	 * slowly but never catches up fully does not grow the buffer for ever. */
 	if (h->out_off > 0) {
@@ -619,6 +624,7 @@ fast_wake(struct loop *l, struct hold *h)
 	if (h->kind->on_wake == NULL || h->pending != HOLD_WAKE)
 		return 0;
 	h->job_timer_set = 0;
+	h->job_why = HOLD_WAKE;
 	h->job_unflushed = unflushed(h);
 	h->job_wait_writable = h->wait_writable;
 	buf_reset(&h->job_out);

@@ -218,7 +218,17 @@ maintenance(void *arg)
 			store_release(app->store, db);
 		}
 		/* Memory the streams and batches freed goes back to the system. */
-		(void)buf_trim(TRIM_AFTER);
+		{
+			struct timespec t0, t1;
+			size_t freed;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if ((freed = buf_trim(TRIM_AFTER)) > 0) {
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				log_debug("malloc_trim after %zu KiB of buffers freed: %ld us", freed / 1024,
+				    (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+			}
+		}
 		sleep(REAP_INTERVAL);
 	}
 	return NULL;
@@ -419,6 +429,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(app.cfg.log_level);
+	buf_setup_allocator();	/* before any thread: memory comes back */
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the main thread's sigwait only. */
 	sigemptyset(&sigs);

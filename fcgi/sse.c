@@ -104,9 +104,10 @@ emit(struct ss *ss, const struct buf *records, struct buf *out)
 	return 0;
 }
 
-/* Drain what is pending ourselves (after what a batch delivered) onto out. */
+/* Drain what is pending ourselves (after what a batch delivered) onto out,
+ * at most budget bytes of records (the first one always). */
 static enum outcome
-pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
+pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf *out)
 {
 	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
@@ -116,8 +117,8 @@ pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
 	buf_reset(&ss->records);
 	waiter_drain_begin(app->notifier, w, &ss->records);
 	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_poll_drain(db, ss->token, ss->pi.poll_no, app->cfg.max_answer,
-		    &ss->records, &ds, &more);
+		st = store_poll_drain(db, ss->token, ss->pi.poll_no, budget, &ss->records, &ds,
+		    &more);
 		store_release(app->store, db);
 	}
 	waiter_drain_end(app->notifier, w);
@@ -190,6 +191,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	long long now, ka = 1000LL * app->cfg.keepalive_interval, next;
 	enum outcome oc;
 	int blocked = 0;	/* waits for the client to take what it has */
+	int hinted = (why & HOLD_WAKE) != 0;	/* told of news */
 
 	if (why & HOLD_HANDOFF)
 		return ss_end(hd, ss, GOING_ON, "", 1, out);
@@ -238,11 +240,20 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	now = hold_now_ms();
 	for (int rounds = 0; ss->need_drain && now >= ss->retry_at && rounds < PUMP_ROUNDS;
 	    rounds++) {
+		size_t budget = app->cfg.max_answer;
+
 		if (!hold_may_drain(hd, out)) {
 			blocked = 1;
-			break;
+			/* News while the client has its fill: one record only (the
+			 * first comes whatever the budget). A client that stopped
+			 * reading still fills up to the cap while its group is busy,
+			 * and sees its connection close. */
+			if (!hinted)
+				break;
+			hinted = 0;
+			budget = 1;
 		}
-		oc = pump(app, ss, w, out);
+		oc = pump(app, ss, w, budget, out);
 		if (oc == ENDED)
 			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
 		if (oc == LEFT)

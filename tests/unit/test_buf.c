@@ -195,7 +195,7 @@ test_shrink(void)
 	CHECK_STREQ(b.data, "x");
 	buf_free(&b);
 	/* The large one counts towards a trim; nothing more is pending after it. */
-	CHECK_INTEQ(buf_trim(1), 1);
+	CHECK(buf_trim(1) >= sizeof(big));
 	CHECK_INTEQ(buf_trim(1), 0);
 }
 
