@@ -14,6 +14,7 @@
 #define DB_RETRY 1	/* seconds before draining again after a database error */
 #define HANDSHAKE_TIMEOUT 15	/* seconds a stream waits for its handshake, as ASP.NET Core */
 #define PUMP_ROUNDS 8	/* drains in one step at most: the job thread is shared */
+#define PROBE_MS 1000	/* a blocked stream takes one record at most this often */
 
 static const char ping_event[] = "data: {\"type\":6}\x1e\r\n\r\n";
 
@@ -70,8 +71,9 @@ struct ss {
 	int		 registered;	/* its waiter is (unregistered when parked) */
 	int		 handshaken;	/* records went out: pings may follow */
 	int		 need_drain;
+	int		 hinted;	/* told of news while blocked: probe (PROBE_MS) */
 	int		 server_closed;	/* a Close from the server went out */
-	long long	 last_write, retry_at, handshake_by;	/* ms */
+	long long	 last_write, retry_at, handshake_by, probe_at;	/* ms */
 	struct buf	 records;	/* between a drain and its event (buf_shrink after) */
 };
 
@@ -191,7 +193,6 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	long long now, ka = 1000LL * app->cfg.keepalive_interval, next;
 	enum outcome oc;
 	int blocked = 0;	/* waits for the client to take what it has */
-	int hinted = (why & HOLD_WAKE) != 0;	/* told of news */
 
 	if (why & HOLD_HANDOFF)
 		return ss_end(hd, ss, GOING_ON, "", 1, out);
@@ -204,6 +205,8 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		    " queued for it)", app->cfg.max_buffered);
 		return ss_end(hd, ss, LEFT, full_why, 0, out);
 	}
+	if (why & HOLD_WAKE)
+		ss->hinted = 1;
 	if (why & HOLD_START) {
 		if (!ss->registered) {
 			/* Taken back after a failed exec. */
@@ -245,14 +248,18 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		if (!hold_may_drain(hd, out)) {
 			blocked = 1;
 			/* News while the client has its fill: one record only (the
-			 * first comes whatever the budget). A client that stopped
-			 * reading still fills up to the cap while its group is busy,
-			 * and sees its connection close. */
-			if (!hinted)
+			 * first comes whatever the budget), once a second at most (a
+			 * busy calendar's stalled readers must not take the pool). A
+			 * client that stopped reading still fills up to the cap, and
+			 * sees its connection close. */
+			if (!ss->hinted || now < ss->probe_at)
 				break;
-			hinted = 0;
+			ss->hinted = 0;
 			budget = 1;
+			ss->probe_at = now + PROBE_MS;
 		}
+		if (budget > 1)
+			ss->hinted = 0;		/* this drain reads the news */
 		oc = pump(app, ss, w, budget, out);
 		if (oc == ENDED)
 			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
@@ -279,6 +286,8 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	 * at once, or when the retry is due; when blocked, on HOLD_WRITABLE. */
 	if (ss->need_drain && !blocked && ss->retry_at < next)
 		next = ss->retry_at > now ? ss->retry_at : now;
+	if (ss->need_drain && blocked && ss->hinted && ss->probe_at < next)
+		next = ss->probe_at > now ? ss->probe_at : now;
 	hold_set_timer(hd, next);
 	return HOLD_KEEP;
 }

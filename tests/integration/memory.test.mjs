@@ -9,7 +9,7 @@
 // - a busy calendar: READERS (200) raw clients of the transport under test while a
 //   writer creates meetings with 30 KB descriptions 5 times a second for 10 s.
 // The baseline is the RSS just before the scenario, its clients connected and idle (for
-// the stalled streams: before they connect). The figures (baseline, peak, after) are
+// the stalled streams: before they connect), of a responder started for the scenario. The figures (baseline, peak, after) are
 // printed. POLLHUB_RELEASE_BIN names another release binary (to measure an older one);
 // without build/pollhub the test is skipped with a message.
 import { describe, it, before, after } from 'node:test';
@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { startStack, waitFor, sleep, RS, transportName, repoRoot } from './stack.mjs';
+import { innocent, showInnocent } from './innocent.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
 const release = path.resolve(process.env.POLLHUB_RELEASE_BIN || path.join(repoRoot, 'build/pollhub'));
@@ -193,7 +194,12 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 		return clients;
 	}
 
-	const test = (name, opts, fn) => it(name, opts, async (t) => stack.guard(fn)(t));
+	// Each scenario has a responder of its own, so that what one kept does not hide in the
+	// next one's baseline.
+	const test = (name, opts, fn) => it(name, opts, async (t) => stack.guard(async () => {
+		await stack.restartResponder();
+		await fn(t);
+	})());
 
 	test(`a batch of about 1 MiB to ${MEMBERS} members`, {}, async (t) => {
 		const members = await open('mem-batch', MEMBERS);
@@ -215,6 +221,9 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 		{ skip: kind !== 'sse' && 'stalled readers are server-sent-events streams: the ServerSentEvents runs' }, async (t) => {
 			const stalled = [];
 			const from = log().length;
+			// The innocent client of another calendar, for the figures only: whether
+			// the stalled streams slow anyone else is issue 18's item 1.
+			const probe = await innocent(stack.hubUrl);
 			const closedCount = () => (log().slice(from).match(/client not reading/g) || []).length;
 			try {
 				await measure(t, `${STALLED} stalled streams closed at the cap`, async () => {
@@ -240,6 +249,9 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 				});
 			} finally {
 				for (const s of stalled) s.req.destroy();
+				const f = await probe.stop();
+				t.diagnostic(`innocent client during the stalled streams: ${showInnocent(f)}`);
+				console.log(`memory: innocent client during the stalled streams: ${showInnocent(f)}`);
 			}
 		});
 
