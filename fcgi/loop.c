@@ -21,6 +21,7 @@
 #define READ_CHUNK	512	/* the web server sends a held request little: an abort */
 #define NO_HEAP		SIZE_MAX
 #define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */
+#define STUCK_MS	2000	/* a client that took nothing this long is not held back */
 
 struct hold {
 	const struct hold_kind	*kind;
@@ -44,6 +45,7 @@ struct hold {
 	int			 dead;		/* destroyed: freed after this round of events */
 	int			 epoll_mask;	/* registered events, 0: not registered */
 	int			 wait_writable;	/* HOLD_WRITABLE once below the low-water mark */
+	long long		 wrote_at;	/* ms: the client last took bytes (or had none waiting) */
 	long long		 timer_ms;
 	size_t			 heap_i;
 	struct buf		 out;		/* FastCGI records not yet written */
@@ -64,6 +66,7 @@ struct hold {
 	int			 job_timer_set;
 	size_t			 job_unflushed;	/* out's unwritten bytes when the step began */
 	int			 job_wait_writable;	/* hold_may_drain said no */
+	int			 job_stuck;	/* the client took nothing for STUCK_MS */
 };
 
 struct loop {
@@ -284,8 +287,11 @@ int
 hold_may_drain(struct hold *h, const struct buf *out)
 {
 	/* The loop only writes out of h->out while the step runs: the count at
-	 * its start is an upper bound. */
-	if (h->job_unflushed + out->len < low_water(h->loop))
+	 * its start is an upper bound. Holding back serves a client that reads:
+	 * one that took nothing for STUCK_MS is filled up to the cap, and closed
+	 * there if it never reads, as soon as its calendar is busy. */
+	if (h->job_unflushed + out->len < low_water(h->loop) ||
+	    (h->job_stuck && h->job_unflushed + out->len <= h->loop->app->cfg.max_buffered))
 		return 1;
 	h->job_wait_writable = 1;
 	return 0;
@@ -438,6 +444,7 @@ flush(struct loop *l, struct hold *h)
 
 		if (n > 0) {
 			h->out_off += (size_t)n;
+			h->wrote_at = hold_now_ms();
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -554,6 +561,8 @@ completed(struct loop *l, struct hold *h)
 		buf_consume(&h->out, h->out_off);
 		h->out_off = 0;
 	}
+	if (h->out.len == 0)
+		h->wrote_at = hold_now_ms();	/* nothing waited: the client is not behind */
 	if (h->conn.fd >= 0 && queue_output(h, &h->job_out, next == HOLD_END) == -1) {
 		log_error("loop: out of memory; a client's connection is cut");
 		close_conn(l, h);
@@ -627,6 +636,7 @@ fast_wake(struct loop *l, struct hold *h)
 	h->job_why = HOLD_WAKE;
 	h->job_unflushed = unflushed(h);
 	h->job_wait_writable = h->wait_writable;
+	h->job_stuck = 0;
 	buf_reset(&h->job_out);
 	if ((rc = h->kind->on_wake(h, &h->job_out, &next)) == 0)
 		return 0;
@@ -662,6 +672,8 @@ dispatch(struct loop *l)
 		h->job_timer_set = 0;
 		h->job_unflushed = unflushed(h);
 		h->job_wait_writable = 0;
+		h->job_stuck = h->job_unflushed >= low_water(l) &&
+		    hold_now_ms() - h->wrote_at >= STUCK_MS;
 		h->job_next = NULL;
 		if (l->jobq_tail != NULL)
 			l->jobq_tail->job_next = h;

@@ -99,9 +99,11 @@ const struct http_held *hold_conn(struct hold *);
 void		 hold_set_timer(struct hold *, long long at_ms);
 /* From a stream's step, before it drains more for its client: 1 when what
  * waits for the client and what the step produced so far (out) are below the
- * low-water mark (a quarter of POLLHUB_MAX_BUFFERED). 0: do not drain now; a
- * step runs with HOLD_WRITABLE once the client has taken enough. A stream
- * catching up a backlog thus never fills its own buffer past the cap. */
+ * low-water mark (a quarter of POLLHUB_MAX_BUFFERED), or when the client took
+ * nothing for 2 s (then it is filled up to the cap, and closed there). 0: do
+ * not drain now; a step runs with HOLD_WRITABLE once the client has taken
+ * enough. A stream catching up a backlog thus never fills its own buffer past
+ * the cap while its client reads. */
 int		 hold_may_drain(struct hold *, const struct buf *out);
 long long	 hold_now_ms(void);
 
