@@ -9,7 +9,8 @@
 // - a busy calendar: READERS (200) raw clients of the transport under test while a
 //   writer creates meetings with 30 KB descriptions 5 times a second for 10 s.
 // The baseline is the RSS just before the scenario, its clients connected and idle (for
-// the stalled streams: before they connect), of a responder started for the scenario. The figures (baseline, peak, after) are
+// the stalled streams: before they connect, and 2x of it plus LIBPQ_KB, below), of a
+// responder started for the scenario. The figures (baseline, peak, after) are
 // printed. POLLHUB_RELEASE_BIN names another release binary (to measure an older one);
 // without build/pollhub the test is skipped with a message.
 import { describe, it, before, after } from 'node:test';
@@ -26,6 +27,11 @@ const skip = !fs.existsSync(release) && `no release build at ${release}: run \`m
 const size = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 const MEMBERS = size('MEMORY_MEMBERS', 200), STALLED = size('MEMORY_STALLED', 200), READERS = size('MEMORY_READERS', 200);
 const MB = (kb) => `${(kb / 1024).toFixed(1)} MB`;
+// libpq keeps each connection's input buffer at the largest message it carried: after
+// the stalled streams, every pooled connection (8) and the notifier's two have carried
+// answers of up to 1 MiB, which a fresh responder's baseline does not hold. A fixed
+// cost of the pool, not of clients: allowed beside the 2x.
+const LIBPQ_KB = (8 + 2) * 1024;
 
 /** A raw client of group: negotiate, the transport, the handshake; counts what it gets. */
 class Raw {
@@ -153,7 +159,7 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 	const log = () => fs.readFileSync(path.join(stack.runDir, 'pollhub.log'), 'utf8');
 
 	/** Runs fn while sampling RSS; then waits up to settleMs for it to come back within 2x. */
-	async function measure(t, what, fn, settleMs = 8000) {
+	async function measure(t, what, fn, { settleMs = 8000, allowKb = 0 } = {}) {
 		await sleep(1000);
 		const baseline = rss();
 		let peak = baseline;
@@ -166,7 +172,7 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 		}
 		const ended = Date.now();
 		let now = rss();
-		while (now > 2 * baseline && Date.now() - ended < settleMs) {
+		while (now > 2 * baseline + allowKb && Date.now() - ended < settleMs) {
 			await sleep(500);
 			now = rss();
 		}
@@ -181,7 +187,8 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 			console.log(`memory: responder pid ${stack.responderPids()[0]}, pausing`);
 			await sleep(Number(process.env.MEMORY_PAUSE_MS));
 		}
-		assert.ok(now <= 2 * baseline, `${what}: RSS ${MB(now)} within 2x of its baseline ${MB(baseline)}`);
+		assert.ok(now <= 2 * baseline + allowKb, `${what}: RSS ${MB(now)} within 2x of its baseline ${MB(baseline)}` +
+			`${allowKb ? ` plus ${MB(allowKb)}` : ''}`);
 	}
 
 	async function open(group, n) {
@@ -246,7 +253,7 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 					await waitFor(() => closedCount() >= STALLED, 60000,
 						`every stalled stream closed at the cap (${closedCount()} of ${STALLED})`);
 					t.diagnostic(`${closedCount()} closed for not reading`);
-				});
+				}, { allowKb: LIBPQ_KB });
 			} finally {
 				for (const s of stalled) s.req.destroy();
 				const f = await probe.stop();
