@@ -64,7 +64,7 @@ unit: $(UNIT_BIN)
 
 # Integration: the sanitizer build behind real lighttpd and Apache and PostgreSQL, once per
 # web server and transport (POLLHUB_TEST_MATRIX narrows it).
-integration: $(ASAN)/pollhub $(ASAN)/tests/sqlconc
+integration: $(ASAN)/pollhub $(BUILD)/pollhub $(ASAN)/tests/sqlconc
 	@POLLHUB_BIN=$(CURDIR)/$(ASAN)/pollhub bash tests/run-integration.sh
 
 # Browser: headless Chromium drives the Kendo DataSource and the demo page, two windows

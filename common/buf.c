@@ -1,7 +1,12 @@
 #include "buf.h"
 
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Bytes of large buffers freed since the last buf_trim that trimmed. */
+static atomic_size_t freed_large;
 
 static int
 buf_reserve(struct buf *b, size_t extra)
@@ -71,7 +76,42 @@ buf_reset(struct buf *b)
 void
 buf_free(struct buf *b)
 {
+	if (b->cap > BUF_KEEP)
+		atomic_fetch_add_explicit(&freed_large, b->cap, memory_order_relaxed);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+void
+buf_shrink(struct buf *b)
+{
+	if (b->cap > BUF_KEEP)
+		buf_free(b);
+	else
+		buf_reset(b);
+}
+
+void
+buf_setup_allocator(void)
+{
+	/* Setting either disables glibc's dynamic thresholds: large buffers
+	 * come and go as their own mappings, and a heap's free top above
+	 * BUF_MAPPED is given back whenever it grows past it. */
+	(void)mallopt(M_MMAP_THRESHOLD, (int)BUF_MAPPED);
+	(void)mallopt(M_TRIM_THRESHOLD, (int)BUF_MAPPED);
+}
+
+size_t
+buf_trim(size_t threshold)
+{
+	size_t freed = atomic_load_explicit(&freed_large, memory_order_relaxed);
+
+	if (freed < threshold)
+		return 0;
+	atomic_fetch_sub_explicit(&freed_large, freed, memory_order_relaxed);
+	/* glibc keeps freed memory in its arenas (one per thread that
+	 * allocated) for reuse; this gives their free pages back. */
+	malloc_trim(0);
+	return freed;
 }

@@ -213,7 +213,7 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    /* 0: as many as the pool has connections. */
 	    env_int("POLLHUB_LOOP_JOBS", 0, 0, 1000, &jobs, err, errlen) ||
 	    /* A stream whose client does not read is closed past this. */
-	    env_int("POLLHUB_MAX_BUFFERED", 1048576, 4096, 1024L * 1024 * 1024,
+	    env_int("POLLHUB_MAX_BUFFERED", 2097152, 8192, 1024L * 1024 * 1024,
 		&maxbuf, err, errlen) ||
 	    /* A poll answer or an event carries at most this much; the rest
 	     * goes out next. */
@@ -243,6 +243,14 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    env_int("POLLHUB_MAX_PENDING", 1000, 10, 1000000, &maxpending, err, errlen) ||
 	    env_int("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
 		return -1;
+	/* A stream holds the answer being written and drains the next below a
+	 * quarter of the cap (loop.c): both must fit under it. */
+	if (maxbuf < 2 * maxanswer) {
+		snprintf(err, errlen, "POLLHUB_MAX_BUFFERED (%ld) must be at least twice"
+		    " POLLHUB_MAX_ANSWER (%ld): raise it to %ld or lower POLLHUB_MAX_ANSWER",
+		    maxbuf, maxanswer, 2 * maxanswer);
+		return -1;
+	}
 	if (config_load_bounds(cfg, err, errlen) == -1)
 		return -1;
 	cfg->threads = (int)threads;

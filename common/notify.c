@@ -825,7 +825,7 @@ take(struct waiter *w, struct buf *out)
 	if (buf_append(out, w->records.data, w->records.len) == -1)
 		log_error("connection %s: out of memory; %zu bytes of records lost",
 		    w->connection_id, w->records.len);
-	buf_reset(&w->records);
+	buf_shrink(&w->records);	/* a batch's worth is not kept for life */
 	w->delivered = 0;
 }
 

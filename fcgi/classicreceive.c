@@ -12,6 +12,7 @@
 #define POLL_BATCH 1000		/* outbox rows per poll answer */
 #define STREAM_BATCH 100	/* outbox rows per event */
 #define DB_RETRY 1		/* seconds between tries while the database is away */
+#define PROBE_MS 1000		/* a blocked stream takes one row at most this often */
 
 /* Where a drain's pushes go. */
 struct push_sink {
@@ -141,8 +142,9 @@ struct cr_hold {
 	struct classic_request	 cr;	/* a copy: h is NULL, form empty */
 	struct classic_conn	 cc;
 	long long		 cursor, ack;
-	long long		 deadline_ms, retry_at, last_write;
+	long long		 deadline_ms, retry_at, last_write, probe_at;
 	int			 need_drain;
+	int			 hinted;	/* told of news while blocked: probe (PROBE_MS) */
 	struct buf		 messages, body, ignored;
 };
 
@@ -177,7 +179,7 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 {
 	struct app *app = hold_app(hd);
 
-	buf_reset(&c->ignored);
+	buf_shrink(&c->ignored);
 	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
 	receive_end(app, &c->cc, end);
 }
@@ -233,6 +235,7 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 			continue;
 		break;
 	}
+	buf_shrink(&c->messages);
 	now = hold_now_ms();
 	if (now >= c->deadline_ms)
 		return lp_answer(hd, c, RECV_IDLE, out);
@@ -324,7 +327,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 	struct app *app = hold_app(hd);
 	enum receive_end end = RECV_LEFT;
 	long long now, next, ka = 1000LL * app->cfg.keepalive_interval;
-	int rc, moved, rounds = 0;
+	int rc, moved, rounds = 0, blocked = 0;
 
 	if (why & (HOLD_GONE | HOLD_STOP | HOLD_HANDOFF | HOLD_FULL)) {
 		if (why & HOLD_FULL)
@@ -335,15 +338,31 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 	}
 	if (why & (HOLD_START | HOLD_WAKE))
 		c->need_drain = 1;
+	if (why & HOLD_WAKE)
+		c->hinted = 1;
 	now = hold_now_ms();
 	while (c->need_drain && now >= c->retry_at && rounds++ < 20) {
+		int limit = STREAM_BATCH;
+
+		/* Past the low-water mark: on HOLD_WRITABLE, once the client has
+		 * taken enough (a backlog never fills the buffer by itself). News
+		 * meanwhile takes one row, once a second at most: a client that
+		 * stopped reading still fills up to the cap, and sees its end. */
+		if (!hold_may_drain(hd, out)) {
+			blocked = 1;
+			if (!c->hinted || now < c->probe_at)
+				break;
+			limit = 1;
+			c->probe_at = now + PROBE_MS;
+		}
+		c->hinted = 0;		/* this drain reads the news */
 		buf_reset(&c->messages);
 		/* The messageId of the /connect or /reconnect that opened the
 		 * stream is all the client has acknowledged: what the stream
 		 * writes may never be processed (a proxy's buffer, a dropped
 		 * connection), and the client reconnects from the last C it
 		 * processed. */
-		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, STREAM_BATCH,
+		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
 		    &c->messages, &moved, &end);
 		now = hold_now_ms();
 		if (rc == 0) {
@@ -368,9 +387,12 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		if (buf_append(out, keepalive, sizeof(keepalive) - 1) == 0)
 			c->last_write = now;
 	}
+	buf_shrink(&c->messages);
 	next = c->last_write + ka;
-	if (c->need_drain && c->retry_at < next)
+	if (c->need_drain && !blocked && c->retry_at < next)
 		next = c->retry_at > now ? c->retry_at : now;
+	if (c->need_drain && blocked && c->hinted && c->probe_at < next)
+		next = c->probe_at > now ? c->probe_at : now;
 	hold_set_timer(hd, next);
 	return HOLD_KEEP;
 }

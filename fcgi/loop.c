@@ -24,9 +24,9 @@
  * waits on a slow body; past this the connection is closed, logged. */
 #define HELD_BODY_MAX	65536
 #define READS_PER_ROUND	16
-#define KEEP_BUF	4096	/* an idle buffer larger than this is given back */
 #define NO_HEAP		SIZE_MAX
 #define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */
+#define STUCK_MS	2000	/* a client that took nothing this long is not held back */
 
 struct hold {
 	const struct hold_kind	*kind;
@@ -49,6 +49,8 @@ struct hold {
 	int			 done;		/* the kind said END or PARK: no more steps */
 	int			 dead;		/* destroyed: freed after this round of events */
 	int			 epoll_mask;	/* registered events, 0: not registered */
+	int			 wait_writable;	/* HOLD_WRITABLE once below the low-water mark */
+	long long		 wrote_at;	/* ms: the client last took bytes (or had none waiting) */
 	long long		 timer_ms;
 	size_t			 heap_i;
 	struct buf		 out;		/* FastCGI records not yet written */
@@ -65,6 +67,9 @@ struct hold {
 	struct buf		 job_out;
 	long long		 job_timer;
 	int			 job_timer_set;
+	size_t			 job_unflushed;	/* out's unwritten bytes when the step began */
+	int			 job_wait_writable;	/* hold_may_drain said no */
+	int			 job_stuck;	/* the client took nothing for STUCK_MS */
 };
 
 struct loop {
@@ -266,6 +271,36 @@ hold_set_timer(struct hold *h, long long at_ms)
 	h->job_timer_set = 1;
 }
 
+/* A stream drains again only when less than this waits for its client. With
+ * POLLHUB_MAX_BUFFERED at least twice POLLHUB_MAX_ANSWER (config.c), the
+ * mark plus one more answer and its framing stays under the cap, so a client
+ * that reads is never judged full by its own catch-up. */
+static size_t
+low_water(const struct loop *l)
+{
+	return l->app->cfg.max_buffered / 4;
+}
+
+static size_t
+unflushed(const struct hold *h)
+{
+	return h->out.len - h->out_off;
+}
+
+int
+hold_may_drain(struct hold *h, const struct buf *out)
+{
+	/* The loop only writes out of h->out while the step runs: the count at
+	 * its start is an upper bound. Holding back serves a client that reads:
+	 * one that took nothing for STUCK_MS is filled up to the cap, and closed
+	 * there if it never reads, as soon as its calendar is busy. */
+	if (h->job_unflushed + out->len < low_water(h->loop) ||
+	    (h->job_stuck && h->job_unflushed + out->len <= h->loop->app->cfg.max_buffered))
+		return 1;
+	h->job_wait_writable = 1;
+	return 0;
+}
+
 void
 hold_wake(void *arg)
 {
@@ -447,6 +482,7 @@ flush(struct loop *l, struct hold *h)
 
 		if (n > 0) {
 			h->out_off += (size_t)n;
+			h->wrote_at = hold_now_ms();
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -461,13 +497,15 @@ flush(struct loop *l, struct hold *h)
 		break;
 	}
 	if (h->out_off >= h->out.len) {
-		if (h->out.cap > KEEP_BUF)
-			buf_free(&h->out);
-		else
-			buf_reset(&h->out);
+		buf_shrink(&h->out);
 		h->out_off = 0;
 		if (h->conn.fd >= 0 && (h->epoll_mask & EPOLLOUT))
 			epoll_mask(l, h, h->epoll_mask & ~EPOLLOUT);
+	}
+	/* A stream that stopped draining for its client resumes. */
+	if (h->wait_writable && !h->done && unflushed(h) < low_water(l)) {
+		h->wait_writable = 0;
+		make_ready(l, h, HOLD_WRITABLE);
 	}
 	if (h->out_off < h->out.len)
 		return;
@@ -612,16 +650,27 @@ completed(struct loop *l, struct hold *h)
 	h->busy = 0;
 	if (h->job_timer_set)
 		timer_set(l, h, h->job_timer);
+	h->wait_writable = h->job_wait_writable && next == HOLD_KEEP;
+	/* A client that stopped reading will not take the end of its answer
+	 * either: its connection goes now, with what was queued for it, not
+	 * after CLOSE_GRACE_MS. */
+	if (next == HOLD_END && (h->job_why & HOLD_FULL))
+		close_conn(l, h);
+	/* What was written goes before appending, so a client that reads
+	 * slowly but never catches up fully does not grow the buffer for ever. */
+	if (h->out_off > 0) {
+		buf_consume(&h->out, h->out_off);
+		h->out_off = 0;
+	}
+	if (h->out.len == 0)
+		h->wrote_at = hold_now_ms();	/* nothing waited: the client is not behind */
 	if (h->conn.fd >= 0 && queue_output(h, &h->job_out, next == HOLD_END) == -1) {
 		log_error("loop: out of memory; a client's connection is cut");
 		close_conn(l, h);
 		if (next == HOLD_KEEP)
 			h->pending |= HOLD_GONE;
 	}
-	if (h->job_out.cap > KEEP_BUF)
-		buf_free(&h->job_out);
-	else
-		buf_reset(&h->job_out);
+	buf_shrink(&h->job_out);
 	switch (next) {
 	case HOLD_END:
 		h->done = 1;
@@ -641,9 +690,11 @@ completed(struct loop *l, struct hold *h)
 	case HOLD_KEEP:
 		break;
 	}
-	if (h->kind->stream && h->out.len - h->out_off > l->app->cfg.max_buffered)
-		h->pending |= HOLD_FULL;
+	/* Judged after writing what the socket takes: only what the client has
+	 * not taken counts. */
 	flush(l, h);
+	if (h->kind->stream && h->conn.fd >= 0 && unflushed(h) > l->app->cfg.max_buffered)
+		h->pending |= HOLD_FULL;
 	if (h->pending != 0 && !h->done)
 		make_ready(l, h, 0);
 }
@@ -742,6 +793,10 @@ fast_wake(struct loop *l, struct hold *h)
 	if (h->kind->on_wake == NULL || h->pending != HOLD_WAKE)
 		return 0;
 	h->job_timer_set = 0;
+	h->job_why = HOLD_WAKE;
+	h->job_unflushed = unflushed(h);
+	h->job_wait_writable = h->wait_writable;
+	h->job_stuck = 0;
 	buf_reset(&h->job_out);
 	if ((rc = h->kind->on_wake(h, &h->job_out, &next)) == 0)
 		return 0;
@@ -775,6 +830,10 @@ dispatch(struct loop *l)
 		h->job_why = h->pending;
 		h->pending = 0;
 		h->job_timer_set = 0;
+		h->job_unflushed = unflushed(h);
+		h->job_wait_writable = 0;
+		h->job_stuck = h->job_unflushed >= low_water(l) &&
+		    hold_now_ms() - h->wrote_at >= STUCK_MS;
 		h->job_next = NULL;
 		if (l->jobq_tail != NULL)
 			l->jobq_tail->job_next = h;

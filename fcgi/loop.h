@@ -41,6 +41,7 @@ struct hold;
 #define HOLD_FULL	0x10u	/* the output buffer passed POLLHUB_MAX_BUFFERED: not reading */
 #define HOLD_STOP	0x20u	/* the process is stopping */
 #define HOLD_HANDOFF	0x40u	/* restart in place: answer, or park (HOLD_PARK) */
+#define HOLD_WRITABLE	0x80u	/* the output fell below the low-water mark (hold_may_drain) */
 
 /* What the loop does after a step. */
 enum hold_next {
@@ -101,6 +102,14 @@ const struct http_held *hold_conn(struct hold *);
 /* From a step: run a step with HOLD_TIMER at this CLOCK_MONOTONIC time in ms
  * (0: no timer). */
 void		 hold_set_timer(struct hold *, long long at_ms);
+/* From a stream's step, before it drains more for its client: 1 when what
+ * waits for the client and what the step produced so far (out) are below the
+ * low-water mark (a quarter of POLLHUB_MAX_BUFFERED), or when the client took
+ * nothing for 2 s (then it is filled up to the cap, and closed there). 0: do
+ * not drain now; a step runs with HOLD_WRITABLE once the client has taken
+ * enough. A stream catching up a backlog thus never fills its own buffer past
+ * the cap while its client reads. */
+int		 hold_may_drain(struct hold *, const struct buf *out);
 long long	 hold_now_ms(void);
 
 /* Held requests now (polls and streams). */

@@ -36,6 +36,7 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
 #define WORKER_STACK (256 * 1024)	/* requests use little stack; many threads */
 #define REAP_INTERVAL 2			/* seconds between maintenance runs */
+#define TRIM_AFTER (4u << 20)		/* bytes of large buffers freed before a malloc_trim */
 #define ACCEPT_SLICE_MS 200		/* how soon a restart stops the accepting thread */
 #define HANDOFF_WAIT 10			/* seconds requests in flight get before a restart */
 #define BACKOFF_MIN_MS 100		/* out of descriptors: first pause before accepting again */
@@ -216,6 +217,18 @@ maintenance(void *arg)
 					    " session", mr.skipped);
 			}
 			store_release(app->store, db);
+		}
+		/* Memory the streams and batches freed goes back to the system. */
+		{
+			struct timespec t0, t1;
+			size_t freed;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if ((freed = buf_trim(TRIM_AFTER)) > 0) {
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				log_debug("malloc_trim after %zu KiB of buffers freed: %ld us", freed / 1024,
+				    (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+			}
 		}
 		sleep(REAP_INTERVAL);
 	}
@@ -444,6 +457,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(app.cfg.log_level);
+	buf_setup_allocator();	/* before any thread: memory comes back */
 	raise_descriptor_limit();
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the main thread's sigwait only. */

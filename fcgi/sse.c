@@ -13,6 +13,8 @@
 
 #define DB_RETRY 1	/* seconds before draining again after a database error */
 #define HANDSHAKE_TIMEOUT 15	/* seconds a stream waits for its handshake, as ASP.NET Core */
+#define PUMP_ROUNDS 8	/* drains in one step at most: the job thread is shared */
+#define PROBE_MS 1000	/* a blocked stream takes one record at most this often */
 
 static const char ping_event[] = "data: {\"type\":6}\x1e\r\n\r\n";
 
@@ -69,9 +71,10 @@ struct ss {
 	int		 registered;	/* its waiter is (unregistered when parked) */
 	int		 handshaken;	/* records went out: pings may follow */
 	int		 need_drain;
+	int		 hinted;	/* told of news while blocked: probe (PROBE_MS) */
 	int		 server_closed;	/* a Close from the server went out */
-	long long	 last_write, retry_at, handshake_by;	/* ms */
-	struct buf	 records, event;
+	long long	 last_write, retry_at, handshake_by, probe_at;	/* ms */
+	struct buf	 records;	/* between a drain and its event (buf_shrink after) */
 };
 
 static void
@@ -80,7 +83,6 @@ ss_free(void *state)
 	struct ss *ss = state;
 
 	buf_free(&ss->records);
-	buf_free(&ss->event);
 	free(ss);
 }
 
@@ -88,23 +90,26 @@ ss_free(void *state)
 static int
 emit(struct ss *ss, const struct buf *records, struct buf *out)
 {
+	size_t mark = out->len;
+
 	if (records->len == 0)
 		return 0;
 	/* A Close going out ends the stream: the server ended it, not the client. */
 	if (send_log_close(ss->pi.connection_id, records->data, records->len))
 		ss->server_closed = 1;
-	buf_reset(&ss->event);
-	if (sse_frame(&ss->event, records->data, records->len) == -1 ||
-	    buf_append(out, ss->event.data, ss->event.len) == -1)
+	if (sse_frame(out, records->data, records->len) == -1) {
+		out->len = mark;	/* no half event */
 		return -1;
+	}
 	ss->last_write = hold_now_ms();
 	ss->handshaken = 1;
 	return 0;
 }
 
-/* Drain what is pending ourselves (after what a batch delivered) onto out. */
+/* Drain what is pending ourselves (after what a batch delivered) onto out,
+ * at most budget bytes of records (the first one always). */
 static enum outcome
-pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
+pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf *out)
 {
 	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
@@ -114,8 +119,8 @@ pump(struct app *app, struct ss *ss, struct waiter *w, struct buf *out)
 	buf_reset(&ss->records);
 	waiter_drain_begin(app->notifier, w, &ss->records);
 	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_poll_drain(db, ss->token, ss->pi.poll_no, app->cfg.max_answer,
-		    &ss->records, &ds, &more);
+		st = store_poll_drain(db, ss->token, ss->pi.poll_no, budget, &ss->records, &ds,
+		    &more);
 		store_release(app->store, db);
 	}
 	waiter_drain_end(app->notifier, w);
@@ -187,6 +192,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	struct timespec passed = { 0, 0 };
 	long long now, ka = 1000LL * app->cfg.keepalive_interval, next;
 	enum outcome oc;
+	int blocked = 0;	/* waits for the client to take what it has */
 
 	if (why & HOLD_HANDOFF)
 		return ss_end(hd, ss, GOING_ON, "", 1, out);
@@ -199,6 +205,8 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		    " queued for it)", app->cfg.max_buffered);
 		return ss_end(hd, ss, LEFT, full_why, 0, out);
 	}
+	if (why & HOLD_WAKE)
+		ss->hinted = 1;
 	if (why & HOLD_START) {
 		if (!ss->registered) {
 			/* Taken back after a failed exec. */
@@ -229,9 +237,30 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 			break;
 		}
 	}
+	/* A backlog is drained an answer at a time while the client keeps up:
+	 * past the low-water mark the loop runs us again (HOLD_WRITABLE) once
+	 * the client has taken enough, so the drain never fills the buffer. */
 	now = hold_now_ms();
-	if (ss->need_drain && now >= ss->retry_at) {
-		oc = pump(app, ss, w, out);
+	for (int rounds = 0; ss->need_drain && now >= ss->retry_at && rounds < PUMP_ROUNDS;
+	    rounds++) {
+		size_t budget = app->cfg.max_answer;
+
+		if (!hold_may_drain(hd, out)) {
+			blocked = 1;
+			/* News while the client has its fill: one record only (the
+			 * first comes whatever the budget), once a second at most (a
+			 * busy calendar's stalled readers must not take the pool). A
+			 * client that stopped reading still fills up to the cap, and
+			 * sees its connection close. */
+			if (!ss->hinted || now < ss->probe_at)
+				break;
+			ss->hinted = 0;
+			budget = 1;
+			ss->probe_at = now + PROBE_MS;
+		}
+		if (budget > 1)
+			ss->hinted = 0;		/* this drain reads the news */
+		oc = pump(app, ss, w, budget, out);
 		if (oc == ENDED)
 			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
 		if (oc == LEFT)
@@ -242,6 +271,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		else if (oc != MORE)
 			ss->need_drain = 0;
 	}
+	buf_shrink(&ss->records);
 	if (ss->handshaken && now >= ss->last_write + ka) {
 		if (buf_append(out, ping_event, sizeof(ping_event) - 1) == -1)
 			return ss_end(hd, ss, LEFT, "out of memory", 0, out);
@@ -253,9 +283,11 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		return ss_end(hd, ss, LEFT, "timeout (no handshake in time)", 0, out);
 	next = ss->handshaken ? ss->last_write + ka : ss->handshake_by;
 	/* More to drain (the budget cut the last one, or the database was away):
-	 * at once, or when the retry is due. */
-	if (ss->need_drain && ss->retry_at < next)
+	 * at once, or when the retry is due; when blocked, on HOLD_WRITABLE. */
+	if (ss->need_drain && !blocked && ss->retry_at < next)
 		next = ss->retry_at > now ? ss->retry_at : now;
+	if (ss->need_drain && blocked && ss->hinted && ss->probe_at < next)
+		next = ss->probe_at > now ? ss->probe_at : now;
 	hold_set_timer(hd, next);
 	return HOLD_KEEP;
 }
@@ -286,6 +318,7 @@ ss_on_wake(struct hold *hd, struct buf *out, enum hold_next *next)
 		}
 		break;
 	}
+	buf_shrink(&ss->records);
 	if (ss->handshaken)
 		hold_set_timer(hd, ss->last_write + 1000LL * app->cfg.keepalive_interval);
 	return 1;

@@ -173,6 +173,32 @@ test_reset_free(void)
 	buf_free(&b);
 }
 
+/* The one shrink rule: an emptied buffer keeps at most BUF_KEEP bytes. */
+static void
+test_shrink(void)
+{
+	struct buf b = BUF_INIT;
+	static char big[BUF_KEEP * 4];
+
+	CHECK_INTEQ(buf_append(&b, "abc", 3), 0);
+	buf_shrink(&b);
+	CHECK(b.data != NULL);		/* small: kept for reuse */
+	CHECK_INTEQ(b.len, 0);
+	CHECK_STREQ(b.data, "");
+	CHECK_INTEQ(buf_append(&b, big, sizeof(big)), 0);
+	CHECK(b.cap > BUF_KEEP);
+	buf_shrink(&b);
+	CHECK(b.data == NULL);		/* large: given back */
+	CHECK_INTEQ(b.len, 0);
+	CHECK_INTEQ(b.cap, 0);
+	CHECK_INTEQ(buf_append(&b, "x", 1), 0);
+	CHECK_STREQ(b.data, "x");
+	buf_free(&b);
+	/* The large one counts towards a trim; nothing more is pending after it. */
+	CHECK(buf_trim(1) >= sizeof(big));
+	CHECK_INTEQ(buf_trim(1), 0);
+}
+
 int
 main(void)
 {
@@ -182,5 +208,6 @@ main(void)
 	test_overflow_refused();
 	test_consume();
 	test_reset_free();
+	test_shrink();
 	return unit_done();
 }

@@ -265,6 +265,37 @@ test_db_connect_limits(void)
 	unsetenv("POLLHUB_DB_TCP_USER_TIMEOUT");
 }
 
+/* A stream holds one answer being written and the next one drained: the cap
+ * on what waits for a client must hold two (issue 18, item 3). */
+static void
+test_buffered_answer(void)
+{
+	struct config cfg;
+	char err[300];
+
+	unsetenv("POLLHUB_MAX_BUFFERED");
+	unsetenv("POLLHUB_MAX_ANSWER");
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ((long)cfg.max_buffered, 2097152);
+	CHECK_INTEQ((long)cfg.max_answer, 1048576);
+	config_free(&cfg);
+	setenv("POLLHUB_MAX_BUFFERED", "1048576", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_MAX_BUFFERED (1048576) must be at least twice"
+	    " POLLHUB_MAX_ANSWER (1048576): raise it to 2097152 or lower POLLHUB_MAX_ANSWER");
+	setenv("POLLHUB_MAX_ANSWER", "524288", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_INTEQ((long)cfg.max_buffered, 1048576);
+	config_free(&cfg);
+	setenv("POLLHUB_MAX_ANSWER", "524289", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	setenv("POLLHUB_MAX_BUFFERED", "4096", 1);
+	CHECK_INTEQ(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "POLLHUB_MAX_BUFFERED must be an integer from 8192 to");
+	unsetenv("POLLHUB_MAX_BUFFERED");
+	unsetenv("POLLHUB_MAX_ANSWER");
+}
+
 int
 main(void)
 {
@@ -276,5 +307,6 @@ main(void)
 	test_request_bounds();
 	test_db_limits();
 	test_db_connect_limits();
+	test_buffered_answer();
 	return unit_done();
 }
