@@ -91,7 +91,7 @@ alone=()
 if ((${#paths[@]} == 0)); then
 	for f in tests/$kind/*.test.mjs; do
 		case $f in
-		*/crowd.test.mjs) alone+=("$f") ;;
+		*/crowd.test.mjs | */busycal.test.mjs | */memory.test.mjs) alone+=("$f") ;;
 		*) paths+=("$f") ;;
 		esac
 	done

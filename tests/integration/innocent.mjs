@@ -124,3 +124,17 @@ export function assertInnocent(f, { allowMs = 0, pushP99 = 200, invokeMax = 1000
 	assert.ok(f.push.p99 < pushP99 + allowMs, `innocent push p99 < ${pushP99 + allowMs} ms: ${why}`);
 	assert.ok(f.invoke.max < invokeMax + allowMs, `innocent invokes answered in < ${invokeMax + allowMs} ms: ${why}`);
 }
+
+/**
+ * Whether f missed the latency bounds only, and by noise: nothing failed, was missed or
+ * closed, and nothing waited a second. A shared 2-core machine running two test files
+ * at once has bursts of tens of milliseconds that are not the server's; a test may then
+ * run its round once more and judge that one (lockstall.test.mjs does the same). A stall
+ * (what these tests guard against: seconds) misses in every round.
+ */
+export function missedByNoise(f, { allowMs = 0, pushP99 = 200, invokeMax = 1000 } = {}) {
+	const clean = f.closed.length === 0 && f.failed.length === 0 && f.unanswered === 0 && f.missed === 0 &&
+		f.pageErrors.length === 0;
+	const late = f.push.p99 >= pushP99 + allowMs || f.invoke.max >= invokeMax + allowMs;
+	return clean && late && f.push.max < 1000 + allowMs && f.invoke.max < 1000 + allowMs;
+}
