@@ -49,30 +49,42 @@ pgwait_cancel(PGconn *db)
 		(void)cancel_thread(cancel);
 }
 
+/* Wait for the socket (events) until the deadline (0: none), then read
+ * what came: the server may be sending (notices) while we write, and waits
+ * for us to read. 1: ready, 0: deadline, -1: the connection failed. */
+static int
+wait_socket(PGconn *db, short events, long long deadline)
+{
+	struct pollfd p = { .fd = PQsocket(db), .events = events };
+	int timeout = -1, n;
+
+	if (deadline > 0) {
+		long long left = deadline - now_ms();
+
+		if (left <= 0)
+			return 0;
+		timeout = left > 60000 ? 60000 : (int)left;
+	}
+	if (p.fd < 0)
+		return -1;
+	n = poll(&p, 1, timeout);
+	if (n == -1 && errno != EINTR)
+		return -1;
+	if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(db))
+		return -1;
+	return 1;
+}
+
 /* Wait until the result is complete or until the deadline (0: none).
  * 1: complete, 0: deadline, -1: the connection failed. */
 static int
 wait_result(PGconn *db, long long deadline)
 {
-	while (PQisBusy(db)) {
-		struct pollfd p = { .fd = PQsocket(db), .events = POLLIN };
-		int timeout = -1, n;
+	int w;
 
-		if (deadline > 0) {
-			long long left = deadline - now_ms();
-
-			if (left <= 0)
-				return 0;
-			timeout = left > 60000 ? 60000 : (int)left;
-		}
-		if (p.fd < 0)
-			return -1;
-		n = poll(&p, 1, timeout);
-		if (n == -1 && errno != EINTR)
-			return -1;
-		if (n > 0 && !PQconsumeInput(db))
-			return -1;
-	}
+	while (PQisBusy(db))
+		if ((w = wait_socket(db, POLLIN, deadline)) != 1)
+			return w;
 	return 1;
 }
 
@@ -83,28 +95,11 @@ wait_result(PGconn *db, long long deadline)
 static int
 flush_until(PGconn *db, long long deadline)
 {
-	int f;
+	int f, w;
 
-	while ((f = PQflush(db)) == 1) {
-		struct pollfd p = { .fd = PQsocket(db), .events = POLLIN | POLLOUT };
-		int timeout = -1, n;
-
-		if (deadline > 0) {
-			long long left = deadline - now_ms();
-
-			if (left <= 0)
-				return 0;
-			timeout = left > 60000 ? 60000 : (int)left;
-		}
-		if (p.fd < 0)
-			return -1;
-		n = poll(&p, 1, timeout);
-		if (n == -1 && errno != EINTR)
-			return -1;
-		/* The server may be sending (notices) and wait for us to read. */
-		if (n > 0 && (p.revents & POLLIN) && !PQconsumeInput(db))
-			return -1;
-	}
+	while ((f = PQflush(db)) == 1)
+		if ((w = wait_socket(db, POLLIN | POLLOUT, deadline)) != 1)
+			return w;
 	return f == 0 ? 1 : -1;
 }
 
