@@ -32,8 +32,7 @@
 // COMMIT, seconds) misses it in every round. Correctness is judged over all rounds.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { startStack, connect, stopAll, waitFor, sleep, transportName } from './stack.mjs';
+import { startStack, connect, stopAll, waitFor, sleep, transportName, adminSession } from './stack.mjs';
 
 const A = 'cal-a';
 const OTHERS = ['cal-b', 'cal-c', 'cal-d'];
@@ -55,39 +54,6 @@ const meeting = (title) => ({
 	IsAllDay: false, RoomID: 1, Attendees: [1], Description: '', RecurrenceRule: '', RecurrenceID: null,
 	RecurrenceException: '', StartTimezone: '', EndTimezone: '',
 });
-
-/** An interactive psql on the stack's database whose stdin stays open (an administrator). */
-function adminSession(dbName) {
-	const env = { ...process.env, PGAPPNAME: ADMIN_APP };
-	delete env.PGDATABASE;
-	const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', dbName], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-	let out = '';
-	let exited = null;
-	for (const s of [child.stdout, child.stderr]) {
-		s.setEncoding('utf8');
-		s.on('data', (c) => { out += c; });
-	}
-	const exit = new Promise((resolve) => child.once('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
-	return {
-		get output() { return out; },
-		/** Writes sql and waits until psql's output after it matches re. */
-		async run(sql, re, ms = 5000) {
-			const from = out.length;
-			child.stdin.write(`${sql}\n`);
-			await waitFor(() => {
-				if (exited) throw new Error(`psql exited (${JSON.stringify(exited)}): ${out}`);
-				return re.test(out.slice(from));
-			}, ms, `psql to answer ${re} to ${sql}`);
-		},
-		async end() {
-			if (exited) return;
-			child.stdin.end();
-			const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-			await exit;
-			clearTimeout(t);
-		},
-	};
-}
 
 const percentile = (sorted, q) => sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] : NaN;
 const ms = (v) => (Number.isFinite(v) ? `${Math.round(v)}` : 'never');
@@ -225,7 +191,7 @@ describe(`a psql transaction holding a meeting of one calendar (${transportName}
 		round++;
 		const edit = `Admin edit ${round}`;
 		// The administrator's open transaction.
-		admin = adminSession(stack.dbName);
+		admin = adminSession(stack.dbName, ADMIN_APP);
 		await admin.run(`BEGIN; UPDATE pollhub.meetings SET title = '${edit}' WHERE id = '${seed.ID}';`, /UPDATE 1/);
 		lock.atStart = await lockState();
 		tLock = Date.now();

@@ -410,6 +410,42 @@ export async function startStack(opts = {}) {
 }
 
 /**
+ * An interactive psql on database dbName whose stdin stays open (an administrator with a
+ * transaction open), named appName in pg_stat_activity.
+ */
+export function adminSession(dbName, appName) {
+	const env = { ...process.env, PGAPPNAME: appName };
+	delete env.PGDATABASE;
+	const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', dbName], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+	let out = '';
+	let exited = null;
+	for (const s of [child.stdout, child.stderr]) {
+		s.setEncoding('utf8');
+		s.on('data', (c) => { out += c; });
+	}
+	const exit = new Promise((resolve) => child.once('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
+	return {
+		get output() { return out; },
+		/** Writes sql and waits until psql's output after it matches re. */
+		async run(sql, re, ms = 5000) {
+			const from = out.length;
+			child.stdin.write(`${sql}\n`);
+			await waitFor(() => {
+				if (exited) throw new Error(`psql exited (${JSON.stringify(exited)}): ${out}`);
+				return re.test(out.slice(from));
+			}, ms, `psql to answer ${re} to ${sql}`);
+		},
+		async end() {
+			if (exited) return;
+			child.stdin.end();
+			const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+			await exit;
+			clearTimeout(t);
+		},
+	};
+}
+
+/**
  * A push collector: records every server→client invocation of the given targets.
  * Register it before start() (connect() does) so nothing can be missed.
  */

@@ -15,10 +15,9 @@
 // every later request works.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startStack, connect, stopAll, waitFor, sleep, transportName } from './stack.mjs';
+import { startStack, connect, stopAll, waitFor, sleep, transportName, adminSession } from './stack.mjs';
 import { innocent, showInnocent, assertInnocent } from './innocent.mjs';
 
 const STATEMENT_TIMEOUT = 4000;
@@ -32,37 +31,6 @@ const meeting = (title) => ({
 	IsAllDay: false, RoomID: 1, Attendees: [1], Description: '', RecurrenceRule: '', RecurrenceID: null,
 	RecurrenceException: '', StartTimezone: '', EndTimezone: '',
 });
-
-/** An interactive psql whose stdin stays open (an administrator's open transaction). */
-function adminSession(dbName) {
-	const env = { ...process.env, PGAPPNAME: ADMIN_APP };
-	delete env.PGDATABASE;
-	const child = spawn('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', dbName], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-	let out = '';
-	let exited = null;
-	for (const s of [child.stdout, child.stderr]) {
-		s.setEncoding('utf8');
-		s.on('data', (c) => { out += c; });
-	}
-	const exit = new Promise((resolve) => child.once('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
-	return {
-		async run(sql, re, ms = 5000) {
-			const from = out.length;
-			child.stdin.write(`${sql}\n`);
-			await waitFor(() => {
-				if (exited) throw new Error(`psql exited (${JSON.stringify(exited)}): ${out}`);
-				return re.test(out.slice(from));
-			}, ms, `psql to answer ${re} to ${sql}`);
-		},
-		async end() {
-			if (exited) return;
-			child.stdin.end();
-			const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-			await exit;
-			clearTimeout(t);
-		},
-	};
-}
 
 describe(`a stopped pooled database session (${transportName})`, { timeout: 150000 }, () => {
 	let stack;
@@ -80,7 +48,7 @@ describe(`a stopped pooled database session (${transportName})`, { timeout: 1500
 
 	it('the request on it is answered within the deadline; nobody else waits', async (t) => stack.guard(async () => {
 		const attacker = await connect(`${stack.hubUrl}?group=attacked`);
-		const admin = adminSession(stack.dbName);
+		const admin = adminSession(stack.dbName, ADMIN_APP);
 		let probe = null, pid = 0, stopped = false;
 		try {
 			await attacker.invoke('create', meeting('seed'));	// the calendar's row exists
