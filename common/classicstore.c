@@ -14,9 +14,9 @@ copy_field(char *dst, size_t dstlen, const PGresult *r, int col)
 }
 
 /* A one-row result (a function with OUT parameters), or NULL (logged) and
- * *st: STORE_BUSY when it gave up waiting, else STORE_ERROR. */
+ * *st: PH_BUSY when it gave up waiting, else PH_DB. */
 static PGresult *
-one_row(PGconn *db, const char *sql, int n, const char *const *params, enum store_status *st)
+one_row(PGconn *db, const char *sql, int n, const char *const *params, enum ph_err *st)
 {
 	PGresult *r = store_exec_status(db, sql, n, params, PGRES_TUPLES_OK, st);
 
@@ -24,19 +24,19 @@ one_row(PGconn *db, const char *sql, int n, const char *const *params, enum stor
 		log_error("classic query returned no row: %s", sql);
 		PQclear(r);
 		r = NULL;
-		*st = STORE_ERROR;
+		*st = PH_DB;
 	}
 	return r;
 }
 
-enum store_status
+enum ph_err
 classicstore_negotiate(PGconn *db, const char *id, const char *token, const char *group,
     const char *remote_addr, const char *user_agent)
 {
 	char addr[STORE_HEADER_SIZE], agent[STORE_HEADER_SIZE];
 	const char *p[] = { id, token, group, store_header_text(addr, remote_addr),
 	    store_header_text(agent, user_agent) };
-	enum store_status st;
+	enum ph_err st;
 	PGresult *r = store_exec_status(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
 	    5, p, PGRES_TUPLES_OK, &st);
 
@@ -44,65 +44,65 @@ classicstore_negotiate(PGconn *db, const char *id, const char *token, const char
 	return st;
 }
 
-enum store_status
+enum ph_err
 classicstore_exists(PGconn *db, const char *token)
 {
 	const char *p[] = { token };
-	enum store_status st;
+	enum ph_err st;
 	PGresult *r = one_row(db, "SELECT pollhub.classic_exists($1)", 1, p, &st);
 
 	if (r == NULL)
 		return st;
-	st = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_OK : STORE_NOT_FOUND;
+	st = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? PH_OK : PH_NOT_FOUND;
 	PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 classicstore_connect(PGconn *db, const char *token, const char *transport,
     struct classic_conn *cc)
 {
 	const char *p[] = { token, transport };
-	enum store_status st;
+	enum ph_err st;
 	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, cursor"
 	    " FROM pollhub.classic_connect($1, $2)", 2, p, &st);
 
 	if (r == NULL)
 		return st;
-	st = STORE_NOT_FOUND;
+	st = PH_NOT_FOUND;
 	/* SQL_GONE (unknown, or a Core connection) and SQL_CLOSED alike. */
 	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
 		copy_field(cc->id, sizeof(cc->id), r, 1);
 		copy_field(cc->group, sizeof(cc->group), r, 2);
 		cc->cursor = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-		st = STORE_OK;
+		st = PH_OK;
 	}
 	PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 classicstore_receive_begin(PGconn *db, const char *token, struct classic_conn *cc)
 {
 	const char *p[] = { token };
-	enum store_status st;
+	enum ph_err st;
 	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, poll_no"
 	    " FROM pollhub.classic_receive_begin($1)", 1, p, &st);
 
 	if (r == NULL)
 		return st;
-	st = STORE_NOT_FOUND;
+	st = PH_NOT_FOUND;
 	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
 		copy_field(cc->id, sizeof(cc->id), r, 1);
 		copy_field(cc->group, sizeof(cc->group), r, 2);
 		cc->poll_no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-		st = STORE_OK;
+		st = PH_OK;
 	}
 	PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at *at,
     classic_record_fn fn, void *arg, long long *cursor, struct buf *reason,
     enum classic_drain_status *ds)
@@ -111,7 +111,7 @@ classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at 
 	const char *p[] = { token, pn, ack, from, at->stream ? "t" : "f", li };
 	PGresult *r;
 	const char *status;
-	enum store_status st = STORE_OK;
+	enum ph_err st = PH_OK;
 
 	snprintf(pn, sizeof(pn), "%lld", at->poll_no);
 	snprintf(ack, sizeof(ack), "%lld", at->ack);
@@ -126,16 +126,16 @@ classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at 
 	status = PQgetvalue(r, 0, 0);
 	if (strcmp(status, SQL_OK) == 0) {
 		*ds = CDRAIN_OK;
-		for (int i = 0; i < PQntuples(r) && st == STORE_OK; i++) {
+		for (int i = 0; i < PQntuples(r) && st == PH_OK; i++) {
 			if (PQgetisnull(r, i, 2) || PQgetisnull(r, i, 3))
 				continue;
 			if (fn(arg, strtoll(PQgetvalue(r, i, 2), NULL, 10), PQgetvalue(r, i, 3),
 			    (size_t)PQgetlength(r, i, 3)) == -1) {
 				log_error("classic drain: out of memory");
-				st = STORE_ERROR;
+				st = PH_DB;
 			}
 		}
-		if (st == STORE_OK)
+		if (st == PH_OK)
 			*cursor = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	} else if (strcmp(status, SQL_SUPERSEDED) == 0) {
 		*ds = CDRAIN_SUPERSEDED;
@@ -143,7 +143,7 @@ classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at 
 		*ds = CDRAIN_CLOSED;
 		if (!PQgetisnull(r, 0, 3) &&
 		    buf_append(reason, PQgetvalue(r, 0, 3), (size_t)PQgetlength(r, 0, 3)) == -1)
-			st = STORE_ERROR;
+			st = PH_DB;
 	} else
 		*ds = CDRAIN_GONE;
 	PQclear(r);

@@ -3,8 +3,8 @@
  * over sql/functions/50_classic.sql. Kept beside store.c, which holds the
  * Core connections' queries and the pool: same rules (parameters only, every
  * result checked and cleared, SQL failures logged and mapped to
- * enum store_status here). A Core connection's token is unknown here
- * (STORE_NOT_FOUND, its row untouched): a token is valid on its own
+ * enum ph_err here). A Core connection's token is unknown here
+ * (PH_NOT_FOUND, its row untouched): a token is valid on its own
  * protocol's endpoints only.
  */
 #ifndef POLLHUB_CLASSICSTORE_H
@@ -26,21 +26,21 @@ struct classic_conn {
 };
 
 /* Create a classic connection (negotiate). */
-enum store_status classicstore_negotiate(PGconn *, const char *id, const char *token,
+enum ph_err classicstore_negotiate(PGconn *, const char *id, const char *token,
 		    const char *group, const char *remote_addr, const char *user_agent);
 
-/* Whether token names a classic connection: STORE_OK, or STORE_NOT_FOUND. */
-enum store_status classicstore_exists(PGconn *, const char *token);
+/* Whether token names a classic connection: PH_OK, or PH_NOT_FOUND. */
+enum ph_err classicstore_exists(PGconn *, const char *token);
 
 /* /connect with transport "ClassicLongPolling" or "ClassicServerSentEvents":
- * joins the group, fills id, group and cursor. STORE_NOT_FOUND: unknown,
+ * joins the group, fills id, group and cursor. PH_NOT_FOUND: unknown,
  * not classic, or closed (removed now). */
-enum store_status classicstore_connect(PGconn *, const char *token, const char *transport,
+enum ph_err classicstore_connect(PGconn *, const char *token, const char *transport,
 		    struct classic_conn *);
 
 /* Start a receive request (supersedes an older one anywhere): fills id,
- * group and poll_no. STORE_NOT_FOUND: unknown or not classic. */
-enum store_status classicstore_receive_begin(PGconn *, const char *token, struct classic_conn *);
+ * group and poll_no. PH_NOT_FOUND: unknown or not classic. */
+enum ph_err classicstore_receive_begin(PGconn *, const char *token, struct classic_conn *);
 
 /* Where a drain reads from and what it acknowledges. */
 struct classic_drain_at {
@@ -60,8 +60,8 @@ enum classic_drain_status { CDRAIN_OK, CDRAIN_GONE, CDRAIN_SUPERSEDED, CDRAIN_CL
  * handing each to fn, and set *cursor past every row looked at; the
  * membership's cursor moves up to at->ack. CDRAIN_CLOSED: the connection was
  * closing and is removed; reason gets the reason its Close carried (may be
- * empty). STORE_ERROR (also when fn fails): *cursor is unchanged. */
-enum store_status classicstore_drain(PGconn *, const char *token, const struct classic_drain_at *,
+ * empty). PH_DB (also when fn fails): *cursor is unchanged. */
+enum ph_err classicstore_drain(PGconn *, const char *token, const struct classic_drain_at *,
 		    classic_record_fn fn, void *arg, long long *cursor, struct buf *reason,
 		    enum classic_drain_status *);
 

@@ -64,7 +64,7 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 {
 	struct meeting mt;
 	char why[300];
-	enum store_status st;
+	enum ph_err st;
 	static const enum meeting_mode modes[] = {
 		[M_CREATE] = MEETING_CREATE, [M_UPDATE] = MEETING_UPDATE,
 		[M_DESTROY] = MEETING_DESTROY };
@@ -82,25 +82,25 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 		st = store_meeting_destroy(c->db, c->group, &mt, &o->result);
 	meeting_free(&mt);
 	switch (st) {
-	case STORE_OK:
+	case PH_OK:
 		/* destroy is void, like the seed's Destroy(). */
 		if (m == M_DESTROY)
 			buf_reset(&o->result);
 		break;
-	case STORE_NOT_FOUND:
+	case PH_NOT_FOUND:
 		fail_invoke(o, c, target, "HubException",
 		    "Meeting not found: no meeting with this 'ID' in this calendar.");
 		break;
-	case STORE_INVALID:
+	case PH_INVALID:
 		fail_invoke(o, c, target, "HubException", why);
 		break;
-	case STORE_BUSY:
+	case PH_BUSY:
 		/* An open transaction elsewhere (an administrator's in psql) holds
 		 * this calendar or meeting past lock_timeout: nothing was saved. */
 		fail_invoke(o, c, target, "HubException", "The calendar is being changed in"
 		    " another session; nothing was saved. Try again.");
 		break;
-	case STORE_ERROR:
+	default:	/* PH_DB: the statements answer nothing else */
 		o->db_failed = 1;
 		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
 		break;
@@ -118,7 +118,7 @@ pending_bound(const struct hub_caller *c, const char *target, struct outcome *o)
 
 	if (c->max_pending_bytes == 0)
 		return;
-	if (store_queued_bytes(c->db, c->connection_id, &queued) != STORE_OK) {
+	if (store_queued_bytes(c->db, c->connection_id, &queued) != PH_OK) {
 		o->db_failed = 1;
 		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
 		return;
@@ -172,7 +172,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 		}
 		/* The whole calendar: Kendo filters the view on the client. */
 		switch (store_meetings_read(c->db, c->group, &o->result, &o->stamp)) {
-		case STORE_OK:
+		case PH_OK:
 			/* A poll answer or event is bounded: a calendar too large for
 			 * one is refused by name rather than sent whole. */
 			if (c->max_answer > 0 && o->result.len + 64 > c->max_answer) {
@@ -188,7 +188,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 				pending_bound(c, msg->target, o);
 			}
 			break;
-		case STORE_BUSY:
+		case PH_BUSY:
 			/* A lock held elsewhere (a restore's TRUNCATE in psql). */
 			fail_invoke(o, c, msg->target, "HubException", "The calendar is being"
 			    " changed in another session. Try again.");
@@ -214,7 +214,7 @@ hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf
 
 	memset(&o, 0, sizeof(o));
 	o.stamp = -1;
-	if (store_savepoint(c->db) != STORE_OK)
+	if (store_savepoint(c->db) != PH_OK)
 		return -1;
 	dispatch(c, msg, &o);
 	if (o.error[0] != '\0' ? store_savepoint_rollback(c->db) : store_savepoint_release(c->db))

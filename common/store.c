@@ -29,7 +29,7 @@ pq_len(const char *m)
 }
 #define PQ_TEXT(m)	LOG_TEXTN((m), pq_len(m))
 
-static enum store_status send_begin(PGconn *, const char *token, enum store_proto, int wait,
+static enum ph_err send_begin(PGconn *, const char *token, enum store_proto, int wait,
 		    struct send_conn *, int *locked);
 
 /* How long any statement of ours is waited for (pgwait): the sessions'
@@ -386,11 +386,11 @@ claim(struct store *s, PGconn *c, const char *key)
 	return rc;
 }
 
-enum store_status
+enum ph_err
 store_send_open(struct store *s, const char *token, enum store_proto proto, int writes,
     struct send_conn *sc, PGconn **out)
 {
-	enum store_status st;
+	enum ph_err st;
 	PGconn *db;
 	int locked;
 
@@ -400,26 +400,26 @@ store_send_open(struct store *s, const char *token, enum store_proto proto, int 
 	 * flight (which may be waiting for the calendar's lock), then counts as
 	 * the group's, or waits for the group's share holding nothing. */
 	if ((db = store_acquire(s)) == NULL)
-		return STORE_BUSY;
-	if ((st = send_begin(db, token, proto, 0, sc, &locked)) != STORE_OK) {
+		return PH_BUSY;
+	if ((st = send_begin(db, token, proto, 0, sc, &locked)) != PH_OK) {
 		store_release(s, db);
 		return st;
 	}
 	if (locked && (!writes || claim(s, db, sc->group) == 0)) {
 		*out = db;
-		return STORE_OK;
+		return PH_OK;
 	}
 	if (locked)
 		store_rollback(db);
 	store_release(s, db);
 	if ((db = store_acquire_for(s, sc->group)) == NULL)
-		return STORE_BUSY;
-	if ((st = send_begin(db, token, proto, 1, sc, &locked)) != STORE_OK) {
+		return PH_BUSY;
+	if ((st = send_begin(db, token, proto, 1, sc, &locked)) != PH_OK) {
 		store_release(s, db);
 		return st;
 	}
 	*out = db;
-	return STORE_OK;
+	return PH_OK;
 }
 
 void
@@ -498,13 +498,13 @@ log_failure(const PGresult *r, PGconn *db)
 
 /* The one place a failed statement becomes a status: what gave up waiting
  * (a lock, the statement timeout, a deadlock, our own deadline) is
- * STORE_BUSY, the rest STORE_ERROR. Logged. */
-static enum store_status
+ * PH_BUSY, the rest PH_DB. Logged. */
+static enum ph_err
 failure_status(const PGresult *r, PGconn *db, enum pgwait_status ws)
 {
 	if (ws != PGWAIT_TIMEOUT)	/* pgwait logged that one, with the backend pid */
 		log_failure(r, db);
-	return timed_out(r) || ws == PGWAIT_TIMEOUT ? STORE_BUSY : STORE_ERROR;
+	return timed_out(r) || ws == PGWAIT_TIMEOUT ? PH_BUSY : PH_DB;
 }
 
 /* What a pgwait line calls the statement: the pollhub function it calls,
@@ -544,7 +544,7 @@ run(PGconn *db, const char *sql, int n, const char *const *params, const int *le
 /* run, then the result if its status is ok, else NULL and *st (logged). */
 static PGresult *
 exec_status(PGconn *db, const char *sql, int n, const char *const *params, const int *lengths,
-    const int *formats, int result_format, ExecStatusType ok, enum store_status *st)
+    const int *formats, int result_format, ExecStatusType ok, enum ph_err *st)
 {
 	enum pgwait_status ws;
 	PGresult *r = run(db, sql, n, params, lengths, formats, result_format, &ws);
@@ -554,13 +554,13 @@ exec_status(PGconn *db, const char *sql, int n, const char *const *params, const
 		PQclear(r);
 		return NULL;
 	}
-	*st = STORE_OK;
+	*st = PH_OK;
 	return r;
 }
 
 PGresult *
 store_exec_status(PGconn *db, const char *sql, int n, const char *const *params,
-    ExecStatusType ok, enum store_status *st)
+    ExecStatusType ok, enum ph_err *st)
 {
 	return exec_status(db, sql, n, params, NULL, NULL, 0, ok, st);
 }
@@ -568,25 +568,25 @@ store_exec_status(PGconn *db, const char *sql, int n, const char *const *params,
 PGresult *
 store_exec(PGconn *db, const char *sql, int n, const char *const *params, ExecStatusType ok)
 {
-	enum store_status st;
+	enum ph_err st;
 
 	return exec_status(db, sql, n, params, NULL, NULL, 0, ok, &st);
 }
 
-static enum store_status
+static enum ph_err
 command(PGconn *db, const char *sql, int n, const char *const *params)
 {
-	enum store_status st;
+	enum ph_err st;
 	PGresult *r = exec_status(db, sql, n, params, NULL, NULL, 0, PGRES_COMMAND_OK, &st);
 
 	PQclear(r);
 	return st;
 }
 
-static enum store_status
+static enum ph_err
 tuples(PGconn *db, const char *sql, int n, const char *const *params, PGresult **out)
 {
-	enum store_status st;
+	enum ph_err st;
 
 	*out = exec_status(db, sql, n, params, NULL, NULL, 0, PGRES_TUPLES_OK, &st);
 	return st;
@@ -605,7 +605,7 @@ store_header_text(char *out, const char *value)
 	return out;
 }
 
-enum store_status
+enum ph_err
 store_connection_create(PGconn *db, const char *id, const char *token, const char *group,
     const char *remote_addr, const char *user_agent)
 {
@@ -618,45 +618,45 @@ store_connection_create(PGconn *db, const char *id, const char *token, const cha
 	    " VALUES ($1, $2, $3, $4, $5)", 5, p);
 }
 
-enum store_status
+enum ph_err
 store_connection_remove(PGconn *db, const char *token, enum store_proto proto, char *id,
     size_t idsize, int *was_open)
 {
 	const char *p[] = { token, proto == PROTO_CLASSIC ? "t" : "f" };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
-	if ((st = tuples(db, "SELECT id, was_open FROM pollhub.disconnect_id($1, $2)", 2, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT id, was_open FROM pollhub.disconnect_id($1, $2)", 2, p, &r)) != PH_OK)
 		return st;
-	st = PQgetisnull(r, 0, 0) ? STORE_NOT_FOUND : STORE_OK;
-	if (st == STORE_OK && id != NULL)
+	st = PQgetisnull(r, 0, 0) ? PH_NOT_FOUND : PH_OK;
+	if (st == PH_OK && id != NULL)
 		copy_field(id, idsize, r, 0, 0);
 	if (was_open != NULL)
-		*was_open = st == STORE_OK && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		*was_open = st == PH_OK && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 store_connection_delete(PGconn *db, const char *token, enum store_proto proto)
 {
 	return store_connection_remove(db, token, proto, NULL, 0, NULL);
 }
 
-enum store_status
+enum ph_err
 store_poll_begin(PGconn *db, const char *token, struct poll_info *pi)
 {
 	const char *p[] = { token };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	st = tuples(db, "SELECT connection_id, group_name, poll_no, first_poll, transport"
 	    " FROM pollhub.poll_begin($1)", 1, p, &r);
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return st;
 	if (PQgetisnull(r, 0, 0)) {
 		PQclear(r);
-		return STORE_NOT_FOUND;
+		return PH_NOT_FOUND;
 	}
 	copy_field(pi->connection_id, sizeof(pi->connection_id), r, 0, 0);
 	copy_field(pi->group, sizeof(pi->group), r, 0, 1);
@@ -664,21 +664,21 @@ store_poll_begin(PGconn *db, const char *token, struct poll_info *pi)
 	pi->first_poll = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
 	pi->longpolling = strcmp(PQgetvalue(r, 0, 4), SQL_TRANSPORT_LP) == 0;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_stream_begin(PGconn *db, const char *token, struct poll_info *pi,
     enum stream_status *ss)
 {
 	const char *p[] = { token };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 	const char *status;
 
 	st = tuples(db, "SELECT status, connection_id, group_name, poll_no"
 	    " FROM pollhub.stream_begin($1)", 1, p, &r);
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return st;
 	status = PQgetvalue(r, 0, 0);
 	if (strcmp(status, SQL_OK) == 0) {
@@ -695,37 +695,37 @@ store_stream_begin(PGconn *db, const char *token, struct poll_info *pi,
 	else
 		*ss = STREAM_GONE;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_touch(PGconn *db, const char *ids)
 {
 	const char *p[] = { ids };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
-	if ((st = tuples(db, "SELECT pollhub.touch($1::text[])", 1, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.touch($1::text[])", 1, p, &r)) != PH_OK)
 		return st;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_poll_drain(PGconn *db, const char *token, long long poll_no, size_t budget,
     struct buf *out, enum drain_status *ds, int *more)
 {
 	char no[24], bud[24];
 	const char *p[] = { token, no, bud };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 	const char *status;
 
 	snprintf(no, sizeof(no), "%lld", poll_no);
 	snprintf(bud, sizeof(bud), "%zu", budget < INT_MAX ? budget : (size_t)INT_MAX);
 	st = tuples(db, "SELECT status, payload, more FROM pollhub.poll_drain($1, $2, $3)", 3, p,
 	    &r);
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return st;
 	status = PQgetvalue(r, 0, 0);
 	*more = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
@@ -741,39 +741,39 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, size_t budget
 		*ds = DRAIN_OK;
 	if (!PQgetisnull(r, 0, 1) &&
 	    buf_append(out, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1)) == -1)
-		st = STORE_ERROR;
+		st = PH_DB;
 	PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 store_poll_end(PGconn *db, const char *connection_id, long long poll_no)
 {
 	char no[24];
 	const char *p[] = { connection_id, no };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	snprintf(no, sizeof(no), "%lld", poll_no);
-	if ((st = tuples(db, "SELECT pollhub.poll_end($1, $2)", 2, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.poll_end($1, $2)", 2, p, &r)) != PH_OK)
 		return st;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
 /* store_send_begin; wait 0: *locked = 0 (and only sc->id and sc->group
  * filled, the transaction rolled back) when another send of the connection
  * holds its send lock. */
-static enum store_status
+static enum ph_err
 send_begin(PGconn *db, const char *token, enum store_proto proto, int wait,
     struct send_conn *sc, int *locked)
 {
 	const char *p[] = { token, proto == PROTO_CLASSIC ? "t" : "f", wait ? "t" : "f" };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	*locked = 0;
-	if ((st = command(db, "BEGIN", 0, NULL)) != STORE_OK)
+	if ((st = command(db, "BEGIN", 0, NULL)) != PH_OK)
 		return st;
 	/* Binary result: inbound is bytea and may hold any bytes. */
 	r = exec_status(db, "SELECT id, group_name, handshaken, closing, inbound, locked"
@@ -785,14 +785,14 @@ send_begin(PGconn *db, const char *token, enum store_proto proto, int wait,
 	if (PQntuples(r) == 0) {
 		PQclear(r);
 		store_rollback(db);
-		return STORE_NOT_FOUND;
+		return PH_NOT_FOUND;
 	}
 	snprintf(sc->id, sizeof(sc->id), "%.*s", PQgetlength(r, 0, 0), PQgetvalue(r, 0, 0));
 	snprintf(sc->group, sizeof(sc->group), "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
 	if (*PQgetvalue(r, 0, 5) == 0) {
 		PQclear(r);
 		store_rollback(db);
-		return STORE_OK;
+		return PH_OK;
 	}
 	*locked = 1;
 	sc->handshaken = *PQgetvalue(r, 0, 2) != 0;
@@ -801,13 +801,13 @@ send_begin(PGconn *db, const char *token, enum store_proto proto, int wait,
 	if (buf_append(&sc->inbound, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4)) == -1) {
 		PQclear(r);
 		store_rollback(db);
-		return STORE_ERROR;
+		return PH_DB;
 	}
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_send_begin(PGconn *db, const char *token, enum store_proto proto, struct send_conn *sc)
 {
 	int locked;
@@ -815,29 +815,29 @@ store_send_begin(PGconn *db, const char *token, enum store_proto proto, struct s
 	return send_begin(db, token, proto, 1, sc, &locked);
 }
 
-enum store_status
+enum ph_err
 store_ping(PGconn *db, const char *token, int *done)
 {
 	const char *p[] = { token };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	*done = 0;
-	if ((st = tuples(db, "SELECT pollhub.ping($1)", 1, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.ping($1)", 1, p, &r)) != PH_OK)
 		return st;
 	*done = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_send_queue(PGconn *db, const char *connection_id, const char *record, long long stamp)
 {
 	char st[24];
 	const char *p[] = { connection_id, record, stamp >= 0 ? st : NULL };
 	PGresult *r;
 
-	enum store_status status;
+	enum ph_err status;
 
 	snprintf(st, sizeof(st), "%lld", stamp);
 	status = tuples(db,
@@ -848,45 +848,45 @@ store_send_queue(PGconn *db, const char *connection_id, const char *record, long
 	return status;
 }
 
-enum store_status
+enum ph_err
 store_join_group(PGconn *db, const char *connection_id, const char *group)
 {
 	const char *p[] = { connection_id, group };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
-	if ((st = tuples(db, "SELECT pollhub.join_group($1, $2)", 2, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.join_group($1, $2)", 2, p, &r)) != PH_OK)
 		return st;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_mark_closing(PGconn *db, const char *connection_id)
 {
 	const char *p[] = { connection_id };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	st = command(db, "UPDATE pollhub.connections SET state = 'closing' WHERE id = $1", 1, p);
-	if (st == STORE_OK)
+	if (st == PH_OK)
 		st = command(db, "DELETE FROM pollhub.memberships WHERE connection_id = $1", 1, p);
 	/* Wake its held poll or stream (at commit): there may be nothing to send. */
-	if (st == STORE_OK && (st = tuples(db,
+	if (st == PH_OK && (st = tuples(db,
 	    "SELECT pg_notify('" SQL_CHANNEL "', '" SQL_NOTIFY_CONN "' || $1)",
-	    1, p, &r)) == STORE_OK)
+	    1, p, &r)) == PH_OK)
 		PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 store_send_commit(PGconn *db, const struct send_conn *sc, const char *rest, size_t restlen)
 {
 	const char *p[] = { sc->id, rest, sc->handshaken ? "t" : "f" };
 	int lens[] = { 0, (int)restlen, 0 };
 	int fmts[] = { 0, 1, 0 };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	r = exec_status(db, "UPDATE pollhub.connections SET inbound = $2, handshaken = $3,"
 	    " last_seen = now() WHERE id = $1", 3, p, lens, fmts, 0, PGRES_COMMAND_OK, &st);
@@ -895,7 +895,7 @@ store_send_commit(PGconn *db, const struct send_conn *sc, const char *rest, size
 		return st;
 	}
 	PQclear(r);
-	if ((st = command(db, "COMMIT", 0, NULL)) != STORE_OK)
+	if ((st = command(db, "COMMIT", 0, NULL)) != PH_OK)
 		store_rollback(db);
 	return st;
 }
@@ -911,66 +911,66 @@ store_rollback(PGconn *db)
 	PQclear(run(db, "ROLLBACK", 0, NULL, NULL, NULL, 0, &ws));
 }
 
-enum store_status
+enum ph_err
 store_savepoint(PGconn *db)
 {
 	return command(db, "SAVEPOINT invocation", 0, NULL);
 }
 
-enum store_status
+enum ph_err
 store_savepoint_release(PGconn *db)
 {
 	return command(db, "RELEASE SAVEPOINT invocation", 0, NULL);
 }
 
-enum store_status
+enum ph_err
 store_savepoint_rollback(PGconn *db)
 {
 	return command(db, "ROLLBACK TO SAVEPOINT invocation", 0, NULL);
 }
 
-enum store_status
+enum ph_err
 store_set_sender(PGconn *db, const char *connection_id)
 {
 	const char *p[] = { connection_id };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
-	if ((st = tuples(db, "SELECT set_config('pollhub.sender', $1, true)", 1, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT set_config('pollhub.sender', $1, true)", 1, p, &r)) != PH_OK)
 		return st;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_meetings_read(PGconn *db, const char *group, struct buf *out, long long *stamp)
 {
 	const char *p[] = { group };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	/* One statement, one snapshot: the stamp is the last push this result
 	 * reflects (see store_send_queue). */
 	st = tuples(db, "SELECT coalesce((SELECT g.last_seq FROM pollhub.groups g WHERE g.name = $1), 0),"
 	    " coalesce(json_agg(pollhub.meeting_json(m) ORDER BY m.start_at, m.id), '[]')"
 	    " FROM pollhub.meetings m WHERE m.group_name = $1", 1, p, &r);
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return st;
 	*stamp = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	if (buf_append(out, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1)) == -1)
-		st = STORE_ERROR;
+		st = PH_DB;
 	PQclear(r);
 	return st;
 }
 
 /* Map a failed meeting statement: constraint violations are the client's
  * fault (named in why), anything else is ours. */
-static enum store_status
+static enum ph_err
 meeting_failure(PGresult *r, PGconn *db, enum pgwait_status ws, char *why, size_t whylen)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
-	enum store_status st;
+	enum ph_err st;
 
 	if (state != NULL && strncmp(state, "23", 2) == 0) {
 		if (constraint != NULL && strcmp(constraint, "meetings_recurrence") == 0)
@@ -982,38 +982,38 @@ meeting_failure(PGresult *r, PGconn *db, enum pgwait_status ws, char *why, size_
 			snprintf(why, whylen, "Invalid meeting: %s",
 			    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
 		PQclear(r);
-		return STORE_INVALID;
+		return PH_INVALID;
 	}
 	if (state != NULL && strcmp(state, "22008") == 0) {	/* datetime out of range */
 		snprintf(why, whylen, "Invalid meeting: a date is out of range.");
 		PQclear(r);
-		return STORE_INVALID;
+		return PH_INVALID;
 	}
 	st = failure_status(r, db, ws);
 	PQclear(r);
 	return st;
 }
 
-static enum store_status
+static enum ph_err
 meeting_write(PGconn *db, const char *sql, const char *const *p, int n, struct buf *out,
     char *why, size_t whylen)
 {
 	enum pgwait_status ws;
 	PGresult *r = run(db, sql, n, p, NULL, NULL, 0, &ws);
-	enum store_status st = STORE_OK;
+	enum ph_err st = PH_OK;
 
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK)
 		return meeting_failure(r, db, ws, why, whylen);
 	if (PQntuples(r) == 0)
-		st = STORE_NOT_FOUND;
+		st = PH_NOT_FOUND;
 	else if (out != NULL &&
 	    buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)) == -1)
-		st = STORE_ERROR;
+		st = PH_DB;
 	PQclear(r);
 	return st;
 }
 
-enum store_status
+enum ph_err
 store_meeting_create(PGconn *db, const char *group, const struct meeting *m,
     struct buf *out, char *why, size_t whylen)
 {
@@ -1029,7 +1029,7 @@ store_meeting_create(PGconn *db, const char *group, const struct meeting *m,
 	    " RETURNING pollhub.meeting_json(m)", p, 13, out, why, whylen);
 }
 
-enum store_status
+enum ph_err
 store_meeting_update(PGconn *db, const char *group, const struct meeting *m,
     struct buf *out, char *why, size_t whylen)
 {
@@ -1046,7 +1046,7 @@ store_meeting_update(PGconn *db, const char *group, const struct meeting *m,
 	    p, 14, out, why, whylen);
 }
 
-enum store_status
+enum ph_err
 store_meeting_destroy(PGconn *db, const char *group, const struct meeting *m,
     struct buf *out)
 {
@@ -1058,53 +1058,53 @@ store_meeting_destroy(PGconn *db, const char *group, const struct meeting *m,
 	    p, 2, out, why, sizeof(why));
 }
 
-enum store_status
+enum ph_err
 store_responder_seen(PGconn *db, const char *id, int *poll_timeout, int *disconnect_timeout)
 {
 	char pt[32], dt[32];
 	const char *p[] = { id, pt, dt };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	snprintf(pt, sizeof(pt), "%d seconds", *poll_timeout);
 	snprintf(dt, sizeof(dt), "%d seconds", *disconnect_timeout);
 	if ((st = tuples(db, "SELECT extract(epoch FROM poll_timeout)::integer,"
 	    " extract(epoch FROM disconnect_timeout)::integer"
-	    " FROM pollhub.responder_seen($1, $2, $3)", 3, p, &r)) != STORE_OK)
+	    " FROM pollhub.responder_seen($1, $2, $3)", 3, p, &r)) != PH_OK)
 		return st;
 	*poll_timeout = atoi(PQgetvalue(r, 0, 0));
 	*disconnect_timeout = atoi(PQgetvalue(r, 0, 1));
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_responder_leave(PGconn *db, const char *id)
 {
 	const char *p[] = { id };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
-	if ((st = tuples(db, "SELECT pollhub.responder_leave($1)", 1, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "SELECT pollhub.responder_leave($1)", 1, p, &r)) != PH_OK)
 		return st;
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_maintain(PGconn *db, const char *id, int poll_timeout, int disconnect_timeout,
     int max_pending, struct maintain_result *res)
 {
 	char pt[32], dt[32], mp[16];
 	const char *p[] = { id, pt, dt, mp };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	snprintf(pt, sizeof(pt), "%d seconds", poll_timeout);
 	snprintf(dt, sizeof(dt), "%d seconds", disconnect_timeout);
 	snprintf(mp, sizeof(mp), "%d", max_pending);
 	/* A procedure that commits step by step: never inside a transaction. */
-	if ((st = tuples(db, "CALL pollhub.maintain($1, $2, $3, $4)", 4, p, &r)) != STORE_OK)
+	if ((st = tuples(db, "CALL pollhub.maintain($1, $2, $3, $4)", 4, p, &r)) != PH_OK)
 		return st;
 	res->removed = atoi(PQgetvalue(r, 0, 0));
 	res->closed = atoi(PQgetvalue(r, 0, 1));
@@ -1123,21 +1123,21 @@ store_maintain(PGconn *db, const char *id, int poll_timeout, int disconnect_time
 		    strlen(v) >= 2 ? (int)strlen(v) - 2 : 0, v + (strlen(v) >= 2));
 	}
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }
 
-enum store_status
+enum ph_err
 store_queued_bytes(PGconn *db, const char *connection_id, long long *bytes)
 {
 	const char *p[] = { connection_id };
 	PGresult *r;
-	enum store_status st;
+	enum ph_err st;
 
 	st = tuples(db, "SELECT coalesce(sum(octet_length(d.payload) + 1), 0)"
 	    " FROM pollhub.connection_messages d WHERE d.connection_id = $1", 1, p, &r);
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return st;
 	*bytes = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
-	return STORE_OK;
+	return PH_OK;
 }

@@ -1,7 +1,7 @@
 /*
  * store: every PostgreSQL query pollhub makes, over a bounded pool of libpq
  * connections. All SQL is parameterised; every result is checked and cleared.
- * SQL failures are mapped here to enum store_status (the one place that knows
+ * SQL failures are mapped here to enum ph_err (the one place that knows
  * SQLSTATEs); callers turn those into HTTP statuses or completion errors.
  */
 #ifndef POLLHUB_STORE_H
@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "pherr.h"
 #include "sqlproto.h"
 #include "utf8.h"
 
@@ -28,17 +29,13 @@ PGresult	*store_exec(PGconn *, const char *sql, int n, const char *const *params
  * this (pgwait): a backend that stops answering (kill -STOP, a hung host)
  * cannot fire its own timeout. Past it the statement is cancelled; a session
  * that does not answer the cancel either is given up (store_give_up) and the
- * statement fails with STORE_BUSY. */
+ * statement fails with PH_BUSY. */
 #define STORE_DEADLINE_MARGIN_MS	2000
 
-enum store_status {
-	STORE_OK = 0,
-	STORE_NOT_FOUND,	/* no such connection / meeting */
-	STORE_INVALID,		/* the database refused the data (constraint) */
-	STORE_BUSY,		/* a lock another session holds, past lock_timeout
-				 * (or the statement timed out); logged */
-	STORE_ERROR		/* connection lost or unexpected failure; logged */
-};
+/* Statements answer PH_OK, PH_NOT_FOUND (no such connection or meeting),
+ * PH_INVALID (the database refused the data: a constraint), PH_BUSY (a lock
+ * past lock_timeout, the statement timed out, or our deadline; logged) or
+ * PH_DB (connection lost or an unexpected failure; logged). */
 
 /* Which protocol a request speaks: a token is only valid on its own
  * protocol's endpoints (a Core token on a classic endpoint is unknown there,
@@ -46,9 +43,9 @@ enum store_status {
 enum store_proto { PROTO_CORE, PROTO_CLASSIC };
 
 /* store_exec, with the failure mapped as every store function maps it
- * (STORE_BUSY: gave up waiting; STORE_ERROR: the rest) in *st. */
+ * (PH_BUSY: gave up waiting; PH_DB: the rest) in *st. */
 PGresult	*store_exec_status(PGconn *, const char *sql, int n, const char *const *params,
-		    ExecStatusType ok, enum store_status *st);
+		    ExecStatusType ok, enum ph_err *st);
 /* A session that did not answer: mark it lost (PQstatus CONNECTION_BAD from
  * then on, without waiting for it), so whoever holds it reconnects. */
 void		 store_give_up(PGconn *);
@@ -80,7 +77,7 @@ void		 store_close(struct store *);
 PGconn		*store_connect(const struct store *);
 /* Borrow a connection, waiting at most acquire_timeout_ms for one. A broken
  * connection is reset here (queries on one still down fail with
- * STORE_ERROR); NULL when none came free in time (logged) or out of memory. */
+ * PH_DB); NULL when none came free in time (logged) or out of memory. */
 PGconn		*store_acquire(struct store *);
 /* The same for work that may wait on key's locks (a group's sends): at most
  * per_key slots per key, and never the last `reserve` slots, so requests of
@@ -94,7 +91,7 @@ void		 store_release(struct store *, PGconn *);
 /* Create a connection row. */
 /* remote_addr and user_agent are request headers, stored as text by
  * store_header_text. */
-enum store_status store_connection_create(PGconn *, const char *id, const char *token,
+enum ph_err store_connection_create(PGconn *, const char *id, const char *token,
 		    const char *group, const char *remote_addr, const char *user_agent);
 /* A request header's value as it is stored (connections.user_agent,
  * remote_addr): utf8_escape'd (invalid UTF-8 and controls as \xNN / \uNNNN;
@@ -104,12 +101,12 @@ enum store_status store_connection_create(PGconn *, const char *id, const char *
 #define STORE_HEADER_MAX	512
 #define STORE_HEADER_SIZE	(STORE_HEADER_MAX + UTF8_ESCAPE_MARK)
 const char *store_header_text(char *out, const char *value);
-/* Remove a connection (DELETE, client Close, classic abort). STORE_NOT_FOUND
+/* Remove a connection (DELETE, client Close, classic abort). PH_NOT_FOUND
  * if unknown (or of the other protocol). */
-enum store_status store_connection_delete(PGconn *, const char *token, enum store_proto);
+enum ph_err store_connection_delete(PGconn *, const char *token, enum store_proto);
 /* store_connection_delete, with the removed connection's id copied to id and
  * whether it was still open (not closing after a Close) in *was_open. */
-enum store_status store_connection_remove(PGconn *, const char *token, enum store_proto,
+enum ph_err store_connection_remove(PGconn *, const char *token, enum store_proto,
 	    char *id, size_t idsize, int *was_open);
 
 struct poll_info {
@@ -119,22 +116,22 @@ struct poll_info {
 	int		first_poll;
 	int		longpolling;	/* 0: the connection uses another transport */
 };
-enum store_status store_poll_begin(PGconn *, const char *token, struct poll_info *);
+enum ph_err store_poll_begin(PGconn *, const char *token, struct poll_info *);
 
 /* Open a connection's server-sent events stream (pi->first_poll is 0). */
 enum stream_status { STREAM_OK, STREAM_GONE, STREAM_TRANSPORT, STREAM_BUSY };
-enum store_status store_stream_begin(PGconn *, const char *token, struct poll_info *,
+enum ph_err store_stream_begin(PGconn *, const char *token, struct poll_info *,
 		    enum stream_status *);
 /* Vouch for this process's open streams: ids is a text[] literal "{a,b}". */
-enum store_status store_touch(PGconn *, const char *ids);
+enum ph_err store_touch(PGconn *, const char *ids);
 
 /* DRAIN_LAST: the connection is closing and these are its last records. */
 enum drain_status { DRAIN_OK, DRAIN_LAST, DRAIN_GONE, DRAIN_SUPERSEDED, DRAIN_CLOSED };
 /* Append what is pending (0x1E-terminated records), at most budget bytes of
  * it (the first record whatever its size), to out; *more: some was left. */
-enum store_status store_poll_drain(PGconn *, const char *token, long long poll_no,
+enum ph_err store_poll_drain(PGconn *, const char *token, long long poll_no,
 		    size_t budget, struct buf *out, enum drain_status *, int *more);
-enum store_status store_poll_end(PGconn *, const char *connection_id, long long poll_no);
+enum ph_err store_poll_end(PGconn *, const char *connection_id, long long poll_no);
 
 /* A POST runs in one transaction holding the connection's row lock. */
 struct send_conn {
@@ -145,62 +142,62 @@ struct send_conn {
 	struct buf	inbound;	/* carried-over partial record + this body; caller frees */
 };
 /* BEGIN and take the connection's send lock (POSTs of one connection run one
- * at a time). On STORE_OK the transaction is open; STORE_NOT_FOUND: unknown,
+ * at a time). On PH_OK the transaction is open; PH_NOT_FOUND: unknown,
  * or a connection of the other protocol. */
-enum store_status store_send_begin(PGconn *, const char *token, enum store_proto,
+enum ph_err store_send_begin(PGconn *, const char *token, enum store_proto,
 		    struct send_conn *);
 /* Acquire a connection and store_send_begin on it. writes: the POST may
  * write meetings and so wait on its calendar's locks: it is then counted
  * against the connection's group's share of the pool (store_acquire_for), so
- * it cannot take the pool from other calendars. On STORE_OK *db is the
- * connection (release it with store_release); STORE_BUSY: no connection
+ * it cannot take the pool from other calendars. On PH_OK *db is the
+ * connection (release it with store_release); PH_BUSY: no connection
  * came free in time. */
-enum store_status store_send_open(struct store *, const char *token, enum store_proto,
+enum ph_err store_send_open(struct store *, const char *token, enum store_proto,
 		    int writes, struct send_conn *, PGconn **db);
 /* A POST of Pings only (pollhub.ping): *done = 1 when that was all it took,
  * 0 when it must take the full path. */
-enum store_status store_ping(PGconn *, const char *token, int *done);
+enum ph_err store_ping(PGconn *, const char *token, int *done);
 /* Queue one record (NUL-terminated JSON, without 0x1E) for the connection
  * itself. stamp: the group's last_seq the record's content reflects (a
  * read's), so that drains put every push up to it first; -1: what this
  * statement sees (pollhub.connection_messages_stamp). */
-enum store_status store_send_queue(PGconn *, const char *connection_id, const char *record,
+enum ph_err store_send_queue(PGconn *, const char *connection_id, const char *record,
 		    long long stamp);
-enum store_status store_join_group(PGconn *, const char *connection_id, const char *group);
+enum ph_err store_join_group(PGconn *, const char *connection_id, const char *group);
 /* Mark the connection closing and leave its groups: after what is queued,
  * its next poll answers 204. */
-enum store_status store_mark_closing(PGconn *, const char *connection_id);
+enum ph_err store_mark_closing(PGconn *, const char *connection_id);
 /* Save state and COMMIT (rest = the unparsed tail to carry over). */
-enum store_status store_send_commit(PGconn *, const struct send_conn *,
+enum ph_err store_send_commit(PGconn *, const struct send_conn *,
 		    const char *rest, size_t restlen);
 void		 store_rollback(PGconn *);
 
 /* Savepoints around one invocation, so a failed statement does not abort the POST. */
-enum store_status store_savepoint(PGconn *);
-enum store_status store_savepoint_release(PGconn *);
-enum store_status store_savepoint_rollback(PGconn *);
+enum ph_err store_savepoint(PGconn *);
+enum ph_err store_savepoint_release(PGconn *);
+enum ph_err store_savepoint_rollback(PGconn *);
 /* Make the meeting triggers skip this connection when pushing (transaction-local). */
-enum store_status store_set_sender(PGconn *, const char *connection_id);
+enum ph_err store_set_sender(PGconn *, const char *connection_id);
 
-/* MeetingHub data: results are JSON text appended to out. On STORE_INVALID
+/* MeetingHub data: results are JSON text appended to out. On PH_INVALID
  * why names the offending field (e.g. a RecurrenceID that does not exist). */
 /* *stamp = the group's last_seq in the same snapshot as the meetings read. */
-enum store_status store_meetings_read(PGconn *, const char *group, struct buf *out,
+enum ph_err store_meetings_read(PGconn *, const char *group, struct buf *out,
 		    long long *stamp);
-enum store_status store_meeting_create(PGconn *, const char *group, const struct meeting *,
+enum ph_err store_meeting_create(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out, char *why, size_t whylen);
-enum store_status store_meeting_update(PGconn *, const char *group, const struct meeting *,
+enum ph_err store_meeting_update(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out, char *why, size_t whylen);
-enum store_status store_meeting_destroy(PGconn *, const char *group, const struct meeting *,
+enum ph_err store_meeting_destroy(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out);
 
 /* This responder (id "host:pid") is alive with these timeouts (seconds);
  * the reap thresholds every responder uses are the longest of those alive.
  * *poll and *disconnect become the thresholds in force. */
-enum store_status store_responder_seen(PGconn *, const char *id, int *poll_timeout,
+enum ph_err store_responder_seen(PGconn *, const char *id, int *poll_timeout,
 		    int *disconnect_timeout);
 /* This responder stops: its timeouts no longer count. */
-enum store_status store_responder_leave(PGconn *, const char *id);
+enum ph_err store_responder_leave(PGconn *, const char *id);
 
 struct maintain_result {
 	int	removed;	/* stale connections removed */
@@ -215,12 +212,12 @@ struct maintain_result {
  * connections by the thresholds in force, trim the outbox group by group and
  * close connections over max_pending, each step in its own short
  * transaction and never waiting for a lock (CALL pollhub.maintain). */
-enum store_status store_maintain(PGconn *, const char *id, int poll_timeout,
+enum ph_err store_maintain(PGconn *, const char *id, int poll_timeout,
 		    int disconnect_timeout, int max_pending, struct maintain_result *);
 
 /* The bytes of the records in the connection's own queue (completions,
  * handshake answer, Close: connection_messages), as this transaction sees
  * them (what a POST queued so far included). */
-enum store_status store_queued_bytes(PGconn *, const char *connection_id, long long *bytes);
+enum ph_err store_queued_bytes(PGconn *, const char *connection_id, long long *bytes);
 
 #endif

@@ -98,7 +98,7 @@ negotiate(struct classic_request *cr)
 	struct buf body = BUF_INIT;
 	size_t plen = strlen(h->path);
 	PGconn *db;
-	enum store_status st;
+	enum ph_err st;
 
 	if (negotiate_group(h->query, strlen(h->query), app->cfg.group_param, h->remote_addr,
 	    group, sizeof(group)) == -1) {
@@ -115,7 +115,7 @@ negotiate(struct classic_request *cr)
 	}
 	st = classicstore_negotiate(db, id, token, group, h->remote_addr, h->user_agent);
 	store_release(app->store, db);
-	if (st != STORE_OK) {
+	if (st != PH_OK) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
@@ -154,22 +154,22 @@ connect_transport(struct classic_request *cr)
 	struct classic_conn cc;
 	struct buf body = BUF_INIT;
 	PGconn *db = store_acquire(cr->app->store);
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
 		st = classicstore_connect(db, cr->token,
 		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
 		store_release(cr->app->store, db);
 	}
-	if (st == STORE_OK) {
+	if (st == PH_OK) {
 		snprintf(cr->h->conn_id, sizeof(cr->h->conn_id), "%s", cc.id);
 		log_info("connection %s: connected (classic %s, group %s)", cc.id,
 		    cr->sse ? "ServerSentEvents" : "LongPolling", LOG_TEXT(cc.group));
 	}
 	/* A Core connection's token is unknown here, like any other. */
-	if (st == STORE_NOT_FOUND) {
+	if (st == PH_NOT_FOUND) {
 		http_text(cr->h, 404, "No Connection with that ID");
-	} else if (st != STORE_OK) {
+	} else if (st != PH_OK) {
 		http_text(cr->h, 503, "Service Unavailable");
 	} else if (cr->sse) {
 		classic_stream(cr, cc.cursor, 1);
@@ -209,19 +209,19 @@ start(struct classic_request *cr)
 {
 	struct send_conn sc;
 	PGconn *db = store_acquire(cr->app->store);
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 
 	memset(&sc, 0, sizeof(sc));
 	if (db != NULL) {
 		st = store_send_begin(db, cr->token, PROTO_CLASSIC, &sc);
-		if (st == STORE_OK)
+		if (st == PH_OK)
 			store_rollback(db);
 		store_release(cr->app->store, db);
 	}
 	buf_free(&sc.inbound);
-	if (st == STORE_NOT_FOUND)
+	if (st == PH_NOT_FOUND)
 		http_text(cr->h, 404, "No Connection with that ID");
-	else if (st != STORE_OK)
+	else if (st != PH_OK)
 		http_text(cr->h, 503, "Service Unavailable");
 	else
 		reply_str(cr, "{ \"Response\": \"started\" }");
@@ -237,15 +237,15 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 	struct send_conn sc;
 	struct buf completion = BUF_INIT;
 	PGconn *db = NULL;
-	enum store_status st;
+	enum ph_err st;
 
 	memset(&sc, 0, sizeof(sc));
 	/* Counted against the group's share of the pool (it may wait on the
 	 * calendar's locks). */
 	st = store_send_open(app->store, cr->token, PROTO_CLASSIC, hub_writes(&inv->msg), &sc, &db);
-	if (st == STORE_NOT_FOUND) {
+	if (st == PH_NOT_FOUND) {
 		/* Unknown, or a Core connection's token: its row is not touched. */
-	} else if (st != STORE_OK) {
+	} else if (st != PH_OK) {
 		classic_result_error(result, inv->id, "The server is unavailable.");
 	} else if (sc.closing) {
 		store_rollback(db);
@@ -255,9 +255,9 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
 		    app->cfg.max_answer, 0 };
 
-		if (store_set_sender(db, sc.id) != STORE_OK ||
+		if (store_set_sender(db, sc.id) != PH_OK ||
 		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
-		    store_send_commit(db, &sc, "", 0) != STORE_OK) {
+		    store_send_commit(db, &sc, "", 0) != PH_OK) {
 			store_rollback(db);
 			buf_reset(&completion);
 			classic_result_error(result, inv->id, "The server is unavailable.");
@@ -271,7 +271,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		store_release(app->store, db);
 	buf_free(&completion);
 	buf_free(&sc.inbound);
-	return st == STORE_NOT_FOUND ? -1 : 0;
+	return st == PH_NOT_FOUND ? -1 : 0;
 }
 
 static void
@@ -322,19 +322,19 @@ static void
 abort_connection(struct classic_request *cr)
 {
 	PGconn *db = store_acquire(cr->app->store);
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
 		st = store_connection_remove(db, cr->token, PROTO_CLASSIC, cr->h->conn_id,
 		    sizeof(cr->h->conn_id), NULL);
 		store_release(cr->app->store, db);
 	}
-	if (st == STORE_OK)
+	if (st == PH_OK)
 		log_info("connection %s: disconnected: client (classic abort)", cr->h->conn_id);
 	/* A token of no classic connection (gone already, or a Core one's:
 	 * that row is not touched) is 404 as on every endpoint; the client
 	 * fires /abort and forgets it (the page may be unloading). */
-	if (st == STORE_NOT_FOUND)
+	if (st == PH_NOT_FOUND)
 		http_text(cr->h, 404, "No Connection with that ID");
 	else
 		http_respond(cr->h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
@@ -347,7 +347,7 @@ static void
 ping(struct classic_request *cr)
 {
 	PGconn *db;
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 
 	switch (param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
 	case 0:
@@ -365,9 +365,9 @@ ping(struct classic_request *cr)
 		st = classicstore_exists(db, cr->token);
 		store_release(cr->app->store, db);
 	}
-	if (st == STORE_NOT_FOUND)
+	if (st == PH_NOT_FOUND)
 		http_text(cr->h, 404, "No Connection with that ID");
-	else if (st != STORE_OK)
+	else if (st != PH_OK)
 		http_text(cr->h, 503, "Service Unavailable");
 	else
 		reply_str(cr, "{ \"Response\": \"pong\" }");

@@ -64,7 +64,7 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	struct push_sink sink = { cr, cc, messages };
 	struct classic_drain_at at = { cc->poll_no, ack, *cursor, stream, limit };
 	enum classic_drain_status ds = CDRAIN_OK;
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 	size_t mark = messages->len;
 	long long before = *cursor;
 	PGconn *db;
@@ -79,7 +79,7 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 		store_release(cr->app->store, db);
 	}
 	waiter_drain_end(cr->app->notifier, w);
-	if (st != STORE_OK) {
+	if (st != PH_OK) {
 		messages->len = mark;	/* the same rows again next time */
 		rc = -1;
 	} else if (ds != CDRAIN_OK) {
@@ -114,16 +114,16 @@ static int
 receive_begin(struct classic_request *cr, struct classic_conn *cc)
 {
 	PGconn *db = store_acquire(cr->app->store);
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
 		st = classicstore_receive_begin(db, cr->token, cc);
 		store_release(cr->app->store, db);
 	}
-	if (st == STORE_OK)
+	if (st == PH_OK)
 		return 0;
 	/* A Core connection's token is unknown here, like any other. */
-	if (st == STORE_NOT_FOUND)
+	if (st == PH_NOT_FOUND)
 		http_text(cr->h, 404, "No Connection with that ID");
 	else
 		http_text(cr->h, 503, "Service Unavailable");

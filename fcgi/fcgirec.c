@@ -29,7 +29,7 @@ enum content { C_SKIP, C_BEGIN, C_PARAMS, C_STDIN, C_VALUES };
 
 struct fcgirec {
 	struct fcgirec_limits	lim;
-	enum fcgirec_status	error;		/* final once set */
+	enum ph_err	error;		/* final once set */
 
 	/* The record being read. */
 	unsigned char		hdr[FCGIREC_HEADER_LEN];
@@ -56,24 +56,6 @@ struct fcgirec {
 };
 
 static const char *const value_names[] = { "FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS" };
-
-const char *
-fcgirec_strerror(enum fcgirec_status st)
-{
-	switch (st) {
-	case FCGIREC_OK:		return "ok";
-	case FCGIREC_BAD_VERSION:	return "not a FastCGI version 1 record";
-	case FCGIREC_BAD_RECORD:	return "malformed record body";
-	case FCGIREC_BAD_TYPE:		return "record type a responder is never sent";
-	case FCGIREC_BAD_SEQUENCE:	return "request records out of order";
-	case FCGIREC_BAD_PARAMS:	return "malformed name-value pair";
-	case FCGIREC_PARAMS_TOO_LARGE:	return "params too large";
-	case FCGIREC_STDIN_TOO_LARGE:	return "request body too large";
-	case FCGIREC_TRUNCATED:		return "connection ended inside a record";
-	case FCGIREC_NOMEM:		return "out of memory";
-	}
-	return "unknown FastCGI codec status";
-}
 
 void
 fcgirec_header_decode(const void *p, struct fcgirec_header *h)
@@ -120,7 +102,7 @@ nv_length_byte(struct nv *nv, unsigned char c, uint32_t *len)
 
 /* Both lengths known: check the cap before anything is stored, so a pair
  * that claims 2 GiB costs nothing but its eight length bytes. */
-static enum fcgirec_status
+static enum ph_err
 nv_store_lengths(const struct fcgirec *r, struct nv *nv, struct buf *store)
 {
 	unsigned char lens[2 * sizeof(uint32_t)];
@@ -129,10 +111,10 @@ nv_store_lengths(const struct fcgirec *r, struct nv *nv, struct buf *store)
 	if (PAIR_OVERHEAD > max - store->len ||
 	    nv->name_len > max - store->len - PAIR_OVERHEAD ||
 	    nv->value_len > max - store->len - PAIR_OVERHEAD - nv->name_len)
-		return FCGIREC_PARAMS_TOO_LARGE;
+		return PH_FCGI_PARAMS_TOO_LARGE;
 	memcpy(lens, &nv->name_len, sizeof(uint32_t));
 	memcpy(lens + sizeof(uint32_t), &nv->value_len, sizeof(uint32_t));
-	return buf_append(store, lens, sizeof(lens)) == 0 ? FCGIREC_OK : FCGIREC_NOMEM;
+	return buf_append(store, lens, sizeof(lens)) == 0 ? PH_OK : PH_NOMEM;
 }
 
 /* GET_VALUES: remember which of our names a finished pair asked for. */
@@ -147,11 +129,11 @@ nv_match(struct nv *nv)
 
 /* Decode p[0..n) into store (params), or, with store NULL, only note the
  * GET_VALUES names asked (values are skipped, nothing is kept). */
-static enum fcgirec_status
+static enum ph_err
 nv_feed(const struct fcgirec *r, struct nv *nv, struct buf *store, const unsigned char *p,
     size_t n)
 {
-	enum fcgirec_status st;
+	enum ph_err st;
 	size_t i = 0, k;
 
 	for (;;) {
@@ -159,7 +141,7 @@ nv_feed(const struct fcgirec *r, struct nv *nv, struct buf *store, const unsigne
 		case NV_NAME_LEN:
 		case NV_VALUE_LEN:
 			if (i == n)
-				return FCGIREC_OK;
+				return PH_OK;
 			if (nv->state == NV_NAME_LEN) {
 				if (nv_length_byte(nv, p[i++], &nv->name_len))
 					nv->state = NV_VALUE_LEN;
@@ -167,7 +149,7 @@ nv_feed(const struct fcgirec *r, struct nv *nv, struct buf *store, const unsigne
 			}
 			if (!nv_length_byte(nv, p[i++], &nv->value_len))
 				break;
-			if (store != NULL && (st = nv_store_lengths(r, nv, store)) != FCGIREC_OK)
+			if (store != NULL && (st = nv_store_lengths(r, nv, store)) != PH_OK)
 				return st;
 			nv->state = NV_NAME;
 			nv->done = 0;
@@ -179,16 +161,16 @@ nv_feed(const struct fcgirec *r, struct nv *nv, struct buf *store, const unsigne
 			if (k > n - i)
 				k = n - i;
 			if (store != NULL && buf_append(store, p + i, k) == -1)
-				return FCGIREC_NOMEM;
+				return PH_NOMEM;
 			if (store == NULL && nv->state == NV_NAME && nv->done < sizeof(nv->name))
 				memcpy(nv->name + nv->done, p + i,
 				    k < sizeof(nv->name) - nv->done ? k : sizeof(nv->name) - nv->done);
 			nv->done += (uint32_t)k;
 			i += k;
 			if (nv->done < (nv->state == NV_NAME ? nv->name_len : nv->value_len))
-				return FCGIREC_OK;
+				return PH_OK;
 			if (store != NULL && buf_putc(store, '\0') == -1)
-				return FCGIREC_NOMEM;
+				return PH_NOMEM;
 			if (nv->state == NV_VALUE && store == NULL)
 				nv_match(nv);
 			nv->state = nv->state == NV_NAME ? NV_VALUE : NV_NAME_LEN;
@@ -237,7 +219,7 @@ request_start(struct fcgirec *r, uint16_t id)
 
 /* A header is complete: decide what its content is for. Events that need
  * nothing from the content (ABORT, the ends of streams) come at once. */
-static enum fcgirec_status
+static enum ph_err
 record_begin(struct fcgirec *r, struct fcgirec_event *ev)
 {
 	struct fcgirec_header *h = &r->h;
@@ -247,72 +229,72 @@ record_begin(struct fcgirec *r, struct fcgirec_event *ev)
 	r->content_left = h->content_len;
 	r->padding_left = h->padding_len;
 	if (h->version != FCGIREC_VERSION)
-		return FCGIREC_BAD_VERSION;
+		return PH_FCGI_BAD_VERSION;
 	if (h->request_id == 0) {
 		if (h->type != FCGIREC_GET_VALUES) {
 			ev->type = FCGIREC_EV_UNKNOWN_TYPE;
 			ev->record_type = h->type;
-			return FCGIREC_OK;
+			return PH_OK;
 		}
 		nv_reset(&r->values_nv);
 		r->content = C_VALUES;
 		if (h->content_len == 0)
 			ev->type = FCGIREC_EV_GET_VALUES;
-		return FCGIREC_OK;
+		return PH_OK;
 	}
 	if (h->type == FCGIREC_BEGIN_REQUEST) {
 		if (h->content_len != sizeof(r->body))
-			return FCGIREC_BAD_RECORD;
+			return PH_FCGI_BAD_RECORD;
 		r->content = C_BEGIN;
 		r->body_len = 0;
-		return FCGIREC_OK;
+		return PH_OK;
 	}
 	/* The specification: records of a request that is not active are ignored. */
 	if (!r->active || h->request_id != r->active_id)
-		return FCGIREC_OK;
+		return PH_OK;
 	switch (h->type) {
 	case FCGIREC_ABORT_REQUEST:
 		ev->type = FCGIREC_EV_ABORT;
 		ev->request_id = h->request_id;
-		return FCGIREC_OK;
+		return PH_OK;
 	case FCGIREC_PARAMS:
 		if (r->params_done)
-			return FCGIREC_BAD_SEQUENCE;
+			return PH_FCGI_BAD_SEQUENCE;
 		if (h->content_len > 0) {
 			r->content = C_PARAMS;
-			return FCGIREC_OK;
+			return PH_OK;
 		}
 		if (!nv_at_boundary(&r->params_nv))
-			return FCGIREC_BAD_PARAMS;
+			return PH_FCGI_BAD_PARAMS;
 		r->params_done = 1;
 		r->params_ready = r->params_keep;
 		ev->type = FCGIREC_EV_PARAMS;
 		ev->request_id = h->request_id;
-		return FCGIREC_OK;
+		return PH_OK;
 	case FCGIREC_STDIN:
 		if (!r->params_done || r->stdin_done)
-			return FCGIREC_BAD_SEQUENCE;
+			return PH_FCGI_BAD_SEQUENCE;
 		if (h->content_len == 0) {
 			r->stdin_done = 1;
 			ev->type = FCGIREC_EV_STDIN_END;
 			ev->request_id = h->request_id;
-			return FCGIREC_OK;
+			return PH_OK;
 		}
 		/* Refused at the header, before the caller has kept any of it. */
 		if (r->lim.stdin_max != 0 && h->content_len > r->lim.stdin_max - r->stdin_total)
-			return FCGIREC_STDIN_TOO_LARGE;
+			return PH_FCGI_STDIN_TOO_LARGE;
 		r->stdin_total += h->content_len;
 		r->content = C_STDIN;
-		return FCGIREC_OK;
+		return PH_OK;
 	case FCGIREC_DATA:
 		/* A filter's second stream: a responder has nothing to read there. */
-		return FCGIREC_OK;
+		return PH_OK;
 	default:
-		return FCGIREC_BAD_TYPE;
+		return PH_FCGI_BAD_TYPE;
 	}
 }
 
-static enum fcgirec_status
+static enum ph_err
 record_content(struct fcgirec *r, const unsigned char *p, size_t n, struct fcgirec_event *ev)
 {
 	switch (r->content) {
@@ -320,7 +302,7 @@ record_content(struct fcgirec *r, const unsigned char *p, size_t n, struct fcgir
 		/* content_len is 8: never more than the body holds. */
 		memcpy(r->body + r->body_len, p, n);
 		r->body_len += n;
-		return FCGIREC_OK;
+		return PH_OK;
 	case C_PARAMS:
 		/* Dropped before they were complete: still checked, no longer kept. */
 		return nv_feed(r, &r->params_nv, r->params_keep ? &r->params : NULL, p, n);
@@ -331,55 +313,55 @@ record_content(struct fcgirec *r, const unsigned char *p, size_t n, struct fcgir
 		ev->request_id = r->active_id;
 		ev->data = (const char *)p;
 		ev->len = n;
-		return FCGIREC_OK;
+		return PH_OK;
 	case C_SKIP:
 		break;
 	}
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
-static enum fcgirec_status
+static enum ph_err
 record_content_end(struct fcgirec *r, struct fcgirec_event *ev)
 {
 	uint16_t id = r->h.request_id;
 
 	if (r->content == C_VALUES) {
 		if (!nv_at_boundary(&r->values_nv))
-			return FCGIREC_BAD_RECORD;
+			return PH_FCGI_BAD_RECORD;
 		ev->type = FCGIREC_EV_GET_VALUES;
 		ev->values = r->values_nv.asked;
-		return FCGIREC_OK;
+		return PH_OK;
 	}
 	if (r->content != C_BEGIN)
-		return FCGIREC_OK;
+		return PH_OK;
 	ev->request_id = id;
 	if (r->active) {
 		/* The same id again cannot be answered without ending the active one. */
 		if (id == r->active_id)
-			return FCGIREC_BAD_SEQUENCE;
+			return PH_FCGI_BAD_SEQUENCE;
 		ev->type = FCGIREC_EV_MPX_REFUSED;
-		return FCGIREC_OK;
+		return PH_OK;
 	}
 	request_start(r, id);
 	ev->type = FCGIREC_EV_BEGIN;
 	ev->role = (unsigned)r->body[0] << 8 | r->body[1];
 	ev->keep_conn = (r->body[2] & FCGIREC_KEEP_CONN) != 0;
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_read(struct fcgirec *r, const void *data, size_t len, size_t *used,
     struct fcgirec_event *ev)
 {
 	const unsigned char *p = data;
-	enum fcgirec_status st = FCGIREC_OK;
+	enum ph_err st = PH_OK;
 	size_t off = 0, n;
 
 	memset(ev, 0, sizeof(*ev));
 	*used = 0;
-	if (r->error != FCGIREC_OK)
+	if (r->error != PH_OK)
 		return r->error;
-	while (off < len && ev->type == FCGIREC_EV_NONE && st == FCGIREC_OK) {
+	while (off < len && ev->type == FCGIREC_EV_NONE && st == PH_OK) {
 		if (r->hdr_len < FCGIREC_HEADER_LEN) {
 			n = FCGIREC_HEADER_LEN - r->hdr_len;
 			n = n < len - off ? n : len - off;
@@ -393,7 +375,7 @@ fcgirec_read(struct fcgirec *r, const void *data, size_t len, size_t *used,
 			st = record_content(r, p + off, n, ev);
 			r->content_left -= n;
 			off += n;
-			if (st == FCGIREC_OK && r->content_left == 0)
+			if (st == PH_OK && r->content_left == 0)
 				st = record_content_end(r, ev);
 		} else {
 			n = r->padding_left < len - off ? r->padding_left : len - off;
@@ -404,7 +386,7 @@ fcgirec_read(struct fcgirec *r, const void *data, size_t len, size_t *used,
 			r->hdr_len = 0;
 	}
 	*used = off;
-	if (st != FCGIREC_OK) {
+	if (st != PH_OK) {
 		r->error = st;
 		buf_free(&r->params);
 		r->params_ready = 0;
@@ -413,12 +395,12 @@ fcgirec_read(struct fcgirec *r, const void *data, size_t len, size_t *used,
 	return st;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_eof(const struct fcgirec *r)
 {
-	if (r->error != FCGIREC_OK)
+	if (r->error != PH_OK)
 		return r->error;
-	return r->hdr_len == 0 ? FCGIREC_OK : FCGIREC_TRUNCATED;
+	return r->hdr_len == 0 ? PH_OK : PH_TRUNCATED;
 }
 
 void
@@ -482,7 +464,7 @@ fcgirec_held(const struct fcgirec *r)
 	return r->params.len;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_resume(struct fcgirec *r, const struct fcgirec_state *s)
 {
 	int in_record = s->content_left > 0 || s->padding_left > 0;
@@ -490,9 +472,9 @@ fcgirec_resume(struct fcgirec *r, const struct fcgirec_state *s)
 	if (s->request_id == 0 || s->hdr_len >= FCGIREC_HEADER_LEN ||
 	    (s->hdr_len > 0 && in_record) || s->content_left > FCGIREC_MAX_CONTENT ||
 	    s->padding_left > 255 || (s->in_stdin && (s->stdin_done || s->content_left == 0)))
-		return FCGIREC_BAD_RECORD;
+		return PH_FCGI_BAD_RECORD;
 	if (r->lim.stdin_max != 0 && s->stdin_total > r->lim.stdin_max)
-		return FCGIREC_STDIN_TOO_LARGE;
+		return PH_FCGI_STDIN_TOO_LARGE;
 	request_start(r, s->request_id);
 	r->params_done = 1;
 	r->params_keep = 0;
@@ -510,41 +492,41 @@ fcgirec_resume(struct fcgirec *r, const struct fcgirec_state *s)
 		r->content_left = s->content_left;
 		r->padding_left = s->padding_left;
 	}
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_save(const struct fcgirec *r, struct fcgirec_state *s)
 {
 	memset(s, 0, sizeof(*s));
-	if (r->error != FCGIREC_OK)
+	if (r->error != PH_OK)
 		return r->error;
 	if (!r->active || !r->params_done)
-		return FCGIREC_BAD_SEQUENCE;
+		return PH_FCGI_BAD_SEQUENCE;
 	s->request_id = r->active_id;
 	s->stdin_done = r->stdin_done;
 	s->stdin_total = r->stdin_total;
 	if (r->hdr_len < FCGIREC_HEADER_LEN) {
 		memcpy(s->hdr, r->hdr, r->hdr_len);
 		s->hdr_len = r->hdr_len;
-		return FCGIREC_OK;
+		return PH_OK;
 	}
 	s->in_stdin = r->content == C_STDIN && r->content_left > 0;
 	s->content_left = r->content_left;
 	s->padding_left = r->padding_left;
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
 /* ---- the writer ---- */
 
 /* Put out back to len bytes: a failed write leaves no half record. */
-static enum fcgirec_status
+static enum ph_err
 undo(struct buf *out, size_t len)
 {
 	out->len = len;
 	if (out->data != NULL)
 		out->data[len] = '\0';
-	return FCGIREC_NOMEM;
+	return PH_NOMEM;
 }
 
 static int
@@ -562,7 +544,7 @@ append_record(struct buf *out, unsigned type, uint16_t id, const void *p, size_t
 	return buf_append(out, zeros, padding);
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_record(struct buf *out, unsigned type, uint16_t request_id, const void *data,
     size_t len, int pad)
 {
@@ -576,40 +558,40 @@ fcgirec_write_record(struct buf *out, unsigned type, uint16_t request_id, const 
 		p += n;
 		len -= n;
 	}
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_stdout(struct buf *out, uint16_t request_id, const void *data, size_t len,
     int pad)
 {
 	return fcgirec_write_record(out, FCGIREC_STDOUT, request_id, data, len, pad);
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_stderr(struct buf *out, uint16_t request_id, const void *data, size_t len,
     int pad)
 {
 	return fcgirec_write_record(out, FCGIREC_STDERR, request_id, data, len, pad);
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_empty(struct buf *out, unsigned type, uint16_t request_id)
 {
 	size_t start = out->len;
 
 	if (append_record(out, type, request_id, NULL, 0, 0) == -1)
 		return undo(out, start);
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_stdout_end(struct buf *out, uint16_t request_id)
 {
 	return fcgirec_write_empty(out, FCGIREC_STDOUT, request_id);
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_end_request(struct buf *out, uint16_t request_id, uint32_t app_status,
     enum fcgirec_protocol_status protocol_status)
 {
@@ -622,7 +604,7 @@ fcgirec_write_end_request(struct buf *out, uint16_t request_id, uint32_t app_sta
 	return fcgirec_write_record(out, FCGIREC_END_REQUEST, request_id, body, sizeof(body), 0);
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_begin_request(struct buf *out, uint16_t request_id, unsigned role,
     unsigned flags)
 {
@@ -647,38 +629,38 @@ append_length(struct buf *out, size_t len)
 	return buf_append(out, b, sizeof(b));
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_write_pair(struct buf *out, const char *name, size_t name_len, const char *value,
     size_t value_len)
 {
 	size_t start = out->len;
 
 	if (name_len > 0x7fffffff || value_len > 0x7fffffff)
-		return FCGIREC_BAD_PARAMS;
+		return PH_FCGI_BAD_PARAMS;
 	if (append_length(out, name_len) == -1 || append_length(out, value_len) == -1 ||
 	    buf_append(out, name, name_len) == -1 || buf_append(out, value, value_len) == -1)
 		return undo(out, start);
-	return FCGIREC_OK;
+	return PH_OK;
 }
 
 /* GET_VALUES_RESULT: the asked names with our values, in one record (three
  * short pairs never near 65535 bytes). */
-static enum fcgirec_status
+static enum ph_err
 answer_values(struct buf *out, unsigned asked, const struct fcgirec_values *values)
 {
 	struct buf content = BUF_INIT;
-	enum fcgirec_status st = FCGIREC_OK;
+	enum ph_err st = PH_OK;
 	unsigned v[3] = { values ? values->max_conns : 1, values ? values->max_reqs : 1, 0 };
 	char text[16];
 
-	for (unsigned i = 0; i < 3 && st == FCGIREC_OK; i++) {
+	for (unsigned i = 0; i < 3 && st == PH_OK; i++) {
 		if (!(asked & 1u << i))
 			continue;
 		snprintf(text, sizeof(text), "%u", v[i]);
 		st = fcgirec_write_pair(&content, value_names[i], strlen(value_names[i]), text,
 		    strlen(text));
 	}
-	if (st == FCGIREC_OK)
+	if (st == PH_OK)
 		st = content.len > 0 ?
 		    fcgirec_write_record(out, FCGIREC_GET_VALUES_RESULT, 0, content.data,
 		    content.len, 0) : fcgirec_write_empty(out, FCGIREC_GET_VALUES_RESULT, 0);
@@ -686,7 +668,7 @@ answer_values(struct buf *out, unsigned asked, const struct fcgirec_values *valu
 	return st;
 }
 
-enum fcgirec_status
+enum ph_err
 fcgirec_answer(struct buf *out, const struct fcgirec_event *ev,
     const struct fcgirec_values *values)
 {
@@ -700,6 +682,6 @@ fcgirec_answer(struct buf *out, const struct fcgirec_event *ev,
 	case FCGIREC_EV_MPX_REFUSED:
 		return fcgirec_write_end_request(out, ev->request_id, 0, FCGIREC_CANT_MPX_CONN);
 	default:
-		return FCGIREC_OK;
+		return PH_OK;
 	}
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "pherr.h"
 
 #define FCGIREC_HEADER_LEN	8
 #define FCGIREC_MAX_CONTENT	65535	/* a record's content length is 16 bits */
@@ -57,30 +58,11 @@ enum fcgirec_protocol_status {
 	FCGIREC_UNKNOWN_ROLE = 3
 };
 
-/* The one error convention of the module: every function that can fail
- * returns one of these; fcgirec_strerror names it for a log line. A reader
- * error is final (the same status on every later call): the stream can no
- * longer be trusted to be in step, so the caller closes the connection. */
-enum fcgirec_status {
-	FCGIREC_OK = 0,
-	FCGIREC_BAD_VERSION,	/* a header's version is not 1: not FastCGI */
-	FCGIREC_BAD_RECORD,	/* a body that does not fit its type (BEGIN_REQUEST not
-				 * 8 bytes, GET_VALUES ending inside a pair) */
-	FCGIREC_BAD_TYPE,	/* a record for the active request that a responder is
-				 * never sent (STDOUT, END_REQUEST, an unknown type) */
-	FCGIREC_BAD_SEQUENCE,	/* the active request's records out of order: STDIN before
-				 * the params ended, a stream after its end, a second
-				 * BEGIN_REQUEST with the active id */
-	FCGIREC_BAD_PARAMS,	/* the params stream ended inside a name-value pair; or
-				 * (writer) a length above 2^31 - 1 */
-	FCGIREC_PARAMS_TOO_LARGE,	/* the decoded params would pass params_max */
-	FCGIREC_STDIN_TOO_LARGE,	/* the body would pass stdin_max */
-	FCGIREC_TRUNCATED,	/* the connection ended inside a record (fcgirec_eof) */
-	FCGIREC_NOMEM
-};
-
-/* A static, human-readable text for any status (unknown values included). */
-const char	*fcgirec_strerror(enum fcgirec_status);
+/* Every function that can fail returns an enum ph_err (pherr.h): PH_OK,
+ * one of the PH_FCGI_* (the peer sent garbage), PH_TRUNCATED or PH_NOMEM.
+ * A reader error is final (the same status on every later call): the stream
+ * can no longer be trusted to be in step, so the caller closes the
+ * connection. */
 
 /* One record header, decoded. */
 struct fcgirec_header {
@@ -145,12 +127,12 @@ void		 fcgirec_free(struct fcgirec *);
  * may act on the event (fcgirec_end, fcgirec_params_drop) before going on.
  * Records for a request id that is not active are skipped, as the
  * specification says. */
-enum fcgirec_status	fcgirec_read(struct fcgirec *, const void *data, size_t len,
+enum ph_err	fcgirec_read(struct fcgirec *, const void *data, size_t len,
 			    size_t *used, struct fcgirec_event *ev);
 
-/* The connection reached EOF: FCGIREC_OK between records, FCGIREC_TRUNCATED
+/* The connection reached EOF: PH_OK between records, PH_TRUNCATED
  * inside one (or the reader's final error). */
-enum fcgirec_status	fcgirec_eof(const struct fcgirec *);
+enum ph_err	fcgirec_eof(const struct fcgirec *);
 
 /* The caller ended the active request (it wrote END_REQUEST): its remaining
  * records are skipped, and a next BEGIN_REQUEST (a kept connection) starts a
@@ -202,45 +184,45 @@ struct fcgirec_state {
 };
 
 /* Put a new reader inside request s->request_id, its params complete (none
- * kept), at the position s describes. FCGIREC_BAD_RECORD when s cannot be a
+ * kept), at the position s describes. PH_FCGI_BAD_RECORD when s cannot be a
  * position (a content longer than a record's, a begun header inside a
- * record, STDIN data after its end), FCGIREC_STDIN_TOO_LARGE when its body
+ * record, STDIN data after its end), PH_FCGI_STDIN_TOO_LARGE when its body
  * already passes stdin_max; the reader is then unchanged. */
-enum fcgirec_status	fcgirec_resume(struct fcgirec *, const struct fcgirec_state *);
+enum ph_err	fcgirec_resume(struct fcgirec *, const struct fcgirec_state *);
 /* The position of a reader whose request is active and past its params.
  * Inside a record that is not STDIN data (a GET_VALUES, a second
  * BEGIN_REQUEST: a few bytes a web server never splits in practice) its
  * content is skipped by the reader resumed from s, and that record goes
- * unanswered. FCGIREC_BAD_SEQUENCE when no request is active or its params
+ * unanswered. PH_FCGI_BAD_SEQUENCE when no request is active or its params
  * are not complete; the reader's error when it has one. */
-enum fcgirec_status	fcgirec_save(const struct fcgirec *, struct fcgirec_state *s);
+enum ph_err	fcgirec_save(const struct fcgirec *, struct fcgirec_state *s);
 
 /* ---- writer ---- */
 
 /* Append data[0..len) as records of type for request_id, at most
  * FCGIREC_MAX_CONTENT bytes each, padded to a multiple of 8 when pad is
  * set. len 0 appends nothing: an empty record ends a stream, see below. */
-enum fcgirec_status	fcgirec_write_record(struct buf *, unsigned type, uint16_t request_id,
+enum ph_err	fcgirec_write_record(struct buf *, unsigned type, uint16_t request_id,
 			    const void *data, size_t len, int pad);
 /* The same for FCGIREC_STDOUT and FCGIREC_STDERR. */
-enum fcgirec_status	fcgirec_write_stdout(struct buf *, uint16_t request_id, const void *data,
+enum ph_err	fcgirec_write_stdout(struct buf *, uint16_t request_id, const void *data,
 			    size_t len, int pad);
-enum fcgirec_status	fcgirec_write_stderr(struct buf *, uint16_t request_id, const void *data,
+enum ph_err	fcgirec_write_stderr(struct buf *, uint16_t request_id, const void *data,
 			    size_t len, int pad);
 /* An empty record of type: the end of that stream (STDOUT, STDERR; PARAMS
  * and STDIN for a client). */
-enum fcgirec_status	fcgirec_write_empty(struct buf *, unsigned type, uint16_t request_id);
-enum fcgirec_status	fcgirec_write_stdout_end(struct buf *, uint16_t request_id);
-enum fcgirec_status	fcgirec_write_end_request(struct buf *, uint16_t request_id,
+enum ph_err	fcgirec_write_empty(struct buf *, unsigned type, uint16_t request_id);
+enum ph_err	fcgirec_write_stdout_end(struct buf *, uint16_t request_id);
+enum ph_err	fcgirec_write_end_request(struct buf *, uint16_t request_id,
 			    uint32_t app_status, enum fcgirec_protocol_status);
 /* A BEGIN_REQUEST (what a web server sends: tests, and a client of our own). */
-enum fcgirec_status	fcgirec_write_begin_request(struct buf *, uint16_t request_id,
+enum ph_err	fcgirec_write_begin_request(struct buf *, uint16_t request_id,
 			    unsigned role, unsigned flags);
 /* Append one name-value pair in the params encoding (lengths below 128 in
  * one byte, others in four), without a record header: PARAMS content is a
- * stream of these, cut into records anywhere. FCGIREC_BAD_PARAMS when a
+ * stream of these, cut into records anywhere. PH_FCGI_BAD_PARAMS when a
  * length passes 2^31 - 1. */
-enum fcgirec_status	fcgirec_write_pair(struct buf *, const char *name, size_t name_len,
+enum ph_err	fcgirec_write_pair(struct buf *, const char *name, size_t name_len,
 			    const char *value, size_t value_len);
 
 /* What the responder announces to GET_VALUES. Never multiplexing. */
@@ -252,7 +234,7 @@ struct fcgirec_values {
 /* Append the answer a management event or refusal calls for: a
  * GET_VALUES_RESULT with the asked values, an UNKNOWN_TYPE record, or an
  * END_REQUEST with FCGIREC_CANT_MPX_CONN. Appends nothing for other events. */
-enum fcgirec_status	fcgirec_answer(struct buf *, const struct fcgirec_event *,
+enum ph_err	fcgirec_answer(struct buf *, const struct fcgirec_event *,
 			    const struct fcgirec_values *);
 
 #endif

@@ -36,7 +36,7 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 {
 	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 	int more = 0;
 
 	waiter_drain_begin(app->notifier, w, out);
@@ -57,7 +57,7 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 		store_release(app->store, db);
 	}
 	waiter_drain_end(app->notifier, w);
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return out->len > 0 ? 200 : DB_DOWN;
 	switch (ds) {
 	case DRAIN_GONE:
@@ -158,11 +158,11 @@ lp_finish(struct hold *hd, struct lp *lp, int status, struct buf *resp)
  * database is away the poll is held and tried again (lp_begin), never by a
  * worker waiting in a loop: an error status would close the client's
  * connection, and a worker held through an outage is one the negotiates,
- * sends and DELETEs do not get. STORE_ERROR or STORE_BUSY: try again. */
-static enum store_status
+ * sends and DELETEs do not get. PH_DB or PH_BUSY: try again. */
+static enum ph_err
 begin_once(struct app *app, const char *token, struct poll_info *pi)
 {
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 	PGconn *db = store_acquire(app->store);
 
 	if (db != NULL) {
@@ -172,14 +172,14 @@ begin_once(struct app *app, const char *token, struct poll_info *pi)
 	return st;
 }
 
-/* The poll has begun (st: STORE_OK or STORE_NOT_FOUND): the status to answer
+/* The poll has begun (st: PH_OK or PH_NOT_FOUND): the status to answer
  * at once, with *text (404, 400; 200: a first poll, answered empty), or 0:
  * hold it. */
 static int
-begun(struct app *app, struct lp *lp, enum store_status st, const char **text)
+begun(struct app *app, struct lp *lp, enum ph_err st, const char **text)
 {
-	lp->begun = st == STORE_OK;
-	if (st != STORE_OK) {
+	lp->begun = st == PH_OK;
+	if (st != PH_OK) {
 		*text = "No Connection with that ID";
 		return 404;
 	}
@@ -206,14 +206,14 @@ static int
 lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum hold_next *next)
 {
 	struct app *app = hold_app(hd);
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 	const char *text;
 	long long t;
 	int status;
 
 	if (why & HOLD_TIMER)	/* at HOLD_START its worker has just tried */
 		st = begin_once(app, lp->token, &lp->pi);
-	if (st == STORE_OK || st == STORE_NOT_FOUND) {
+	if (st == PH_OK || st == PH_NOT_FOUND) {
 		if ((status = begun(app, lp, st, &text)) == 0) {
 			lp_register(app, hd, lp);
 			lp->drain_first = 1;
@@ -369,7 +369,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	struct lp *lp = calloc(1, sizeof(*lp));
 	struct hold *hd = NULL;
 	struct http_held conn;
-	enum store_status st;
+	enum ph_err st;
 	const char *type, *body, *text;
 	size_t len;
 	int status;
@@ -381,8 +381,8 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
 	lp->deadline_ms = hold_now_ms() + 1000LL * app->cfg.poll_timeout;
 	st = begin_once(app, token, &lp->pi);
-	if (st == STORE_OK || st == STORE_NOT_FOUND) {
-		if (st == STORE_OK)
+	if (st == PH_OK || st == PH_NOT_FOUND) {
+		if (st == PH_OK)
 			snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
 		if ((status = begun(app, lp, st, &text)) == 200) {
 			http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);

@@ -446,7 +446,7 @@ hand_over(struct loop *l, struct hold *h, int answer)
 	}
 	if (h->conn.fd < 0)
 		why = "client gone";
-	else if (h->rd == NULL || fcgirec_save(h->rd, &item.rd) != FCGIREC_OK)
+	else if (h->rd == NULL || fcgirec_save(h->rd, &item.rd) != PH_OK)
 		why = "its FastCGI records out of step";
 	else if (handoff_park_item(l->app->handoff, &item) == 0) {
 		h->parked = 1;
@@ -530,14 +530,14 @@ read_records(struct loop *l, struct hold *h, const char *p, size_t n)
 	const struct fcgirec_values values = { (unsigned)l->app->cfg.threads,
 	    (unsigned)l->app->cfg.threads };
 	struct fcgirec_event ev;
-	enum fcgirec_status st;
+	enum ph_err st;
 	unsigned what = 0;
 	size_t used;
 
 	while (n > 0) {
-		if ((st = fcgirec_read(h->rd, p, n, &used, &ev)) != FCGIREC_OK) {
+		if ((st = fcgirec_read(h->rd, p, n, &used, &ev)) != PH_OK) {
 			log_warn("loop: a held %s's FastCGI connection is closed: %s%s", h->kind->name,
-			    fcgirec_strerror(st), st == FCGIREC_STDIN_TOO_LARGE ?
+			    ph_strerror(st), st == PH_FCGI_STDIN_TOO_LARGE ?
 			    " (a held request's body is read and discarded up to 65536 bytes)" : "");
 			return what | RD_BROKEN;
 		}
@@ -558,7 +558,7 @@ read_records(struct loop *l, struct hold *h, const char *p, size_t n)
 				    h->kind->name);
 				return what | RD_BROKEN;
 			}
-			if (fcgirec_answer(&h->out, &ev, &values) != FCGIREC_OK) {
+			if (fcgirec_answer(&h->out, &ev, &values) != PH_OK) {
 				log_error("loop: out of memory; a client's connection is cut");
 				return what | RD_BROKEN;
 			}
@@ -633,10 +633,10 @@ queue_output(struct hold *h, const struct buf *data, int end)
 {
 	uint16_t id = (uint16_t)h->conn.request_id;
 
-	if (data->len > 0 && fcgirec_write_stdout(&h->out, id, data->data, data->len, 0) != FCGIREC_OK)
+	if (data->len > 0 && fcgirec_write_stdout(&h->out, id, data->data, data->len, 0) != PH_OK)
 		return -1;
-	if (end && (fcgirec_write_stdout_end(&h->out, id) != FCGIREC_OK ||
-	    fcgirec_write_end_request(&h->out, id, 0, FCGIREC_REQUEST_COMPLETE) != FCGIREC_OK))
+	if (end && (fcgirec_write_stdout_end(&h->out, id) != PH_OK ||
+	    fcgirec_write_end_request(&h->out, id, 0, FCGIREC_REQUEST_COMPLETE) != PH_OK))
 		return -1;
 	return 0;
 }
@@ -722,16 +722,16 @@ static int
 take_conn(struct hold *h)
 {
 	struct http_held *c = &h->conn;
-	enum fcgirec_status st = FCGIREC_NOMEM;
+	enum ph_err st = PH_NOMEM;
 	int rc = -1;
 
 	if ((c->carry_len == 0 || buf_append(&h->out, c->carry, c->carry_len) == 0) &&
 	    (h->rd = fcgirec_new(&held_limits)) != NULL &&
-	    (st = fcgirec_resume(h->rd, &c->rd)) == FCGIREC_OK)
+	    (st = fcgirec_resume(h->rd, &c->rd)) == PH_OK)
 		rc = 0;
 	else
 		log_warn("loop: a held %s's connection cannot be read: %s", h->kind->name,
-		    fcgirec_strerror(st));
+		    ph_strerror(st));
 	free(c->carry);
 	c->carry = NULL;
 	c->carry_len = 0;

@@ -163,7 +163,7 @@ touch_streams(struct app *app, PGconn *db)
 {
 	struct buf ids = BUF_INIT;
 
-	if (notifier_streams(app->notifier, &ids) > 0 && store_touch(db, ids.data) != STORE_OK)
+	if (notifier_streams(app->notifier, &ids) > 0 && store_touch(db, ids.data) != PH_OK)
 		log_warn("could not vouch for this process's streams");
 	buf_free(&ids);
 }
@@ -203,7 +203,7 @@ maintenance(void *arg)
 				last_touch = now;
 			}
 			if (store_maintain(db, app->responder_id, app->cfg.poll_timeout,
-			    app->cfg.disconnect_timeout, app->cfg.max_pending, &mr) == STORE_OK) {
+			    app->cfg.disconnect_timeout, app->cfg.max_pending, &mr) == PH_OK) {
 				if (mr.removed > 0)
 					log_info("reaped %d idle connection(s): disconnected: reaped"
 					    " (no poll for the disconnect timeout): %s%s", mr.removed,
@@ -252,7 +252,7 @@ register_responder(struct app *app)
 	snprintf(app->responder_id, sizeof(app->responder_id), "%s:%ld", host, (long)getpid());
 	if ((db = store_acquire(app->store)) == NULL)
 		return;
-	if (store_responder_seen(db, app->responder_id, &poll, &disc) != STORE_OK)
+	if (store_responder_seen(db, app->responder_id, &poll, &disc) != PH_OK)
 		log_warn("could not register this responder's timeouts");
 	else if (poll != app->cfg.poll_timeout || disc != app->cfg.disconnect_timeout)
 		log_info("reap thresholds in force: poll timeout %d s, disconnect timeout %d s"
@@ -268,7 +268,7 @@ unregister_responder(struct app *app)
 
 	if (db == NULL)
 		return;
-	if (store_responder_leave(db, app->responder_id) != STORE_OK)
+	if (store_responder_leave(db, app->responder_id) != PH_OK)
 		log_warn("could not unregister this responder; its row ages out");
 	store_release(app->store, db);
 }

@@ -190,7 +190,7 @@ negotiate_handle(struct app *app, struct http_request *h)
 	struct negotiate_plan plan;
 	struct buf body = BUF_INIT;
 	PGconn *db;
-	enum store_status st;
+	enum ph_err st;
 
 	if (strcmp(h->method, "POST") != 0) {
 		http_text(h, 405, "Method Not Allowed");
@@ -212,7 +212,7 @@ negotiate_handle(struct app *app, struct http_request *h)
 	}
 	st = store_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
 	store_release(app->store, db);
-	if (st != STORE_OK) {
+	if (st != PH_OK) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}

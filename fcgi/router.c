@@ -26,7 +26,7 @@ static void
 disconnect(struct app *app, struct http_request *h, const char *token)
 {
 	PGconn *db = store_acquire(app->store);
-	enum store_status st;
+	enum ph_err st;
 	int was_open = 0;
 
 	if (db == NULL) {
@@ -37,12 +37,12 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 	    &was_open);
 	store_release(app->store, db);
 	/* A closing connection's disconnect was logged with its Close. */
-	if (st == STORE_OK)
+	if (st == PH_OK)
 		log_msg(was_open ? LOG_INFO : LOG_DEBUG, "connection %s: disconnected: client"
 		    " (DELETE)", h->conn_id);
-	if (st == STORE_OK)
+	if (st == PH_OK)
 		http_text(h, 202, "");
-	else if (st == STORE_NOT_FOUND)
+	else if (st == PH_NOT_FOUND)
 		http_text(h, 404, "No Connection with that ID");
 	else
 		http_text(h, 503, "Service Unavailable");

@@ -43,9 +43,9 @@ sse_frame(struct buf *out, const char *payload, size_t len)
 
 /* Refuse a stream with ASP.NET Core's status and text. */
 static int
-refuse(struct http_request *h, enum store_status st, enum stream_status ss)
+refuse(struct http_request *h, enum ph_err st, enum stream_status ss)
 {
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return http_text(h, 503, "Service Unavailable");
 	switch (ss) {
 	case STREAM_GONE:
@@ -113,7 +113,7 @@ pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf
 {
 	PGconn *db;
 	enum drain_status ds = DRAIN_OK;
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 	int more = 0;
 
 	buf_reset(&ss->records);
@@ -128,7 +128,7 @@ pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf
 	 * Close) goes out first. */
 	if (emit(ss, &ss->records, out) == -1)
 		return LEFT;
-	if (st != STORE_OK)
+	if (st != PH_OK)
 		return DB_DOWN;
 	if (ds == DRAIN_GONE || ds == DRAIN_CLOSED)
 		return ENDED;
@@ -170,9 +170,9 @@ ss_end(struct hold *hd, struct ss *ss, enum outcome oc, const char *why, int par
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
 	if (oc != ENDED && (db = store_acquire(app->store)) != NULL) {
-		enum store_status st = store_connection_delete(db, ss->token, PROTO_CORE);
+		enum ph_err st = store_connection_delete(db, ss->token, PROTO_CORE);
 
-		if (st == STORE_ERROR || st == STORE_BUSY)
+		if (st == PH_DB || st == PH_BUSY)
 			log_warn("connection %s: not removed; the reaper will", ss->pi.connection_id);
 		store_release(app->store, db);
 	}
@@ -368,7 +368,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	struct ss *ss;
 	struct http_held conn;
 	enum stream_status ss_st = STREAM_GONE;
-	enum store_status st = STORE_ERROR;
+	enum ph_err st = PH_DB;
 	PGconn *db;
 
 	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off)) {
@@ -385,9 +385,9 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		st = store_stream_begin(db, token, &ss->pi, &ss_st);
 		store_release(app->store, db);
 	}
-	if (st == STORE_OK)
+	if (st == PH_OK)
 		snprintf(h->conn_id, sizeof(h->conn_id), "%s", ss->pi.connection_id);
-	if (st != STORE_OK || ss_st != STREAM_OK) {
+	if (st != PH_OK || ss_st != STREAM_OK) {
 		refuse(h, st, ss_st);
 		ss_free(ss);
 		return;

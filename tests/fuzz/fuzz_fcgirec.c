@@ -33,7 +33,7 @@ struct transcript {
 	struct buf		events;
 	struct buf		body;
 	struct buf		answers;
-	enum fcgirec_status	status;
+	enum ph_err	status;
 	int			requests;
 	struct fcgirec_event	first;		/* its EV_BEGIN */
 	int			first_params;	/* its params came */
@@ -83,7 +83,7 @@ record_params(struct fcgirec *r, struct transcript *t)
 		put(&t->events, p.value, p.value_len);
 		if (t->requests == 1)
 			REQUIRE(fcgirec_write_pair(&t->first_pairs, p.name, p.name_len, p.value,
-			    p.value_len) == FCGIREC_OK);
+			    p.value_len) == PH_OK);
 		/* A name holding a NUL is not found by its C string: skip those. */
 		if (memchr(p.name, '\0', p.name_len) != NULL)
 			continue;
@@ -155,7 +155,7 @@ on_event(struct fcgirec *r, const struct fcgirec_event *ev, const struct setup *
 	default:
 		REQUIRE(!"unknown event");
 	}
-	REQUIRE(fcgirec_answer(&t->answers, ev, &values) == FCGIREC_OK);
+	REQUIRE(fcgirec_answer(&t->answers, ev, &values) == PH_OK);
 }
 
 /* Read s[0..n) in pieces (whole when pieces is 0), each in a buffer of its
@@ -170,7 +170,7 @@ read_stream(const uint8_t *s, size_t n, const struct setup *su, int pieces,
 
 	REQUIRE(r != NULL);
 	memset(t, 0, sizeof(*t));
-	for (unsigned k = 0; from < n && t->status == FCGIREC_OK; k++) {
+	for (unsigned k = 0; from < n && t->status == PH_OK; k++) {
 		size_t len = pieces ? su->sizes[k % 4] + 1u : n, off = 0, used;
 		struct fcgirec_event ev;
 		char *piece;
@@ -178,10 +178,10 @@ read_stream(const uint8_t *s, size_t n, const struct setup *su, int pieces,
 		len = len < n - from ? len : n - from;
 		REQUIRE((piece = malloc(len)) != NULL);
 		memcpy(piece, s + from, len);
-		while (off < len && t->status == FCGIREC_OK) {
+		while (off < len && t->status == PH_OK) {
 			t->status = fcgirec_read(r, piece + off, len - off, &used, &ev);
 			REQUIRE(used <= len - off);
-			if (t->status != FCGIREC_OK) {
+			if (t->status != PH_OK) {
 				REQUIRE(ev.type == FCGIREC_EV_NONE);
 				break;
 			}
@@ -195,7 +195,7 @@ read_stream(const uint8_t *s, size_t n, const struct setup *su, int pieces,
 		free(piece);
 		from += len;
 	}
-	if (t->status == FCGIREC_OK)
+	if (t->status == PH_OK)
 		t->status = fcgirec_eof(r);
 	else
 		REQUIRE(fcgirec_eof(r) == t->status);
@@ -243,10 +243,10 @@ write_cut(struct buf *out, unsigned type, uint16_t id, const struct buf *data,
 
 		n = n < data->len - i ? n : data->len - i;
 		REQUIRE(fcgirec_write_record(out, type, id, data->data + i, n, su->flags & 4) ==
-		    FCGIREC_OK);
+		    PH_OK);
 		i += n;
 	}
-	REQUIRE(fcgirec_write_empty(out, type, id) == FCGIREC_OK);
+	REQUIRE(fcgirec_write_empty(out, type, id) == PH_OK);
 }
 
 /* The first request again, through the writer and the reader. */
@@ -258,11 +258,11 @@ round_trip(const struct transcript *a, const struct setup *su)
 	struct transcript t;
 
 	REQUIRE(fcgirec_write_begin_request(&s, b->request_id, b->role,
-	    b->keep_conn ? FCGIREC_KEEP_CONN : 0) == FCGIREC_OK);
+	    b->keep_conn ? FCGIREC_KEEP_CONN : 0) == PH_OK);
 	write_cut(&s, FCGIREC_PARAMS, b->request_id, &a->first_pairs, su);
 	write_cut(&s, FCGIREC_STDIN, b->request_id, &a->first_body, su);
 	read_stream((const uint8_t *)s.data, s.len, su, 1, &t);
-	REQUIRE(t.status == FCGIREC_OK);
+	REQUIRE(t.status == PH_OK);
 	REQUIRE(t.requests == 1 && t.first_params);
 	REQUIRE(t.first.request_id == b->request_id && t.first.role == b->role &&
 	    t.first.keep_conn == b->keep_conn);
@@ -287,10 +287,10 @@ check_writer(const uint8_t *s, size_t n, const struct setup *su)
 			put(&in, s, n);
 	else
 		put(&in, s, n);
-	REQUIRE(fcgirec_write_stdout(&out, 1, in.data, in.len, pad) == FCGIREC_OK);
-	REQUIRE(fcgirec_write_stdout_end(&out, 1) == FCGIREC_OK);
+	REQUIRE(fcgirec_write_stdout(&out, 1, in.data, in.len, pad) == PH_OK);
+	REQUIRE(fcgirec_write_stdout_end(&out, 1) == PH_OK);
 	REQUIRE(fcgirec_write_end_request(&out, 1, app, FCGIREC_REQUEST_COMPLETE) ==
-	    FCGIREC_OK);
+	    PH_OK);
 	walk(&out, FCGIREC_STDOUT, pad, &content);
 	REQUIRE(same_buf(&content, &in));
 	walk(&out, FCGIREC_END_REQUEST, pad, &end);

@@ -29,7 +29,7 @@ struct result {
 	struct buf		events;
 	struct buf		answers;
 	size_t			body;
-	enum fcgirec_status	status;
+	enum ph_err	status;
 };
 
 static void
@@ -66,15 +66,15 @@ run(const struct fcgirec_state *st, const uint8_t *s, size_t n, const uint8_t *s
 
 	REQUIRE(r != NULL);
 	memset(res, 0, sizeof(*res));
-	REQUIRE(fcgirec_resume(r, st) == FCGIREC_OK);
-	while (off < n && res->status == FCGIREC_OK) {
+	REQUIRE(fcgirec_resume(r, st) == PH_OK);
+	while (off < n && res->status == PH_OK) {
 		size_t piece = whole ? n - off : (size_t)sizes[k++ % 2] + 1, used;
 		struct fcgirec_event ev;
 
 		if (piece > n - off)
 			piece = n - off;
 		res->status = fcgirec_read(r, s + off, piece, &used, &ev);
-		if (res->status != FCGIREC_OK)
+		if (res->status != PH_OK)
 			break;
 		REQUIRE(used <= piece);
 		/* Whole reads: the reader stops only at an event. */
@@ -90,19 +90,19 @@ run(const struct fcgirec_state *st, const uint8_t *s, size_t n, const uint8_t *s
 			continue;
 		put(&res->events, &ev.type, sizeof(ev.type));
 		put(&res->events, &ev.request_id, sizeof(ev.request_id));
-		REQUIRE(fcgirec_answer(&res->answers, &ev, &values) == FCGIREC_OK);
+		REQUIRE(fcgirec_answer(&res->answers, &ev, &values) == PH_OK);
 		if (handoff) {
 			struct fcgirec_state saved;
 			struct fcgirec *next = fcgirec_new(&lim);
 
 			REQUIRE(next != NULL);
-			REQUIRE(fcgirec_save(r, &saved) == FCGIREC_OK);
-			REQUIRE(fcgirec_resume(next, &saved) == FCGIREC_OK);
+			REQUIRE(fcgirec_save(r, &saved) == PH_OK);
+			REQUIRE(fcgirec_resume(next, &saved) == PH_OK);
 			fcgirec_free(r);
 			r = next;
 		}
 	}
-	if (res->status == FCGIREC_OK)
+	if (res->status == PH_OK)
 		res->status = fcgirec_eof(r);
 	check_records(&res->answers);
 	fcgirec_free(r);
@@ -147,7 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	probe = fcgirec_new(&(struct fcgirec_limits){ 0, BODY_MAX });
 	REQUIRE(probe != NULL);
-	if (fcgirec_resume(probe, &st) != FCGIREC_OK) {
+	if (fcgirec_resume(probe, &st) != PH_OK) {
 		REQUIRE(!fcgirec_busy(probe));
 		fcgirec_free(probe);
 		return 0;

@@ -11,7 +11,7 @@
 struct transcript {
 	struct buf		text;
 	struct buf		body;
-	enum fcgirec_status	status;
+	enum ph_err	status;
 	struct buf		answers;	/* fcgirec_answer's output */
 	int			broken;		/* a promise of fcgirec_read was not kept */
 };
@@ -98,26 +98,26 @@ run_cuts(const char *s, size_t n, const size_t *cuts, size_t ncuts,
 	size_t from = 0;
 
 	memset(t, 0, sizeof(*t));
-	t->status = FCGIREC_OK;
-	for (size_t c = 0; c <= ncuts && t->status == FCGIREC_OK; c++) {
+	t->status = PH_OK;
+	for (size_t c = 0; c <= ncuts && t->status == PH_OK; c++) {
 		size_t to = c < ncuts ? cuts[c] : n, off = 0, used;
 
 		buf_append(&in, s + from, to - from);
 		from = to;
-		while (off < in.len && t->status == FCGIREC_OK) {
+		while (off < in.len && t->status == PH_OK) {
 			t->status = fcgirec_read(r, in.data + off, in.len - off, &used, &ev);
 			t->broken |= used > in.len - off;
 			off += used;
-			if (t->status == FCGIREC_OK)
+			if (t->status == PH_OK)
 				on_event(r, &ev, t);
 			t->broken |= fcgirec_held(r) > (lim && lim->params_max ? lim->params_max :
 			    FCGIREC_PARAMS_MAX_DEFAULT);
 		}
 		/* The reader used every byte: nothing is left for the next read. */
-		t->broken |= t->status == FCGIREC_OK && off != in.len;
+		t->broken |= t->status == PH_OK && off != in.len;
 		buf_reset(&in);
 	}
-	if (t->status == FCGIREC_OK)
+	if (t->status == PH_OK)
 		t->status = fcgirec_eof(r);
 	buf_free(&in);
 	fcgirec_free(r);
@@ -188,24 +188,24 @@ static const char lighttpd_request[] =
 	"\x01\x05\x00\x01\x00\x05\x03\x00" "hello" "\0\0\0"
 	"\x01\x05\x00\x01\x00\x00\x00\x00";
 
-/* Read s[*off..n) up to an event of type: FCGIREC_OK when it came, the
- * reader's error, or FCGIREC_TRUNCATED when the input ran out first. */
-static enum fcgirec_status
+/* Read s[*off..n) up to an event of type: PH_OK when it came, the
+ * reader's error, or PH_TRUNCATED when the input ran out first. */
+static enum ph_err
 read_until(struct fcgirec *r, const char *s, size_t n, size_t *off,
     enum fcgirec_event_type type)
 {
 	struct fcgirec_event ev;
-	enum fcgirec_status st;
+	enum ph_err st;
 	size_t used;
 
 	while (*off < n) {
-		if ((st = fcgirec_read(r, s + *off, n - *off, &used, &ev)) != FCGIREC_OK)
+		if ((st = fcgirec_read(r, s + *off, n - *off, &used, &ev)) != PH_OK)
 			return st;
 		*off += used;
 		if (ev.type == type)
-			return FCGIREC_OK;
+			return PH_OK;
 	}
-	return FCGIREC_TRUNCATED;
+	return PH_TRUNCATED;
 }
 
 static void
@@ -217,7 +217,7 @@ test_hand_written(void)
 	size_t n = sizeof(lighttpd_request) - 1, off = 0, len;
 
 	check_every_cut(s, n, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_STREQ(t.text.data,
 	    "[body 0] begin 1 role 1 keep 1\n"
 	    "[body 0] params\nREQUEST_METHOD=GET\n"
@@ -229,7 +229,7 @@ test_hand_written(void)
 	transcript_free(&t);
 
 	/* Lookups, and the params released on demand. */
-	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_PARAMS), FCGIREC_OK);
+	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_PARAMS), PH_OK);
 	CHECK(fcgirec_busy(r));
 	CHECK_STREQ(fcgirec_param(r, "QUERY", &len), "ab");
 	CHECK_INTEQ(len, 2);
@@ -247,14 +247,14 @@ test_hand_written(void)
 	/* Dropped before they come: checked all the same, none kept. */
 	r = fcgirec_new(NULL);
 	off = 0;
-	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_BEGIN), FCGIREC_OK);
-	CHECK_INTEQ(read_until(r, s, 50, &off, FCGIREC_EV_PARAMS), FCGIREC_TRUNCATED);
+	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_BEGIN), PH_OK);
+	CHECK_INTEQ(read_until(r, s, 50, &off, FCGIREC_EV_PARAMS), PH_TRUNCATED);
 	CHECK(fcgirec_held(r) > 0);
 	fcgirec_params_drop(r);
-	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_PARAMS), FCGIREC_OK);
+	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_PARAMS), PH_OK);
 	CHECK_INTEQ(fcgirec_held(r), 0);
 	CHECK(fcgirec_param(r, "REQUEST_METHOD", NULL) == NULL);
-	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_STDIN_END), FCGIREC_OK);
+	CHECK_INTEQ(read_until(r, s, n, &off, FCGIREC_EV_STDIN_END), PH_OK);
 	CHECK_INTEQ(off, n);
 	fcgirec_free(r);
 }
@@ -265,16 +265,16 @@ static void
 build_request(struct buf *out, uint16_t id, unsigned flags, const struct buf *pairs,
     size_t step, const char *body, size_t bodylen, int pad)
 {
-	int ok = fcgirec_write_begin_request(out, id, FCGIREC_RESPONDER, flags) == FCGIREC_OK;
+	int ok = fcgirec_write_begin_request(out, id, FCGIREC_RESPONDER, flags) == PH_OK;
 
 	for (size_t i = 0; i < pairs->len; i += step) {
 		size_t n = pairs->len - i < step ? pairs->len - i : step;
 		ok &= fcgirec_write_record(out, FCGIREC_PARAMS, id, pairs->data + i, n, pad) ==
-		    FCGIREC_OK;
+		    PH_OK;
 	}
-	ok &= fcgirec_write_empty(out, FCGIREC_PARAMS, id) == FCGIREC_OK;
-	ok &= fcgirec_write_record(out, FCGIREC_STDIN, id, body, bodylen, pad) == FCGIREC_OK;
-	ok &= fcgirec_write_empty(out, FCGIREC_STDIN, id) == FCGIREC_OK;
+	ok &= fcgirec_write_empty(out, FCGIREC_PARAMS, id) == PH_OK;
+	ok &= fcgirec_write_record(out, FCGIREC_STDIN, id, body, bodylen, pad) == PH_OK;
+	ok &= fcgirec_write_empty(out, FCGIREC_STDIN, id) == PH_OK;
 	CHECK(ok);
 }
 
@@ -315,22 +315,22 @@ test_long_lengths(void)
 	memset(value, 'x', sizeof(value));
 	value[500] = '\0';	/* a NUL inside a value: the length tells */
 	CHECK_INTEQ(fcgirec_write_pair(&pairs, name, sizeof(name), value, sizeof(value)),
-	    FCGIREC_OK);
+	    PH_OK);
 	/* Four-byte name length (300 = 0x12c), four-byte value length (1000 = 0x3e8). */
 	CHECK_MEMEQ(pairs.data, (size_t)8, "\x80\x00\x01\x2c\x80\x00\x03\xe8", (size_t)8);
-	CHECK_INTEQ(fcgirec_write_pair(&pairs, LIT("E"), "", 0), FCGIREC_OK);
-	CHECK_INTEQ(fcgirec_write_pair(&pairs, "", 0, LIT("no name")), FCGIREC_OK);
-	CHECK_INTEQ(fcgirec_write_pair(&pairs, LIT("k127"), value, 127), FCGIREC_OK);
-	CHECK_INTEQ(fcgirec_write_pair(&pairs, LIT("k128"), value, 128), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_write_pair(&pairs, LIT("E"), "", 0), PH_OK);
+	CHECK_INTEQ(fcgirec_write_pair(&pairs, "", 0, LIT("no name")), PH_OK);
+	CHECK_INTEQ(fcgirec_write_pair(&pairs, LIT("k127"), value, 127), PH_OK);
+	CHECK_INTEQ(fcgirec_write_pair(&pairs, LIT("k128"), value, 128), PH_OK);
 	build_request(&s, 7, 0, &pairs, 100, LIT("body"), 1);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_CONTAINS(t.text.data, "begin 7 role 1 keep 0\n");
 	CHECK_MEMEQ(t.body.data, t.body.len, "body", (size_t)4);
 	transcript_free(&t);
 
 	r = fcgirec_new(NULL);
-	CHECK_INTEQ(read_until(r, s.data, s.len, &off, FCGIREC_EV_PARAMS), FCGIREC_OK);
+	CHECK_INTEQ(read_until(r, s.data, s.len, &off, FCGIREC_EV_PARAMS), PH_OK);
 	CHECK(fcgirec_param(r, "NNN", NULL) == NULL);
 	check_first_pairs(r, name, sizeof(name), value, sizeof(value));
 	CHECK_STREQ(fcgirec_param(r, "E", &len), "");
@@ -350,7 +350,7 @@ test_abort(void)
 
 	fcgirec_write_pair(&pairs, LIT("REQUEST_METHOD"), LIT("GET"));
 	CHECK_INTEQ(fcgirec_write_begin_request(&s, 1, FCGIREC_RESPONDER, FCGIREC_KEEP_CONN),
-	    FCGIREC_OK);
+	    PH_OK);
 	fcgirec_write_record(&s, FCGIREC_PARAMS, 1, pairs.data, pairs.len, 0);
 	fcgirec_write_empty(&s, FCGIREC_PARAMS, 1);
 	/* Another request's abort is not ours; ours ends the request. */
@@ -361,7 +361,7 @@ test_abort(void)
 	/* The kept connection's next request. */
 	build_request(&s, 1, 0, &pairs, 100, "", 0, 0);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_STREQ(t.text.data,
 	    "[body 0] begin 1 role 1 keep 1\n"
 	    "[body 0] params\nREQUEST_METHOD=GET\n"
@@ -377,7 +377,7 @@ test_abort(void)
 	fcgirec_write_begin_request(&s, 3, FCGIREC_RESPONDER, 0);
 	buf_append(&s, LIT("\x01\x02\x00\x03\x00\x00\x05\x00" "\0\0\0\0\0"));
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_STREQ(t.text.data, "[body 0] begin 3 role 1 keep 0\n[body 0] abort 3\n");
 	transcript_free(&t);
 	buf_free(&s);
@@ -418,7 +418,7 @@ test_get_values(void)
 	fcgirec_write_pair(&pairs, LIT("FCGI_MAX"), "", 0);
 	fcgirec_write_record(&s, FCGIREC_GET_VALUES, 0, pairs.data, pairs.len, 1);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_STREQ(t.text.data, "[body 0] get values 5\n");
 	walk(&t.answers, &shape, &content);
 	CHECK_STREQ(shape.data, "10 0 37 0;");
@@ -431,7 +431,7 @@ test_get_values(void)
 	fcgirec_write_empty(&s, FCGIREC_GET_VALUES, 0);
 	fcgirec_write_record(&s, FCGIREC_GET_VALUES, 0, pairs.data, 10, 0);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_BAD_RECORD);
+	CHECK_INTEQ(t.status, PH_FCGI_BAD_RECORD);
 	CHECK_STREQ(t.text.data, "[body 0] get values 0\n");
 	CHECK_MEMEQ(t.answers.data, t.answers.len, "\x01\x0a\x00\x00\x00\x00\x00\x00", (size_t)8);
 	transcript_free(&t);
@@ -444,7 +444,7 @@ test_get_values(void)
 	fcgirec_write_empty(&s, FCGIREC_GET_VALUES_RESULT, 0);
 	fcgirec_write_begin_request(&s, 0, FCGIREC_RESPONDER, 0);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_STREQ(t.text.data,
 	    "[body 0] unknown type 42\n[body 0] unknown type 10\n[body 0] unknown type 1\n");
 	walk(&t.answers, &shape, &content);
@@ -473,7 +473,7 @@ test_multiplexing_refused(void)
 	fcgirec_write_record(&s, FCGIREC_STDIN, 1, LIT("ours"), 0);
 	fcgirec_write_empty(&s, FCGIREC_STDIN, 1);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_STREQ(t.text.data,
 	    "[body 0] begin 1 role 1 keep 1\n"
 	    "[body 0] refused 2\n"
@@ -489,7 +489,7 @@ test_multiplexing_refused(void)
 	fcgirec_write_begin_request(&s, 1, FCGIREC_RESPONDER, 0);
 	fcgirec_write_begin_request(&s, 1, FCGIREC_RESPONDER, 0);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_BAD_SEQUENCE);
+	CHECK_INTEQ(t.status, PH_FCGI_BAD_SEQUENCE);
 	transcript_free(&t);
 	buf_free(&s);
 	buf_free(&pairs);
@@ -511,13 +511,13 @@ test_caps(void)
 	lim.params_max = 2 * (10 + 1 + 100);
 	build_request(&s, 1, 0, &pairs, 50, LIT("x"), 0);
 	check_every_cut(s.data, s.len, &lim, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_CONTAINS(t.text.data, "b=vvv");
 	transcript_free(&t);
 	/* One byte less: refused at the second pair's lengths. */
 	lim.params_max--;
 	check_every_cut(s.data, s.len, &lim, &t);
-	CHECK_INTEQ(t.status, FCGIREC_PARAMS_TOO_LARGE);
+	CHECK_INTEQ(t.status, PH_FCGI_PARAMS_TOO_LARGE);
 	CHECK_STREQ(t.text.data, "[body 0] begin 1 role 1 keep 0\n");
 	transcript_free(&t);
 
@@ -526,10 +526,10 @@ test_caps(void)
 	fcgirec_write_begin_request(&s, 1, FCGIREC_RESPONDER, 0);
 	fcgirec_write_record(&s, FCGIREC_PARAMS, 1, LIT("\x01\xff\xff\xff\xff"), 0);
 	run(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_PARAMS_TOO_LARGE);
+	CHECK_INTEQ(t.status, PH_FCGI_PARAMS_TOO_LARGE);
 	transcript_free(&t);
 	CHECK_INTEQ(fcgirec_write_pair(&pairs, "", 0, value, (size_t)0x80000000u),
-	    FCGIREC_BAD_PARAMS);
+	    PH_FCGI_BAD_PARAMS);
 
 	/* The body cap: at the cap, then one byte over in a later record. */
 	lim.params_max = 0;
@@ -537,7 +537,7 @@ test_caps(void)
 	buf_reset(&s);
 	build_request(&s, 1, 0, &pairs, 50, LIT("12345678"), 0);
 	check_every_cut(s.data, s.len, &lim, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_INTEQ(t.body.len, 8);
 	transcript_free(&t);
 	buf_reset(&s);
@@ -546,7 +546,7 @@ test_caps(void)
 	fcgirec_write_record(&s, FCGIREC_STDIN, 1, LIT("1234"), 0);
 	fcgirec_write_record(&s, FCGIREC_STDIN, 1, LIT("56789"), 0);
 	check_every_cut(s.data, s.len, &lim, &t);
-	CHECK_INTEQ(t.status, FCGIREC_STDIN_TOO_LARGE);
+	CHECK_INTEQ(t.status, PH_FCGI_STDIN_TOO_LARGE);
 	CHECK_MEMEQ(t.body.data, t.body.len, "1234", (size_t)4);
 	transcript_free(&t);
 	buf_free(&s);
@@ -554,11 +554,11 @@ test_caps(void)
 }
 
 /* A stream of hand-made records and the status it ends with. */
-static enum fcgirec_status
+static enum ph_err
 status_of(const char *s, size_t n)
 {
 	struct transcript t;
-	enum fcgirec_status st;
+	enum ph_err st;
 
 	check_every_cut(s, n, NULL, &t);
 	st = t.status;
@@ -576,61 +576,61 @@ test_errors(void)
 	struct fcgirec_event ev;
 	size_t used;
 
-	CHECK_INTEQ(status_of("", 0), FCGIREC_OK);
-	CHECK_INTEQ(status_of(LIT("\x02\x01\x00\x01\x00\x08\x00\x00")), FCGIREC_BAD_VERSION);
+	CHECK_INTEQ(status_of("", 0), PH_OK);
+	CHECK_INTEQ(status_of(LIT("\x02\x01\x00\x01\x00\x08\x00\x00")), PH_FCGI_BAD_VERSION);
 	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x00\x04\x00\x01\x00\x00\x00\x00")),
-	    FCGIREC_BAD_VERSION);
+	    PH_FCGI_BAD_VERSION);
 	/* A BEGIN_REQUEST body of 7 or 9 bytes. */
 	CHECK_INTEQ(status_of(LIT("\x01\x01\x00\x01\x00\x07\x00\x00" "1234567")),
-	    FCGIREC_BAD_RECORD);
+	    PH_FCGI_BAD_RECORD);
 	CHECK_INTEQ(status_of(LIT("\x01\x01\x00\x01\x00\x09\x00\x00" "123456789")),
-	    FCGIREC_BAD_RECORD);
+	    PH_FCGI_BAD_RECORD);
 	/* What a responder sends, sent to it; an unknown type; for another id, skipped. */
-	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x06\x00\x01\x00\x00\x00\x00")), FCGIREC_BAD_TYPE);
-	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x03\x00\x01\x00\x00\x00\x00")), FCGIREC_BAD_TYPE);
-	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x63\x00\x01\x00\x00\x00\x00")), FCGIREC_BAD_TYPE);
-	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x63\x00\x02\x00\x01\x00\x00" "x")), FCGIREC_OK);
-	CHECK_INTEQ(status_of(LIT("\x01\x04\x00\x01\x00\x00\x00\x00")), FCGIREC_OK);
+	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x06\x00\x01\x00\x00\x00\x00")), PH_FCGI_BAD_TYPE);
+	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x03\x00\x01\x00\x00\x00\x00")), PH_FCGI_BAD_TYPE);
+	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x63\x00\x01\x00\x00\x00\x00")), PH_FCGI_BAD_TYPE);
+	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x63\x00\x02\x00\x01\x00\x00" "x")), PH_OK);
+	CHECK_INTEQ(status_of(LIT("\x01\x04\x00\x01\x00\x00\x00\x00")), PH_OK);
 	/* FCGI_DATA is skipped. */
-	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x08\x00\x01\x00\x01\x00\x00" "x")), FCGIREC_OK);
+	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x08\x00\x01\x00\x01\x00\x00" "x")), PH_OK);
 	/* Out of order: STDIN before the params end, PARAMS after, STDIN after its end. */
 	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x05\x00\x01\x00\x01\x00\x00" "x")),
-	    FCGIREC_BAD_SEQUENCE);
-	CHECK_INTEQ(status_of(LIT(BEGIN1 PARAMS1_END PARAMS1_END)), FCGIREC_BAD_SEQUENCE);
+	    PH_FCGI_BAD_SEQUENCE);
+	CHECK_INTEQ(status_of(LIT(BEGIN1 PARAMS1_END PARAMS1_END)), PH_FCGI_BAD_SEQUENCE);
 	CHECK_INTEQ(status_of(LIT(BEGIN1 PARAMS1_END "\x01\x05\x00\x01\x00\x00\x00\x00"
-	    "\x01\x05\x00\x01\x00\x01\x00\x00" "x")), FCGIREC_OK);	/* ended: skipped */
+	    "\x01\x05\x00\x01\x00\x01\x00\x00" "x")), PH_OK);	/* ended: skipped */
 	/* The params end inside a pair: after a length byte, inside a name, inside a
 	 * four-byte length. */
 	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x04\x00\x01\x00\x01\x00\x00" "\x05" PARAMS1_END)),
-	    FCGIREC_BAD_PARAMS);
+	    PH_FCGI_BAD_PARAMS);
 	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x04\x00\x01\x00\x03\x00\x00" "\x05\x00" "a"
-	    PARAMS1_END)), FCGIREC_BAD_PARAMS);
+	    PARAMS1_END)), PH_FCGI_BAD_PARAMS);
 	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x04\x00\x01\x00\x02\x00\x00" "\x80\x00"
-	    PARAMS1_END)), FCGIREC_BAD_PARAMS);
+	    PARAMS1_END)), PH_FCGI_BAD_PARAMS);
 	/* EOF inside a header, a body, padding. */
-	CHECK_INTEQ(status_of(LIT("\x01\x01\x00")), FCGIREC_TRUNCATED);
+	CHECK_INTEQ(status_of(LIT("\x01\x01\x00")), PH_TRUNCATED);
 	CHECK_INTEQ(status_of(LIT("\x01\x01\x00\x01\x00\x08\x00\x00" "\x00\x01")),
-	    FCGIREC_TRUNCATED);
+	    PH_TRUNCATED);
 	CHECK_INTEQ(status_of(LIT(BEGIN1 "\x01\x02\x00\x01\x00\x00\x04\x00" "\0\0")),
-	    FCGIREC_TRUNCATED);
+	    PH_TRUNCATED);
 
 	/* An error is final, and says so again. */
 	CHECK_INTEQ(fcgirec_read(r, LIT("\x00\x01\x00\x01\x00\x08\x00\x00"), &used, &ev),
-	    FCGIREC_BAD_VERSION);
+	    PH_FCGI_BAD_VERSION);
 	CHECK_INTEQ(ev.type, FCGIREC_EV_NONE);
-	CHECK_INTEQ(fcgirec_read(r, LIT(BEGIN1), &used, &ev), FCGIREC_BAD_VERSION);
+	CHECK_INTEQ(fcgirec_read(r, LIT(BEGIN1), &used, &ev), PH_FCGI_BAD_VERSION);
 	CHECK_INTEQ(used, 0);
-	CHECK_INTEQ(fcgirec_eof(r), FCGIREC_BAD_VERSION);
+	CHECK_INTEQ(fcgirec_eof(r), PH_FCGI_BAD_VERSION);
 	fcgirec_free(r);
 	fcgirec_free(NULL);
 
-	for (int st = FCGIREC_OK; st <= FCGIREC_NOMEM; st++) {
-		CHECK(fcgirec_strerror((enum fcgirec_status)st)[0] != '\0');
-		for (int other = FCGIREC_OK; other < st; other++)
-			CHECK(strcmp(fcgirec_strerror((enum fcgirec_status)st),
-			    fcgirec_strerror((enum fcgirec_status)other)) != 0);
+	for (int st = PH_OK; st <= PH_NOMEM; st++) {
+		CHECK(ph_strerror((enum ph_err)st)[0] != '\0');
+		for (int other = PH_OK; other < st; other++)
+			CHECK(strcmp(ph_strerror((enum ph_err)st),
+			    ph_strerror((enum ph_err)other)) != 0);
 	}
-	CHECK_STREQ(fcgirec_strerror((enum fcgirec_status)99), "unknown FastCGI codec status");
+	CHECK_STREQ(ph_strerror((enum ph_err)99), "unknown error");
 }
 
 /* The caller ends a request inside a STDIN record: the rest is skipped. */
@@ -646,25 +646,25 @@ test_end_mid_record(void)
 	fcgirec_write_empty(&s, FCGIREC_PARAMS, 1);
 	fcgirec_write_record(&s, FCGIREC_STDIN, 1, LIT("0123456789"), 0);
 	fcgirec_write_begin_request(&s, 1, FCGIREC_RESPONDER, 0);
-	CHECK_INTEQ(fcgirec_read(r, s.data, s.len, &used, &ev), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_read(r, s.data, s.len, &used, &ev), PH_OK);
 	CHECK_INTEQ(ev.type, FCGIREC_EV_BEGIN);
 	CHECK_INTEQ(used, 16);
-	CHECK_INTEQ(fcgirec_read(r, s.data + 16, 8, &used, &ev), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_read(r, s.data + 16, 8, &used, &ev), PH_OK);
 	CHECK_INTEQ(ev.type, FCGIREC_EV_PARAMS);
 	/* Three bytes of the body, then the request ends. */
-	CHECK_INTEQ(fcgirec_read(r, s.data + 24, 11, &used, &ev), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_read(r, s.data + 24, 11, &used, &ev), PH_OK);
 	CHECK_INTEQ(ev.type, FCGIREC_EV_STDIN);
 	CHECK_MEMEQ(ev.data, ev.len, "012", (size_t)3);
 	CHECK_INTEQ(used, 11);
 	fcgirec_end(r);
 	CHECK(!fcgirec_busy(r));
-	CHECK_INTEQ(fcgirec_eof(r), FCGIREC_TRUNCATED);
-	CHECK_INTEQ(fcgirec_read(r, s.data + 35, s.len - 35, &used, &ev), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_eof(r), PH_TRUNCATED);
+	CHECK_INTEQ(fcgirec_read(r, s.data + 35, s.len - 35, &used, &ev), PH_OK);
 	CHECK_INTEQ(ev.type, FCGIREC_EV_BEGIN);
 	CHECK_INTEQ(ev.keep_conn, 0);
 	CHECK_INTEQ(used, s.len - 35);
 	CHECK(fcgirec_busy(r));
-	CHECK_INTEQ(fcgirec_eof(r), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_eof(r), PH_OK);
 	fcgirec_free(r);
 	buf_free(&s);
 }
@@ -681,13 +681,13 @@ test_event_fields(void)
 	size_t used;
 
 	fcgirec_write_begin_request(&s, 3, FCGIREC_RESPONDER, 0);
-	CHECK_INTEQ(fcgirec_read(r, s.data, s.len, &used, &ev), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_read(r, s.data, s.len, &used, &ev), PH_OK);
 	CHECK_INTEQ(ev.request_id, 3);
 	buf_reset(&s);
 	fcgirec_write_record(&s, FCGIREC_PARAMS, 3, LIT("\x01\x01" "ab"), 0);
 	fcgirec_write_record(&s, FCGIREC_DATA, 3, LIT("skipped"), 1);
 	fcgirec_write_record(&s, 0, 0, LIT("type 0"), 0);
-	CHECK_INTEQ(fcgirec_read(r, s.data, s.len, &used, &ev), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_read(r, s.data, s.len, &used, &ev), PH_OK);
 	CHECK_INTEQ(used, s.len - 6);	/* the event comes with the header */
 	CHECK_INTEQ(ev.type, FCGIREC_EV_UNKNOWN_TYPE);
 	CHECK_INTEQ(ev.request_id, 0);
@@ -706,13 +706,13 @@ test_writer(void)
 
 	for (size_t i = 0; i < n; i++)
 		big[i] = (char)(i * 7);
-	CHECK_INTEQ(fcgirec_write_stdout(&out, 1, big, n, 0), FCGIREC_OK);
-	CHECK_INTEQ(fcgirec_write_stdout(&out, 1, big, 0, 1), FCGIREC_OK);	/* nothing */
-	CHECK_INTEQ(fcgirec_write_stdout(&out, 1, big, 13, 1), FCGIREC_OK);
-	CHECK_INTEQ(fcgirec_write_stderr(&out, 1, LIT("oops"), 0), FCGIREC_OK);
-	CHECK_INTEQ(fcgirec_write_stdout_end(&out, 1), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_write_stdout(&out, 1, big, n, 0), PH_OK);
+	CHECK_INTEQ(fcgirec_write_stdout(&out, 1, big, 0, 1), PH_OK);	/* nothing */
+	CHECK_INTEQ(fcgirec_write_stdout(&out, 1, big, 13, 1), PH_OK);
+	CHECK_INTEQ(fcgirec_write_stderr(&out, 1, LIT("oops"), 0), PH_OK);
+	CHECK_INTEQ(fcgirec_write_stdout_end(&out, 1), PH_OK);
 	CHECK_INTEQ(fcgirec_write_end_request(&out, 1, 0x01020304, FCGIREC_UNKNOWN_ROLE),
-	    FCGIREC_OK);
+	    PH_OK);
 	walk(&out, &shape, &content);
 	CHECK_STREQ(shape.data, "6 1 65535 0;6 1 65535 0;6 1 18930 0;6 1 13 3;7 1 4 0;6 1 0 0;"
 	    "3 1 8 0;");
@@ -722,7 +722,7 @@ test_writer(void)
 	    (size_t)8);
 	/* A padded record ends on a multiple of 8 bytes; the padding is zeros. */
 	buf_reset(&out);
-	CHECK_INTEQ(fcgirec_write_stdout(&out, 0x1234, big, FCGIREC_MAX_CONTENT, 1), FCGIREC_OK);
+	CHECK_INTEQ(fcgirec_write_stdout(&out, 0x1234, big, FCGIREC_MAX_CONTENT, 1), PH_OK);
 	CHECK_INTEQ(out.len, 8 + FCGIREC_MAX_CONTENT + 1);
 	CHECK_MEMEQ(out.data, (size_t)8, "\x01\x06\x12\x34\xff\xff\x01\x00", (size_t)8);
 	CHECK_INTEQ(out.data[out.len - 1], 0);
@@ -765,7 +765,7 @@ test_round_trip(void)
 			build_request(&s, 9, FCGIREC_KEEP_CONN, &pairs, step, body, sizeof(body), pad);
 			run(s.data, s.len, &lim, &t);
 			CHECK(!t.broken);
-			CHECK_INTEQ(t.status, FCGIREC_OK);
+			CHECK_INTEQ(t.status, PH_OK);
 			CHECK_MEMEQ(t.text.data, t.text.len, want.data, want.len);
 			CHECK_MEMEQ(t.body.data, t.body.len, body, sizeof(body));
 			transcript_free(&t);
@@ -781,7 +781,7 @@ test_round_trip(void)
 		build_request(&s, 9, 0, &pairs, 1000, b, big, 0);
 		run_cuts(s.data, s.len, cuts, 3, NULL, &t);
 		CHECK(!t.broken);
-		CHECK_INTEQ(t.status, FCGIREC_OK);
+		CHECK_INTEQ(t.status, PH_OK);
 		CHECK_MEMEQ(t.body.data, t.body.len, b, big);
 		transcript_free(&t);
 		free(b);
@@ -790,7 +790,7 @@ test_round_trip(void)
 	buf_reset(&s);
 	build_request(&s, 9, FCGIREC_KEEP_CONN, &pairs, 97, body, 100, 1);
 	check_every_cut(s.data, s.len, NULL, &t);
-	CHECK_INTEQ(t.status, FCGIREC_OK);
+	CHECK_INTEQ(t.status, PH_OK);
 	CHECK_MEMEQ(t.body.data, t.body.len, body, (size_t)100);
 	transcript_free(&t);
 	buf_free(&pairs);
@@ -799,14 +799,14 @@ test_round_trip(void)
 }
 
 /* Feed s[0..n) to r; body bytes to body, other events as letters to ev. */
-static enum fcgirec_status
+static enum ph_err
 feed_letters(struct fcgirec *r, const char *s, size_t n, struct buf *body, struct buf *ev)
 {
 	struct fcgirec_event e;
-	enum fcgirec_status st = FCGIREC_OK;
+	enum ph_err st = PH_OK;
 	size_t off = 0, used;
 
-	while (off < n && st == FCGIREC_OK) {
+	while (off < n && st == PH_OK) {
 		st = fcgirec_read(r, s + off, n - off, &used, &e);
 		off += used;
 		if (e.type == FCGIREC_EV_STDIN)
@@ -842,10 +842,10 @@ test_save_resume(void)
 
 		buf_reset(&body);
 		buf_reset(&ev);
-		if (feed_letters(a, s.data, k, &body, &ev) != FCGIREC_OK ||
-		    fcgirec_save(a, &st) != FCGIREC_OK || fcgirec_resume(b, &st) != FCGIREC_OK ||
-		    feed_letters(b, s.data + k, s.len - k, &body, &ev) != FCGIREC_OK ||
-		    fcgirec_eof(b) != FCGIREC_OK || body.len != 10 ||
+		if (feed_letters(a, s.data, k, &body, &ev) != PH_OK ||
+		    fcgirec_save(a, &st) != PH_OK || fcgirec_resume(b, &st) != PH_OK ||
+		    feed_letters(b, s.data + k, s.len - k, &body, &ev) != PH_OK ||
+		    fcgirec_eof(b) != PH_OK || body.len != 10 ||
 		    memcmp(body.data, "helloworld", 10) != 0 || ev.len < 2 ||
 		    memcmp(ev.data + ev.len - 2, "ef", 2) != 0)	/* STDIN_END, ABORT */
 			bad++;
@@ -858,18 +858,18 @@ test_save_resume(void)
 	{
 		struct fcgirec *r = fcgirec_new(NULL);
 
-		CHECK_INTEQ(fcgirec_save(r, &st), FCGIREC_BAD_SEQUENCE);
+		CHECK_INTEQ(fcgirec_save(r, &st), PH_FCGI_BAD_SEQUENCE);
 		memset(&st, 0, sizeof(st));
-		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);	/* id 0 */
+		CHECK_INTEQ(fcgirec_resume(r, &st), PH_FCGI_BAD_RECORD);	/* id 0 */
 		st.request_id = 1;
 		st.content_left = 70000;
-		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);
+		CHECK_INTEQ(fcgirec_resume(r, &st), PH_FCGI_BAD_RECORD);
 		st.content_left = 3;
 		st.hdr_len = 2;
-		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);
+		CHECK_INTEQ(fcgirec_resume(r, &st), PH_FCGI_BAD_RECORD);
 		st.hdr_len = 0;
 		st.in_stdin = st.stdin_done = 1;
-		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_BAD_RECORD);
+		CHECK_INTEQ(fcgirec_resume(r, &st), PH_FCGI_BAD_RECORD);
 		CHECK_INTEQ(fcgirec_busy(r), 0);
 		fcgirec_free(r);
 	}
@@ -881,12 +881,12 @@ test_save_resume(void)
 		memset(&st, 0, sizeof(st));
 		st.request_id = 7;
 		st.stdin_total = 65;
-		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_STDIN_TOO_LARGE);
+		CHECK_INTEQ(fcgirec_resume(r, &st), PH_FCGI_STDIN_TOO_LARGE);
 		st.stdin_total = 60;
-		CHECK_INTEQ(fcgirec_resume(r, &st), FCGIREC_OK);
+		CHECK_INTEQ(fcgirec_resume(r, &st), PH_OK);
 		fcgirec_write_record(&more, FCGIREC_STDIN, 7, LIT("12345"), 0);
 		buf_reset(&body);
-		CHECK_INTEQ(feed_letters(r, more.data, more.len, &body, &ev), FCGIREC_STDIN_TOO_LARGE);
+		CHECK_INTEQ(feed_letters(r, more.data, more.len, &body, &ev), PH_FCGI_STDIN_TOO_LARGE);
 		CHECK_INTEQ(body.len, 0);
 		buf_free(&more);
 		fcgirec_free(r);
