@@ -105,7 +105,7 @@ classicstore_receive_begin(PGconn *db, const char *token, struct classic_conn *c
 enum ph_err
 classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at *at,
     classic_record_fn fn, void *arg, long long *cursor, struct buf *reason,
-    enum classic_drain_status *ds)
+    enum ph_err *ds)
 {
 	char pn[24], ack[24], from[24], li[16];
 	const char *p[] = { token, pn, ack, from, at->stream ? "t" : "f", li };
@@ -125,7 +125,7 @@ classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at 
 		return st;
 	status = PQgetvalue(r, 0, 0);
 	if (strcmp(status, SQL_OK) == 0) {
-		*ds = CDRAIN_OK;
+		*ds = PH_OK;
 		for (int i = 0; i < PQntuples(r) && st == PH_OK; i++) {
 			if (PQgetisnull(r, i, 2) || PQgetisnull(r, i, 3))
 				continue;
@@ -138,14 +138,14 @@ classicstore_drain(PGconn *db, const char *token, const struct classic_drain_at 
 		if (st == PH_OK)
 			*cursor = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	} else if (strcmp(status, SQL_SUPERSEDED) == 0) {
-		*ds = CDRAIN_SUPERSEDED;
+		*ds = PH_SUPERSEDED;
 	} else if (strcmp(status, SQL_CLOSED) == 0) {
-		*ds = CDRAIN_CLOSED;
+		*ds = PH_CLOSED;
 		if (!PQgetisnull(r, 0, 3) &&
 		    buf_append(reason, PQgetvalue(r, 0, 3), (size_t)PQgetlength(r, 0, 3)) == -1)
 			st = PH_DB;
 	} else
-		*ds = CDRAIN_GONE;
+		*ds = PH_NOT_FOUND;
 	PQclear(r);
 	return st;
 }

@@ -55,14 +55,15 @@ struct classic_drain_at {
  * number and its Core record (no 0x1E). Returns 0, or -1 to fail the drain. */
 typedef int	(*classic_record_fn)(void *arg, long long seq, const char *rec, size_t len);
 
-enum classic_drain_status { CDRAIN_OK, CDRAIN_GONE, CDRAIN_SUPERSEDED, CDRAIN_CLOSED };
+/* The drain's verdict in its own argument: PH_OK, PH_NOT_FOUND (gone),
+ * PH_SUPERSEDED or PH_CLOSED. */
 /* Read the group's records after at->from (the connection's own left out),
  * handing each to fn, and set *cursor past every row looked at; the
- * membership's cursor moves up to at->ack. CDRAIN_CLOSED: the connection was
+ * membership's cursor moves up to at->ack. PH_CLOSED: the connection was
  * closing and is removed; reason gets the reason its Close carried (may be
  * empty). PH_DB (also when fn fails): *cursor is unchanged. */
 enum ph_err classicstore_drain(PGconn *, const char *token, const struct classic_drain_at *,
 		    classic_record_fn fn, void *arg, long long *cursor, struct buf *reason,
-		    enum classic_drain_status *);
+		    enum ph_err *);
 
 #endif

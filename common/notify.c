@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "pgwait.h"
 #include "sqlproto.h"
 #include "store.h"
@@ -100,14 +101,6 @@ bound_retransmission(PGconn *db)
 		(void)setsockopt(PQsocket(db), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static PGconn *
 listen_connect(const struct store *store, char *err, size_t errlen)
@@ -425,7 +418,7 @@ work_connection(struct notifier *n)
 
 	if (n->work != NULL && PQstatus(n->work) == CONNECTION_OK)
 		return n->work;
-	if (n->work == NULL && n->work_failed_at != 0 && now_ms() - n->work_failed_at < WORK_RETRY_MS)
+	if (n->work == NULL && n->work_failed_at != 0 && monotime_ms() - n->work_failed_at < WORK_RETRY_MS)
 		return NULL;
 	PQfinish(n->work);
 	if ((n->work = store_connect(n->store)) == NULL || PQstatus(n->work) != CONNECTION_OK) {
@@ -453,7 +446,7 @@ work_connection(struct notifier *n)
 fail:
 	PQfinish(n->work);
 	n->work = NULL;
-	n->work_failed_at = now_ms();
+	n->work_failed_at = monotime_ms();
 	return NULL;
 }
 
@@ -476,12 +469,12 @@ fan_out(struct notifier *n)
 
 	/* Claimed waiters stay registered and leave their records alone. Not
 	 * drained (no connection): each drains for itself. */
-	t0 = now_ms();
+	t0 = monotime_ms();
 	if (count > 0 && work != NULL && n->drain(n->drain_ctx, work, n->batch, count) == -1)
 		given_up = 1;
 	if (count > 0)
 		log_debug("fan-out: %zu waiter(s) of %s drained in %lld ms", count,
-		    group != NULL ? "a group" : "connections", now_ms() - t0);
+		    group != NULL ? "a group" : "connections", monotime_ms() - t0);
 	if (given_up) {
 		log_warn("notify: the drains' session (backend pid %d) is given up; %zu waiter(s)"
 		    " drain themselves; a new session follows", PQbackendPID(work), count);
@@ -599,7 +592,7 @@ run(void *arg)
 	char err[512];
 	/* Health check: when the server last sent anything, and whether (since
 	 * when) a round trip is out; flushing: output libpq has yet to send. */
-	long long heard = now_ms(), probe_at = 0;
+	long long heard = monotime_ms(), probe_at = 0;
 	int probing = 0, flushing = 0, idle_turn = 0;
 
 	for (;;) {
@@ -615,12 +608,12 @@ run(void *arg)
 				continue;
 			}
 			log_info("notify: listening again");
-			heard = now_ms();
+			heard = monotime_ms();
 			probing = flushing = 0;
 			/* Hints sent while we were away are lost: everyone re-reads. */
 			notifier_wake_all(n);
 		}
-		now = now_ms();
+		now = monotime_ms();
 		if (probing && now - probe_at >= PROBE_DEADLINE_MS) {
 			/* Read before judging: the answer may be in the socket,
 			 * unread while a batch drained. */
@@ -677,7 +670,7 @@ run(void *arg)
 				lost(n, PQerrorMessage(n->db));
 				continue;
 			}
-			heard = now_ms();
+			heard = monotime_ms();
 			take_notes(n);
 		}
 		/* One turn, then the socket again: the LISTEN connection is read
@@ -829,11 +822,11 @@ take(struct waiter *w, struct buf *out)
 	w->delivered = 0;
 }
 
-enum wait_result
+enum ph_err
 waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadline,
     struct buf *out)
 {
-	enum wait_result rc;
+	enum ph_err rc;
 	int timed_out = 0;
 
 	struct timespec now;
@@ -847,16 +840,16 @@ waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadlin
 	for (;;) {
 		if (w->delivered) {
 			take(w, out);
-			rc = WAIT_DELIVERED;
+			rc = PH_DELIVERED;
 			break;
 		}
 		if (w->signaled) {
 			w->signaled = 0;
-			rc = WAIT_DRAIN;
+			rc = PH_DRAIN;
 			break;
 		}
 		if (timed_out && !w->claimed) {
-			rc = WAIT_TIMEOUT;
+			rc = PH_TIMEOUT;
 			break;
 		}
 		/* A batch in flight is awaited past the deadline: it is quick, and
@@ -870,20 +863,20 @@ waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadlin
 	return rc;
 }
 
-enum wait_result
+enum ph_err
 waiter_poll(struct notifier *n, struct waiter *w, struct buf *out)
 {
-	enum wait_result rc = WAIT_TIMEOUT;
+	enum ph_err rc = PH_TIMEOUT;
 
 	pthread_mutex_lock(&n->lock);
 	if (w->claimed) {
-		rc = WAIT_BUSY;
+		rc = PH_DRAINING;
 	} else if (w->delivered) {
 		take(w, out);
-		rc = WAIT_DELIVERED;
+		rc = PH_DELIVERED;
 	} else if (w->signaled) {
 		w->signaled = 0;
-		rc = WAIT_DRAIN;
+		rc = PH_DRAIN;
 	}
 	pthread_mutex_unlock(&n->lock);
 	return rc;

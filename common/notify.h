@@ -40,6 +40,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "pherr.h"
 
 struct store;
 struct notifier;
@@ -114,20 +115,15 @@ void	waiter_register_peer(struct notifier *, struct waiter *, const char *connec
 	    const char *group, long long poll_no, const struct tcpdiag_conn *peer,
 	    void (*wake_fn)(void *), void *wake_arg);
 
-enum wait_result {
-	WAIT_TIMEOUT,		/* the deadline passed */
-	WAIT_DRAIN,		/* something may be pending: drain yourself */
-	WAIT_DELIVERED,		/* out holds drained records (appended) */
-	WAIT_BUSY		/* waiter_poll: a batch is draining for it (news follows) */
-};
-/* Wait until the CLOCK_MONOTONIC deadline for news. Delivered records are
- * appended to out. */
-enum wait_result waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline,
+/* Wait until the CLOCK_MONOTONIC deadline for news: PH_TIMEOUT (the deadline
+ * passed), PH_DRAIN (something may be pending: drain yourself) or
+ * PH_DELIVERED (drained records appended to out). */
+enum ph_err waiter_wait(struct notifier *, struct waiter *, const struct timespec *deadline,
 		    struct buf *out);
-/* The same without ever waiting (the event loop's thread): WAIT_BUSY when a
+/* The same without ever waiting (the event loop's thread): PH_DRAINING when a
  * batch is draining for the waiter right now. A hint that came while records
  * waited stays for the next call. */
-enum wait_result waiter_poll(struct notifier *, struct waiter *, struct buf *out);
+enum ph_err waiter_poll(struct notifier *, struct waiter *, struct buf *out);
 /* Unregister unless a batch is draining for it (then -1, nothing changed);
  * records it delivered are appended to out. */
 int	waiter_try_unregister(struct notifier *, struct waiter *, struct buf *out);
@@ -136,7 +132,7 @@ int	waiter_try_unregister(struct notifier *, struct waiter *, struct buf *out);
  * second would get the newer records and they would be sent first. Begin
  * waits for a batch in flight and appends what it delivered to out (older
  * than what the drain will read); until end, notifications concerning the
- * waiter only make its next waiter_wait return WAIT_DRAIN. */
+ * waiter only make its next waiter_wait return PH_DRAIN. */
 void	waiter_drain_begin(struct notifier *, struct waiter *, struct buf *out);
 void	waiter_drain_end(struct notifier *, struct waiter *);
 /* Unregister; waits for a batch in flight. Records it delivered late are

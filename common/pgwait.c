@@ -6,15 +6,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotime.h"
 
-static long long
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void *
 cancel_thread(void *arg)
@@ -59,7 +52,7 @@ wait_socket(PGconn *db, short events, long long deadline)
 	int timeout = -1, n;
 
 	if (deadline > 0) {
-		long long left = deadline - now_ms();
+		long long left = deadline - monotime_ms();
 
 		if (left <= 0)
 			return 0;
@@ -136,7 +129,7 @@ pgwait_exec_params(PGconn *db, const char *what, const char *sql, int n,
     const char *const *params, const int *lengths, const int *formats, int result_format,
     int timeout_ms, enum pgwait_status *st)
 {
-	long long start = now_ms(), deadline = timeout_ms > 0 ? start + timeout_ms : 0;
+	long long start = monotime_ms(), deadline = timeout_ms > 0 ? start + timeout_ms : 0;
 	int w, blocking = !PQisnonblocking(db);
 
 	*st = PGWAIT_LOST;
@@ -169,7 +162,7 @@ pgwait_exec_params(PGconn *db, const char *what, const char *sql, int n,
 		log_warn("database: %s: session (backend pid %d) did not answer in %d ms;"
 		    " cancelling it", what, PQbackendPID(db), timeout_ms);
 		pgwait_cancel(db);
-		w = wait_result(db, now_ms() + PGWAIT_CANCEL_GRACE_MS);
+		w = wait_result(db, monotime_ms() + PGWAIT_CANCEL_GRACE_MS);
 		if (w != 1) {
 			log_warn("database: %s: session (backend pid %d) did not answer the"
 			    " cancel in %d ms either; it is given up", what, PQbackendPID(db),

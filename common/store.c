@@ -669,7 +669,7 @@ store_poll_begin(PGconn *db, const char *token, struct poll_info *pi)
 
 enum ph_err
 store_stream_begin(PGconn *db, const char *token, struct poll_info *pi,
-    enum stream_status *ss)
+    enum ph_err *ss)
 {
 	const char *p[] = { token };
 	PGresult *r;
@@ -682,18 +682,18 @@ store_stream_begin(PGconn *db, const char *token, struct poll_info *pi,
 		return st;
 	status = PQgetvalue(r, 0, 0);
 	if (strcmp(status, SQL_OK) == 0) {
-		*ss = STREAM_OK;
+		*ss = PH_OK;
 		copy_field(pi->connection_id, sizeof(pi->connection_id), r, 0, 1);
 		copy_field(pi->group, sizeof(pi->group), r, 0, 2);
 		pi->poll_no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
 		pi->first_poll = 0;
 		pi->longpolling = 0;
 	} else if (strcmp(status, SQL_TRANSPORT) == 0)
-		*ss = STREAM_TRANSPORT;
+		*ss = PH_TRANSPORT;
 	else if (strcmp(status, SQL_BUSY) == 0)
-		*ss = STREAM_BUSY;
+		*ss = PH_BUSY;
 	else
-		*ss = STREAM_GONE;
+		*ss = PH_NOT_FOUND;
 	PQclear(r);
 	return PH_OK;
 }
@@ -713,7 +713,7 @@ store_touch(PGconn *db, const char *ids)
 
 enum ph_err
 store_poll_drain(PGconn *db, const char *token, long long poll_no, size_t budget,
-    struct buf *out, enum drain_status *ds, int *more)
+    struct buf *out, enum ph_err *ds, int *more)
 {
 	char no[24], bud[24];
 	const char *p[] = { token, no, bud };
@@ -730,15 +730,15 @@ store_poll_drain(PGconn *db, const char *token, long long poll_no, size_t budget
 	status = PQgetvalue(r, 0, 0);
 	*more = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	if (strcmp(status, SQL_GONE) == 0)
-		*ds = DRAIN_GONE;
+		*ds = PH_NOT_FOUND;
 	else if (strcmp(status, SQL_SUPERSEDED) == 0)
-		*ds = DRAIN_SUPERSEDED;
+		*ds = PH_SUPERSEDED;
 	else if (strcmp(status, SQL_CLOSED) == 0)
-		*ds = DRAIN_CLOSED;
+		*ds = PH_CLOSED;
 	else if (strcmp(status, SQL_CLOSING) == 0)
-		*ds = DRAIN_LAST;
+		*ds = PH_LAST;
 	else
-		*ds = DRAIN_OK;
+		*ds = PH_OK;
 	if (!PQgetisnull(r, 0, 1) &&
 	    buf_append(out, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1)) == -1)
 		st = PH_DB;

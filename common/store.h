@@ -118,19 +118,21 @@ struct poll_info {
 };
 enum ph_err store_poll_begin(PGconn *, const char *token, struct poll_info *);
 
-/* Open a connection's server-sent events stream (pi->first_poll is 0). */
-enum stream_status { STREAM_OK, STREAM_GONE, STREAM_TRANSPORT, STREAM_BUSY };
+/* Open a connection's server-sent events stream (pi->first_poll is 0); the
+ * stream's verdict in the last argument: PH_OK, PH_NOT_FOUND (gone),
+ * PH_TRANSPORT (the connection uses another transport) or PH_BUSY. */
 enum ph_err store_stream_begin(PGconn *, const char *token, struct poll_info *,
-		    enum stream_status *);
+		    enum ph_err *);
 /* Vouch for this process's open streams: ids is a text[] literal "{a,b}". */
 enum ph_err store_touch(PGconn *, const char *ids);
 
-/* DRAIN_LAST: the connection is closing and these are its last records. */
-enum drain_status { DRAIN_OK, DRAIN_LAST, DRAIN_GONE, DRAIN_SUPERSEDED, DRAIN_CLOSED };
+/* The drain's verdict in its own argument: PH_OK, PH_LAST (the connection is
+ * closing and these are its last records), PH_NOT_FOUND (gone),
+ * PH_SUPERSEDED or PH_CLOSED. */
 /* Append what is pending (0x1E-terminated records), at most budget bytes of
  * it (the first record whatever its size), to out; *more: some was left. */
 enum ph_err store_poll_drain(PGconn *, const char *token, long long poll_no,
-		    size_t budget, struct buf *out, enum drain_status *, int *more);
+		    size_t budget, struct buf *out, enum ph_err *, int *more);
 enum ph_err store_poll_end(PGconn *, const char *connection_id, long long poll_no);
 
 /* A POST runs in one transaction holding the connection's row lock. */

@@ -144,7 +144,7 @@ same_conn(const struct inet_diag_msg *m, const struct tcpdiag_conn *c)
 	    same_addr(m->idiag_family, m->id.idiag_dst, c, c->peer);
 }
 
-enum tcpdiag_state
+enum ph_err
 tcpdiag_query(int fd, const struct tcpdiag_conn *c)
 {
 	struct {
@@ -160,7 +160,7 @@ tcpdiag_query(int fd, const struct tcpdiag_conn *c)
 	ssize_t n;
 
 	if (fd < 0 || c == NULL || (c->family != AF_INET && c->family != AF_INET6))
-		return TCPDIAG_UNKNOWN;
+		return PH_UNKNOWN;
 	/* No answer can be left from an earlier question: the kernel answers a
 	 * single lookup within send(), and each is read right after. */
 	memset(&req, 0, sizeof(req));
@@ -180,32 +180,32 @@ tcpdiag_query(int fd, const struct tcpdiag_conn *c)
 		n = send(fd, &req, sizeof(req), 0);
 	while (n == -1 && errno == EINTR);
 	if (n != (ssize_t)sizeof(req))
-		return TCPDIAG_UNKNOWN;
+		return PH_UNKNOWN;
 	/* The kernel answers within send(): never wait for it. */
 	do
 		n = recv(fd, &ans, sizeof(ans), MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	if (n <= 0)
-		return TCPDIAG_UNKNOWN;
+		return PH_UNKNOWN;
 	/* One message: the socket, or NLMSG_ERROR (ENOENT and the like). */
 	if ((size_t)n < NLMSG_LENGTH(sizeof(struct inet_diag_msg)) ||
 	    ans.h.nlmsg_type != SOCK_DIAG_BY_FAMILY || ans.h.nlmsg_len > (size_t)n ||
 	    ans.h.nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-		return TCPDIAG_UNKNOWN;
+		return PH_UNKNOWN;
 	m = NLMSG_DATA(&ans.h);
 	if (!same_conn(m, c))
-		return TCPDIAG_UNKNOWN;
-	return m->idiag_state == TCP_CLOSE_WAIT ? TCPDIAG_PEER_CLOSED : TCPDIAG_OPEN;
+		return PH_UNKNOWN;
+	return m->idiag_state == TCP_CLOSE_WAIT ? PH_LEFT : PH_OK;
 }
 
-enum tcpdiag_state
+enum ph_err
 tcpdiag_check(const struct tcpdiag_conn *c)
 {
-	enum tcpdiag_state s;
+	enum ph_err s;
 	int fd;
 
 	if (c == NULL || c->family == 0 || (fd = tcpdiag_open()) == -1)
-		return TCPDIAG_UNKNOWN;
+		return PH_UNKNOWN;
 	s = tcpdiag_query(fd, c);
 	close(fd);
 	return s;

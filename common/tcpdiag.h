@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pherr.h"
+
 /* One TCP connection as the web server holds it: its own (server) end and its peer. */
 struct tcpdiag_conn {
 	int		 family;	/* AF_INET or AF_INET6; 0: not set */
@@ -26,11 +28,9 @@ struct tcpdiag_conn {
 	uint16_t	 local_port, peer_port;	/* host order */
 };
 
-enum tcpdiag_state {
-	TCPDIAG_UNKNOWN = 0,	/* not found, not asked, or the kernel would not say */
-	TCPDIAG_OPEN,		/* found, and its peer has not closed */
-	TCPDIAG_PEER_CLOSED	/* found in CLOSE_WAIT: the client closed (or half-closed) */
-};
+/* The lookups answer PH_OK (found, and its peer has not closed), PH_LEFT
+ * (found in CLOSE_WAIT: the client closed, or half-closed) or PH_UNKNOWN (not
+ * found, not asked, or the kernel would not say). */
 
 /* Fill *c from the CGI parameters SERVER_ADDR, SERVER_PORT, REMOTE_ADDR and
  * REMOTE_PORT (numeric addresses; IPv6 also in brackets, with or without a
@@ -53,9 +53,9 @@ int	tcpdiag_open(void);
 
 /* What the kernel says of *c, on a descriptor from tcpdiag_open (fd -1: UNKNOWN).
  * One request and one answer; never blocks beyond the kernel's reply. */
-enum tcpdiag_state tcpdiag_query(int fd, const struct tcpdiag_conn *c);
+enum ph_err tcpdiag_query(int fd, const struct tcpdiag_conn *c);
 
 /* Open, query, close: for a single question. */
-enum tcpdiag_state tcpdiag_check(const struct tcpdiag_conn *c);
+enum ph_err tcpdiag_check(const struct tcpdiag_conn *c);
 
 #endif

@@ -463,15 +463,15 @@ classic_handle(struct app *app, struct http_request *h)
 	}
 	if (strcmp(h->method, "POST") == 0) {
 		switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &cr.form)) {
-		case BODY_OK:
+		case PH_OK:
 			break;
-		case BODY_TOO_LARGE:
+		case PH_TOO_LARGE:
 			http_text(h, 413, "Payload Too Large");
 			goto done;
-		case BODY_ERROR:
+		default:	/* PH_LEFT */
 			http_text(h, 400, "Bad Request");
 			goto done;
-		case BODY_TIMEOUT:
+		case PH_TIMEOUT:
 			http_text(h, 408, "Request Timeout");
 			goto done;
 		}

@@ -7,6 +7,7 @@
 #include "classicstore.h"
 #include "loop.h"
 #include "log.h"
+#include "monotime.h"
 #include "utf8.h"
 
 #define POLL_BATCH 1000		/* outbox rows per poll answer */
@@ -63,7 +64,7 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	struct buf reason = BUF_INIT, ignored = BUF_INIT;
 	struct push_sink sink = { cr, cc, messages };
 	struct classic_drain_at at = { cc->poll_no, ack, *cursor, stream, limit };
-	enum classic_drain_status ds = CDRAIN_OK;
+	enum ph_err ds = PH_OK;
 	enum ph_err st = PH_DB;
 	size_t mark = messages->len;
 	long long before = *cursor;
@@ -82,10 +83,10 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	if (st != PH_OK) {
 		messages->len = mark;	/* the same rows again next time */
 		rc = -1;
-	} else if (ds != CDRAIN_OK) {
-		*end = ds == CDRAIN_SUPERSEDED ? RECV_SUPERSEDED :
-		    ds == CDRAIN_CLOSED ? RECV_CLOSED : RECV_GONE;
-		if (ds == CDRAIN_CLOSED && reason.len > 0)
+	} else if (ds != PH_OK) {
+		*end = ds == PH_SUPERSEDED ? RECV_SUPERSEDED :
+		    ds == PH_CLOSED ? RECV_CLOSED : RECV_GONE;
+		if (ds == PH_CLOSED && reason.len > 0)
 			snprintf(cr->reason, sizeof(cr->reason), "%.*s",
 			    utf8_prefix(reason.data, (int)sizeof(cr->reason) - 1), reason.data);
 		rc = 0;
@@ -236,7 +237,7 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 		break;
 	}
 	buf_shrink(&c->messages);
-	now = hold_now_ms();
+	now = monotime_ms();
 	if (now >= c->deadline_ms)
 		return lp_answer(hd, c, RECV_IDLE, out);
 	hold_set_timer(hd, rc == -1 && now + 1000LL * DB_RETRY < c->deadline_ms ?
@@ -291,7 +292,7 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 		crh_free(c);
 		return;
 	}
-	c->deadline_ms = hold_now_ms() + 1000LL * cr->app->cfg.poll_timeout;
+	c->deadline_ms = monotime_ms() + 1000LL * cr->app->cfg.poll_timeout;
 	if (hold_receive(cr, c, &clp_kind, 0) == -1) {
 		receive_end(cr->app, &c->cc, RECV_LEFT);
 		crh_free(c);
@@ -340,7 +341,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		c->need_drain = 1;
 	if (why & HOLD_WAKE)
 		c->hinted = 1;
-	now = hold_now_ms();
+	now = monotime_ms();
 	while (c->need_drain && now >= c->retry_at && rounds++ < 20) {
 		int limit = STREAM_BATCH;
 
@@ -364,7 +365,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		 * processed. */
 		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
 		    &c->messages, &moved, &end);
-		now = hold_now_ms();
+		now = monotime_ms();
 		if (rc == 0) {
 			if (end == RECV_CLOSED)
 				event(out, c->cursor, 0, closed_text(&c->cr), &c->messages);
@@ -427,7 +428,7 @@ classic_stream(struct classic_request *cr, long long cursor, int initializing)
 	if (buf_puts(&first, initialized) == -1 ||
 	    (initializing && event(&first, cursor, 1, NULL, &c->messages) == -1) ||
 	    http_stream_start(cr->h) == -1 || http_write(cr->h, first.data, first.len) == -1 ||
-	    (c->last_write = hold_now_ms(), hold_receive(cr, c, &cs_kind, 1)) == -1) {
+	    (c->last_write = monotime_ms(), hold_receive(cr, c, &cs_kind, 1)) == -1) {
 		receive_end(app, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}

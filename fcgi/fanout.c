@@ -27,7 +27,7 @@ keep_present(struct waiter **waiters, size_t n)
 
 		if (w->peer != NULL && fd == -1 && (fd = tcpdiag_open()) == -1)
 			log_debug("fan-out: no sock_diag socket; clients are not checked");
-		if (w->peer != NULL && tcpdiag_query(fd, w->peer) == TCPDIAG_PEER_CLOSED)
+		if (w->peer != NULL && tcpdiag_query(fd, w->peer) == PH_LEFT)
 			continue;
 		waiters[kept++] = w;
 	}

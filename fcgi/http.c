@@ -164,12 +164,12 @@ ms_since(const struct timespec *t0)
  * that times out sets the stream's error (EAGAIN), and FCGX_Finish_r closes
  * a connection whose input failed, so the rest of the body is never taken
  * for the next request. */
-enum body_status
+enum ph_err
 http_read_body(struct http_request *h, size_t max, long timeout_ms, struct buf *out)
 {
 	FCGX_Stream *in = h->fcgi->in;
 	struct timespec t0;
-	enum body_status st = BODY_OK;
+	enum ph_err st = PH_OK;
 	char chunk[8192];
 	int n, want;
 	long left;
@@ -178,23 +178,23 @@ http_read_body(struct http_request *h, size_t max, long timeout_ms, struct buf *
 		char *end;
 		unsigned long long cl = strtoull(h->content_length, &end, 10);
 		if (*end != '\0')
-			st = BODY_ERROR;
+			st = PH_LEFT;
 		else if (cl > max)
-			st = BODY_TOO_LARGE;
+			st = PH_TOO_LARGE;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (st == BODY_OK) {
+	while (st == PH_OK) {
 		if (in->rdNext < in->stop) {
 			want = (int)(in->stop - in->rdNext);
 			if (want > (int)sizeof(chunk))
 				want = (int)sizeof(chunk);
 		} else {
 			if ((left = timeout_ms - ms_since(&t0)) <= 0) {
-				st = BODY_TIMEOUT;
+				st = PH_TIMEOUT;
 				break;
 			}
 			if (set_receive_timeout(h->fcgi->ipcFd, left) == -1) {
-				st = BODY_ERROR;
+				st = PH_LEFT;
 				break;
 			}
 			want = 1;
@@ -203,20 +203,20 @@ http_read_body(struct http_request *h, size_t max, long timeout_ms, struct buf *
 			int err = FCGX_GetError(in);
 
 			if (err == EAGAIN || err == EWOULDBLOCK)
-				st = BODY_TIMEOUT;
+				st = PH_TIMEOUT;
 			else if (err != 0)
-				st = BODY_ERROR;
+				st = PH_LEFT;
 			break;
 		}
 		/* Bounded even without a Content-Length (chunked uploads). */
 		if (out->len + (size_t)n > max)
-			st = BODY_TOO_LARGE;
+			st = PH_TOO_LARGE;
 		else if (buf_append(out, chunk, (size_t)n) == -1)
-			st = BODY_ERROR;
+			st = PH_LEFT;
 	}
 	/* A connection the web server keeps must never be used again with
 	 * part of this body unread: close it once this request is answered. */
-	if (st != BODY_OK)
+	if (st != PH_OK)
 		h->fcgi->keepConnection = 0;
 	set_receive_timeout(h->fcgi->ipcFd, 0);
 	return st;

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "fcgirec.h"
+#include "pherr.h"
 
 struct http_request {
 	FCGX_Request	*fcgi;
@@ -102,12 +103,12 @@ int	http_detach(struct http_request *, struct http_held *out);
 int	http_response_bytes(const struct http_held *, int status, const char *content_type,
 	    const char *body, size_t len, int flags, struct buf *out);
 
-enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_ERROR, BODY_TIMEOUT };
+/* PH_OK, PH_TOO_LARGE, PH_LEFT (a read failed: the client left) or PH_TIMEOUT. */
 /* Read the whole body into out, refusing more than max bytes, within
- * timeout_ms (POLLHUB_BODY_TIMEOUT) in all: BODY_TIMEOUT when the body has
- * not all come by then (answer 408). On anything but BODY_OK the FastCGI
+ * timeout_ms (POLLHUB_BODY_TIMEOUT) in all: PH_TIMEOUT when the body has
+ * not all come by then (answer 408). On anything but PH_OK the FastCGI
  * connection is closed when the request finishes (never reused half-read). */
-enum body_status http_read_body(struct http_request *, size_t max, long timeout_ms,
+enum ph_err http_read_body(struct http_request *, size_t max, long timeout_ms,
 	    struct buf *out);
 
 /* Response headers pollhub sends besides Status/Content-Type/Content-Length

@@ -9,6 +9,7 @@
 #include "loop.h"
 
 #include "log.h"
+#include "monotime.h"
 #include "tcpdiag.h"
 
 #define DB_RETRY 1		/* seconds between tries while the database is away */
@@ -35,12 +36,12 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
     struct buf *out)
 {
 	PGconn *db;
-	enum drain_status ds = DRAIN_OK;
+	enum ph_err ds = PH_OK;
 	enum ph_err st = PH_DB;
 	int more = 0;
 
 	waiter_drain_begin(app->notifier, w, out);
-	if (w->peer != NULL && tcpdiag_check(w->peer) == TCPDIAG_PEER_CLOSED) {
+	if (w->peer != NULL && tcpdiag_check(w->peer) == PH_LEFT) {
 		waiter_drain_end(app->notifier, w);
 		if (out->len > 0)
 			return 200;	/* a batch took them before the client left */
@@ -60,12 +61,11 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	if (st != PH_OK)
 		return out->len > 0 ? 200 : DB_DOWN;
 	switch (ds) {
-	case DRAIN_GONE:
-	case DRAIN_SUPERSEDED:
-	case DRAIN_CLOSED:
+	case PH_NOT_FOUND:
+	case PH_SUPERSEDED:
+	case PH_CLOSED:
 		return 204;
-	case DRAIN_OK:
-	case DRAIN_LAST:	/* delivered now; the next poll answers 204 */
+	default:	/* PH_OK; PH_LAST: delivered now, the next poll answers 204 */
 		break;
 	}
 	return out->len > 0 ? 200 : 0;
@@ -225,11 +225,11 @@ lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum ho
 		*next = HOLD_END;
 		return 0;
 	}
-	if (hold_now_ms() >= lp->deadline_ms) {
+	if (monotime_ms() >= lp->deadline_ms) {
 		*next = lp_finish(hd, lp, 200, resp);	/* the client polls again */
 		return 0;
 	}
-	t = hold_now_ms() + DB_RETRY * 1000;
+	t = monotime_ms() + DB_RETRY * 1000;
 	hold_set_timer(hd, t < lp->deadline_ms ? t : lp->deadline_ms);
 	*next = HOLD_KEEP;
 	return 0;
@@ -280,15 +280,14 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		/* A deadline already passed: does not block, unless a batch is
 		 * draining for this waiter (what it drains is ours). */
 		switch (waiter_wait(app->notifier, hold_waiter(hd), &now, &lp->out)) {
-		case WAIT_DELIVERED:
+		case PH_DELIVERED:
 			status = lp->out.len > 0 ? 200 : 0;
 			break;
-		case WAIT_DRAIN:
+		case PH_DRAIN:
 			status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
 			drained = 1;
 			break;
-		case WAIT_TIMEOUT:
-		case WAIT_BUSY:		/* not from waiter_wait */
+		default:	/* PH_TIMEOUT */
 			break;
 		}
 	}
@@ -305,11 +304,11 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	/* Records on_wake took while a batch held the waiter. */
 	if (status == 0 && lp->out.len > 0)
 		status = 200;
-	if (status == 0 && hold_now_ms() >= lp->deadline_ms)
+	if (status == 0 && monotime_ms() >= lp->deadline_ms)
 		status = 200;	/* poll timeout (also while the database is away) */
 	if (status != 0)
 		return lp_finish(hd, lp, status, resp);
-	t = hold_now_ms() + DB_RETRY * 1000;
+	t = monotime_ms() + DB_RETRY * 1000;
 	hold_set_timer(hd, lp->retry && t < lp->deadline_ms ? t : lp->deadline_ms);
 	return HOLD_KEEP;
 }
@@ -325,13 +324,12 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 	if (!lp->registered || lp->drain_first)
 		return 0;
 	switch (waiter_poll(app->notifier, hold_waiter(hd), &lp->out)) {
-	case WAIT_DELIVERED:
+	case PH_DELIVERED:
 		break;
-	case WAIT_DRAIN:
+	case PH_DRAIN:
 		lp->drain_first = 1;	/* the step drains */
 		return 2;
-	case WAIT_BUSY:		/* a batch is draining for it: it wakes us after */
-	case WAIT_TIMEOUT:
+	default:	/* PH_DRAINING: a batch is draining for it, it wakes us after */
 		return 1;
 	}
 	if (waiter_try_unregister(app->notifier, hold_waiter(hd), &lp->out) == -1)
@@ -345,7 +343,7 @@ static void
 lp_park_info(struct hold *hd, struct handoff_item *item)
 {
 	struct lp *lp = hold_state(hd);
-	long long left = lp->deadline_ms - hold_now_ms();
+	long long left = lp->deadline_ms - monotime_ms();
 
 	item->kind = HANDOFF_POLL;
 	snprintf(item->token, sizeof(item->token), "%s", lp->token);
@@ -379,7 +377,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		return;
 	}
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
-	lp->deadline_ms = hold_now_ms() + 1000LL * app->cfg.poll_timeout;
+	lp->deadline_ms = monotime_ms() + 1000LL * app->cfg.poll_timeout;
 	st = begin_once(app, token, &lp->pi);
 	if (st == PH_OK || st == PH_NOT_FOUND) {
 		if (st == PH_OK)
@@ -443,7 +441,7 @@ longpoll_resume(struct app *app, const struct http_held *conn, const char *token
 	lp->begun = 1;
 	if (app->cfg.client_check)
 		lp->peer = *peer;
-	lp->deadline_ms = hold_now_ms() + left_ms;
+	lp->deadline_ms = monotime_ms() + left_ms;
 	lp->drain_first = 1;	/* what came while it was parked */
 	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
 		lp_free(lp);

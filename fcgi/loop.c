@@ -15,6 +15,7 @@
 #include "fcgirec.h"
 #include "handoff.h"
 #include "log.h"
+#include "monotime.h"
 
 #define MAX_EVENTS	256
 #define TICK_MS		1000	/* the loop looks at its commands at least this often */
@@ -98,14 +99,6 @@ struct loop {
 	struct hold		*jobq, *jobq_tail;
 };
 
-long long
-hold_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* With qlock held. */
 static void
@@ -482,7 +475,7 @@ flush(struct loop *l, struct hold *h)
 
 		if (n > 0) {
 			h->out_off += (size_t)n;
-			h->wrote_at = hold_now_ms();
+			h->wrote_at = monotime_ms();
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -663,7 +656,7 @@ completed(struct loop *l, struct hold *h)
 		h->out_off = 0;
 	}
 	if (h->out.len == 0)
-		h->wrote_at = hold_now_ms();	/* nothing waited: the client is not behind */
+		h->wrote_at = monotime_ms();	/* nothing waited: the client is not behind */
 	if (h->conn.fd >= 0 && queue_output(h, &h->job_out, next == HOLD_END) == -1) {
 		log_error("loop: out of memory; a client's connection is cut");
 		close_conn(l, h);
@@ -680,7 +673,7 @@ completed(struct loop *l, struct hold *h)
 		/* A web server that stops reading the answer is not waited for
 		 * without a bound. */
 		if (!h->dead)
-			timer_set(l, h, hold_now_ms() + CLOSE_GRACE_MS);
+			timer_set(l, h, monotime_ms() + CLOSE_GRACE_MS);
 		return;
 	case HOLD_PARK:
 		h->done = 1;
@@ -764,7 +757,7 @@ attach(struct loop *l, struct hold *h)
 	} else if (h->kind == &answer_kind) {
 		/* Its answer, from a previous image: written, then closed. */
 		h->done = h->closing = 1;
-		timer_set(l, h, hold_now_ms() + CLOSE_GRACE_MS);
+		timer_set(l, h, monotime_ms() + CLOSE_GRACE_MS);
 	} else
 		make_ready(l, h, HOLD_START);
 	if (l->stopping)
@@ -833,7 +826,7 @@ dispatch(struct loop *l)
 		h->job_unflushed = unflushed(h);
 		h->job_wait_writable = 0;
 		h->job_stuck = h->job_unflushed >= low_water(l) &&
-		    hold_now_ms() - h->wrote_at >= STUCK_MS;
+		    monotime_ms() - h->wrote_at >= STUCK_MS;
 		h->job_next = NULL;
 		if (l->jobq_tail != NULL)
 			l->jobq_tail->job_next = h;
@@ -867,7 +860,7 @@ take_back(struct loop *l)
 		epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
 		if (h->closing) {
 			/* An answer handed over unwritten: written here after all. */
-			timer_set(l, h, hold_now_ms() + CLOSE_GRACE_MS);
+			timer_set(l, h, monotime_ms() + CLOSE_GRACE_MS);
 			flush(l, h);
 			continue;
 		}
@@ -974,7 +967,7 @@ loop_thread(void *arg)
 	struct epoll_event evs[MAX_EVENTS];
 
 	for (;;) {
-		long long now = hold_now_ms();
+		long long now = monotime_ms();
 		int timeout = TICK_MS, n;
 
 		if (l->heap_n > 0) {
@@ -1000,7 +993,7 @@ loop_thread(void *arg)
 			if ((e & EPOLLOUT) && !h->dead && h->conn.fd >= 0)
 				flush(l, h);
 		}
-		now = hold_now_ms();
+		now = monotime_ms();
 		while (l->heap_n > 0 && l->heap[0]->timer_ms <= now) {
 			struct hold *h = l->heap[0];
 

@@ -110,7 +110,6 @@ void		 hold_set_timer(struct hold *, long long at_ms);
  * enough. A stream catching up a backlog thus never fills its own buffer past
  * the cap while its client reads. */
 int		 hold_may_drain(struct hold *, const struct buf *out);
-long long	 hold_now_ms(void);
 
 /* Held requests now (polls and streams). */
 size_t		 loop_count(struct loop *);

@@ -237,15 +237,15 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 
 	memset(&sc, 0, sizeof(sc));
 	switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &body)) {
-	case BODY_OK:
+	case PH_OK:
 		break;
-	case BODY_TOO_LARGE:
+	case PH_TOO_LARGE:
 		http_text(h, 413, "Payload Too Large");
 		goto done;
-	case BODY_ERROR:
+	default:	/* PH_LEFT */
 		http_text(h, 400, "Bad Request");
 		goto done;
-	case BODY_TIMEOUT:
+	case PH_TIMEOUT:
 		/* Slower than POLLHUB_BODY_TIMEOUT: the worker is not held longer. */
 		log_info("request: body not received within %d ms (POLLHUB_BODY_TIMEOUT): 408",
 		    app->cfg.body_timeout);

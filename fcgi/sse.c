@@ -9,6 +9,7 @@
 #include "loop.h"
 
 #include "log.h"
+#include "monotime.h"
 #include "send.h"
 
 #define DB_RETRY 1	/* seconds before draining again after a database error */
@@ -43,18 +44,18 @@ sse_frame(struct buf *out, const char *payload, size_t len)
 
 /* Refuse a stream with ASP.NET Core's status and text. */
 static int
-refuse(struct http_request *h, enum ph_err st, enum stream_status ss)
+refuse(struct http_request *h, enum ph_err st, enum ph_err ss)
 {
 	if (st != PH_OK)
 		return http_text(h, 503, "Service Unavailable");
 	switch (ss) {
-	case STREAM_GONE:
+	case PH_NOT_FOUND:
 		return http_text(h, 404, "No Connection with that ID");
-	case STREAM_TRANSPORT:
+	case PH_TRANSPORT:
 		return http_text(h, 400, "Cannot change transports mid-connection");
-	case STREAM_BUSY:
+	case PH_BUSY:
 		return http_text(h, 409, "");
-	case STREAM_OK:
+	default:	/* PH_OK */
 		break;
 	}
 	return 0;
@@ -101,7 +102,7 @@ emit(struct ss *ss, const struct buf *records, struct buf *out)
 		out->len = mark;	/* no half event */
 		return -1;
 	}
-	ss->last_write = hold_now_ms();
+	ss->last_write = monotime_ms();
 	ss->handshaken = 1;
 	return 0;
 }
@@ -112,7 +113,7 @@ static enum outcome
 pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf *out)
 {
 	PGconn *db;
-	enum drain_status ds = DRAIN_OK;
+	enum ph_err ds = PH_OK;
 	enum ph_err st = PH_DB;
 	int more = 0;
 
@@ -130,13 +131,13 @@ pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf
 		return LEFT;
 	if (st != PH_OK)
 		return DB_DOWN;
-	if (ds == DRAIN_GONE || ds == DRAIN_CLOSED)
+	if (ds == PH_NOT_FOUND || ds == PH_CLOSED)
 		return ENDED;
-	if (ds == DRAIN_LAST)
+	if (ds == PH_LAST)
 		return LEFT;	/* the Close went out: end the stream, remove the connection */
-	if (ds == DRAIN_OK && more)
+	if (ds == PH_OK && more)
 		return MORE;	/* an event per budget: the next one at once */
-	return ds == DRAIN_OK ? GOING_ON : LEFT;
+	return ds == PH_OK ? GOING_ON : LEFT;
 }
 
 /* The stream ends (park: is handed to the next image). */
@@ -223,16 +224,15 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	for (int more = (why & HOLD_WAKE) != 0; more; ) {
 		buf_reset(&ss->records);
 		switch (waiter_wait(app->notifier, w, &passed, &ss->records)) {
-		case WAIT_DELIVERED:	/* the notifier drained for us */
+		case PH_DELIVERED:	/* the notifier drained for us */
 			if (emit(ss, &ss->records, out) == -1)
 				return ss_end(hd, ss, LEFT, "out of memory", 0, out);
 			break;
-		case WAIT_DRAIN:
+		case PH_DRAIN:
 			ss->need_drain = 1;
 			more = 0;	/* the drain reads whatever else there is */
 			break;
-		case WAIT_TIMEOUT:
-		case WAIT_BUSY:		/* not from waiter_wait */
+		default:	/* PH_TIMEOUT */
 			more = 0;
 			break;
 		}
@@ -240,7 +240,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	/* A backlog is drained an answer at a time while the client keeps up:
 	 * past the low-water mark the loop runs us again (HOLD_WRITABLE) once
 	 * the client has taken enough, so the drain never fills the buffer. */
-	now = hold_now_ms();
+	now = monotime_ms();
 	for (int rounds = 0; ss->need_drain && now >= ss->retry_at && rounds < PUMP_ROUNDS;
 	    rounds++) {
 		size_t budget = app->cfg.max_answer;
@@ -265,7 +265,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
 		if (oc == LEFT)
 			return ss_end(hd, ss, oc, "client (stream closed)", 0, out);
-		now = hold_now_ms();
+		now = monotime_ms();
 		if (oc == DB_DOWN)
 			ss->retry_at = now + 1000LL * DB_RETRY;	/* pings go on meanwhile */
 		else if (oc != MORE)
@@ -305,15 +305,14 @@ ss_on_wake(struct hold *hd, struct buf *out, enum hold_next *next)
 	for (;;) {
 		buf_reset(&ss->records);
 		switch (waiter_poll(app->notifier, hold_waiter(hd), &ss->records)) {
-		case WAIT_DELIVERED:
+		case PH_DELIVERED:
 			if (emit(ss, &ss->records, out) == -1)
 				return 2;	/* out of memory: the step sorts it out */
 			continue;
-		case WAIT_DRAIN:
+		case PH_DRAIN:
 			ss->need_drain = 1;	/* the step drains */
 			return 2;
-		case WAIT_BUSY:		/* a batch is draining for it: it wakes us after */
-		case WAIT_TIMEOUT:
+		default:	/* PH_DRAINING: a batch is draining for it, it wakes us after */
 			break;
 		}
 		break;
@@ -352,7 +351,7 @@ hold_stream(struct app *app, struct ss *ss, const struct http_held *conn)
 
 	if (hd == NULL)
 		return -1;
-	ss->last_write = hold_now_ms();
+	ss->last_write = monotime_ms();
 	ss->handshake_by = ss->last_write + 1000LL * HANDSHAKE_TIMEOUT;
 	waiter_register_hook(app->notifier, hold_waiter(hd), ss->pi.connection_id, ss->pi.group,
 	    ss->pi.poll_no, 1, hold_wake, hd);
@@ -367,7 +366,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 {
 	struct ss *ss;
 	struct http_held conn;
-	enum stream_status ss_st = STREAM_GONE;
+	enum ph_err ss_st = PH_NOT_FOUND;
 	enum ph_err st = PH_DB;
 	PGconn *db;
 
@@ -387,7 +386,7 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	}
 	if (st == PH_OK)
 		snprintf(h->conn_id, sizeof(h->conn_id), "%s", ss->pi.connection_id);
-	if (st != PH_OK || ss_st != STREAM_OK) {
+	if (st != PH_OK || ss_st != PH_OK) {
 		refuse(h, st, ss_st);
 		ss_free(ss);
 		return;
