@@ -8,10 +8,10 @@
 #include <stdatomic.h>
 
 #include "config.h"
-#include "handoff.h"
 #include "notify.h"
 #include "store.h"
 
+struct handoff;
 struct loop;
 
 struct app {

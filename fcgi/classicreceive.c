@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "classicstore.h"
-#include "loop.h"
+#include "hold.h"
 #include "log.h"
 #include "monotime.h"
 #include "utf8.h"

@@ -17,9 +17,6 @@
 #include "app.h"
 #include "log.h"
 #include "sqlproto.h"
-#include "longpoll.h"
-#include "loop.h"
-#include "sse.h"
 
 /* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2049s. */
 _Static_assert(2 * SQL_GROUP_SIZE == 2050, "the %2049s below");
@@ -514,8 +511,18 @@ read_carry(FILE *f, size_t len, char **out)
 	return 0;
 }
 
+/* The kind that takes back lines of this letter, or NULL. */
+static const struct hold_kind *
+kind_of(const struct hold_kind *const kinds[], enum handoff_kind letter)
+{
+	for (size_t i = 0; kinds != NULL && kinds[i] != NULL; i++)
+		if (kinds[i]->parks_as == letter && kinds[i]->resume != NULL)
+			return kinds[i];
+	return NULL;
+}
+
 int
-handoff_resume(struct app *app, int *polls)
+handoff_resume(struct app *app, const struct hold_kind *const kinds[], int *polls)
 {
 	int mfd = inherited_handoff, resumed = 0;
 	char line[LINE_MAX_LEN], hex[2 * SQL_GROUP_SIZE];
@@ -534,6 +541,7 @@ handoff_resume(struct app *app, int *polls)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct handoff_item p;
 		struct http_held conn = { 0 };
+		const struct hold_kind *kind = NULL;
 		size_t carry_len = 0;
 		int flags, rc, bad;
 
@@ -546,6 +554,11 @@ handoff_resume(struct app *app, int *polls)
 			continue;
 		}
 		conn.carry_len = carry_len;
+		if (!bad && (kind = kind_of(kinds, p.kind)) == NULL) {
+			drop_item(&p, mfd, "no kind resumes it", line);
+			http_held_free(&conn);
+			continue;
+		}
 		if (bad || from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
 		    fcntl(p.fd, F_SETFD, FD_CLOEXEC) == -1 ||
 		    (flags = fcntl(p.fd, F_GETFL)) == -1 ||
@@ -565,11 +578,7 @@ handoff_resume(struct app *app, int *polls)
 		/* A stream's headers went out in the first image: what follows is
 		 * records. A poll has written nothing yet. An answer is written
 		 * and closed. */
-		rc = p.kind == HANDOFF_POLL ?
-		    longpoll_resume(app, &conn, p.token, &p.pi, &p.peer, p.left_ms) :
-		    p.kind == HANDOFF_ANSWER ? loop_add_answer(app->loop, &conn) :
-		    sse_resume(app, &conn, p.token, &p.pi);
-		if (rc == -1) {
+		if (kind->resume(app, &conn, &p) == -1) {
 			log_error("handoff: out of memory for connection %s", p.pi.connection_id);
 			close(p.fd);
 			http_held_free(&conn);

@@ -23,9 +23,7 @@
 
 #include <stddef.h>
 
-#include "fcgirec.h"
-#include "store.h"
-#include "tcpdiag.h"
+#include "hold.h"
 
 struct app;
 struct handoff;
@@ -33,28 +31,7 @@ struct handoff;
 /* NULL when out of memory. */
 struct handoff	*handoff_new(void);
 
-/* What the next image needs to go on with a held request. */
-enum handoff_kind {
-	HANDOFF_STREAM = 'S',
-	HANDOFF_POLL = 'P',
-	HANDOFF_ANSWER = 'A'	/* an ended request's answer, not all written: write it, close */
-};
-struct handoff_item {
-	enum handoff_kind	 kind;
-	int			 fd;		/* the FastCGI connection */
-	int			 request_id;
-	int			 keep;		/* the web server asked to keep the connection */
-	int			 cors_index;	/* in POLLHUB_ALLOWED_ORIGINS, or -1: no CORS headers */
-	int			 vary_origin;
-	long long		 left_ms;	/* a poll: what is left of its timeout */
-	char			 token[64];
-	struct poll_info	 pi;
-	struct tcpdiag_conn	 peer;		/* a poll's client connection (family 0: unknown) */
-	struct fcgirec_state	 rd;		/* where the connection's records stand */
-	const char		*carry;		/* records queued and not written (a forced */
-	size_t			 carry_len;	/* handoff): copied by handoff_park_item */
-};
-/* Record a held request for the next image (the event loop, once everything
+/* Record a held request (its line: struct handoff_item, in hold.h) for the next image (the event loop, once everything
  * queued for it is written). 0, or -1 (no memory): the caller ends it. */
 int	handoff_park_item(struct handoff *, const struct handoff_item *);
 /* Requests of that kind parked so far. */
@@ -77,8 +54,9 @@ int	handoff_exec(struct handoff *, const char *exe, char *const argv[], int list
 void	handoff_take_env(void);
 /* The listening socket a previous image passed, or -1. */
 int	handoff_listen_fd(void);
-/* At start-up, once the event loop runs: give it the streams and polls a
- * previous image parked. Returns how many streams were resumed (*polls: polls). */
-int	handoff_resume(struct app *, int *polls);
+/* At start-up, once the event loop runs: give each line a previous image
+ * parked to the kind in kinds (NULL-terminated) that parks as its letter
+ * (its resume op). Returns how many streams were resumed (*polls: polls). */
+int	handoff_resume(struct app *, const struct hold_kind *const kinds[], int *polls);
 
 #endif

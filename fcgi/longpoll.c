@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "loop.h"
+#include "hold.h"
 
 #include "log.h"
 #include "monotime.h"
@@ -352,13 +352,18 @@ lp_park_info(struct hold *hd, struct handoff_item *item)
 	item->peer = lp->peer;
 }
 
-static const struct hold_kind lp_kind = {
+static int	longpoll_resume(struct app *, const struct http_held *,
+		    const struct handoff_item *);
+
+const struct hold_kind longpoll_kind = {
 	.name = "poll",
 	.stream = 0,
 	.step = lp_step,
 	.on_wake = lp_on_wake,
 	.park_info = lp_park_info,
 	.free = lp_free,
+	.parks_as = HANDOFF_POLL,
+	.resume = longpoll_resume,
 };
 
 void
@@ -391,7 +396,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 			goto done;
 		}
 	}
-	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
+	if ((hd = hold_new(app->loop, &longpoll_kind, lp)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
@@ -427,23 +432,25 @@ done:
 	lp_free(lp);
 }
 
-int
-longpoll_resume(struct app *app, const struct http_held *conn, const char *token,
-    const struct poll_info *pi, const struct tcpdiag_conn *peer, long long left_ms)
+/* A poll the previous image held (restart in place), with what is left of
+ * its timeout: the loop holds it on. */
+static int
+longpoll_resume(struct app *app, const struct http_held *conn, const struct handoff_item *item)
 {
+	const struct poll_info *pi = &item->pi;
 	struct lp *lp = calloc(1, sizeof(*lp));
 	struct hold *hd;
 
 	if (lp == NULL)
 		return -1;
-	snprintf(lp->token, sizeof(lp->token), "%s", token);
+	snprintf(lp->token, sizeof(lp->token), "%s", item->token);
 	lp->pi = *pi;
 	lp->begun = 1;
 	if (app->cfg.client_check)
-		lp->peer = *peer;
-	lp->deadline_ms = monotime_ms() + left_ms;
+		lp->peer = item->peer;
+	lp->deadline_ms = monotime_ms() + item->left_ms;
 	lp->drain_first = 1;	/* what came while it was parked */
-	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
+	if ((hd = hold_new(app->loop, &longpoll_kind, lp)) == NULL) {
 		lp_free(lp);
 		return -1;
 	}

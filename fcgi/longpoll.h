@@ -12,10 +12,9 @@
 #include "tcpdiag.h"
 
 void	longpoll_handle(struct app *, struct http_request *, const char *token);
-/* A poll the previous image held (restart in place), on conn, with left_ms
- * of its timeout to go, its client's connection peer (family 0: unknown):
- * the loop holds it on. -1 when out of memory (conn is the caller's). */
-int	longpoll_resume(struct app *, const struct http_held *conn, const char *token,
-	    const struct poll_info *, const struct tcpdiag_conn *peer, long long left_ms);
+/* A held poll, as the loop holds it: parked at a restart in place as
+ * HANDOFF_POLL, with what is left of its timeout and its client's
+ * connection, and resumed by the next image (main.c lists it). */
+extern const struct hold_kind longpoll_kind;
 
 #endif

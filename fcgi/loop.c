@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +13,26 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "fcgirec.h"
+#include "fcgiconn.h"
 #include "handoff.h"
+#include "jobs.h"
 #include "log.h"
 #include "monotime.h"
+#include "notify.h"
+#include "timerheap.h"
 
 #define MAX_EVENTS	256
 #define TICK_MS		1000	/* the loop looks at its commands at least this often */
-#define READ_CHUNK	4096	/* a held request is sent little: an abort, a management record */
-/* Body bytes a held request may still send (SignalR's polls and streams are
- * GETs without one): the loop reads and discards them so that no worker
- * waits on a slow body; past this the connection is closed, logged. */
-#define HELD_BODY_MAX	65536
-#define READS_PER_ROUND	16
-#define NO_HEAP		SIZE_MAX
 #define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */
 #define STUCK_MS	2000	/* a client that took nothing this long is not held back */
+#define THREAD_STACK	(256 * 1024)
 
 struct hold {
 	const struct hold_kind	*kind;
 	void			*state;
 	struct loop		*loop;
 	struct waiter		 w;
-	struct http_held	 conn;
+	struct fcgiconn		 fc;		/* held.fd -1: closed */
 	/* The loop thread's: */
 	struct hold		*prev, *next;	/* all holds */
 	struct hold		*ready_next;	/* in the ready list */
@@ -51,18 +49,13 @@ struct hold {
 	int			 dead;		/* destroyed: freed after this round of events */
 	int			 epoll_mask;	/* registered events, 0: not registered */
 	int			 wait_writable;	/* HOLD_WRITABLE once below the low-water mark */
-	long long		 wrote_at;	/* ms: the client last took bytes (or had none waiting) */
-	long long		 timer_ms;
-	size_t			 heap_i;
-	struct buf		 out;		/* FastCGI records not yet written */
-	size_t			 out_off;
-	struct fcgirec		*rd;		/* reads the connection's records (attach) */
+	struct timer_node	 timer;
 	/* Guarded by loop->qlock: */
 	int			 queued;	/* in wakeq */
 	struct hold		*wake_next;	/* in wakeq */
 	struct hold		*q_next;	/* in newq or doneq (never both) */
 	/* The running step's (handed over by the queues' locks): */
-	struct hold		*job_next;
+	struct job		 job;
 	unsigned		 job_why;
 	enum hold_next		 job_result;
 	struct buf		 job_out;
@@ -77,13 +70,14 @@ struct loop {
 	struct app		*app;
 	int			 ep, efd;
 	pthread_t		 thread;
+	struct jobs		*jobs;
+	struct fcgiconn_limits	 limits;
 	atomic_size_t		 count;		/* holds not yet freed */
 	/* The loop thread's: */
 	struct hold		 all;		/* list head */
 	struct hold		*ready;
 	struct hold		*graveyard;	/* destroyed this round (via ready_next) */
-	struct hold		**heap;
-	size_t			 heap_n, heap_cap;
+	struct timerheap	 timers;
 	int			 stopping, handing_off;
 	int			 forcing;	/* a handoff past its wait: park without waiting for writes */
 	/* Guarded by qlock: */
@@ -93,12 +87,7 @@ struct loop {
 	struct hold		*newq, *wakeq, *doneq, *doneq_tail;
 	int			 cmd_stop, cmd_handoff, cmd_unpark, cmd_force;
 	size_t			 unparked_left;	/* holds neither ended nor parked, while handing off */
-	/* Jobs: */
-	pthread_mutex_t		 jlock;
-	pthread_cond_t		 jcond;
-	struct hold		*jobq, *jobq_tail;
 };
-
 
 /* With qlock held. */
 static void
@@ -113,59 +102,12 @@ signal_loop(struct loop *l)
 	(void)!write(l->efd, &one, sizeof(one));
 }
 
-/* ---- timers: a binary heap by timer_ms (loop thread) ---- */
-
-static void
-heap_swap(struct loop *l, size_t a, size_t b)
-{
-	struct hold *t = l->heap[a];
-
-	l->heap[a] = l->heap[b];
-	l->heap[b] = t;
-	l->heap[a]->heap_i = a;
-	l->heap[b]->heap_i = b;
-}
-
-static void
-heap_up(struct loop *l, size_t i)
-{
-	while (i > 0 && l->heap[(i - 1) / 2]->timer_ms > l->heap[i]->timer_ms) {
-		heap_swap(l, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void
-heap_down(struct loop *l, size_t i)
-{
-	for (;;) {
-		size_t c = 2 * i + 1, m = i;
-
-		if (c < l->heap_n && l->heap[c]->timer_ms < l->heap[m]->timer_ms)
-			m = c;
-		if (c + 1 < l->heap_n && l->heap[c + 1]->timer_ms < l->heap[m]->timer_ms)
-			m = c + 1;
-		if (m == i)
-			return;
-		heap_swap(l, i, m);
-		i = m;
-	}
-}
+/* ---- timers (loop thread) ---- */
 
 static void
 timer_remove(struct loop *l, struct hold *h)
 {
-	size_t i = h->heap_i;
-
-	if (i == NO_HEAP)
-		return;
-	h->heap_i = NO_HEAP;
-	if (i != --l->heap_n) {
-		l->heap[i] = l->heap[l->heap_n];
-		l->heap[i]->heap_i = i;
-		heap_down(l, i);
-		heap_up(l, i);
-	}
+	timerheap_remove(&l->timers, &h->timer);
 }
 
 /* 0: no timer. Out of memory: the hold goes without (its poll timeout then
@@ -173,24 +115,14 @@ timer_remove(struct loop *l, struct hold *h)
 static void
 timer_set(struct loop *l, struct hold *h, long long at)
 {
-	timer_remove(l, h);
-	h->timer_ms = at;
-	if (at == 0)
-		return;
-	if (l->heap_n == l->heap_cap) {
-		size_t cap = l->heap_cap ? l->heap_cap * 2 : 1024;
-		struct hold **grown = realloc(l->heap, cap * sizeof(*grown));
+	if (timerheap_set(&l->timers, &h->timer, at) != PH_OK)
+		log_error("loop: out of memory for a timer");
+}
 
-		if (grown == NULL) {
-			log_error("loop: out of memory for a timer");
-			return;
-		}
-		l->heap = grown;
-		l->heap_cap = cap;
-	}
-	h->heap_i = l->heap_n;
-	l->heap[l->heap_n++] = h;
-	heap_up(l, h->heap_i);
+static struct hold *
+timer_hold(struct timer_node *t)
+{
+	return (struct hold *)(void *)((char *)t - offsetof(struct hold, timer));
 }
 
 /* ---- holds ---- */
@@ -205,8 +137,8 @@ hold_new(struct loop *l, const struct hold_kind *kind, void *state)
 	h->loop = l;
 	h->kind = kind;
 	h->state = state;
-	h->heap_i = NO_HEAP;
-	h->conn.fd = -1;
+	timer_node_init(&h->timer);
+	h->fc.held.fd = -1;
 	return h;
 }
 
@@ -254,7 +186,7 @@ hold_app(struct hold *h)
 const struct http_held *
 hold_conn(struct hold *h)
 {
-	return &h->conn;
+	return &h->fc.held;
 }
 
 void
@@ -277,7 +209,7 @@ low_water(const struct loop *l)
 static size_t
 unflushed(const struct hold *h)
 {
-	return h->out.len - h->out_off;
+	return fcgiconn_unflushed(&h->fc);
 }
 
 int
@@ -328,12 +260,12 @@ epoll_mask(struct loop *l, struct hold *h, int mask)
 {
 	struct epoll_event ev = { .events = (uint32_t)mask, .data.ptr = h };
 
-	if (h->conn.fd < 0 || mask == h->epoll_mask)
+	if (h->fc.held.fd < 0 || mask == h->epoll_mask)
 		return;
 	if (mask == 0)
-		epoll_ctl(l->ep, EPOLL_CTL_DEL, h->conn.fd, NULL);
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, h->fc.held.fd, NULL);
 	else if (epoll_ctl(l->ep, h->epoll_mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
-	    h->conn.fd, &ev) == -1) {
+	    h->fc.held.fd, &ev) == -1) {
 		log_warn("loop: epoll_ctl: %s", strerror(errno));
 		return;
 	}
@@ -344,13 +276,10 @@ epoll_mask(struct loop *l, struct hold *h, int mask)
 static void
 close_conn(struct loop *l, struct hold *h)
 {
-	if (h->conn.fd < 0)
+	if (h->fc.held.fd < 0)
 		return;
 	epoll_mask(l, h, 0);
-	close(h->conn.fd);
-	h->conn.fd = -1;
-	buf_free(&h->out);
-	h->out_off = 0;
+	fcgiconn_close(&h->fc);
 }
 
 static void settled(struct loop *, struct hold *);
@@ -382,10 +311,8 @@ bury(struct loop *l)
 		next = h->grave_next;
 		if (h->kind->free != NULL)
 			h->kind->free(h->state);
-		buf_free(&h->out);
+		fcgiconn_free(&h->fc);
 		buf_free(&h->job_out);
-		fcgirec_free(h->rd);
-		http_held_free(&h->conn);
 		free(h);
 		atomic_fetch_sub(&l->count, 1);
 	}
@@ -413,8 +340,8 @@ static void
 hand_over(struct loop *l, struct hold *h, int answer)
 {
 	struct handoff_item item;
-	char *const *o = l->app->cfg.allowed_origins;
 	const char *why = "out of memory";
+	enum ph_err st;
 
 	epoll_mask(l, h, 0);
 	timer_remove(l, h);
@@ -425,21 +352,9 @@ hand_over(struct loop *l, struct hold *h, int answer)
 		strcpy(item.pi.connection_id, "-");
 	} else
 		h->kind->park_info(h, &item);
-	item.fd = h->conn.fd;
-	item.request_id = h->conn.request_id;
-	item.keep = h->conn.keep;
-	item.vary_origin = h->conn.vary_origin;
-	item.cors_index = -1;
-	for (int i = 0; h->conn.cors_origin != NULL && o != NULL && o[i] != NULL; i++)
-		if (o[i] == h->conn.cors_origin)
-			item.cors_index = i;
-	if (h->out_off < h->out.len) {
-		item.carry = h->out.data + h->out_off;
-		item.carry_len = h->out.len - h->out_off;
-	}
-	if (h->conn.fd < 0)
+	if ((st = fcgiconn_park(&h->fc, l->app->cfg.allowed_origins, &item)) == PH_LEFT)
 		why = "client gone";
-	else if (h->rd == NULL || fcgirec_save(h->rd, &item.rd) != PH_OK)
+	else if (st != PH_OK)
 		why = "its FastCGI records out of step";
 	else if (handoff_park_item(l->app->handoff, &item) == 0) {
 		h->parked = 1;
@@ -455,7 +370,7 @@ static void
 park_now(struct loop *l, struct hold *h)
 {
 	h->parking = 0;
-	if (h->conn.fd >= 0 && !l->handing_off) {
+	if (h->fc.held.fd >= 0 && !l->handing_off) {
 		/* The handoff is over (a failed exec took the parked holds back)
 		 * before this one's answer was written: it goes on here, or it
 		 * would be in no list at all. */
@@ -470,98 +385,27 @@ park_now(struct loop *l, struct hold *h)
 static void
 flush(struct loop *l, struct hold *h)
 {
-	while (h->conn.fd >= 0 && h->out_off < h->out.len) {
-		ssize_t n = write(h->conn.fd, h->out.data + h->out_off, h->out.len - h->out_off);
-
-		if (n > 0) {
-			h->out_off += (size_t)n;
-			h->wrote_at = monotime_ms();
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			epoll_mask(l, h, h->epoll_mask | EPOLLOUT);
-			return;
-		}
+	if (fcgiconn_flush(&h->fc) != PH_OK) {
 		close_conn(l, h);
 		if (!h->done)
 			make_ready(l, h, HOLD_GONE);
-		break;
+	} else if (h->fc.held.fd >= 0 && unflushed(h) > 0) {
+		epoll_mask(l, h, h->epoll_mask | EPOLLOUT);
+		return;
 	}
-	if (h->out_off >= h->out.len) {
-		buf_shrink(&h->out);
-		h->out_off = 0;
-		if (h->conn.fd >= 0 && (h->epoll_mask & EPOLLOUT))
-			epoll_mask(l, h, h->epoll_mask & ~EPOLLOUT);
-	}
+	if (unflushed(h) == 0 && h->fc.held.fd >= 0 && (h->epoll_mask & EPOLLOUT))
+		epoll_mask(l, h, h->epoll_mask & ~EPOLLOUT);
 	/* A stream that stopped draining for its client resumes. */
 	if (h->wait_writable && !h->done && unflushed(h) < low_water(l)) {
 		h->wait_writable = 0;
 		make_ready(l, h, HOLD_WRITABLE);
 	}
-	if (h->out_off < h->out.len)
+	if (unflushed(h) > 0)
 		return;
 	if (h->closing)
 		hold_destroy(l, h);
 	else if (h->parking)
 		park_now(l, h);
-}
-
-/* What the records read on a held connection call for. */
-#define RD_ABORT	1u	/* the web server aborted the request */
-#define RD_ANSWERED	2u	/* management answers queued in h->out */
-#define RD_BROKEN	4u	/* the connection is of no more use */
-
-/* Read records with the connection's reader: the rest of the body is
- * discarded (HELD_BODY_MAX bounds it), management records and a second
- * BEGIN_REQUEST are answered, an abort is noted. A protocol error or a
- * passed limit breaks the connection, logged. */
-static unsigned
-read_records(struct loop *l, struct hold *h, const char *p, size_t n)
-{
-	const struct fcgirec_values values = { (unsigned)l->app->cfg.threads,
-	    (unsigned)l->app->cfg.threads };
-	struct fcgirec_event ev;
-	enum ph_err st;
-	unsigned what = 0;
-	size_t used;
-
-	while (n > 0) {
-		if ((st = fcgirec_read(h->rd, p, n, &used, &ev)) != PH_OK) {
-			log_warn("loop: a held %s's FastCGI connection is closed: %s%s", h->kind->name,
-			    ph_strerror(st), st == PH_FCGI_STDIN_TOO_LARGE ?
-			    " (a held request's body is read and discarded up to 65536 bytes)" : "");
-			return what | RD_BROKEN;
-		}
-		p += used;
-		n -= used;
-		switch (ev.type) {
-		case FCGIREC_EV_ABORT:
-			what |= RD_ABORT;
-			break;
-		case FCGIREC_EV_GET_VALUES:
-		case FCGIREC_EV_UNKNOWN_TYPE:
-		case FCGIREC_EV_MPX_REFUSED:
-			/* A web server that asks without reading the answers is not
-			 * given memory without a bound. */
-			if (h->out.len - h->out_off > l->app->cfg.max_buffered + HELD_BODY_MAX) {
-				log_warn("loop: a held %s's web server sends management records and"
-				    " does not read the answers; its connection is closed",
-				    h->kind->name);
-				return what | RD_BROKEN;
-			}
-			if (fcgirec_answer(&h->out, &ev, &values) != PH_OK) {
-				log_error("loop: out of memory; a client's connection is cut");
-				return what | RD_BROKEN;
-			}
-			what |= RD_ANSWERED;
-			break;
-		default:
-			break;	/* the body's bytes and its end: nothing to keep */
-		}
-	}
-	return what;
 }
 
 /* The web server closed the connection, or broke the protocol. */
@@ -580,58 +424,22 @@ conn_gone(struct loop *l, struct hold *h)
 	make_ready(l, h, HOLD_GONE);
 }
 
+/* What the records read on a held connection call for (FCGICONN_*). */
 static void
 act_on_records(struct loop *l, struct hold *h, unsigned what)
 {
-	if (what & RD_BROKEN) {
+	if (what & FCGICONN_BROKEN) {
 		conn_gone(l, h);
 		return;
 	}
-	if (what & RD_ANSWERED)
+	if (what & FCGICONN_ANSWERED)
 		flush(l, h);	/* may end or park it */
-	if (!(what & RD_ABORT) || h->dead || h->parked || h->closing)
+	if (!(what & FCGICONN_ABORT) || h->dead || h->parked || h->closing)
 		return;		/* ending: its END_REQUEST answers the abort */
 	if (h->parking)
 		conn_gone(l, h);	/* aborted: nothing to hand over */
 	else
 		make_ready(l, h, HOLD_GONE);	/* the step ends it: END_REQUEST */
-}
-
-static void
-on_readable(struct loop *l, struct hold *h)
-{
-	char chunk[READ_CHUNK];
-	unsigned what = 0;
-
-	/* A few reads a round (level-triggered: the rest comes next round), so
-	 * one web server sending fast never keeps the loop from the others. */
-	for (int reads = 0; reads < READS_PER_ROUND && !(what & RD_BROKEN); reads++) {
-		ssize_t n = read(h->conn.fd, chunk, sizeof(chunk));
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0)
-			what |= RD_BROKEN;	/* EOF or an error: gone */
-		else
-			what |= read_records(l, h, chunk, (size_t)n);
-	}
-	act_on_records(l, h, what);
-}
-
-/* Add bytes for the client as STDOUT records (and the end, when ending). */
-static int
-queue_output(struct hold *h, const struct buf *data, int end)
-{
-	uint16_t id = (uint16_t)h->conn.request_id;
-
-	if (data->len > 0 && fcgirec_write_stdout(&h->out, id, data->data, data->len, 0) != PH_OK)
-		return -1;
-	if (end && (fcgirec_write_stdout_end(&h->out, id) != PH_OK ||
-	    fcgirec_write_end_request(&h->out, id, 0, FCGIREC_REQUEST_COMPLETE) != PH_OK))
-		return -1;
-	return 0;
 }
 
 /* A step came back (loop thread), or on_wake handled a wake-up there. */
@@ -649,15 +457,8 @@ completed(struct loop *l, struct hold *h)
 	 * after CLOSE_GRACE_MS. */
 	if (next == HOLD_END && (h->job_why & HOLD_FULL))
 		close_conn(l, h);
-	/* What was written goes before appending, so a client that reads
-	 * slowly but never catches up fully does not grow the buffer for ever. */
-	if (h->out_off > 0) {
-		buf_consume(&h->out, h->out_off);
-		h->out_off = 0;
-	}
-	if (h->out.len == 0)
-		h->wrote_at = monotime_ms();	/* nothing waited: the client is not behind */
-	if (h->conn.fd >= 0 && queue_output(h, &h->job_out, next == HOLD_END) == -1) {
+	fcgiconn_compact(&h->fc);
+	if (h->fc.held.fd >= 0 && fcgiconn_queue(&h->fc, &h->job_out, next == HOLD_END) != PH_OK) {
 		log_error("loop: out of memory; a client's connection is cut");
 		close_conn(l, h);
 		if (next == HOLD_KEEP)
@@ -686,16 +487,14 @@ completed(struct loop *l, struct hold *h)
 	/* Judged after writing what the socket takes: only what the client has
 	 * not taken counts. */
 	flush(l, h);
-	if (h->kind->stream && h->conn.fd >= 0 && unflushed(h) > l->app->cfg.max_buffered)
+	if (h->kind->stream && h->fc.held.fd >= 0 && unflushed(h) > l->app->cfg.max_buffered)
 		h->pending |= HOLD_FULL;
 	if (h->pending != 0 && !h->done)
 		make_ready(l, h, 0);
 }
 
-static const struct fcgirec_limits held_limits = { 0, HELD_BODY_MAX };
-
 /* A request whose whole answer a previous image queued and did not write
- * (loop_add_answer): attach makes it closing at once; no step runs for it
+ * (HANDOFF_ANSWER): attach makes it closing at once; no step runs for it
  * but after its connection failed at attach. */
 static enum hold_next
 answer_step(struct hold *h, unsigned why, struct buf *out)
@@ -706,55 +505,48 @@ answer_step(struct hold *h, unsigned why, struct buf *out)
 	return HOLD_END;
 }
 
-static const struct hold_kind answer_kind = { .name = "answer", .step = answer_step };
+static int answer_resume(struct app *, const struct http_held *, const struct handoff_item *);
 
-/* The connection's reader, from where its records stand, and what came with
- * it: records a previous image did not write go out first. -1 when it
- * cannot be used. */
+const struct hold_kind loop_answer_kind = {
+	.name = "answer",
+	.step = answer_step,
+	.parks_as = HANDOFF_ANSWER,
+	.resume = answer_resume,
+};
+
+/* The loop's: the answer's bytes came with conn (carry). */
 static int
-take_conn(struct hold *h)
+answer_resume(struct app *app, const struct http_held *conn, const struct handoff_item *item)
 {
-	struct http_held *c = &h->conn;
-	enum ph_err st = PH_NOMEM;
-	int rc = -1;
+	struct hold *h = hold_new(app->loop, &loop_answer_kind, NULL);
 
-	if ((c->carry_len == 0 || buf_append(&h->out, c->carry, c->carry_len) == 0) &&
-	    (h->rd = fcgirec_new(&held_limits)) != NULL &&
-	    (st = fcgirec_resume(h->rd, &c->rd)) == PH_OK)
-		rc = 0;
-	else
-		log_warn("loop: a held %s's connection cannot be read: %s", h->kind->name,
-		    ph_strerror(st));
-	free(c->carry);
-	c->carry = NULL;
-	c->carry_len = 0;
-	return rc;
+	(void)item;
+	if (h == NULL)
+		return -1;
+	loop_add(app->loop, h, conn);
+	return 0;
 }
 
 static void
 attach(struct loop *l, struct hold *h)
 {
-	unsigned what = RD_BROKEN;
+	unsigned what = FCGICONN_BROKEN;
 
 	h->attached = 1;
 	h->prev = &l->all;
 	h->next = l->all.next;
 	l->all.next->prev = h;
 	l->all.next = h;
-	if (take_conn(h) == 0) {
+	if (fcgiconn_open(&h->fc, h->kind->name) == PH_OK) {
 		epoll_mask(l, h, EPOLLIN | EPOLLRDHUP);
 		/* What libfcgi read ahead of the handler is read first. */
 		if (h->epoll_mask != 0)
-			what = h->conn.ahead_len > 0 ?
-			    read_records(l, h, h->conn.ahead, h->conn.ahead_len) : 0;
+			what = fcgiconn_read_ahead(&h->fc, &l->limits, h->kind->name);
 	}
-	free(h->conn.ahead);
-	h->conn.ahead = NULL;
-	h->conn.ahead_len = 0;
-	if (what & RD_BROKEN) {
+	if (what & FCGICONN_BROKEN) {
 		close_conn(l, h);
 		make_ready(l, h, HOLD_START | HOLD_GONE);
-	} else if (h->kind == &answer_kind) {
+	} else if (h->kind == &loop_answer_kind) {
 		/* Its answer, from a previous image: written, then closed. */
 		h->done = h->closing = 1;
 		timer_set(l, h, monotime_ms() + CLOSE_GRACE_MS);
@@ -769,9 +561,9 @@ attach(struct loop *l, struct hold *h)
 		h->counted = 1;
 		make_ready(l, h, HOLD_HANDOFF);
 	}
-	if (!(what & RD_BROKEN)) {
+	if (!(what & FCGICONN_BROKEN)) {
 		act_on_records(l, h, what);
-		if (!h->dead && !h->parked && h->out_off < h->out.len)
+		if (!h->dead && !h->parked && unflushed(h) > 0)
 			flush(l, h);
 	}
 }
@@ -806,6 +598,7 @@ static void
 dispatch(struct loop *l)
 {
 	struct hold *h, *next;
+	struct job *first = NULL, **tail = &first;
 
 	if (l->ready == NULL)
 		return;
@@ -813,7 +606,6 @@ dispatch(struct loop *l)
 	for (h = l->ready; h != NULL; h = h->ready_next)
 		if (!h->busy && !h->parked && !h->done && !h->dead)
 			(void)fast_wake(l, h);
-	pthread_mutex_lock(&l->jlock);
 	for (h = l->ready, l->ready = NULL; h != NULL; h = next) {
 		next = h->ready_next;
 		h->in_ready = 0;
@@ -826,16 +618,12 @@ dispatch(struct loop *l)
 		h->job_unflushed = unflushed(h);
 		h->job_wait_writable = 0;
 		h->job_stuck = h->job_unflushed >= low_water(l) &&
-		    monotime_ms() - h->wrote_at >= STUCK_MS;
-		h->job_next = NULL;
-		if (l->jobq_tail != NULL)
-			l->jobq_tail->job_next = h;
-		else
-			l->jobq = h;
-		l->jobq_tail = h;
+		    monotime_ms() - h->fc.wrote_at >= STUCK_MS;
+		h->job.next = NULL;
+		*tail = &h->job;
+		tail = &h->job.next;
 	}
-	pthread_cond_broadcast(&l->jcond);
-	pthread_mutex_unlock(&l->jlock);
+	jobs_submit(l->jobs, first);
 }
 
 /* The exec failed: every parked hold is the loop's again, and the list is
@@ -866,7 +654,7 @@ take_back(struct loop *l)
 		}
 		h->done = 0;
 		make_ready(l, h, HOLD_START);
-		if (h->out_off < h->out.len)
+		if (unflushed(h) > 0)
 			flush(l, h);
 	}
 }
@@ -967,11 +755,12 @@ loop_thread(void *arg)
 	struct epoll_event evs[MAX_EVENTS];
 
 	for (;;) {
+		struct timer_node *t;
 		long long now = monotime_ms();
 		int timeout = TICK_MS, n;
 
-		if (l->heap_n > 0) {
-			long long d = l->heap[0]->timer_ms - now;
+		if ((t = timerheap_first(&l->timers)) != NULL) {
+			long long d = t->at_ms - now;
 
 			timeout = d <= 0 ? 0 : d < TICK_MS ? (int)d : TICK_MS;
 		}
@@ -986,16 +775,16 @@ loop_thread(void *arg)
 				take_queues(l);
 				continue;
 			}
-			if (h->dead || h->conn.fd < 0)
+			if (h->dead || h->fc.held.fd < 0)
 				continue;	/* closed earlier in this round */
 			if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-				on_readable(l, h);
-			if ((e & EPOLLOUT) && !h->dead && h->conn.fd >= 0)
+				act_on_records(l, h, fcgiconn_read(&h->fc, &l->limits, h->kind->name));
+			if ((e & EPOLLOUT) && !h->dead && h->fc.held.fd >= 0)
 				flush(l, h);
 		}
 		now = monotime_ms();
-		while (l->heap_n > 0 && l->heap[0]->timer_ms <= now) {
-			struct hold *h = l->heap[0];
+		while ((t = timerheap_first(&l->timers)) != NULL && t->at_ms <= now) {
+			struct hold *h = timer_hold(t);
 
 			timer_remove(l, h);
 			if (h->closing) {
@@ -1012,35 +801,24 @@ loop_thread(void *arg)
 	return NULL;
 }
 
-static void *
-job_thread(void *arg)
+/* On a job thread: one step of one hold, then back to the loop's thread. */
+static void
+run_step(struct job *job, void *arg)
 {
 	struct loop *l = arg;
+	struct hold *h = (struct hold *)(void *)((char *)job - offsetof(struct hold, job));
 
-	for (;;) {
-		struct hold *h;
+	h->job_result = h->kind->step(h, h->job_why, &h->job_out);
 
-		pthread_mutex_lock(&l->jlock);
-		while (l->jobq == NULL)
-			pthread_cond_wait(&l->jcond, &l->jlock);
-		h = l->jobq;
-		if ((l->jobq = h->job_next) == NULL)
-			l->jobq_tail = NULL;
-		pthread_mutex_unlock(&l->jlock);
-
-		h->job_result = h->kind->step(h, h->job_why, &h->job_out);
-
-		pthread_mutex_lock(&l->qlock);
-		h->q_next = NULL;
-		if (l->doneq_tail != NULL)
-			l->doneq_tail->q_next = h;
-		else
-			l->doneq = h;
-		l->doneq_tail = h;
-		signal_loop(l);
-		pthread_mutex_unlock(&l->qlock);
-	}
-	return NULL;
+	pthread_mutex_lock(&l->qlock);
+	h->q_next = NULL;
+	if (l->doneq_tail != NULL)
+		l->doneq_tail->q_next = h;
+	else
+		l->doneq = h;
+	l->doneq_tail = h;
+	signal_loop(l);
+	pthread_mutex_unlock(&l->qlock);
 }
 
 struct loop *
@@ -1049,19 +827,18 @@ loop_start(struct app *app, int jobs, char *err, size_t errlen)
 	struct loop *l = calloc(1, sizeof(*l));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	pthread_attr_t attr;
-	pthread_t tid;
-	int started = 0;
 
 	if (l == NULL) {
 		snprintf(err, errlen, "loop: out of memory");
 		return NULL;
 	}
 	l->app = app;
+	l->limits.values.max_conns = (unsigned)app->cfg.threads;
+	l->limits.values.max_reqs = (unsigned)app->cfg.threads;
+	l->limits.max_buffered = app->cfg.max_buffered;
 	l->all.next = l->all.prev = &l->all;
 	pthread_mutex_init(&l->qlock, NULL);
 	pthread_cond_init(&l->qcond, NULL);
-	pthread_mutex_init(&l->jlock, NULL);
-	pthread_cond_init(&l->jcond, NULL);
 	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    epoll_ctl(l->ep, EPOLL_CTL_ADD, l->efd, &ev) == -1) {
@@ -1069,11 +846,10 @@ loop_start(struct app *app, int jobs, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (int i = 0; i < jobs; i++)
-		started += pthread_create(&tid, &attr, job_thread, l) == 0;
-	if (started == 0 || pthread_create(&l->thread, &attr, loop_thread, l) != 0) {
+	if ((l->jobs = jobs_start(jobs, run_step, l)) == NULL ||
+	    pthread_create(&l->thread, &attr, loop_thread, l) != 0) {
 		pthread_attr_destroy(&attr);
 		snprintf(err, errlen, "loop: cannot start threads");
 		return NULL;
@@ -1082,21 +858,10 @@ loop_start(struct app *app, int jobs, char *err, size_t errlen)
 	return l;
 }
 
-int
-loop_add_answer(struct loop *l, const struct http_held *conn)
-{
-	struct hold *h = hold_new(l, &answer_kind, NULL);
-
-	if (h == NULL)
-		return -1;
-	loop_add(l, h, conn);
-	return 0;
-}
-
 void
 loop_add(struct loop *l, struct hold *h, const struct http_held *conn)
 {
-	h->conn = *conn;
+	h->fc.held = *conn;
 	atomic_fetch_add(&l->count, 1);
 	pthread_mutex_lock(&l->qlock);
 	h->q_next = l->newq;

@@ -27,8 +27,10 @@
 #include "handoff.h"
 #include "http.h"
 #include "log.h"
+#include "longpoll.h"
 #include "loop.h"
 #include "router.h"
+#include "sse.h"
 #include "version.h"
 
 /* Present only in AddressSanitizer/LeakSanitizer builds. */
@@ -42,6 +44,11 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 #define BACKOFF_MIN_MS 100		/* out of descriptors: first pause before accepting again */
 #define BACKOFF_MAX_MS 1000
 #define LISTEN_BACKLOG 65535		/* the kernel caps it at net.core.somaxconn */
+
+/* What a previous image may have parked, by the kind that takes it back: the
+ * transports' held requests and the loop's own unwritten answers. */
+static const struct hold_kind *const resumable[] = { &longpoll_kind, &sse_kind,
+    &loop_answer_kind, NULL };
 
 struct worker_ctx {
 	struct app	*app;
@@ -510,7 +517,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	pthread_attr_destroy(&attr);
-	resumed = handoff_resume(&app, &polls);
+	resumed = handoff_resume(&app, resumable, &polls);
 	log_info("ready: pollhub %s, %d worker threads for short requests, an event loop with %d"
 	    " job threads for held ones, %d database connections, poll timeout %d s%s",
 	    POLLHUB_VERSION, started, app.cfg.loop_jobs, app.cfg.db_pool, app.cfg.poll_timeout,

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "hold.h"
 
 #include "log.h"
 #include "monotime.h"
@@ -333,13 +333,17 @@ ss_park_info(struct hold *hd, struct handoff_item *item)
 	item->pi = ss->pi;
 }
 
-static const struct hold_kind ss_kind = {
+static int	sse_resume(struct app *, const struct http_held *, const struct handoff_item *);
+
+const struct hold_kind sse_kind = {
 	.name = "stream",
 	.stream = 1,
 	.step = ss_step,
 	.on_wake = ss_on_wake,
 	.park_info = ss_park_info,
 	.free = ss_free,
+	.parks_as = HANDOFF_STREAM,
+	.resume = sse_resume,
 };
 
 /* Give the stream to the loop; its first step drains. handshaken: records
@@ -347,7 +351,7 @@ static const struct hold_kind ss_kind = {
 static int
 hold_stream(struct app *app, struct ss *ss, const struct http_held *conn)
 {
-	struct hold *hd = hold_new(app->loop, &ss_kind, ss);
+	struct hold *hd = hold_new(app->loop, &sse_kind, ss);
 
 	if (hd == NULL)
 		return -1;
@@ -408,15 +412,17 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	}
 }
 
-int
-sse_resume(struct app *app, const struct http_held *conn, const char *token,
-    const struct poll_info *pi)
+/* A stream the previous image handed over (restart in place): its headers
+ * are sent; what became pending meanwhile goes out first. */
+static int
+sse_resume(struct app *app, const struct http_held *conn, const struct handoff_item *item)
 {
+	const struct poll_info *pi = &item->pi;
 	struct ss *ss = calloc(1, sizeof(*ss));
 
 	if (ss == NULL)
 		return -1;
-	snprintf(ss->token, sizeof(ss->token), "%s", token);
+	snprintf(ss->token, sizeof(ss->token), "%s", item->token);
 	ss->pi = *pi;
 	ss->handshaken = 1;
 	log_debug("connection %s: stream resumed", pi->connection_id);

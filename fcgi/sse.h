@@ -15,12 +15,9 @@
 #include "http.h"
 
 void	sse_handle(struct app *, struct http_request *, const char *token);
-/* Go on with a stream a previous image of this process parked (handoff):
- * its headers are sent; what became pending meanwhile goes out first. */
-/* A stream the previous image handed over (restart in place), on conn:
- * the loop holds it on. -1 when out of memory (conn is the caller's). */
-int	sse_resume(struct app *, const struct http_held *conn, const char *token,
-	    const struct poll_info *);
+/* A held stream, as the loop holds it: parked at a restart in place as
+ * HANDOFF_STREAM and resumed by the next image (main.c lists it). */
+extern const struct hold_kind sse_kind;
 
 /* Append payload[0..len) to out as one event: a "data: " line per LF-separated
  * line (a CR before the LF dropped), then a blank line. -1 when out of memory. */

@@ -82,7 +82,7 @@ test_bad_lines_closed(void)
 	CHECK(is_open(a[0]));	/* listed: kept for handoff_resume */
 	CHECK(is_open(b[0]));
 	memset(&app, 0, sizeof(app));
-	CHECK_INTEQ(handoff_resume(&app, &polls), 0);
+	CHECK_INTEQ(handoff_resume(&app, NULL, &polls), 0);
 	CHECK_INTEQ(polls, 0);
 	CHECK(!is_open(a[0]));
 	CHECK(!is_open(b[0]));
