@@ -541,7 +541,7 @@ handoff_resume(struct app *app, const struct hold_kind *const kinds[], int *poll
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct handoff_item p;
 		struct http_held conn = { 0 };
-		const struct hold_kind *kind = NULL;
+		const struct hold_kind *kind;
 		size_t carry_len = 0;
 		int flags, rc, bad;
 
@@ -554,16 +554,16 @@ handoff_resume(struct app *app, const struct hold_kind *const kinds[], int *poll
 			continue;
 		}
 		conn.carry_len = carry_len;
-		if (!bad && (kind = kind_of(kinds, p.kind)) == NULL) {
-			drop_item(&p, mfd, "no kind resumes it", line);
-			http_held_free(&conn);
-			continue;
-		}
 		if (bad || from_hex(hex, p.pi.group, sizeof(p.pi.group)) == -1 ||
 		    fcntl(p.fd, F_SETFD, FD_CLOEXEC) == -1 ||
 		    (flags = fcntl(p.fd, F_GETFL)) == -1 ||
 		    fcntl(p.fd, F_SETFL, flags | O_NONBLOCK) == -1) {
 			drop_item(&p, mfd, "bad record", line);
+			http_held_free(&conn);
+			continue;
+		}
+		if ((kind = kind_of(kinds, p.kind)) == NULL) {
+			drop_item(&p, mfd, "no kind resumes it", line);
 			http_held_free(&conn);
 			continue;
 		}

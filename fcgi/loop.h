@@ -12,14 +12,15 @@
  * flight) never runs on the loop thread: each held request's kind has a
  * step function that the loop runs on one of a few job threads, at most one
  * step per request at a time, whenever something happened to it (the bits
- * below). What happens meanwhile is gathered for the next step.
+ * in hold.h). What happens meanwhile is gathered for the next step.
  *
  * A request reaches the loop from a worker thread (libfcgi read it and its
  * handler decided to hold it: http_detach) or from the previous image at a
  * restart in place (handoff_resume, through its kind's resume op). The loop
  * knows the requests it holds only through hold.h: it names no transport.
- * Its parts: timerheap (timers), jobs (the job threads), fcgiconn (one held
- * FastCGI connection's reading and writing).
+ * Its parts: inbox (what other threads hand the loop thread), holdset (the
+ * held requests on the loop thread), timerheap, jobs (the job threads),
+ * fcgiconn (one held FastCGI connection's reading and writing).
  */
 #ifndef POLLHUB_LOOP_H
 #define POLLHUB_LOOP_H
@@ -31,9 +32,10 @@
 struct app;
 struct loop;
 
-/* The loop's own kind: an ended request whose whole answer a previous image
- * queued and did not write (HANDOFF_ANSWER); its resume op writes it and
- * closes. main.c lists it with the transports' kinds for handoff_resume. */
+/* The loop's own line (HANDOFF_ANSWER): an ended request whose whole answer
+ * a previous image queued and did not write; its resume op writes it and
+ * closes (it is only resumed: no hold is of this kind). main.c lists it with
+ * the transports' kinds for handoff_resume. */
 extern const struct hold_kind loop_answer_kind;
 
 /* Start the loop thread and jobs job threads. NULL with a message. */

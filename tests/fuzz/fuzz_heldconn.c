@@ -1,5 +1,5 @@
 /*
- * Fuzz the path the event loop runs on a held connection (fcgi/loop.c): a
+ * Fuzz the path the event loop runs on a held connection (fcgi/fcgiconn.c): a
  * reader resumed inside a request at a position libfcgi or a previous image
  * handed over (fcgirec_resume), then fed what the web server sends, split as
  * non-blocking reads return it, with the loop's body bound; management
@@ -23,7 +23,7 @@
 #include "fuzz.h"
 
 #define CONTROL		8
-#define BODY_MAX	65536	/* loop.c's HELD_BODY_MAX */
+#define BODY_MAX	65536	/* fcgiconn.c's HELD_BODY_MAX */
 
 struct result {
 	struct buf		events;
