@@ -18,7 +18,7 @@ copy_field(char *dst, size_t dstlen, const PGresult *r, int col)
 static PGresult *
 one_row(PGconn *db, const char *sql, int n, const char *const *params, enum ph_err *st)
 {
-	PGresult *r = store_exec_status(db, sql, n, params, PGRES_TUPLES_OK, st);
+	PGresult *r = pool_exec(db, sql, n, params, PGRES_TUPLES_OK, st);
 
 	if (r != NULL && PQntuples(r) < 1) {
 		log_error("classic query returned no row: %s", sql);
@@ -33,11 +33,11 @@ enum ph_err
 classicstore_negotiate(PGconn *db, const char *id, const char *token, const char *group,
     const char *remote_addr, const char *user_agent)
 {
-	char addr[STORE_HEADER_SIZE], agent[STORE_HEADER_SIZE];
-	const char *p[] = { id, token, group, store_header_text(addr, remote_addr),
-	    store_header_text(agent, user_agent) };
+	char addr[CORESTORE_HEADER_SIZE], agent[CORESTORE_HEADER_SIZE];
+	const char *p[] = { id, token, group, corestore_header_text(addr, remote_addr),
+	    corestore_header_text(agent, user_agent) };
 	enum ph_err st;
-	PGresult *r = store_exec_status(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
+	PGresult *r = pool_exec(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
 	    5, p, PGRES_TUPLES_OK, &st);
 
 	PQclear(r);

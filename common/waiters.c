@@ -1,43 +1,15 @@
-#include "notify.h"
+#include "waiters.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
-#include <libpq-fe.h>
 
 #include "log.h"
-#include "monotime.h"
-#include "pgwait.h"
-#include "sqlproto.h"
-#include "store.h"
 
 #define BUCKETS 4096	/* per index; chains stay short up to ~10^5 waiters */
-/* Health check of the LISTEN connection: after this long without a byte from
- * the server, a round trip (an empty query) must come back within the
- * deadline, or the connection is taken for lost. */
-#define PROBE_IDLE_MS 10000
-#define PROBE_DEADLINE_MS 5000
-/* Unacknowledged data on either connection fails it after this long (a link
- * that died with a query in flight; keepalives cover an idle one). */
-#define TCP_USER_TIMEOUT_MS 20000
-/* Setting up a new drains' connection (naming it) must answer within this;
- * after a failed connect, the next try waits this long. */
-#define WORK_SETUP_MS 3000
-#define WORK_RETRY_MS 1000
-/* A turn whose waiters were all busy (their last records not taken yet, or
- * draining themselves) is tried again after this. */
-#define TURN_RETRY_MS 5
 
 /* A key with pending waiters, queued for its turn: a group name, or (in the
  * direct list) a connection id; an empty key in the turn queue stands for
@@ -56,20 +28,18 @@ struct turn_queue {
 	struct turn	*head, *tail;
 };
 
-struct notifier {
-	const struct store *store;	/* connection parameters */
-	PGconn		*db;		/* the dispatcher thread's LISTEN connection */
-	PGconn		*work;		/* ... and the one its drains run on */
-	pthread_t	 thread;
-	int		 stop_pipe[2];	/* written once to stop the thread */
-	notify_drain_fn	 drain;
-	void		*drain_ctx;
+struct waiters {
 	pthread_mutex_t	 lock;		/* guards the waiters and their flags */
 	struct waiter	 head;		/* sentinel of the circular list of all */
 	struct waiter	*by_id[BUCKETS];
 	struct waiter	*by_group[BUCKETS];
-	struct waiter	**batch;	/* the dispatcher's scratch array */
-	long long	 work_failed_at;	/* when connecting the drains' one last failed */
+	struct waiter	**batch;	/* the listener's scratch array */
+	/* The batch claimed last: how many, the group's turn it serves (NULL:
+	 * the connection ids'), and whether that group has pending waiters
+	 * left. */
+	size_t		 batch_count;
+	struct turn	*batch_group;
+	int		 batch_later;
 	/* Pending work (lock held): groups in turn, and the connection ids of
 	 * 'c:' notifications, which take one turn together (direct_queued: it
 	 * is in turns). */
@@ -88,53 +58,6 @@ bucket(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h % BUCKETS;
-}
-
-/* Bound how long the kernel retries unacknowledged data (TCP only; a unix
- * socket refuses the option, which is fine). */
-static void
-bound_retransmission(PGconn *db)
-{
-	unsigned int ms = TCP_USER_TIMEOUT_MS;
-
-	if (PQsocket(db) >= 0)
-		(void)setsockopt(PQsocket(db), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
-}
-
-
-static PGconn *
-listen_connect(const struct store *store, char *err, size_t errlen)
-{
-	PGconn *db = store_connect(store);
-	PGresult *r;
-
-	if (db == NULL || PQstatus(db) != CONNECTION_OK) {
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
-		    db ? PQerrorMessage(db) : "out of memory");
-		PQfinish(db);
-		return NULL;
-	}
-	r = PQexec(db, "LISTEN " SQL_CHANNEL);
-	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "LISTEN failed: %s", PQerrorMessage(db));
-		PQclear(r);
-		PQfinish(db);
-		return NULL;
-	}
-	PQclear(r);
-	/* Name the session, so that pg_stat_activity tells which backend LISTENs
-	 * (operators; the tests that end it). Best effort. */
-	PQclear(PQexec(db, "SELECT set_config('application_name',"
-	    " left(current_setting('application_name'), 56) || ' listen', false)"));
-	/* From now on only non-blocking calls: a dead link cannot hang the
-	 * thread (the health check's query is sent with PQsendQuery). */
-	if (PQsetnonblocking(db, 1) != 0) {
-		snprintf(err, errlen, "PQsetnonblocking: %s", PQerrorMessage(db));
-		PQfinish(db);
-		return NULL;
-	}
-	bound_retransmission(db);
-	return db;
 }
 
 /* Tell a waiter there is news (lock held): its thread, and the event loop's
@@ -179,7 +102,7 @@ queue_free(struct turn_queue *q)
 
 /* Queue a group's turn (lock held), unless it has one already. */
 static void
-queue_group(struct notifier *n, struct turn *t)
+queue_group(struct waiters *n, struct turn *t)
 {
 	struct turn **chain = &n->queued_groups[bucket(t->key)];
 
@@ -189,7 +112,7 @@ queue_group(struct notifier *n, struct turn *t)
 }
 
 static int
-group_queued(struct notifier *n, const char *key)
+group_queued(struct waiters *n, const char *key)
 {
 	for (struct turn *t = n->queued_groups[bucket(key)]; t != NULL; t = t->hnext)
 		if (strcmp(t->key, key) == 0)
@@ -199,7 +122,7 @@ group_queued(struct notifier *n, const char *key)
 
 /* A group's turn taken off the queue (lock held). */
 static void
-group_taken(struct notifier *n, struct turn *t)
+group_taken(struct waiters *n, struct turn *t)
 {
 	struct turn **p = &n->queued_groups[bucket(t->key)];
 
@@ -213,7 +136,7 @@ group_taken(struct notifier *n, struct turn *t)
  * connection id's in the shared turn of the direct list. Returns -1 out of
  * memory. */
 static int
-queue_key(struct notifier *n, int is_group, const char *key)
+queue_key(struct waiters *n, int is_group, const char *key)
 {
 	size_t len = strlen(key);
 	struct turn *t;
@@ -223,7 +146,7 @@ queue_key(struct notifier *n, int is_group, const char *key)
 	if ((t = malloc(sizeof(*t) + len + 1)) == NULL)
 		return -1;
 	memcpy(t->key, key, len + 1);
-	t->cap = NOTIFY_BATCH_WAITERS;
+	t->cap = WAITERS_BATCH;
 	if (is_group) {
 		queue_group(n, t);
 		return 0;
@@ -249,21 +172,13 @@ matches(const struct waiter *w, int is_group, const char *key)
 	return mine != NULL && strcmp(mine, key) == 0;
 }
 
-/* Mark the waiters concerned by one notification pending and queue their
- * turn (lock held). */
-static void
-mark_pending(struct notifier *n, const char *payload)
+void
+waiters_mark(struct waiters *n, int is_group, const char *key)
 {
-	const char *key = payload + 2;
-	int is_group, fresh = 0;
+	int fresh = 0;
 	struct waiter *w;
 
-	if (strncmp(payload, SQL_NOTIFY_GROUP, 2) == 0)
-		is_group = 1;
-	else if (strncmp(payload, SQL_NOTIFY_CONN, 2) == 0)
-		is_group = 0;
-	else
-		return;
+	pthread_mutex_lock(&n->lock);
 	w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
 		if (!matches(w, is_group, key) || w->pending)
@@ -288,6 +203,7 @@ mark_pending(struct notifier *n, const char *payload)
 			}
 		}
 	}
+	pthread_mutex_unlock(&n->lock);
 }
 
 /* Claim the pending waiters of key into the batch, up to cap (lock held).
@@ -297,7 +213,7 @@ mark_pending(struct notifier *n, const char *payload)
 #define LEFT_FULL 1
 #define LEFT_BUSY 2
 static int
-claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t *count)
+claim_key(struct waiters *n, int is_group, const char *key, size_t cap, size_t *count)
 {
 	struct waiter *w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
 	int left = 0;
@@ -322,7 +238,7 @@ claim_key(struct notifier *n, int is_group, const char *key, size_t cap, size_t 
  * than a batch holds starts with the others, so none waits for more than
  * its share of turns while pushes keep coming. */
 static void
-to_chain_tail(struct notifier *n, const char *group, struct waiter **batch, size_t from, size_t to)
+to_chain_tail(struct waiters *n, const char *group, struct waiter **batch, size_t from, size_t to)
 {
 	struct waiter **head = &n->by_group[bucket(group)], *tail;
 	size_t i;
@@ -357,7 +273,7 @@ to_chain_tail(struct notifier *n, const char *group, struct waiter **batch, size
  * waiters left), or NULL for the connection ids' turn. Returns how many
  * waiters were claimed. */
 static size_t
-next_batch(struct notifier *n, struct turn **group, int *rest)
+next_batch(struct waiters *n, struct turn **group, int *rest)
 {
 	struct turn *t = queue_pop(&n->turns), *d;
 	struct turn_queue busy = { NULL, NULL };
@@ -377,8 +293,8 @@ next_batch(struct notifier *n, struct turn **group, int *rest)
 	}
 	/* The connection ids' turn, as many as one batch holds. A key whose
 	 * waiter is busy goes to the tail: it must not hold up the others. */
-	while (count < NOTIFY_BATCH_WAITERS && (d = queue_pop(&n->direct)) != NULL) {
-		int left = claim_key(n, 0, d->key, NOTIFY_BATCH_WAITERS, &count);
+	while (count < WAITERS_BATCH && (d = queue_pop(&n->direct)) != NULL) {
+		int left = claim_key(n, 0, d->key, WAITERS_BATCH, &count);
 
 		if (left & LEFT_FULL) {
 			d->next = n->direct.head;
@@ -408,79 +324,24 @@ next_batch(struct notifier *n, struct turn **group, int *rest)
 	return count;
 }
 
-/* The drains' connection, (re)connected when needed; NULL when the database
- * cannot be reached now (tried again WORK_RETRY_MS later). */
-static PGconn *
-work_connection(struct notifier *n)
+size_t
+waiters_claim(struct waiters *n, struct waiter ***batch, int *group)
 {
-	enum pgwait_status st;
-	PGresult *r;
-
-	if (n->work != NULL && PQstatus(n->work) == CONNECTION_OK)
-		return n->work;
-	if (n->work == NULL && n->work_failed_at != 0 && monotime_ms() - n->work_failed_at < WORK_RETRY_MS)
-		return NULL;
-	PQfinish(n->work);
-	if ((n->work = store_connect(n->store)) == NULL || PQstatus(n->work) != CONNECTION_OK) {
-		log_warn("notify: no connection for batched drains: %s",
-		    n->work != NULL ? PQerrorMessage(n->work) : "out of memory");
-		goto fail;
-	}
-	/* Named, so that pg_stat_activity tells which backend drains
-	 * (operators; the tests that stop it). */
-	r = pgwait_exec(n->work, "naming the drains' session", "SELECT set_config('application_name',"
-	    " left(current_setting('application_name'), 56) || ' drain', false)", 0, NULL,
-	    WORK_SETUP_MS, &st);
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_warn("notify: the new drains' session (backend pid %d) failed: %s",
-		    PQbackendPID(n->work), r != NULL ? PQresultErrorMessage(r) : pgwait_strstatus(st));
-		PQclear(r);
-		goto fail;
-	}
-	PQclear(r);
-	/* Its statements are bounded by the callback's deadline (pgwait); the
-	 * link by keepalives and this. */
-	bound_retransmission(n->work);
-	n->work_failed_at = 0;
-	return n->work;
-fail:
-	PQfinish(n->work);
-	n->work = NULL;
-	n->work_failed_at = monotime_ms();
-	return NULL;
+	pthread_mutex_lock(&n->lock);
+	n->batch_count = next_batch(n, &n->batch_group, &n->batch_later);
+	pthread_mutex_unlock(&n->lock);
+	*batch = n->batch;
+	*group = n->batch_group != NULL;
+	return n->batch_count;
 }
 
-/* Serve one turn: connect the drains' session first (nothing is claimed
- * without one), claim the turn's batch, drain it, hand each its records.
- * Returns how many waiters it claimed. */
-static size_t
-fan_out(struct notifier *n)
+void
+waiters_settle(struct waiters *n, int given_up)
 {
-	PGconn *work = work_connection(n);
-	struct turn *group;
-	size_t count, i;
-	long long t0;
-	int given_up = 0, later = 0;
+	struct turn *group = n->batch_group;
+	size_t count = n->batch_count, i;
 	size_t admitted = 0, cut = 0;
-
-	pthread_mutex_lock(&n->lock);
-	count = next_batch(n, &group, &later);
-	pthread_mutex_unlock(&n->lock);
-
-	/* Claimed waiters stay registered and leave their records alone. Not
-	 * drained (no connection): each drains for itself. */
-	t0 = monotime_ms();
-	if (count > 0 && work != NULL && n->drain(n->drain_ctx, work, n->batch, count) == -1)
-		given_up = 1;
-	if (count > 0)
-		log_debug("fan-out: %zu waiter(s) of %s drained in %lld ms", count,
-		    group != NULL ? "a group" : "connections", monotime_ms() - t0);
-	if (given_up) {
-		log_warn("notify: the drains' session (backend pid %d) is given up; %zu waiter(s)"
-		    " drain themselves; a new session follows", PQbackendPID(work), count);
-		PQfinish(n->work);
-		n->work = NULL;
-	}
+	int later = n->batch_later;
 
 	pthread_mutex_lock(&n->lock);
 	for (i = 0; i < count; i++) {
@@ -508,32 +369,19 @@ fan_out(struct notifier *n)
 	}
 	if (group != NULL && !given_up && cut > 0)
 		group->cap = admitted + admitted / 2 > 8 ? admitted + admitted / 2 : 8;
-	else if (group != NULL && !given_up && group->cap < NOTIFY_BATCH_WAITERS)
-		group->cap = group->cap * 2 < NOTIFY_BATCH_WAITERS ? group->cap * 2 : NOTIFY_BATCH_WAITERS;
+	else if (group != NULL && !given_up && group->cap < WAITERS_BATCH)
+		group->cap = group->cap * 2 < WAITERS_BATCH ? group->cap * 2 : WAITERS_BATCH;
 	if (group != NULL && later)
 		queue_group(n, group);
 	else
 		free(group);
-	pthread_mutex_unlock(&n->lock);
-	return count;
-}
-
-/* Read the notifications at hand: each marks its waiters pending. */
-static void
-take_notes(struct notifier *n)
-{
-	PGnotify *note;
-
-	pthread_mutex_lock(&n->lock);
-	while ((note = PQnotifies(n->db)) != NULL) {
-		mark_pending(n, note->extra);
-		PQfreemem(note);
-	}
+	n->batch_group = NULL;
+	n->batch_count = 0;
 	pthread_mutex_unlock(&n->lock);
 }
 
-static int
-have_turns(struct notifier *n)
+int
+waiters_have_turns(struct waiters *n)
 {
 	int any;
 
@@ -543,197 +391,26 @@ have_turns(struct notifier *n)
 	return any;
 }
 
-/* Returns 1 when asked to stop during the pause. */
-static int
-pause_or_stop(struct notifier *n, int ms)
+struct waiters *
+waiters_new(char *err, size_t errlen)
 {
-	struct pollfd p = { .fd = n->stop_pipe[0], .events = POLLIN };
+	struct waiters *n = calloc(1, sizeof(*n));
 
-	return poll(&p, 1, ms) > 0;
-}
-
-/* The LISTEN connection is gone or silent: drop it. The drains' one keeps
- * its own health (a failed drain gives up only that one). */
-static void
-lost(struct notifier *n, const char *why)
-{
-	log_warn("notify: lost the LISTEN session (backend pid %d): %s; reconnecting",
-	    PQbackendPID(n->db), why);
-	PQfinish(n->db);
-	n->db = NULL;
-}
-
-/* Read what the server sent; the health check's results are consumed here.
- * Returns -1 when the connection failed. */
-static int
-consume(struct notifier *n, int *probing)
-{
-	if (!PQconsumeInput(n->db) || PQstatus(n->db) != CONNECTION_OK)
-		return -1;
-	while (*probing && !PQisBusy(n->db)) {
-		PGresult *r = PQgetResult(n->db);
-
-		if (r == NULL) {
-			*probing = 0;	/* the round trip is complete */
-			break;
-		}
-		if (PQresultStatus(r) != PGRES_EMPTY_QUERY && PQresultStatus(r) != PGRES_COMMAND_OK &&
-		    PQresultStatus(r) != PGRES_TUPLES_OK)
-			log_warn("notify: health check: %s", PQresultErrorMessage(r));
-		PQclear(r);
-	}
-	return 0;
-}
-
-static void *
-run(void *arg)
-{
-	struct notifier *n = arg;
-	char err[512];
-	/* Health check: when the server last sent anything, and whether (since
-	 * when) a round trip is out; flushing: output libpq has yet to send. */
-	long long heard = monotime_ms(), probe_at = 0;
-	int probing = 0, flushing = 0, idle_turn = 0;
-
-	for (;;) {
-		struct pollfd p[2];
-		long long now, wait;
-		int rc;
-
-		if (n->db == NULL) {
-			if ((n->db = listen_connect(n->store, err, sizeof(err))) == NULL) {
-				log_warn("notify: %s; retrying", err);
-				if (pause_or_stop(n, 1000))
-					break;
-				continue;
-			}
-			log_info("notify: listening again");
-			heard = monotime_ms();
-			probing = flushing = 0;
-			/* Hints sent while we were away are lost: everyone re-reads. */
-			notifier_wake_all(n);
-		}
-		now = monotime_ms();
-		if (probing && now - probe_at >= PROBE_DEADLINE_MS) {
-			/* Read before judging: the answer may be in the socket,
-			 * unread while a batch drained. */
-			if (consume(n, &probing) == -1) {
-				lost(n, PQerrorMessage(n->db));
-				continue;
-			}
-			take_notes(n);
-			if (probing) {
-				snprintf(err, sizeof(err), "no answer to the health check in %d ms",
-				    PROBE_DEADLINE_MS);
-				lost(n, err);
-				continue;
-			}
-			heard = now;
-		}
-		if (!probing && now - heard >= PROBE_IDLE_MS) {
-			/* An empty query: one round trip, nothing for the server to do. */
-			if (!PQsendQuery(n->db, "")) {
-				lost(n, PQerrorMessage(n->db));
-				continue;
-			}
-			probing = 1;
-			probe_at = now;
-			flushing = 1;
-		}
-		if (flushing && (rc = PQflush(n->db)) != 1) {
-			if (rc == -1) {
-				lost(n, PQerrorMessage(n->db));
-				continue;
-			}
-			flushing = 0;
-		}
-		wait = probing ? probe_at + PROBE_DEADLINE_MS - now : heard + PROBE_IDLE_MS - now;
-		if (wait < 0)
-			wait = 0;
-		/* Turns waiting: only look at the socket; a moment when the last
-		 * turn found its waiters all busy with their last records. */
-		if (have_turns(n) && wait > (idle_turn ? TURN_RETRY_MS : 0))
-			wait = idle_turn ? TURN_RETRY_MS : 0;
-		p[0] = (struct pollfd){ .fd = PQsocket(n->db),
-		    .events = (short)(POLLIN | (flushing ? POLLOUT : 0)) };
-		p[1] = (struct pollfd){ .fd = n->stop_pipe[0], .events = POLLIN };
-		if ((rc = poll(p, 2, (int)wait)) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("notify: poll: %s", strerror(errno));
-			break;
-		}
-		if (p[1].revents)
-			break;
-		if (rc > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
-			if (consume(n, &probing) == -1) {
-				lost(n, PQerrorMessage(n->db));
-				continue;
-			}
-			heard = monotime_ms();
-			take_notes(n);
-		}
-		/* One turn, then the socket again: the LISTEN connection is read
-		 * between batches, whatever one calendar has pending. */
-		if (have_turns(n))
-			idle_turn = fan_out(n) == 0;
-	}
-	return NULL;
-}
-
-struct notifier *
-notifier_start(const struct store *store, notify_drain_fn drain, void *ctx, char *err,
-    size_t errlen)
-{
-	struct notifier *n = calloc(1, sizeof(*n));
-
-	if (n == NULL) {
+	if (n == NULL || (n->batch = malloc(WAITERS_BATCH * sizeof(*n->batch))) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		free(n);
 		return NULL;
 	}
-	n->store = store;
 	n->head.next = n->head.prev = &n->head;
-	n->drain = drain;
-	n->drain_ctx = ctx;
 	pthread_mutex_init(&n->lock, NULL);
-	if ((n->batch = malloc(NOTIFY_BATCH_WAITERS * sizeof(*n->batch))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	if ((n->db = listen_connect(store, err, errlen)) == NULL)
-		goto fail;
-	if (pipe2(n->stop_pipe, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		goto fail;
-	}
-	if (pthread_create(&n->thread, NULL, run, n) != 0) {
-		snprintf(err, errlen, "cannot start the notify thread");
-		close(n->stop_pipe[0]);
-		close(n->stop_pipe[1]);
-		goto fail;
-	}
 	return n;
-fail:
-	PQfinish(n->db);
-	pthread_mutex_destroy(&n->lock);
-	free(n->batch);
-	free(n);
-	return NULL;
 }
 
 void
-notifier_stop(struct notifier *n)
+waiters_free(struct waiters *n)
 {
 	if (n == NULL)
 		return;
-	if (write(n->stop_pipe[1], "x", 1) != 1)
-		log_error("notify: cannot stop the thread");
-	pthread_join(n->thread, NULL);
-	notifier_wake_all(n);
-	close(n->stop_pipe[0]);
-	close(n->stop_pipe[1]);
-	PQfinish(n->db);
-	PQfinish(n->work);
 	pthread_mutex_destroy(&n->lock);
 	queue_free(&n->turns);
 	queue_free(&n->direct);
@@ -760,7 +437,7 @@ notifier_stop(struct notifier *n)
 
 /* Set before the waiter is in the tables: a batch reads peer without the lock. */
 static void
-register_with(struct notifier *n, struct waiter *w, const char *connection_id,
+register_with(struct waiters *n, struct waiter *w, const char *connection_id,
     const char *group, long long poll_no, int stream, const struct tcpdiag_conn *peer,
     void (*wake_fn)(void *), void *wake_arg)
 {
@@ -790,21 +467,21 @@ register_with(struct notifier *n, struct waiter *w, const char *connection_id,
 }
 
 void
-waiter_register(struct notifier *n, struct waiter *w, const char *connection_id,
+waiter_register(struct waiters *n, struct waiter *w, const char *connection_id,
     const char *group, long long poll_no, int stream)
 {
 	waiter_register_hook(n, w, connection_id, group, poll_no, stream, NULL, NULL);
 }
 
 void
-waiter_register_hook(struct notifier *n, struct waiter *w, const char *connection_id,
+waiter_register_hook(struct waiters *n, struct waiter *w, const char *connection_id,
     const char *group, long long poll_no, int stream, void (*wake_fn)(void *), void *wake_arg)
 {
 	register_with(n, w, connection_id, group, poll_no, stream, NULL, wake_fn, wake_arg);
 }
 
 void
-waiter_register_peer(struct notifier *n, struct waiter *w, const char *connection_id,
+waiter_register_peer(struct waiters *n, struct waiter *w, const char *connection_id,
     const char *group, long long poll_no, const struct tcpdiag_conn *peer,
     void (*wake_fn)(void *), void *wake_arg)
 {
@@ -823,7 +500,7 @@ take(struct waiter *w, struct buf *out)
 }
 
 enum ph_err
-waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadline,
+waiter_wait(struct waiters *n, struct waiter *w, const struct timespec *deadline,
     struct buf *out)
 {
 	enum ph_err rc;
@@ -864,7 +541,7 @@ waiter_wait(struct notifier *n, struct waiter *w, const struct timespec *deadlin
 }
 
 enum ph_err
-waiter_poll(struct notifier *n, struct waiter *w, struct buf *out)
+waiter_poll(struct waiters *n, struct waiter *w, struct buf *out)
 {
 	enum ph_err rc = PH_TIMEOUT;
 
@@ -883,7 +560,7 @@ waiter_poll(struct notifier *n, struct waiter *w, struct buf *out)
 }
 
 void
-waiter_drain_begin(struct notifier *n, struct waiter *w, struct buf *out)
+waiter_drain_begin(struct waiters *n, struct waiter *w, struct buf *out)
 {
 	pthread_mutex_lock(&n->lock);
 	while (w->claimed)
@@ -897,7 +574,7 @@ waiter_drain_begin(struct notifier *n, struct waiter *w, struct buf *out)
 }
 
 void
-waiter_drain_end(struct notifier *n, struct waiter *w)
+waiter_drain_end(struct waiters *n, struct waiter *w)
 {
 	pthread_mutex_lock(&n->lock);
 	w->draining = 0;
@@ -906,7 +583,7 @@ waiter_drain_end(struct notifier *n, struct waiter *w)
 
 /* Unlink w (lock held, not claimed). */
 static void
-unlink_waiter(struct notifier *n, struct waiter *w, struct buf *out)
+unlink_waiter(struct waiters *n, struct waiter *w, struct buf *out)
 {
 	if (w->delivered)
 		take(w, out);
@@ -918,7 +595,7 @@ unlink_waiter(struct notifier *n, struct waiter *w, struct buf *out)
 }
 
 int
-waiter_try_unregister(struct notifier *n, struct waiter *w, struct buf *out)
+waiter_try_unregister(struct waiters *n, struct waiter *w, struct buf *out)
 {
 	pthread_mutex_lock(&n->lock);
 	if (w->claimed) {
@@ -933,7 +610,7 @@ waiter_try_unregister(struct notifier *n, struct waiter *w, struct buf *out)
 }
 
 void
-waiter_unregister(struct notifier *n, struct waiter *w, struct buf *out)
+waiter_unregister(struct waiters *n, struct waiter *w, struct buf *out)
 {
 	pthread_mutex_lock(&n->lock);
 	while (w->claimed)
@@ -945,7 +622,7 @@ waiter_unregister(struct notifier *n, struct waiter *w, struct buf *out)
 }
 
 int
-notifier_streams(struct notifier *n, struct buf *out)
+waiters_streams(struct waiters *n, struct buf *out)
 {
 	int count = 0, rc = 0;
 
@@ -966,7 +643,7 @@ notifier_streams(struct notifier *n, struct buf *out)
 }
 
 void
-notifier_wake_all(struct notifier *n)
+waiters_wake_all(struct waiters *n)
 {
 	pthread_mutex_lock(&n->lock);
 	for (struct waiter *w = n->head.next; w != &n->head; w = w->next) {
