@@ -1,32 +1,16 @@
 #include "waiters.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fnv.h"
 #include "log.h"
+#include "turns.h"
 
 #define BUCKETS 4096	/* per index; chains stay short up to ~10^5 waiters */
-
-/* A key with pending waiters, queued for its turn: a group name, or (in the
- * direct list) a connection id; an empty key in the turn queue stands for
- * the connection ids' shared turn. */
-struct turn {
-	struct turn	*next;
-	struct turn	*hnext;		/* a group's: same bucket of queued_groups */
-	/* A group's batch size: halved down to what the byte budget admitted
-	 * when it left some 'later' (their backlog would be read for nothing),
-	 * grown back when all fit. */
-	size_t		 cap;
-	char		 key[];
-};
-
-struct turn_queue {
-	struct turn	*head, *tail;
-};
 
 struct waiters {
 	pthread_mutex_t	 lock;		/* guards the waiters and their flags */
@@ -40,24 +24,13 @@ struct waiters {
 	size_t		 batch_count;
 	struct turn	*batch_group;
 	int		 batch_later;
-	/* Pending work (lock held): groups in turn, and the connection ids of
-	 * 'c:' notifications, which take one turn together (direct_queued: it
-	 * is in turns). */
-	struct turn_queue turns, direct;
-	int		 direct_queued;
-	/* The groups in turns, so that each has one turn at a time: a busy
-	 * group queued twice would take two turns to another's one. */
-	struct turn	*queued_groups[BUCKETS];
+	struct turns	*turns;		/* the keys with pending waiters (lock held) */
 };
 
 static size_t
 bucket(const char *s)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % BUCKETS;
+	return fnv1a(s) % BUCKETS;
 }
 
 /* Tell a waiter there is news (lock held): its thread, and the event loop's
@@ -68,100 +41,6 @@ wake(struct waiter *w)
 	pthread_cond_signal(&w->cond);
 	if (w->wake_fn != NULL)
 		w->wake_fn(w->wake_arg);
-}
-
-static void
-queue_push(struct turn_queue *q, struct turn *t)
-{
-	t->next = NULL;
-	if (q->tail != NULL)
-		q->tail->next = t;
-	else
-		q->head = t;
-	q->tail = t;
-}
-
-static struct turn *
-queue_pop(struct turn_queue *q)
-{
-	struct turn *t = q->head;
-
-	if (t != NULL && (q->head = t->next) == NULL)
-		q->tail = NULL;
-	return t;
-}
-
-static void
-queue_free(struct turn_queue *q)
-{
-	struct turn *t;
-
-	while ((t = queue_pop(q)) != NULL)
-		free(t);
-}
-
-/* Queue a group's turn (lock held), unless it has one already. */
-static void
-queue_group(struct waiters *n, struct turn *t)
-{
-	struct turn **chain = &n->queued_groups[bucket(t->key)];
-
-	t->hnext = *chain;
-	*chain = t;
-	queue_push(&n->turns, t);
-}
-
-static int
-group_queued(struct waiters *n, const char *key)
-{
-	for (struct turn *t = n->queued_groups[bucket(key)]; t != NULL; t = t->hnext)
-		if (strcmp(t->key, key) == 0)
-			return 1;
-	return 0;
-}
-
-/* A group's turn taken off the queue (lock held). */
-static void
-group_taken(struct waiters *n, struct turn *t)
-{
-	struct turn **p = &n->queued_groups[bucket(t->key)];
-
-	while (*p != NULL && *p != t)
-		p = &(*p)->hnext;
-	if (*p != NULL)
-		*p = t->hnext;
-}
-
-/* Queue key for a turn (lock held): a group's (one at a time), or a
- * connection id's in the shared turn of the direct list. Returns -1 out of
- * memory. */
-static int
-queue_key(struct waiters *n, int is_group, const char *key)
-{
-	size_t len = strlen(key);
-	struct turn *t;
-
-	if (is_group && group_queued(n, key))
-		return 0;
-	if ((t = malloc(sizeof(*t) + len + 1)) == NULL)
-		return -1;
-	memcpy(t->key, key, len + 1);
-	t->cap = WAITERS_BATCH;
-	if (is_group) {
-		queue_group(n, t);
-		return 0;
-	}
-	queue_push(&n->direct, t);
-	if (!n->direct_queued) {
-		struct turn *mark = malloc(sizeof(*mark) + 1);
-
-		if (mark == NULL)
-			return -1;	/* the direct list waits for the next 'c:' */
-		mark->key[0] = '\0';
-		queue_push(&n->turns, mark);
-		n->direct_queued = 1;
-	}
-	return 0;
 }
 
 static int
@@ -192,7 +71,7 @@ waiters_mark(struct waiters *n, int is_group, const char *key)
 	}
 	/* A key whose waiters were all pending already is queued (under this
 	 * or another key) and serves them. */
-	if (fresh && queue_key(n, is_group, key) == -1) {
+	if (fresh && turns_queue(n->turns, is_group, key, WAITERS_BATCH) == -1) {
 		/* Out of memory: those concerned drain for themselves. */
 		for (w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)]; w != NULL;
 		    w = is_group ? w->g_next : w->id_next) {
@@ -275,8 +154,7 @@ to_chain_tail(struct waiters *n, const char *group, struct waiter **batch, size_
 static size_t
 next_batch(struct waiters *n, struct turn **group, int *rest)
 {
-	struct turn *t = queue_pop(&n->turns), *d;
-	struct turn_queue busy = { NULL, NULL };
+	struct turn *t = turns_next(n->turns), *d;
 	size_t count = 0;
 
 	*group = NULL;
@@ -284,7 +162,6 @@ next_batch(struct waiters *n, struct turn **group, int *rest)
 	if (t == NULL)
 		return 0;
 	if (t->key[0] != '\0') {
-		group_taken(n, t);
 		*group = t;
 		*rest = claim_key(n, 1, t->key, t->cap, &count) != 0;
 		if (*rest)
@@ -293,34 +170,19 @@ next_batch(struct waiters *n, struct turn **group, int *rest)
 	}
 	/* The connection ids' turn, as many as one batch holds. A key whose
 	 * waiter is busy goes to the tail: it must not hold up the others. */
-	while (count < WAITERS_BATCH && (d = queue_pop(&n->direct)) != NULL) {
+	while (count < WAITERS_BATCH && (d = turns_direct_pop(n->turns)) != NULL) {
 		int left = claim_key(n, 0, d->key, WAITERS_BATCH, &count);
 
 		if (left & LEFT_FULL) {
-			d->next = n->direct.head;
-			n->direct.head = d;
-			if (n->direct.tail == NULL)
-				n->direct.tail = d;
+			turns_direct_unpop(n->turns, d);
 			break;
 		}
 		if (left & LEFT_BUSY)
-			queue_push(&busy, d);
+			turns_direct_later(n->turns, d);
 		else
 			free(d);
 	}
-	if (busy.head != NULL) {
-		if (n->direct.tail != NULL)
-			n->direct.tail->next = busy.head;
-		else
-			n->direct.head = busy.head;
-		n->direct.tail = busy.tail;
-	}
-	if (n->direct.head != NULL)
-		queue_push(&n->turns, t);
-	else {
-		n->direct_queued = 0;
-		free(t);
-	}
+	turns_direct_done(n->turns, t);
 	return count;
 }
 
@@ -359,7 +221,7 @@ waiters_settle(struct waiters *n, int given_up)
 			w->delivered = 1;
 		if (again && group != NULL)
 			later = 1;
-		else if (again && queue_key(n, 0, w->connection_id) == -1)
+		else if (again && turns_queue(n->turns, 0, w->connection_id, WAITERS_BATCH) == -1)
 			again = 0;
 		if (again)
 			w->pending = 1;
@@ -372,7 +234,7 @@ waiters_settle(struct waiters *n, int given_up)
 	else if (group != NULL && !given_up && group->cap < WAITERS_BATCH)
 		group->cap = group->cap * 2 < WAITERS_BATCH ? group->cap * 2 : WAITERS_BATCH;
 	if (group != NULL && later)
-		queue_group(n, group);
+		turns_requeue(n->turns, group);
 	else
 		free(group);
 	n->batch_group = NULL;
@@ -386,7 +248,7 @@ waiters_have_turns(struct waiters *n)
 	int any;
 
 	pthread_mutex_lock(&n->lock);
-	any = n->turns.head != NULL;
+	any = turns_any(n->turns);
 	pthread_mutex_unlock(&n->lock);
 	return any;
 }
@@ -396,8 +258,11 @@ waiters_new(char *err, size_t errlen)
 {
 	struct waiters *n = calloc(1, sizeof(*n));
 
-	if (n == NULL || (n->batch = malloc(WAITERS_BATCH * sizeof(*n->batch))) == NULL) {
+	if (n == NULL || (n->batch = malloc(WAITERS_BATCH * sizeof(*n->batch))) == NULL ||
+	    (n->turns = turns_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		if (n != NULL)
+			free(n->batch);
 		free(n);
 		return NULL;
 	}
@@ -412,8 +277,7 @@ waiters_free(struct waiters *n)
 	if (n == NULL)
 		return;
 	pthread_mutex_destroy(&n->lock);
-	queue_free(&n->turns);
-	queue_free(&n->direct);
+	turns_free(n->turns);
 	free(n->batch);
 	free(n);
 }

@@ -4,14 +4,14 @@
  * id and by group; a notification ('g:<group>' or 'c:<connection id>') marks
  * the waiters it concerns pending and queues their key's turn.
  *
- * Fan-out is batched, and calendars take turns: the connection ids of 'c:'
- * notifications share one turn; a group has one turn queued at a time. The
- * listener claims one turn at a time: up to WAITERS_BATCH pending waiters of
- * the key at the queue's head go, in one call, to its drain callback (one
- * query for all of them), which also bounds the batch's bytes; the group
- * goes back to the tail while it has pending waiters left (those past the
- * batch's bytes or their own budget, and those that have not taken their
- * last records yet or drain themselves right now: none of these drains
+ * Fan-out is batched, and calendars take turns (turns.h): the connection ids
+ * of 'c:' notifications share one turn; a group has one turn queued at a
+ * time. The listener claims one turn at a time: up to WAITERS_BATCH pending
+ * waiters of the key at the queue's head go, in one call, to its drain
+ * callback (one query for all of them), which also bounds the batch's bytes;
+ * the group goes back to the tail while it has pending waiters left (those
+ * past the batch's bytes or their own budget, and those that have not taken
+ * their last records yet or drain themselves right now: none of these drains
  * alone). So a busy calendar delays another's drain by at most one bounded
  * batch. A waiter the batch could not serve (closing, superseded, ...) is
  * told to drain itself. A notification is only a hint: the data is in the
