@@ -18,7 +18,7 @@ copy_field(char *dst, size_t dstlen, const PGresult *r, int col)
 static PGresult *
 one_row(PGconn *db, const char *sql, int n, const char *const *params, enum ph_err *st)
 {
-	PGresult *r = store_exec_status(db, sql, n, params, PGRES_TUPLES_OK, st);
+	PGresult *r = pool_exec(db, sql, n, params, PGRES_TUPLES_OK, st);
 
 	if (r != NULL && PQntuples(r) < 1) {
 		log_error("classic query returned no row: %s", sql);
@@ -33,11 +33,11 @@ enum ph_err
 classicstore_negotiate(PGconn *db, const char *id, const char *token, const char *group,
     const char *remote_addr, const char *user_agent)
 {
-	char addr[STORE_HEADER_SIZE], agent[STORE_HEADER_SIZE];
-	const char *p[] = { id, token, group, store_header_text(addr, remote_addr),
-	    store_header_text(agent, user_agent) };
+	char addr[CORESTORE_HEADER_SIZE], agent[CORESTORE_HEADER_SIZE];
+	const char *p[] = { id, token, group, corestore_header_text(addr, remote_addr),
+	    corestore_header_text(agent, user_agent) };
 	enum ph_err st;
-	PGresult *r = store_exec_status(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
+	PGresult *r = pool_exec(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
 	    5, p, PGRES_TUPLES_OK, &st);
 
 	PQclear(r);
@@ -58,23 +58,23 @@ classicstore_exists(PGconn *db, const char *token)
 	return st;
 }
 
-enum ph_err
-classicstore_connect(PGconn *db, const char *token, const char *transport,
-    struct classic_conn *cc)
+/* A statement answering (status, connection_id, group_name, a number): on
+ * SQL_OK, cc's id and group and *no filled, PH_OK; else PH_NOT_FOUND
+ * (SQL_GONE: unknown, or a Core connection; SQL_CLOSED alike). */
+static enum ph_err
+conn_row(PGconn *db, const char *sql, int n, const char *const *p, struct classic_conn *cc,
+    long long *no)
 {
-	const char *p[] = { token, transport };
 	enum ph_err st;
-	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, cursor"
-	    " FROM pollhub.classic_connect($1, $2)", 2, p, &st);
+	PGresult *r = one_row(db, sql, n, p, &st);
 
 	if (r == NULL)
 		return st;
 	st = PH_NOT_FOUND;
-	/* SQL_GONE (unknown, or a Core connection) and SQL_CLOSED alike. */
 	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
 		copy_field(cc->id, sizeof(cc->id), r, 1);
 		copy_field(cc->group, sizeof(cc->group), r, 2);
-		cc->cursor = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+		*no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
 		st = PH_OK;
 	}
 	PQclear(r);
@@ -82,24 +82,22 @@ classicstore_connect(PGconn *db, const char *token, const char *transport,
 }
 
 enum ph_err
+classicstore_connect(PGconn *db, const char *token, const char *transport,
+    struct classic_conn *cc)
+{
+	const char *p[] = { token, transport };
+
+	return conn_row(db, "SELECT status, connection_id, group_name, cursor"
+	    " FROM pollhub.classic_connect($1, $2)", 2, p, cc, &cc->cursor);
+}
+
+enum ph_err
 classicstore_receive_begin(PGconn *db, const char *token, struct classic_conn *cc)
 {
 	const char *p[] = { token };
-	enum ph_err st;
-	PGresult *r = one_row(db, "SELECT status, connection_id, group_name, poll_no"
-	    " FROM pollhub.classic_receive_begin($1)", 1, p, &st);
 
-	if (r == NULL)
-		return st;
-	st = PH_NOT_FOUND;
-	if (strcmp(PQgetvalue(r, 0, 0), SQL_OK) == 0) {
-		copy_field(cc->id, sizeof(cc->id), r, 1);
-		copy_field(cc->group, sizeof(cc->group), r, 2);
-		cc->poll_no = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-		st = PH_OK;
-	}
-	PQclear(r);
-	return st;
+	return conn_row(db, "SELECT status, connection_id, group_name, poll_no"
+	    " FROM pollhub.classic_receive_begin($1)", 1, p, cc, &cc->poll_no);
 }
 
 enum ph_err

@@ -1,9 +1,9 @@
 /*
  * classicstore: the queries of classic (ASP.NET SignalR 2.x) connections,
- * over sql/functions/50_classic.sql. Kept beside store.c, which holds the
- * Core connections' queries and the pool: same rules (parameters only, every
- * result checked and cleared, SQL failures logged and mapped to
- * enum ph_err here). A Core connection's token is unknown here
+ * over sql/functions/50_classic.sql, on a pool connection the caller holds.
+ * Beside corestore.c, which holds the Core connections' statements: same
+ * rules (parameters only, every result checked and cleared, SQL failures
+ * logged and mapped to enum ph_err by pool_failure). A Core connection's token is unknown here
  * (PH_NOT_FOUND, its row untouched): a token is valid on its own
  * protocol's endpoints only.
  */
@@ -15,7 +15,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
-#include "store.h"
+#include "corestore.h"
 
 /* A classic connection as a receive request sees it. */
 struct classic_conn {

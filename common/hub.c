@@ -4,9 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "corestore.h"
 #include "meeting.h"
 #include "utf8.h"
-#include "store.h"
 
 enum method { M_READ, M_CREATE, M_UPDATE, M_DESTROY, M_UNKNOWN };
 
@@ -75,11 +75,11 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 	}
 	why[0] = '\0';
 	if (m == M_CREATE)
-		st = store_meeting_create(c->db, c->group, &mt, &o->result, why, sizeof(why));
+		st = corestore_meeting_create(c->db, c->group, &mt, &o->result, why, sizeof(why));
 	else if (m == M_UPDATE)
-		st = store_meeting_update(c->db, c->group, &mt, &o->result, why, sizeof(why));
+		st = corestore_meeting_update(c->db, c->group, &mt, &o->result, why, sizeof(why));
 	else
-		st = store_meeting_destroy(c->db, c->group, &mt, &o->result);
+		st = corestore_meeting_destroy(c->db, c->group, &mt, &o->result);
 	meeting_free(&mt);
 	switch (st) {
 	case PH_OK:
@@ -118,7 +118,7 @@ pending_bound(const struct hub_caller *c, const char *target, struct outcome *o)
 
 	if (c->max_pending_bytes == 0)
 		return;
-	if (store_queued_bytes(c->db, c->connection_id, &queued) != PH_OK) {
+	if (corestore_queued_bytes(c->db, c->connection_id, &queued) != PH_OK) {
 		o->db_failed = 1;
 		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
 		return;
@@ -171,7 +171,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 			return;
 		}
 		/* The whole calendar: Kendo filters the view on the client. */
-		switch (store_meetings_read(c->db, c->group, &o->result, &o->stamp)) {
+		switch (corestore_meetings_read(c->db, c->group, &o->result, &o->stamp)) {
 		case PH_OK:
 			/* A poll answer or event is bounded: a calendar too large for
 			 * one is refused by name rather than sent whole. */
@@ -214,10 +214,10 @@ hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf
 
 	memset(&o, 0, sizeof(o));
 	o.stamp = -1;
-	if (store_savepoint(c->db) != PH_OK)
+	if (corestore_savepoint(c->db) != PH_OK)
 		return -1;
 	dispatch(c, msg, &o);
-	if (o.error[0] != '\0' ? store_savepoint_rollback(c->db) : store_savepoint_release(c->db))
+	if (o.error[0] != '\0' ? corestore_savepoint_rollback(c->db) : corestore_savepoint_release(c->db))
 		o.db_failed = 1;
 	if (o.db_failed)
 		rc = -1;

@@ -27,7 +27,7 @@ struct hub_caller {
  * completion record (NUL-terminated JSON, no 0x1E) is appended to completion;
  * without one nothing is appended, errors included. *stamp (when not NULL):
  * the group's last_seq the result reflects (a read's snapshot), or -1; queue
- * the completion with it (store_send_queue) so pushes it reflects go first.
+ * the completion with it (corestore_send_queue) so pushes it reflects go first.
  * Returns 0, or -1 when the database failed (the POST should fail; the caller
  * rolls back). A lock held elsewhere past lock_timeout is a completion error. */
 int	hub_invoke(const struct hub_caller *, const struct hub_message *,
@@ -41,7 +41,7 @@ int	hub_refuse(const struct hub_caller *, const struct hub_message *, const char
 
 /* 1 when the invocation writes meetings (create, update, destroy): it may
  * wait for a calendar's locks, so its POST counts against the group's share
- * of the pool (store_send_open). Reads, handshakes and pings never wait. */
+ * of the pool (corestore_send_open). Reads, handshakes and pings never wait. */
 int	hub_writes(const struct hub_message *);
 
 #endif

@@ -8,16 +8,17 @@
 #include <stdatomic.h>
 
 #include "config.h"
-#include "notify.h"
-#include "store.h"
+#include "corestore.h"
+#include "waiters.h"
 
 struct handoff;
 struct loop;
 
 struct app {
 	struct config	 cfg;		/* read-only after start-up */
-	struct store	*store;		/* pool of query connections */
-	struct notifier	*notifier;	/* LISTEN dispatcher */
+	struct pool	*store;		/* pool of query connections */
+	struct listener	*notifier;	/* the LISTEN connection */
+	struct waiters	*waiters;	/* the waiting polls and streams */
 	struct handoff	*handoff;	/* streams parked for the next image */
 	struct loop	*loop;		/* holds every waiting poll and stream */
 	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */

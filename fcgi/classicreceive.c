@@ -74,12 +74,12 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	*moved = 0;
 	/* drain_many never serves a classic waiter: nothing is delivered here,
 	 * but the bracket keeps a wake-up during the drain from being lost. */
-	waiter_drain_begin(cr->app->notifier, w, &ignored);
-	if ((db = store_acquire(cr->app->store)) != NULL) {
+	waiter_drain_begin(cr->app->waiters, w, &ignored);
+	if ((db = pool_acquire(cr->app->store)) != NULL) {
 		st = classicstore_drain(db, cr->token, &at, push, &sink, cursor, &reason, &ds);
-		store_release(cr->app->store, db);
+		pool_release(cr->app->store, db);
 	}
-	waiter_drain_end(cr->app->notifier, w);
+	waiter_drain_end(cr->app->waiters, w);
 	if (st != PH_OK) {
 		messages->len = mark;	/* the same rows again next time */
 		rc = -1;
@@ -104,22 +104,22 @@ receive_end(struct app *app, const struct classic_conn *cc, enum receive_end end
 
 	/* Idle until the next receive request; the reaper removes a connection
 	 * whose client never comes back. */
-	if (end == RECV_GONE || end == RECV_CLOSED || (db = store_acquire(app->store)) == NULL)
+	if (end == RECV_GONE || end == RECV_CLOSED || (db = pool_acquire(app->store)) == NULL)
 		return;
-	store_poll_end(db, cc->id, cc->poll_no);
-	store_release(app->store, db);
+	corestore_poll_end(db, cc->id, cc->poll_no);
+	pool_release(app->store, db);
 }
 
 /* Start a receive request. Returns 0, or -1 after answering the refusal. */
 static int
 receive_begin(struct classic_request *cr, struct classic_conn *cc)
 {
-	PGconn *db = store_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->store);
 	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
 		st = classicstore_receive_begin(db, cr->token, cc);
-		store_release(cr->app->store, db);
+		pool_release(cr->app->store, db);
 	}
 	if (st == PH_OK)
 		return 0;
@@ -181,7 +181,7 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 	struct app *app = hold_app(hd);
 
 	buf_shrink(&c->ignored);
-	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
+	waiter_unregister(app->waiters, hold_waiter(hd), &c->ignored);
 	receive_end(app, &c->cc, end);
 }
 
@@ -267,11 +267,11 @@ hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_ki
 		return -1;
 	/* Registered before the detach and the first drain (the loop's first
 	 * step) so no wake-up can fall in between. */
-	waiter_register_hook(app->notifier, hold_waiter(hd), c->cc.id, c->cc.group,
+	waiter_register_hook(app->waiters, hold_waiter(hd), c->cc.id, c->cc.group,
 	    -c->cc.poll_no, stream, hold_wake, hd);
 	if (http_detach(cr->h, &conn) == -1) {
 		buf_reset(&c->ignored);
-		waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
+		waiter_unregister(app->waiters, hold_waiter(hd), &c->ignored);
 		hold_free_unused(hd);
 		return -1;
 	}

@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "fcgirec.h"
 #include "http.h"
-#include "store.h"
+#include "corestore.h"
 #include "tcpdiag.h"
 
 struct app;

@@ -12,7 +12,7 @@
 #include "handoff.h"
 #include "log.h"
 #include "monotime.h"
-#include "notify.h"
+#include "waiters.h"
 #include "timerheap.h"
 
 #define CLOSE_GRACE_MS	30000	/* an ended request's answer must be taken within this */

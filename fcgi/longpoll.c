@@ -18,12 +18,12 @@
 static void
 end_poll(struct app *app, const struct poll_info *pi)
 {
-	PGconn *db = store_acquire(app->store);
+	PGconn *db = pool_acquire(app->store);
 
 	if (db == NULL)
 		return;
-	store_poll_end(db, pi->connection_id, pi->poll_no);
-	store_release(app->store, db);
+	corestore_poll_end(db, pi->connection_id, pi->poll_no);
+	pool_release(app->store, db);
 }
 
 /* Drain once (records a batch delivered first). Returns the HTTP status to
@@ -40,9 +40,9 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	enum ph_err st = PH_DB;
 	int more = 0;
 
-	waiter_drain_begin(app->notifier, w, out);
+	waiter_drain_begin(app->waiters, w, out);
 	if (w->peer != NULL && tcpdiag_check(w->peer) == PH_LEFT) {
-		waiter_drain_end(app->notifier, w);
+		waiter_drain_end(app->waiters, w);
 		if (out->len > 0)
 			return 200;	/* a batch took them before the client left */
 		log_info("connection %s: the client closed its connection during a held poll;"
@@ -51,13 +51,13 @@ drain(struct app *app, const char *token, const struct poll_info *pi, struct wai
 	}
 	/* What a batch delivered counts against the budget; the next poll gets
 	 * the rest. */
-	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_poll_drain(db, token, pi->poll_no,
+	if ((db = pool_acquire(app->store)) != NULL) {
+		st = corestore_poll_drain(db, token, pi->poll_no,
 		    out->len < app->cfg.max_answer ? app->cfg.max_answer - out->len : 1, out, &ds,
 		    &more);
-		store_release(app->store, db);
+		pool_release(app->store, db);
 	}
-	waiter_drain_end(app->notifier, w);
+	waiter_drain_end(app->waiters, w);
 	if (st != PH_OK)
 		return out->len > 0 ? 200 : DB_DOWN;
 	switch (ds) {
@@ -89,7 +89,7 @@ struct lp {
 static void
 lp_register(struct app *app, struct hold *hd, struct lp *lp)
 {
-	waiter_register_peer(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
+	waiter_register_peer(app->waiters, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
 	    lp->pi.poll_no, lp->peer.family != 0 ? &lp->peer : NULL, hold_wake, hd);
 	lp->registered = 1;
 }
@@ -116,7 +116,7 @@ lp_settle(struct app *app, struct waiter *w, struct lp *lp, int status, const ch
 	struct buf *out = &lp->out;
 
 	if (lp->registered)
-		waiter_unregister(app->notifier, w, out);
+		waiter_unregister(app->waiters, w, out);
 	lp->registered = 0;
 	if (lp->begun && status != 204 && out->len == 0)
 		end_poll(app, &lp->pi);
@@ -163,11 +163,11 @@ static enum ph_err
 begin_once(struct app *app, const char *token, struct poll_info *pi)
 {
 	enum ph_err st = PH_DB;
-	PGconn *db = store_acquire(app->store);
+	PGconn *db = pool_acquire(app->store);
 
 	if (db != NULL) {
-		st = store_poll_begin(db, token, pi);
-		store_release(app->store, db);
+		st = corestore_poll_begin(db, token, pi);
+		pool_release(app->store, db);
 	}
 	return st;
 }
@@ -262,7 +262,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		/* Restart in place: the next image holds the poll on, unless a
 		 * batch delivered records just now (they are answered here). */
 		if (lp->registered)
-			waiter_unregister(app->notifier, hold_waiter(hd), &lp->out);
+			waiter_unregister(app->waiters, hold_waiter(hd), &lp->out);
 		lp->registered = 0;
 		if (lp->out.len > 0)
 			return lp_finish(hd, lp, 200, resp);
@@ -279,7 +279,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	if (status == 0 && (why & (HOLD_WAKE | HOLD_START))) {
 		/* A deadline already passed: does not block, unless a batch is
 		 * draining for this waiter (what it drains is ours). */
-		switch (waiter_wait(app->notifier, hold_waiter(hd), &now, &lp->out)) {
+		switch (waiter_wait(app->waiters, hold_waiter(hd), &now, &lp->out)) {
 		case PH_DELIVERED:
 			status = lp->out.len > 0 ? 200 : 0;
 			break;
@@ -323,7 +323,7 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 	*next = HOLD_KEEP;
 	if (!lp->registered || lp->drain_first)
 		return 0;
-	switch (waiter_poll(app->notifier, hold_waiter(hd), &lp->out)) {
+	switch (waiter_poll(app->waiters, hold_waiter(hd), &lp->out)) {
 	case PH_DELIVERED:
 		break;
 	case PH_DRAIN:
@@ -332,7 +332,7 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 	default:	/* PH_DRAINING: a batch is draining for it, it wakes us after */
 		return 1;
 	}
-	if (waiter_try_unregister(app->notifier, hold_waiter(hd), &lp->out) == -1)
+	if (waiter_try_unregister(app->waiters, hold_waiter(hd), &lp->out) == -1)
 		return 2;	/* a batch claimed it just now: the step answers */
 	lp->registered = 0;
 	*next = lp_finish(hd, lp, 200, resp);

@@ -8,13 +8,13 @@
 #include "log.h"
 
 /* Queue one encoded record for the connection; the record buffer is reset.
- * stamp: see store_send_queue (-1: none). */
+ * stamp: see corestore_send_queue (-1: none). */
 static int
 queue(PGconn *db, const char *connection_id, struct buf *rec, long long stamp)
 {
 	int rc = 0;
 
-	if (rec->len > 0 && store_send_queue(db, connection_id, rec->data, stamp) != PH_OK)
+	if (rec->len > 0 && corestore_send_queue(db, connection_id, rec->data, stamp) != PH_OK)
 		rc = -1;
 	buf_reset(rec);
 	return rc;
@@ -35,7 +35,7 @@ close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *
 		snprintf(text, sizeof(text), "Connection closed with an error.");
 	log_info("connection %s: disconnected: protocol error, closing: %s", sc->id, LOG_TEXT(why));
 	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec, -1) == -1 ||
-	    store_mark_closing(db, sc->id) != PH_OK ? -1 : 0;
+	    corestore_mark_closing(db, sc->id) != PH_OK ? -1 : 0;
 	buf_free(&rec);
 	sc->closing = 1;
 	return rc;
@@ -51,13 +51,13 @@ handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 	if (hubproto_parse_handshake(rec, len, err, sizeof(err)) == -1) {
 		log_info("connection %s: handshake refused: %s", sc->id, LOG_TEXT(err));
 		rc = hubproto_handshake_response(&out, err) == -1 || queue(db, sc->id, &out, -1) == -1 ||
-		    store_mark_closing(db, sc->id) != PH_OK ? -1 : 0;
+		    corestore_mark_closing(db, sc->id) != PH_OK ? -1 : 0;
 		sc->closing = 1;
 	} else {
 		/* OnConnected: join the group, then answer {} (it must lead the output). */
 		rc = hubproto_handshake_response(&out, NULL) == -1 ||
 		    queue(db, sc->id, &out, -1) == -1 ||
-		    store_join_group(db, sc->id, sc->group) != PH_OK ? -1 : 0;
+		    corestore_join_group(db, sc->id, sc->group) != PH_OK ? -1 : 0;
 		sc->handshaken = 1;
 	}
 	buf_free(&out);
@@ -103,7 +103,7 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 		/* The client is stopping: leave the group; its next poll gets 204. */
 		/* The DELETE that may follow logs at debug only. */
 		log_info("connection %s: disconnected: client (Close message)", sc->id);
-		rc = store_mark_closing(db, sc->id) == PH_OK ? 0 : -1;
+		rc = corestore_mark_closing(db, sc->id) == PH_OK ? 0 : -1;
 		sc->closing = 1;
 		break;
 	default:
@@ -216,11 +216,11 @@ ping(struct app *app, struct http_request *h, const char *token, const struct bu
 	PGconn *db;
 	int done = 0;
 
-	if (!only_pings(body) || (db = store_acquire(app->store)) == NULL)
+	if (!only_pings(body) || (db = pool_acquire(app->store)) == NULL)
 		return 0;
-	if (store_ping(db, token, &done) != PH_OK)
+	if (corestore_ping(db, token, &done) != PH_OK)
 		done = 0;
-	store_release(app->store, db);
+	pool_release(app->store, db);
 	if (done)
 		http_text(h, 200, "");
 	return done;
@@ -257,7 +257,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	/* Counted against the group's share of the pool: a send may wait on its
 	 * calendar's locks (an open transaction in psql) and must not take the
 	 * pool from the other calendars. */
-	st = store_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
+	st = corestore_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
 	if (st != PH_OK) {
 		http_text(h, st == PH_NOT_FOUND ? 404 : 503,
 		    st == PH_NOT_FOUND ? "No Connection with that ID" : "Service Unavailable");
@@ -266,22 +266,22 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	snprintf(h->conn_id, sizeof(h->conn_id), "%s", sc.id);
 	if (sc.closing) {
 		/* Already ending (Close sent or received): nothing more is read. */
-		store_rollback(db);
-		store_release(app->store, db);
+		pool_rollback(db);
+		pool_release(app->store, db);
 		http_text(h, 200, "");
 		goto done;
 	}
 	if (buf_append(&sc.inbound, body.data, body.len) == -1 ||
-	    store_set_sender(db, sc.id) != PH_OK ||
+	    corestore_set_sender(db, sc.id) != PH_OK ||
 	    process(app, db, &sc, &consumed) == -1 ||
-	    store_send_commit(db, &sc, consumed < sc.inbound.len ?
+	    corestore_send_commit(db, &sc, consumed < sc.inbound.len ?
 		sc.inbound.data + consumed : "", sc.inbound.len - consumed) != PH_OK) {
-		store_rollback(db);
-		store_release(app->store, db);
+		pool_rollback(db);
+		pool_release(app->store, db);
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
-	store_release(app->store, db);
+	pool_release(app->store, db);
 	http_text(h, 200, "");
 done:
 	buf_free(&body);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "config.h"
 #include "log.h"
 #include "pgwait.h"
 #include "sqlproto.h"
@@ -140,12 +140,12 @@ int
 fanout_drain(void *ctx, PGconn *db, struct waiter **all, size_t total)
 {
 	struct buf ids = BUF_INIT, polls = BUF_INIT;
-	const struct app *app = ctx;
+	const struct config *cfg = ctx;
 	struct waiter **waiters = all;
-	size_t n = total, budget = app->cfg.max_answer;
+	size_t n = total, budget = cfg->max_answer;
 	int oom = 0, rc = 0;
 
-	/* The notifier's array is ours for the call; a copy keeps its order. */
+	/* The registry's array is ours for the call; a copy keeps its order. */
 	if ((waiters = malloc(total * sizeof(*waiters))) != NULL) {
 		memcpy(waiters, all, total * sizeof(*waiters));
 		n = keep_present(waiters, total);
