@@ -8,7 +8,7 @@
 #ifndef POLLHUB_CLASSICRECEIVE_H
 #define POLLHUB_CLASSICRECEIVE_H
 
-#include "classic.h"
+#include "classicrequest.h"
 
 /* Answer at once when pushes after cursor exist, else hold until one
  * arrives, a newer receive request supersedes this one, or the poll timeout;

@@ -213,7 +213,7 @@ negotiate_handle(struct app *app, struct http_request *h)
 	st = store_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
 	store_release(app->store, db);
 	if (st != PH_OK) {
-		http_text(h, 503, "Service Unavailable");
+		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
 	}
 	/* A version 0 client sends its connectionId as the token: it gets the token

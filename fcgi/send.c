@@ -236,20 +236,13 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	enum ph_err st;
 
 	memset(&sc, 0, sizeof(sc));
-	switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &body)) {
-	case PH_OK:
-		break;
-	case PH_TOO_LARGE:
-		http_text(h, 413, "Payload Too Large");
-		goto done;
-	default:	/* PH_LEFT */
-		http_text(h, 400, "Bad Request");
-		goto done;
-	case PH_TIMEOUT:
+	if ((st = http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout,
+	    &body)) != PH_OK) {
 		/* Slower than POLLHUB_BODY_TIMEOUT: the worker is not held longer. */
-		log_info("request: body not received within %d ms (POLLHUB_BODY_TIMEOUT): 408",
-		    app->cfg.body_timeout);
-		http_text(h, 408, "Request Timeout");
+		if (st == PH_TIMEOUT)
+			log_info("request: body not received within %d ms"
+			    " (POLLHUB_BODY_TIMEOUT): 408", app->cfg.body_timeout);
+		http_error(h, st);
 		goto done;
 	}
 	if (ping(app, h, token, &body))
@@ -259,8 +252,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	 * pool from the other calendars. */
 	st = store_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
 	if (st != PH_OK) {
-		http_text(h, st == PH_NOT_FOUND ? 404 : 503,
-		    st == PH_NOT_FOUND ? "No Connection with that ID" : "Service Unavailable");
+		http_error(h, st);	/* PH_NOT_FOUND, PH_BUSY or PH_DB */
 		goto done;
 	}
 	snprintf(h->conn_id, sizeof(h->conn_id), "%s", sc.id);
@@ -286,17 +278,4 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 done:
 	buf_free(&body);
 	buf_free(&sc.inbound);
-}
-
-int
-send_log_close(const char *id, const char *data, size_t len)
-{
-	static const char logged[] = "Connection closed with an error.";
-	char error[512];
-
-	if (!hubproto_find_close(data, len, error, sizeof(error)))
-		return 0;
-	if (strncmp(error, logged, sizeof(logged) - 1) != 0)
-		log_info("connection %s: disconnected: kicked by admin: %s", id, LOG_TEXT(error));
-	return 1;
 }
