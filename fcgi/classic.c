@@ -104,7 +104,11 @@ connect_transport(struct classic_request *cr)
 	if (db != NULL) {
 		st = classicstore_connect(db, cr->token,
 		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
-		store_release(cr->app->store, db);
+		/* A stream begins its receive request on the same connection. */
+		if (st != PH_OK || !cr->sse) {
+			store_release(cr->app->store, db);
+			db = NULL;
+		}
 	}
 	if (st == PH_OK) {
 		snprintf(cr->h->conn_id, sizeof(cr->h->conn_id), "%s", cc.id);
@@ -115,7 +119,7 @@ connect_transport(struct classic_request *cr)
 	if (st != PH_OK) {
 		http_error(cr->h, st);
 	} else if (cr->sse) {
-		classic_stream(cr, cc.cursor, 1);
+		classic_stream(cr, db, cc.cursor, 1);
 	} else if (classic_persistent(&body, cc.cursor, 1, NULL, "", 0) == -1) {
 		http_text(cr->h, 500, "Internal Server Error");
 	} else {
@@ -140,7 +144,7 @@ receive(struct classic_request *cr)
 		if (cr->verb != CLASSIC_RECONNECT)
 			http_text(cr->h, 400, "Protocol error: Unknown transport.");
 		else
-			classic_stream(cr, cursor, 0);
+			classic_stream(cr, NULL, cursor, 0);
 		return;
 	}
 	classic_long_poll(cr, cursor);

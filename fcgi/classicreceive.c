@@ -73,12 +73,13 @@ classic_drain(PGconn *db, void *arg)
 /* Drain once: pushes after *cursor go to messages and *cursor moves past
  * the rows looked at (*moved: it did, more may follow). ack is what the
  * client acknowledged (the messageId of the request, or of the one that
- * opened the stream). PH_OK: the connection goes on; PH_CLOSED: it ended
+ * opened the stream). db: the step's pool connection (delivery_drain).
+ * PH_OK: the connection goes on; PH_CLOSED: it ended
  * (*end says why); PH_DB: the database could not be asked (messages and
  * *cursor are as they were). */
 static enum ph_err
-drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *w, long long ack,
-    long long *cursor, int stream, int limit, struct buf *messages, int *moved,
+drain(struct classic_request *cr, PGconn **db, const struct classic_conn *cc, struct waiter *w,
+    long long ack, long long *cursor, int stream, int limit, struct buf *messages, int *moved,
     enum receive_end *end)
 {
 	struct buf reason = BUF_INIT, ignored = BUF_INIT;
@@ -92,7 +93,7 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	*moved = 0;
 	/* drain_many never serves a classic waiter: nothing is delivered here,
 	 * but the bracket keeps a wake-up during the drain from being lost. */
-	st = delivery_drain(cr->app, NULL, w, &ignored, classic_drain, &d);
+	st = delivery_drain(cr->app, db, w, &ignored, classic_drain, &d);
 	if (st != PH_OK) {
 		messages->len = mark;	/* the same rows again next time */
 		st = PH_DB;
@@ -110,28 +111,30 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	return st;
 }
 
+/* The end of a receive request, on the step's pool connection (db NULL: a
+ * worker's, acquired here). */
 static void
-receive_end(struct app *app, const struct classic_conn *cc, enum receive_end end)
+receive_end(struct app *app, PGconn **db, const struct classic_conn *cc, enum receive_end end)
 {
-	PGconn *db;
+	PGconn *own = NULL, **use = db != NULL ? db : &own;
 
 	/* Idle until the next receive request; the reaper removes a connection
 	 * whose client never comes back. */
-	if (end == RECV_GONE || end == RECV_CLOSED || (db = store_acquire(app->store)) == NULL)
+	if (end == RECV_GONE || end == RECV_CLOSED || delivery_acquire(app, use) == NULL)
 		return;
-	store_poll_end(db, cc->id, cc->poll_no);
-	store_release(app->store, db);
+	if (store_poll_end(*use, cc->id, cc->poll_no) != PH_OK || use == &own)
+		delivery_release(app, use);
 }
 
-/* Start a receive request. PH_OK, or (after answering the refusal)
- * PH_NOT_FOUND, PH_DB or PH_BUSY. */
+/* Start a receive request on db (the caller's, released here; NULL: one is
+ * acquired). PH_OK, or (after answering the refusal) PH_NOT_FOUND, PH_DB or
+ * PH_BUSY. */
 static enum ph_err
-receive_begin(struct classic_request *cr, struct classic_conn *cc)
+receive_begin(struct classic_request *cr, PGconn *db, struct classic_conn *cc)
 {
-	PGconn *db = store_acquire(cr->app->store);
 	enum ph_err st = PH_DB;
 
-	if (db != NULL) {
+	if (db != NULL || (db = store_acquire(cr->app->store)) != NULL) {
 		st = classicstore_receive_begin(db, cr->token, cc);
 		store_release(cr->app->store, db);
 	}
@@ -154,6 +157,8 @@ struct cr_hold {
 	struct classic_conn	 cc;
 	long long		 cursor, ack;
 	long long		 deadline_ms, retry_at, last_write, probe_at;
+	PGconn			*db;	/* the pool connection a step holds: its
+					 * statements share it; released when it ends */
 	int			 need_drain;
 	int			 hinted;	/* told of news while blocked: probe (PROBE_MS) */
 	struct buf		 messages, body, ignored;
@@ -184,7 +189,8 @@ crh_new(const struct classic_request *cr, long long cursor)
 	return c;
 }
 
-/* The end of a receive request: the waiter goes, the connection idles. */
+/* The end of a receive request: the waiter goes, the connection idles, the
+ * step's pool connection goes back. */
 static void
 crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 {
@@ -192,7 +198,8 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 
 	buf_shrink(&c->ignored);
 	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
-	receive_end(app, &c->cc, end);
+	receive_end(app, &c->db, &c->cc, end);
+	delivery_release(app, &c->db);
 }
 
 /* A classic long poll's answer. */
@@ -235,7 +242,7 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 	if (why & (HOLD_STOP | HOLD_HANDOFF))
 		return poll_answer(hd, c, RECV_IDLE, out);
 	for (;;) {
-		st = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
+		st = drain(&c->cr, &c->db, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
 		    &c->messages, &moved, &end);
 		if (st == PH_CLOSED)
 			return poll_answer(hd, c, end, out);
@@ -251,6 +258,7 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 	now = monotime_ms();
 	if (now >= c->deadline_ms)
 		return poll_answer(hd, c, RECV_IDLE, out);
+	delivery_release(hold_app(hd), &c->db);
 	hold_set_timer(hd, st == PH_DB && now + DELIVERY_RETRY_MS < c->deadline_ms ?
 	    now + DELIVERY_RETRY_MS : st == PH_OK && moved ? now : c->deadline_ms);
 	return HOLD_KEEP;
@@ -300,13 +308,13 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}
-	if (receive_begin(cr, &c->cc) != PH_OK) {
+	if (receive_begin(cr, NULL, &c->cc) != PH_OK) {
 		crh_free(c);
 		return;
 	}
 	c->deadline_ms = monotime_ms() + 1000LL * cr->app->cfg.poll_timeout;
 	if (hold_receive(cr, c, &clp_kind, 0) != PH_OK) {
-		receive_end(cr->app, &c->cc, RECV_LEFT);
+		receive_end(cr->app, NULL, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}
 }
@@ -376,7 +384,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		 * writes may never be processed (a proxy's buffer, a dropped
 		 * connection), and the client reconnects from the last C it
 		 * processed. */
-		st = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
+		st = drain(&c->cr, &c->db, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
 		    &c->messages, &moved, &end);
 		now = monotime_ms();
 		if (st == PH_CLOSED) {
@@ -397,6 +405,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		} else if (!moved)
 			c->need_drain = 0;	/* else rows for others only: more may follow */
 	}
+	delivery_release(app, &c->db);
 	if (now >= c->last_write + ka) {
 		if (buf_append(out, keepalive, sizeof(keepalive) - 1) == 0)
 			c->last_write = now;
@@ -419,22 +428,21 @@ static const struct hold_kind cs_kind = {
 };
 
 void
-classic_stream(struct classic_request *cr, long long cursor, int initializing)
+classic_stream(struct classic_request *cr, PGconn *db, long long cursor, int initializing)
 {
 	static const char initialized[] = "data: initialized\n\n";
 	struct app *app = cr->app;
-	struct cr_hold *c;
+	struct cr_hold *c = NULL;
 	struct buf first = BUF_INIT;
 
-	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off)) {
+	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
+	    (c = crh_new(cr, cursor)) == NULL) {
+		if (db != NULL)
+			store_release(app->store, db);
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}
-	if ((c = crh_new(cr, cursor)) == NULL) {
-		http_text(cr->h, 503, "Service Unavailable");
-		return;
-	}
-	if (receive_begin(cr, &c->cc) != PH_OK) {
+	if (receive_begin(cr, db, &c->cc) != PH_OK) {
 		crh_free(c);
 		return;
 	}
@@ -442,7 +450,7 @@ classic_stream(struct classic_request *cr, long long cursor, int initializing)
 	    (initializing && event(&first, cursor, 1, NULL, &c->messages) == -1) ||
 	    http_stream_start(cr->h) == -1 || http_write(cr->h, first.data, first.len) == -1 ||
 	    (c->last_write = monotime_ms(), hold_receive(cr, c, &cs_kind, 1)) != PH_OK) {
-		receive_end(app, &c->cc, RECV_LEFT);
+		receive_end(app, NULL, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}
 	buf_free(&first);

@@ -8,6 +8,22 @@
 #include "store.h"
 #include "tcpdiag.h"
 
+PGconn *
+delivery_acquire(struct app *app, PGconn **db)
+{
+	if (*db == NULL)
+		*db = store_acquire(app->store);
+	return *db;
+}
+
+void
+delivery_release(struct app *app, PGconn **db)
+{
+	if (*db != NULL)
+		store_release(app->store, *db);
+	*db = NULL;
+}
+
 enum ph_err
 delivery_drain(struct app *app, PGconn **db, struct waiter *w, struct buf *delivered,
     delivery_drain_fn fn, void *arg)
@@ -22,12 +38,10 @@ delivery_drain(struct app *app, PGconn **db, struct waiter *w, struct buf *deliv
 		waiter_drain_end(app->notifier, w);
 		return PH_LEFT;
 	}
-	if (*use == NULL)
-		*use = store_acquire(app->store);
-	if (*use != NULL)
+	if (delivery_acquire(app, use) != NULL)
 		st = fn(*use, arg);
-	if (own != NULL)
-		store_release(app->store, own);
+	if (st != PH_OK || use == &own)
+		delivery_release(app, use);
 	waiter_drain_end(app->notifier, w);
 	return st;
 }

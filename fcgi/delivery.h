@@ -27,13 +27,22 @@ struct waiter;
  * bracket's. */
 typedef enum ph_err (*delivery_drain_fn)(PGconn *db, void *arg);
 
+/* A step's pool connection, shared by the statements it runs back to back
+ * (a drain and the poll's end, drains in a row): delivery_acquire takes one
+ * into *db unless it holds one already (NULL: none came in time);
+ * delivery_release gives it back (nothing when *db is NULL). A statement
+ * that failed releases it, so that the next one takes a fresh connection
+ * (the pool replaces one it gave up). */
+PGconn	*delivery_acquire(struct app *, PGconn **db);
+void	 delivery_release(struct app *, PGconn **db);
+
 /* Drain for w with fn(db, arg) inside its bracket. What a batch delivered
  * to w before the drain is appended to delivered first (older than what fn
  * reads). db NULL: a pool connection is acquired and released here; else
- * *db is the caller's (NULL: acquired into it), and the caller releases it,
- * so that a statement after the drain takes no second one. PH_LEFT when the
- * kernel says w's client left (w->peer): nothing is drained, no connection
- * taken; PH_DB when no pool connection came; else what fn returned. */
+ * the drain runs on the step's connection *db (delivery_acquire), released
+ * when fn fails. PH_LEFT when the kernel says w's client left (w->peer):
+ * nothing is drained, no connection taken; PH_DB when no pool connection
+ * came; else what fn returned. */
 enum ph_err delivery_drain(struct app *, PGconn **db, struct waiter *w, struct buf *delivered,
 	    delivery_drain_fn fn, void *arg);
 

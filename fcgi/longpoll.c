@@ -25,42 +25,16 @@ struct lp {
 	struct tcpdiag_conn peer;	/* the client's connection to the web server;
 					 * family 0: unknown, or POLLHUB_CLIENT_CHECK=0 */
 	PGconn		*db;		/* the pool connection this step (or the worker)
-					 * holds: statements back to back share it */
+					 * holds (delivery_acquire) */
 };
-
-/* The step's pool connection: acquired on first use, kept until lp_release. */
-static PGconn *
-lp_acquire(struct app *app, struct lp *lp)
-{
-	if (lp->db == NULL)
-		lp->db = store_acquire(app->store);
-	return lp->db;
-}
-
-static void
-lp_release(struct app *app, struct lp *lp)
-{
-	if (lp->db != NULL)
-		store_release(app->store, lp->db);
-	lp->db = NULL;
-}
-
-/* A statement failed: the next one takes a fresh connection (the pool
- * replaces one it gave up). */
-static void
-lp_failed(struct app *app, struct lp *lp, enum ph_err st)
-{
-	if (st == PH_DB || st == PH_BUSY)
-		lp_release(app, lp);
-}
 
 static void
 end_poll(struct app *app, struct lp *lp)
 {
-	PGconn *db = lp_acquire(app, lp);
+	PGconn *db = delivery_acquire(app, &lp->db);
 
-	if (db != NULL)
-		lp_failed(app, lp, store_poll_end(db, lp->pi.connection_id, lp->pi.poll_no));
+	if (db != NULL && store_poll_end(db, lp->pi.connection_id, lp->pi.poll_no) != PH_OK)
+		delivery_release(app, &lp->db);
 }
 
 /* The drain statement of a poll (delivery_drain's). What a batch delivered
@@ -101,10 +75,8 @@ drain(struct app *app, struct lp *lp, struct waiter *w)
 			    " poll; what is pending waits for its next poll", lp->pi.connection_id);
 		return PH_DELIVERED;
 	}
-	if (st != PH_OK) {
-		lp_failed(app, lp, st);
+	if (st != PH_OK)
 		return lp->out.len > 0 ? PH_DELIVERED : PH_DB;
-	}
 	switch (d.verdict) {
 	case PH_NOT_FOUND:
 	case PH_SUPERSEDED:
@@ -115,7 +87,6 @@ drain(struct app *app, struct lp *lp, struct waiter *w)
 	}
 	return lp->out.len > 0 ? PH_DELIVERED : PH_OK;
 }
-
 
 /* Register the poll's waiter (before any drain: no wake-up falls in between). */
 static void
@@ -171,7 +142,8 @@ lp_status(enum ph_err end)
 	return end == PH_LEFT ? -1 : http_status_of(end);
 }
 
-/* Answer a held poll (see lp_settle) and end it. */
+/* Answer a held poll (see lp_settle) and end it; the step's pool connection
+ * goes back. */
 static enum hold_next
 lp_finish(struct hold *hd, struct lp *lp, enum ph_err end, struct buf *resp)
 {
@@ -179,6 +151,7 @@ lp_finish(struct hold *hd, struct lp *lp, enum ph_err end, struct buf *resp)
 	size_t len;
 
 	lp_settle(hold_app(hd), hold_waiter(hd), lp, end, &type, &body, &len);
+	delivery_release(hold_app(hd), &lp->db);
 	if (end == PH_LEFT) {
 		if (lp->out.len > 0)
 			log_warn("connection %s: client left a held poll; %zu bytes of records"
@@ -203,13 +176,13 @@ lp_finish(struct hold *hd, struct lp *lp, enum ph_err end, struct buf *resp)
 static enum ph_err
 lp_start(struct app *app, struct lp *lp)
 {
-	PGconn *db = lp_acquire(app, lp);
+	PGconn *db = delivery_acquire(app, &lp->db);
 	enum ph_err st;
 
 	if (db == NULL)
 		return PH_DB;
-	st = store_poll_begin(db, lp->token, &lp->pi);
-	lp_failed(app, lp, st);
+	if ((st = store_poll_begin(db, lp->token, &lp->pi)) != PH_OK)
+		delivery_release(app, &lp->db);
 	lp->begun = st == PH_OK;
 	if (st != PH_OK)
 		return st;
@@ -251,6 +224,7 @@ lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum ho
 		return 1;
 	}
 	if (st != PH_DB && st != PH_BUSY) {
+		delivery_release(app, &lp->db);
 		http_response_bytes(hold_conn(hd), http_status_of(st), start_type(st),
 		    http_text_of(st), strlen(http_text_of(st)), HTTP_NO_CACHE, resp);
 		*next = HOLD_END;
@@ -266,9 +240,12 @@ lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum ho
 	return 0;
 }
 
+/* A step's statements share one pool connection (lp->db), released when
+ * the step ends (lp_finish, lp_begin, or here). */
 static enum hold_next
-lp_step_on(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp)
+lp_step(struct hold *hd, unsigned why, struct buf *resp)
 {
+	struct lp *lp = hold_state(hd);
 	struct app *app = hold_app(hd);
 	struct timespec now = { 0, 0 };
 	enum ph_err st = PH_OK;	/* PH_OK: nothing to answer yet */
@@ -298,6 +275,7 @@ lp_step_on(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp)
 		if (lp->out.len > 0)
 			return lp_finish(hd, lp, PH_DELIVERED, resp);
 		lp->drain_first = 1;	/* if the exec fails and it comes back */
+		delivery_release(app, &lp->db);
 		return HOLD_PARK;
 	}
 	if ((why & HOLD_START) && !lp->registered)
@@ -338,20 +316,10 @@ lp_step_on(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp)
 		st = PH_DELIVERED;
 	if (st != PH_OK)
 		return lp_finish(hd, lp, st, resp);
+	delivery_release(app, &lp->db);
 	t = monotime_ms() + DELIVERY_RETRY_MS;
 	hold_set_timer(hd, lp->retry && t < lp->deadline_ms ? t : lp->deadline_ms);
 	return HOLD_KEEP;
-}
-
-/* One step of a held poll: its statements share one pool connection. */
-static enum hold_next
-lp_step(struct hold *hd, unsigned why, struct buf *resp)
-{
-	struct lp *lp = hold_state(hd);
-	enum hold_next next = lp_step_on(hd, lp, why, resp);
-
-	lp_release(hold_app(hd), lp);
-	return next;
 }
 
 /* A wake-up on the loop thread: a poll answers with what was delivered. */
@@ -377,7 +345,6 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 		return 2;	/* a batch claimed it just now: the step answers */
 	lp->registered = 0;
 	*next = lp_finish(hd, lp, PH_DELIVERED, resp);
-	lp_release(app, lp);
 	return 1;
 }
 
@@ -425,7 +392,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	if (lp->begun)
 		snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
 	if (st != PH_OK && st != PH_DB && st != PH_BUSY) {
-		lp_release(app, lp);
+		delivery_release(app, &lp->db);
 		if (st == PH_DELIVERED)
 			http_respond(h, 200, start_type(st), "", 0, HTTP_NO_CACHE);
 		else
@@ -433,7 +400,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		goto done;
 	}
 	if ((hd = hold_new(app->loop, &lp_kind, lp)) == NULL) {
-		lp_release(app, lp);
+		delivery_release(app, &lp->db);
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
@@ -442,7 +409,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		    h->remote_port);
 	if (!lp->begun) {
 		/* The database is away: the loop holds the poll and tries again. */
-		lp_release(app, lp);
+		delivery_release(app, &lp->db);
 		if (http_detach(h, &conn) == 0) {
 			log_debug("poll: the database is away; held until it can begin");
 			loop_add(app->loop, hd, &conn);
@@ -454,7 +421,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	lp_register(app, hd, lp);
 	st = drain(app, lp, hold_waiter(hd));
 	if (st == PH_OK || st == PH_DB) {
-		lp_release(app, lp);
+		delivery_release(app, &lp->db);
 		if (http_detach(h, &conn) == 0) {
 			/* Nothing yet: the event loop holds it from here, no thread. */
 			lp->retry = st == PH_DB;
@@ -464,7 +431,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		st = PH_LEFT;	/* could not be detached: the client is gone */
 	}
 	lp_settle(app, hold_waiter(hd), lp, st, &type, &body, &len);
-	lp_release(app, lp);
+	delivery_release(app, &lp->db);
 	if (st != PH_LEFT && http_respond(h, http_status_of(st), type, body, len,
 	    HTTP_NO_CACHE) == -1 && lp->out.len > 0)
 		log_warn("connection %s: poll answer lost (client gone)", lp->pi.connection_id);
