@@ -46,7 +46,7 @@ negotiate(struct classic_request *cr)
 	enum ph_err st;
 
 	if (negotiate_group(h->query, strlen(h->query), app->cfg.group_param, h->remote_addr,
-	    group, sizeof(group)) == -1) {
+	    group, sizeof(group)) != PH_OK) {
 		http_text(h, 400, "The group name must be 1 to 256 printable characters.");
 		return;
 	}
@@ -318,9 +318,9 @@ ping(struct classic_request *cr)
 		reply_str(cr, "{ \"Response\": \"pong\" }");
 }
 
-/* The parameters every endpoint after negotiate needs. Returns 0, or -1
+/* The parameters every endpoint after negotiate needs. PH_OK, or PH_INVALID
  * after answering as the reference server does (plain text, not JSONP). */
-static int
+static enum ph_err
 common_params(struct classic_request *cr)
 {
 	char transport[32];
@@ -329,40 +329,42 @@ common_params(struct classic_request *cr)
 	    (strcasecmp(transport, "longPolling") != 0 &&
 	    strcasecmp(transport, "serverSentEvents") != 0)) {
 		http_text(cr->h, 400, "Protocol error: Unknown transport.");
-		return -1;
+		return PH_INVALID;
 	}
 	cr->sse = strcasecmp(transport, "serverSentEvents") == 0;
 	switch (classic_param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
 	case 0:
 		http_text(cr->h, 400, "Protocol error: Missing connection token.");
-		return -1;
+		return PH_INVALID;
 	case 1:
 		if (id_is_wellformed(cr->token, strlen(cr->token)))
-			return 0;
+			return PH_OK;
 		break;
 	default:
 		break;
 	}
 	http_text(cr->h, 400, "The ConnectionId is in the incorrect format.");
-	return -1;
+	return PH_INVALID;
 }
 
-/* connectionData: which hubs the page has handlers for. */
-static int
+/* connectionData: which hubs the page has handlers for. PH_OK, or (after
+ * answering) PH_INVALID or PH_NOMEM. */
+static enum ph_err
 hubs(struct classic_request *cr)
 {
 	size_t max = cr->app->cfg.max_message_size;
 	char *cd = malloc(max + 1);
-	int found, rc = -1;
+	enum ph_err st = PH_INVALID;
+	int found;
 
 	if (cd == NULL) {
 		http_text(cr->h, 500, "Internal Server Error");
-		return -1;
+		return PH_NOMEM;
 	}
 	found = classic_param(cr, "connectionData", 0, cd, max + 1);
 	if (found == 0) {
 		cr->our_hub = 0;
-		rc = 0;
+		st = PH_OK;
 	} else if (found == 1) {
 		int listed = classic_connection_data(cd, strlen(cd));
 
@@ -370,7 +372,7 @@ hubs(struct classic_request *cr)
 		case 1:
 		case 0:	/* [] : the page has no handlers (yet) */
 			cr->our_hub = listed == 1;
-			rc = 0;
+			st = PH_OK;
 			break;
 		case -2:
 			http_text(cr->h, 400, "Protocol error: a Hub in connectionData could"
@@ -383,7 +385,7 @@ hubs(struct classic_request *cr)
 	} else
 		http_text(cr->h, 400, "Protocol error: connectionData is malformed.");
 	free(cd);
-	return rc;
+	return st;
 }
 
 void
@@ -415,13 +417,13 @@ classic_handle(struct app *app, struct http_request *h)
 			goto done;
 		}
 	}
-	if (hubs(&cr) == -1)
+	if (hubs(&cr) != PH_OK)
 		goto done;
 	if (cr.verb == CLASSIC_NEGOTIATE) {
 		negotiate(&cr);
 		goto done;
 	}
-	if (common_params(&cr) == -1)
+	if (common_params(&cr) != PH_OK)
 		goto done;
 	switch (cr.verb) {
 	case CLASSIC_CONNECT:
