@@ -73,13 +73,12 @@ classic_drain(PGconn *db, void *arg)
 /* Drain once: pushes after *cursor go to messages and *cursor moves past
  * the rows looked at (*moved: it did, more may follow). ack is what the
  * client acknowledged (the messageId of the request, or of the one that
- * opened the stream). db: the step's pool connection (delivery_drain).
- * PH_OK: the connection goes on; PH_CLOSED: it ended
+ * opened the stream). PH_OK: the connection goes on; PH_CLOSED: it ended
  * (*end says why); PH_DB: the database could not be asked (messages and
  * *cursor are as they were). */
 static enum ph_err
-drain(struct classic_request *cr, PGconn **db, const struct classic_conn *cc, struct waiter *w,
-    long long ack, long long *cursor, int stream, int limit, struct buf *messages, int *moved,
+drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *w, long long ack,
+    long long *cursor, int stream, int limit, struct buf *messages, int *moved,
     enum receive_end *end)
 {
 	struct buf reason = BUF_INIT, ignored = BUF_INIT;
@@ -93,7 +92,7 @@ drain(struct classic_request *cr, PGconn **db, const struct classic_conn *cc, st
 	*moved = 0;
 	/* drain_many never serves a classic waiter: nothing is delivered here,
 	 * but the bracket keeps a wake-up during the drain from being lost. */
-	st = delivery_drain(cr->app, db, w, &ignored, classic_drain, &d);
+	st = delivery_drain(cr->app, NULL, w, &ignored, classic_drain, &d);
 	if (st != PH_OK) {
 		messages->len = mark;	/* the same rows again next time */
 		st = PH_DB;
@@ -111,19 +110,17 @@ drain(struct classic_request *cr, PGconn **db, const struct classic_conn *cc, st
 	return st;
 }
 
-/* The end of a receive request, on the step's pool connection (db NULL: a
- * worker's, acquired here). */
 static void
-receive_end(struct app *app, PGconn **db, const struct classic_conn *cc, enum receive_end end)
+receive_end(struct app *app, const struct classic_conn *cc, enum receive_end end)
 {
-	PGconn *own = NULL, **use = db != NULL ? db : &own;
+	PGconn *db;
 
 	/* Idle until the next receive request; the reaper removes a connection
 	 * whose client never comes back. */
-	if (end == RECV_GONE || end == RECV_CLOSED || delivery_acquire(app, use) == NULL)
+	if (end == RECV_GONE || end == RECV_CLOSED || (db = store_acquire(app->store)) == NULL)
 		return;
-	if (store_poll_end(*use, cc->id, cc->poll_no) != PH_OK || use == &own)
-		delivery_release(app, use);
+	store_poll_end(db, cc->id, cc->poll_no);
+	store_release(app->store, db);
 }
 
 /* Start a receive request on db (the caller's, released here; NULL: one is
@@ -157,8 +154,6 @@ struct cr_hold {
 	struct classic_conn	 cc;
 	long long		 cursor, ack;
 	long long		 deadline_ms, retry_at, last_write, probe_at;
-	PGconn			*db;	/* the pool connection a step holds: its
-					 * statements share it; released when it ends */
 	int			 need_drain;
 	int			 hinted;	/* told of news while blocked: probe (PROBE_MS) */
 	struct buf		 messages, body, ignored;
@@ -189,8 +184,7 @@ crh_new(const struct classic_request *cr, long long cursor)
 	return c;
 }
 
-/* The end of a receive request: the waiter goes, the connection idles, the
- * step's pool connection goes back. */
+/* The end of a receive request: the waiter goes, the connection idles. */
 static void
 crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 {
@@ -198,8 +192,7 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 
 	buf_shrink(&c->ignored);
 	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
-	receive_end(app, &c->db, &c->cc, end);
-	delivery_release(app, &c->db);
+	receive_end(app, &c->cc, end);
 }
 
 /* A classic long poll's answer. */
@@ -242,7 +235,7 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 	if (why & (HOLD_STOP | HOLD_HANDOFF))
 		return poll_answer(hd, c, RECV_IDLE, out);
 	for (;;) {
-		st = drain(&c->cr, &c->db, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
+		st = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
 		    &c->messages, &moved, &end);
 		if (st == PH_CLOSED)
 			return poll_answer(hd, c, end, out);
@@ -258,7 +251,6 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 	now = monotime_ms();
 	if (now >= c->deadline_ms)
 		return poll_answer(hd, c, RECV_IDLE, out);
-	delivery_release(hold_app(hd), &c->db);
 	hold_set_timer(hd, st == PH_DB && now + DELIVERY_RETRY_MS < c->deadline_ms ?
 	    now + DELIVERY_RETRY_MS : st == PH_OK && moved ? now : c->deadline_ms);
 	return HOLD_KEEP;
@@ -314,7 +306,7 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 	}
 	c->deadline_ms = monotime_ms() + 1000LL * cr->app->cfg.poll_timeout;
 	if (hold_receive(cr, c, &clp_kind, 0) != PH_OK) {
-		receive_end(cr->app, NULL, &c->cc, RECV_LEFT);
+		receive_end(cr->app, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}
 }
@@ -384,7 +376,7 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		 * writes may never be processed (a proxy's buffer, a dropped
 		 * connection), and the client reconnects from the last C it
 		 * processed. */
-		st = drain(&c->cr, &c->db, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
+		st = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
 		    &c->messages, &moved, &end);
 		now = monotime_ms();
 		if (st == PH_CLOSED) {
@@ -405,7 +397,6 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		} else if (!moved)
 			c->need_drain = 0;	/* else rows for others only: more may follow */
 	}
-	delivery_release(app, &c->db);
 	if (now >= c->last_write + ka) {
 		if (buf_append(out, keepalive, sizeof(keepalive) - 1) == 0)
 			c->last_write = now;
@@ -450,7 +441,7 @@ classic_stream(struct classic_request *cr, PGconn *db, long long cursor, int ini
 	    (initializing && event(&first, cursor, 1, NULL, &c->messages) == -1) ||
 	    http_stream_start(cr->h) == -1 || http_write(cr->h, first.data, first.len) == -1 ||
 	    (c->last_write = monotime_ms(), hold_receive(cr, c, &cs_kind, 1)) != PH_OK) {
-		receive_end(app, NULL, &c->cc, RECV_LEFT);
+		receive_end(app, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}
 	buf_free(&first);

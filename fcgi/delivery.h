@@ -27,10 +27,12 @@ struct waiter;
  * bracket's. */
 typedef enum ph_err (*delivery_drain_fn)(PGconn *db, void *arg);
 
-/* A step's pool connection, shared by the statements it runs back to back
- * (a drain and the poll's end, drains in a row): delivery_acquire takes one
- * into *db unless it holds one already (NULL: none came in time);
- * delivery_release gives it back (nothing when *db is NULL). A statement
+/* A pool connection shared by statements that run back to back (a long
+ * poll's poll_begin and its first drain): delivery_acquire takes one into
+ * *db unless it holds one already (NULL: none came in time);
+ * delivery_release gives it back (nothing when *db is NULL). Release it
+ * before anything that may wait for a batch (waiter_wait,
+ * waiter_unregister): the pool must not wait on the fan-out. A statement
  * that failed releases it, so that the next one takes a fresh connection
  * (the pool replaces one it gave up). */
 PGconn	*delivery_acquire(struct app *, PGconn **db);
@@ -39,8 +41,8 @@ void	 delivery_release(struct app *, PGconn **db);
 /* Drain for w with fn(db, arg) inside its bracket. What a batch delivered
  * to w before the drain is appended to delivered first (older than what fn
  * reads). db NULL: a pool connection is acquired and released here; else
- * the drain runs on the step's connection *db (delivery_acquire), released
- * when fn fails. PH_LEFT when the kernel says w's client left (w->peer):
+ * the drain runs on the caller's connection *db (delivery_acquire; kept,
+ * but released when fn fails). PH_LEFT when the kernel says w's client left (w->peer):
  * nothing is drained, no connection taken; PH_DB when no pool connection
  * came; else what fn returned. */
 enum ph_err delivery_drain(struct app *, PGconn **db, struct waiter *w, struct buf *delivered,

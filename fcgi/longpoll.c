@@ -24,8 +24,8 @@ struct lp {
 	struct buf	 out;		/* records for the answer */
 	struct tcpdiag_conn peer;	/* the client's connection to the web server;
 					 * family 0: unknown, or POLLHUB_CLIENT_CHECK=0 */
-	PGconn		*db;		/* the pool connection this step (or the worker)
-					 * holds (delivery_acquire) */
+	PGconn		*db;		/* the pool connection of poll_begin, kept for
+					 * the first drain (delivery_acquire) */
 };
 
 static void
@@ -111,7 +111,7 @@ lp_free(void *state)
  * waiter goes (records a batch drained meanwhile are ours to send), an
  * answer without records ends the poll in the database (one with records
  * was ended by its drain: poll_drain, drain_many), a Close going out is
- * logged. Then *type, *body and *len are the answer (not for PH_LEFT).
+ * logged; no pool connection is held after it. Then *type, *body and *len are the answer (not for PH_LEFT).
  * Shared by a poll the loop held and one answered by its worker. */
 static void
 lp_settle(struct app *app, struct waiter *w, struct lp *lp, enum ph_err end, const char **type,
@@ -119,11 +119,15 @@ lp_settle(struct app *app, struct waiter *w, struct lp *lp, enum ph_err end, con
 {
 	struct buf *out = &lp->out;
 
+	/* No pool connection is held across a wait for a batch: the pool would
+	 * wait on the fan-out. */
+	delivery_release(app, &lp->db);
 	if (lp->registered)
 		waiter_unregister(app->notifier, w, out);
 	lp->registered = 0;
 	if (lp->begun && end != PH_CLOSED && out->len == 0)
 		end_poll(app, lp);
+	delivery_release(app, &lp->db);
 	*type = "text/plain";
 	*body = http_text_of(end);
 	*len = strlen(*body);
@@ -142,8 +146,7 @@ lp_status(enum ph_err end)
 	return end == PH_LEFT ? -1 : http_status_of(end);
 }
 
-/* Answer a held poll (see lp_settle) and end it; the step's pool connection
- * goes back. */
+/* Answer a held poll (see lp_settle) and end it. */
 static enum hold_next
 lp_finish(struct hold *hd, struct lp *lp, enum ph_err end, struct buf *resp)
 {
@@ -151,7 +154,6 @@ lp_finish(struct hold *hd, struct lp *lp, enum ph_err end, struct buf *resp)
 	size_t len;
 
 	lp_settle(hold_app(hd), hold_waiter(hd), lp, end, &type, &body, &len);
-	delivery_release(hold_app(hd), &lp->db);
 	if (end == PH_LEFT) {
 		if (lp->out.len > 0)
 			log_warn("connection %s: client left a held poll; %zu bytes of records"
@@ -240,8 +242,8 @@ lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum ho
 	return 0;
 }
 
-/* A step's statements share one pool connection (lp->db), released when
- * the step ends (lp_finish, lp_begin, or here). */
+/* A poll that begins in this step drains on the connection of its
+ * poll_begin (lp->db); it is released before any wait for a batch. */
 static enum hold_next
 lp_step(struct hold *hd, unsigned why, struct buf *resp)
 {
@@ -275,7 +277,6 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		if (lp->out.len > 0)
 			return lp_finish(hd, lp, PH_DELIVERED, resp);
 		lp->drain_first = 1;	/* if the exec fails and it comes back */
-		delivery_release(app, &lp->db);
 		return HOLD_PARK;
 	}
 	if ((why & HOLD_START) && !lp->registered)
@@ -285,6 +286,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		st = drain(app, lp, hold_waiter(hd));
 		drained = 1;
 	}
+	delivery_release(app, &lp->db);	/* not held across waiter_wait */
 	if (st == PH_OK && (why & (HOLD_WAKE | HOLD_START))) {
 		/* A deadline already passed: does not block, unless a batch is
 		 * draining for this waiter (what it drains is ours). */
@@ -294,6 +296,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 			break;
 		case PH_DRAIN:
 			st = drain(app, lp, hold_waiter(hd));
+			delivery_release(app, &lp->db);
 			drained = 1;
 			break;
 		default:	/* PH_TIMEOUT */
@@ -303,6 +306,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	/* While the database is away, try again every DELIVERY_RETRY_MS. */
 	if (st == PH_OK && !drained && lp->retry && (why & HOLD_TIMER)) {
 		st = drain(app, lp, hold_waiter(hd));
+		delivery_release(app, &lp->db);
 		drained = 1;
 	}
 	if (st == PH_DB) {
@@ -316,7 +320,6 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		st = PH_DELIVERED;
 	if (st != PH_OK)
 		return lp_finish(hd, lp, st, resp);
-	delivery_release(app, &lp->db);
 	t = monotime_ms() + DELIVERY_RETRY_MS;
 	hold_set_timer(hd, lp->retry && t < lp->deadline_ms ? t : lp->deadline_ms);
 	return HOLD_KEEP;
@@ -431,7 +434,6 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		st = PH_LEFT;	/* could not be detached: the client is gone */
 	}
 	lp_settle(app, hold_waiter(hd), lp, st, &type, &body, &len);
-	delivery_release(app, &lp->db);
 	if (st != PH_LEFT && http_respond(h, http_status_of(st), type, body, len,
 	    HTTP_NO_CACHE) == -1 && lp->out.len > 0)
 		log_warn("connection %s: poll answer lost (client gone)", lp->pi.connection_id);

@@ -66,8 +66,6 @@ struct ss {
 	int		 server_closed;	/* a Close from the server went out */
 	long long	 last_write, retry_at, handshake_by, probe_at;	/* ms */
 	struct buf	 records;	/* between a drain and its event (buf_shrink after) */
-	PGconn		*db;		/* the pool connection this step holds: its
-					 * drains and the removal share it */
 };
 
 static void
@@ -129,7 +127,7 @@ pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf
 	enum ph_err st;
 
 	buf_reset(&ss->records);
-	st = delivery_drain(app, &ss->db, w, &ss->records, stream_drain, &d);
+	st = delivery_drain(app, NULL, w, &ss->records, stream_drain, &d);
 	/* What a batch delivered (and a closing connection's last records: its
 	 * Close) goes out first. */
 	if (emit(ss, &ss->records, out) == -1)
@@ -145,8 +143,7 @@ pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf
 	return d.verdict == PH_OK ? PH_OK : PH_LEFT;
 }
 
-/* The stream ends as oc says (pump's; park: is handed to the next image);
- * the step's pool connection goes back. */
+/* The stream ends as oc says (pump's; park: is handed to the next image). */
 static enum hold_next
 ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park,
     struct buf *out)
@@ -155,8 +152,6 @@ ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park
 	PGconn *db;
 
 	buf_reset(&ss->records);
-	if (park)
-		delivery_release(app, &ss->db);
 	if (ss->registered)
 		waiter_unregister(app->notifier, hold_waiter(hd), &ss->records);
 	ss->registered = 0;
@@ -178,20 +173,19 @@ ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park
 		log_info("connection %s: disconnected: %s", ss->pi.connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
-	if (oc != PH_CLOSED && (db = delivery_acquire(app, &ss->db)) != NULL) {
+	if (oc != PH_CLOSED && (db = store_acquire(app->store)) != NULL) {
 		enum ph_err st = store_connection_delete(db, ss->token, PROTO_CORE);
 
 		if (st == PH_DB || st == PH_BUSY)
 			log_warn("connection %s: not removed; the reaper will", ss->pi.connection_id);
+		store_release(app->store, db);
 	}
-	delivery_release(app, &ss->db);
 	return HOLD_END;
 }
 
 /* No Ping goes out before the first records: the client expects the
  * handshake answer first, whatever the load ("Expected a handshake response
- * from the server"). A step's statements share one pool connection (ss->db),
- * released when the step ends (ss_end, or here). */
+ * from the server"). */
 static enum hold_next
 ss_step(struct hold *hd, unsigned why, struct buf *out)
 {
@@ -281,7 +275,6 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 			ss->need_drain = 0;
 	}
 	buf_shrink(&ss->records);
-	delivery_release(app, &ss->db);
 	if (ss->handshaken && now >= ss->last_write + ka) {
 		if (buf_append(out, ping_event, sizeof(ping_event) - 1) == -1)
 			return ss_end(hd, ss, PH_LEFT, "out of memory", 0, out);
