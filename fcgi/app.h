@@ -9,15 +9,15 @@
 
 #include "config.h"
 #include "handoff.h"
-#include "notify.h"
-#include "store.h"
+#include "waiters.h"
+#include "corestore.h"
 
 struct loop;
 
 struct app {
 	struct config	 cfg;		/* read-only after start-up */
-	struct store	*store;		/* pool of query connections */
-	struct notifier	*notifier;	/* LISTEN dispatcher */
+	struct pool	*store;		/* pool of query connections */
+	struct listener	*notifier;	/* LISTEN dispatcher */
 	struct handoff	*handoff;	/* streams parked for the next image */
 	struct loop	*loop;		/* holds every waiting poll and stream */
 	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */

@@ -54,12 +54,12 @@ negotiate(struct classic_request *cr)
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
-	if ((db = store_acquire(app->store)) == NULL) {
+	if ((db = pool_acquire(app->store)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
 	st = classicstore_negotiate(db, id, token, group, h->remote_addr, h->user_agent);
-	store_release(app->store, db);
+	pool_release(app->store, db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
@@ -98,7 +98,7 @@ connect_transport(struct classic_request *cr)
 {
 	struct classic_conn cc;
 	struct buf body = BUF_INIT;
-	PGconn *db = store_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->store);
 	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
@@ -106,7 +106,7 @@ connect_transport(struct classic_request *cr)
 		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
 		/* A stream begins its receive request on the same connection. */
 		if (st != PH_OK || !cr->sse) {
-			store_release(cr->app->store, db);
+			pool_release(cr->app->store, db);
 			db = NULL;
 		}
 	}
@@ -155,15 +155,15 @@ static void
 start(struct classic_request *cr)
 {
 	struct send_conn sc;
-	PGconn *db = store_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->store);
 	enum ph_err st = PH_DB;
 
 	memset(&sc, 0, sizeof(sc));
 	if (db != NULL) {
-		st = store_send_begin(db, cr->token, PROTO_CLASSIC, &sc);
+		st = corestore_send_begin(db, cr->token, PROTO_CLASSIC, &sc);
 		if (st == PH_OK)
-			store_rollback(db);
-		store_release(cr->app->store, db);
+			pool_rollback(db);
+		pool_release(cr->app->store, db);
 	}
 	buf_free(&sc.inbound);
 	if (st != PH_OK)
@@ -188,23 +188,23 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 	memset(&sc, 0, sizeof(sc));
 	/* Counted against the group's share of the pool (it may wait on the
 	 * calendar's locks). */
-	st = store_send_open(app->store, cr->token, PROTO_CLASSIC, hub_writes(&inv->msg), &sc, &db);
+	st = corestore_send_open(app->store, cr->token, PROTO_CLASSIC, hub_writes(&inv->msg), &sc, &db);
 	if (st == PH_NOT_FOUND) {
 		/* Unknown, or a Core connection's token: its row is not touched. */
 	} else if (st != PH_OK) {
 		classic_result_error(result, inv->id, "The server is unavailable.");
 	} else if (sc.closing) {
-		store_rollback(db);
+		pool_rollback(db);
 		classic_result_error(result, inv->id, "The connection is closing.");
 	} else {
 		/* The result goes in this answer, not the queue: no pending bound. */
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
 		    app->cfg.max_answer, 0 };
 
-		if (store_set_sender(db, sc.id) != PH_OK ||
+		if (corestore_set_sender(db, sc.id) != PH_OK ||
 		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
-		    store_send_commit(db, &sc, "", 0) != PH_OK) {
-			store_rollback(db);
+		    corestore_send_commit(db, &sc, "", 0) != PH_OK) {
+			pool_rollback(db);
 			buf_reset(&completion);
 			classic_result_error(result, inv->id, "The server is unavailable.");
 		} else if (completion.len == 0 || classic_result_from_completion(result,
@@ -214,7 +214,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		}
 	}
 	if (db != NULL)
-		store_release(app->store, db);
+		pool_release(app->store, db);
 	buf_free(&completion);
 	buf_free(&sc.inbound);
 	return st == PH_NOT_FOUND ? PH_NOT_FOUND : PH_OK;
@@ -268,13 +268,13 @@ done:
 static void
 abort_connection(struct classic_request *cr)
 {
-	PGconn *db = store_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->store);
 	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
-		st = store_connection_remove(db, cr->token, PROTO_CLASSIC, cr->h->conn_id,
+		st = corestore_connection_remove(db, cr->token, PROTO_CLASSIC, cr->h->conn_id,
 		    sizeof(cr->h->conn_id), NULL);
-		store_release(cr->app->store, db);
+		pool_release(cr->app->store, db);
 	}
 	if (st == PH_OK)
 		log_info("connection %s: disconnected: client (classic abort)", cr->h->conn_id);
@@ -308,9 +308,9 @@ ping(struct classic_request *cr)
 		http_text(cr->h, 400, "The ConnectionId is in the incorrect format.");
 		return;
 	}
-	if ((db = store_acquire(cr->app->store)) != NULL) {
+	if ((db = pool_acquire(cr->app->store)) != NULL) {
 		st = classicstore_exists(db, cr->token);
-		store_release(cr->app->store, db);
+		pool_release(cr->app->store, db);
 	}
 	if (st != PH_OK)
 		http_error(cr->h, st);

@@ -117,10 +117,10 @@ receive_end(struct app *app, const struct classic_conn *cc, enum receive_end end
 
 	/* Idle until the next receive request; the reaper removes a connection
 	 * whose client never comes back. */
-	if (end == RECV_GONE || end == RECV_CLOSED || (db = store_acquire(app->store)) == NULL)
+	if (end == RECV_GONE || end == RECV_CLOSED || (db = pool_acquire(app->store)) == NULL)
 		return;
-	store_poll_end(db, cc->id, cc->poll_no);
-	store_release(app->store, db);
+	corestore_poll_end(db, cc->id, cc->poll_no);
+	pool_release(app->store, db);
 }
 
 /* Start a receive request on db (the caller's, released here; NULL: one is
@@ -131,9 +131,9 @@ receive_begin(struct classic_request *cr, PGconn *db, struct classic_conn *cc)
 {
 	enum ph_err st = PH_DB;
 
-	if (db != NULL || (db = store_acquire(cr->app->store)) != NULL) {
+	if (db != NULL || (db = pool_acquire(cr->app->store)) != NULL) {
 		st = classicstore_receive_begin(db, cr->token, cc);
-		store_release(cr->app->store, db);
+		pool_release(cr->app->store, db);
 	}
 	/* A Core connection's token is unknown here, like any other. */
 	if (st != PH_OK)
@@ -191,7 +191,7 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 	struct app *app = hold_app(hd);
 
 	buf_shrink(&c->ignored);
-	waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
+	waiter_unregister(app->waiters, hold_waiter(hd), &c->ignored);
 	receive_end(app, &c->cc, end);
 }
 
@@ -279,11 +279,11 @@ hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_ki
 		return PH_NOMEM;
 	/* Registered before the detach and the first drain (the loop's first
 	 * step) so no wake-up can fall in between. */
-	waiter_register_hook(app->notifier, hold_waiter(hd), c->cc.id, c->cc.group,
+	waiter_register_hook(app->waiters, hold_waiter(hd), c->cc.id, c->cc.group,
 	    -c->cc.poll_no, stream, hold_wake, hd);
 	if (http_detach(cr->h, &conn) == -1) {
 		buf_reset(&c->ignored);
-		waiter_unregister(app->notifier, hold_waiter(hd), &c->ignored);
+		waiter_unregister(app->waiters, hold_waiter(hd), &c->ignored);
 		hold_free_unused(hd);
 		return PH_LEFT;
 	}
@@ -429,7 +429,7 @@ classic_stream(struct classic_request *cr, PGconn *db, long long cursor, int ini
 	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
 	    (c = crh_new(cr, cursor)) == NULL) {
 		if (db != NULL)
-			store_release(app->store, db);
+			pool_release(app->store, db);
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}

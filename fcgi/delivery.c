@@ -4,15 +4,15 @@
 
 #include "hubproto.h"
 #include "log.h"
-#include "notify.h"
-#include "store.h"
+#include "waiters.h"
+#include "corestore.h"
 #include "tcpdiag.h"
 
 PGconn *
 delivery_acquire(struct app *app, PGconn **db)
 {
 	if (*db == NULL)
-		*db = store_acquire(app->store);
+		*db = pool_acquire(app->store);
 	return *db;
 }
 
@@ -20,7 +20,7 @@ void
 delivery_release(struct app *app, PGconn **db)
 {
 	if (*db != NULL)
-		store_release(app->store, *db);
+		pool_release(app->store, *db);
 	*db = NULL;
 }
 
@@ -31,18 +31,18 @@ delivery_drain(struct app *app, PGconn **db, struct waiter *w, struct buf *deliv
 	PGconn *own = NULL, **use = db != NULL ? db : &own;
 	enum ph_err st = PH_DB;
 
-	waiter_drain_begin(app->notifier, w, delivered);
+	waiter_drain_begin(app->waiters, w, delivered);
 	/* A long poll whose client closed its connection to the web server
 	 * drains nothing: its records stay for the connection's next poll. */
 	if (w->peer != NULL && tcpdiag_check(w->peer) == PH_LEFT) {
-		waiter_drain_end(app->notifier, w);
+		waiter_drain_end(app->waiters, w);
 		return PH_LEFT;
 	}
 	if (delivery_acquire(app, use) != NULL)
 		st = fn(*use, arg);
 	if (st != PH_OK || use == &own)
 		delivery_release(app, use);
-	waiter_drain_end(app->notifier, w);
+	waiter_drain_end(app->waiters, w);
 	return st;
 }
 

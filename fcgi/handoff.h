@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "fcgirec.h"
-#include "store.h"
+#include "corestore.h"
 #include "tcpdiag.h"
 
 struct app;

@@ -33,7 +33,7 @@ end_poll(struct app *app, struct lp *lp)
 {
 	PGconn *db = delivery_acquire(app, &lp->db);
 
-	if (db != NULL && store_poll_end(db, lp->pi.connection_id, lp->pi.poll_no) != PH_OK)
+	if (db != NULL && corestore_poll_end(db, lp->pi.connection_id, lp->pi.poll_no) != PH_OK)
 		delivery_release(app, &lp->db);
 }
 
@@ -52,7 +52,7 @@ poll_drain(PGconn *db, void *arg)
 	struct buf *out = &d->lp->out;
 	int more = 0;
 
-	return store_poll_drain(db, d->lp->token, d->lp->pi.poll_no,
+	return corestore_poll_drain(db, d->lp->token, d->lp->pi.poll_no,
 	    out->len < d->max_answer ? d->max_answer - out->len : 1, out, &d->verdict, &more);
 }
 
@@ -92,7 +92,7 @@ drain(struct app *app, struct lp *lp, struct waiter *w)
 static void
 lp_register(struct app *app, struct hold *hd, struct lp *lp)
 {
-	waiter_register_peer(app->notifier, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
+	waiter_register_peer(app->waiters, hold_waiter(hd), lp->pi.connection_id, lp->pi.group,
 	    lp->pi.poll_no, lp->peer.family != 0 ? &lp->peer : NULL, hold_wake, hd);
 	lp->registered = 1;
 }
@@ -123,7 +123,7 @@ lp_settle(struct app *app, struct waiter *w, struct lp *lp, enum ph_err end, con
 	 * wait on the fan-out. */
 	delivery_release(app, &lp->db);
 	if (lp->registered)
-		waiter_unregister(app->notifier, w, out);
+		waiter_unregister(app->waiters, w, out);
 	lp->registered = 0;
 	if (lp->begun && end != PH_CLOSED && out->len == 0)
 		end_poll(app, lp);
@@ -183,7 +183,7 @@ lp_start(struct app *app, struct lp *lp)
 
 	if (db == NULL)
 		return PH_DB;
-	if ((st = store_poll_begin(db, lp->token, &lp->pi)) != PH_OK)
+	if ((st = corestore_poll_begin(db, lp->token, &lp->pi)) != PH_OK)
 		delivery_release(app, &lp->db);
 	lp->begun = st == PH_OK;
 	if (st != PH_OK)
@@ -272,7 +272,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		/* Restart in place: the next image holds the poll on, unless a
 		 * batch delivered records just now (they are answered here). */
 		if (lp->registered)
-			waiter_unregister(app->notifier, hold_waiter(hd), &lp->out);
+			waiter_unregister(app->waiters, hold_waiter(hd), &lp->out);
 		lp->registered = 0;
 		if (lp->out.len > 0)
 			return lp_finish(hd, lp, PH_DELIVERED, resp);
@@ -290,7 +290,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 	if (st == PH_OK && (why & (HOLD_WAKE | HOLD_START))) {
 		/* A deadline already passed: does not block, unless a batch is
 		 * draining for this waiter (what it drains is ours). */
-		switch (waiter_wait(app->notifier, hold_waiter(hd), &now, &lp->out)) {
+		switch (waiter_wait(app->waiters, hold_waiter(hd), &now, &lp->out)) {
 		case PH_DELIVERED:
 			st = lp->out.len > 0 ? PH_DELIVERED : PH_OK;
 			break;
@@ -335,7 +335,7 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 	*next = HOLD_KEEP;
 	if (!lp->registered || lp->drain_first)
 		return 0;
-	switch (waiter_poll(app->notifier, hold_waiter(hd), &lp->out)) {
+	switch (waiter_poll(app->waiters, hold_waiter(hd), &lp->out)) {
 	case PH_DELIVERED:
 		break;
 	case PH_DRAIN:
@@ -344,7 +344,7 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 	default:	/* PH_DRAINING: a batch is draining for it, it wakes us after */
 		return 1;
 	}
-	if (waiter_try_unregister(app->notifier, hold_waiter(hd), &lp->out) == -1)
+	if (waiter_try_unregister(app->waiters, hold_waiter(hd), &lp->out) == -1)
 		return 2;	/* a batch claimed it just now: the step answers */
 	lp->registered = 0;
 	*next = lp_finish(hd, lp, PH_DELIVERED, resp);

@@ -26,8 +26,8 @@
 #include "buf.h"
 #include "handoff.h"
 #include "http.h"
-#include "notify.h"
-#include "store.h"
+#include "waiters.h"
+#include "corestore.h"
 
 struct app;
 struct loop;

@@ -163,7 +163,7 @@ touch_streams(struct app *app, PGconn *db)
 {
 	struct buf ids = BUF_INIT;
 
-	if (notifier_streams(app->notifier, &ids) > 0 && store_touch(db, ids.data) != PH_OK)
+	if (waiters_streams(app->waiters, &ids) > 0 && corestore_touch(db, ids.data) != PH_OK)
 		log_warn("could not vouch for this process's streams");
 	buf_free(&ids);
 }
@@ -193,7 +193,7 @@ maintenance(void *arg)
 	if (touch_every < 1)
 		touch_every = 1;
 	while (!atomic_load(&app->stopping)) {
-		PGconn *db = store_acquire(app->store);
+		PGconn *db = pool_acquire(app->store);
 		struct maintain_result mr = { 0 };
 		time_t now = time(NULL);
 
@@ -202,7 +202,7 @@ maintenance(void *arg)
 				touch_streams(app, db);
 				last_touch = now;
 			}
-			if (store_maintain(db, app->responder_id, app->cfg.poll_timeout,
+			if (corestore_maintain(db, app->responder_id, app->cfg.poll_timeout,
 			    app->cfg.disconnect_timeout, app->cfg.max_pending, &mr) == PH_OK) {
 				if (mr.removed > 0)
 					log_info("reaped %d idle connection(s): disconnected: reaped"
@@ -216,7 +216,7 @@ maintenance(void *arg)
 					log_debug("maintenance skipped %d group(s) held by another"
 					    " session", mr.skipped);
 			}
-			store_release(app->store, db);
+			pool_release(app->store, db);
 		}
 		/* Memory the streams and batches freed goes back to the system. */
 		{
@@ -250,27 +250,27 @@ register_responder(struct app *app)
 	host[sizeof(host) - 1] = '\0';
 	/* The pid survives a restart in place: the new image takes over the row. */
 	snprintf(app->responder_id, sizeof(app->responder_id), "%s:%ld", host, (long)getpid());
-	if ((db = store_acquire(app->store)) == NULL)
+	if ((db = pool_acquire(app->store)) == NULL)
 		return;
-	if (store_responder_seen(db, app->responder_id, &poll, &disc) != PH_OK)
+	if (corestore_responder_seen(db, app->responder_id, &poll, &disc) != PH_OK)
 		log_warn("could not register this responder's timeouts");
 	else if (poll != app->cfg.poll_timeout || disc != app->cfg.disconnect_timeout)
 		log_info("reap thresholds in force: poll timeout %d s, disconnect timeout %d s"
 		    " (another responder's are longer than this one's %d s / %d s)",
 		    poll, disc, app->cfg.poll_timeout, app->cfg.disconnect_timeout);
-	store_release(app->store, db);
+	pool_release(app->store, db);
 }
 
 static void
 unregister_responder(struct app *app)
 {
-	PGconn *db = store_acquire(app->store);
+	PGconn *db = pool_acquire(app->store);
 
 	if (db == NULL)
 		return;
-	if (store_responder_leave(db, app->responder_id) != PH_OK)
+	if (corestore_responder_leave(db, app->responder_id) != PH_OK)
 		log_warn("could not unregister this responder; its row ages out");
-	store_release(app->store, db);
+	pool_release(app->store, db);
 }
 
 /* systemd socket activation (sd_listen_fds): the first socket, fd 3. Called
@@ -368,9 +368,9 @@ restart_in_place(struct app *app, struct worker_ctx *wctx, const char *exe,
 	until.tv_sec += 2;
 	if (!(locked = pthread_mutex_timedlock(wctx->accept_lock, &until) == 0))
 		log_warn("restart: a thread is still in accept()");
-	notifier_wake_all(app->notifier);
+	waiters_wake_all(app->waiters);
 	for (i = 0; i < HANDOFF_WAIT * 20 && atomic_load(&app->active) > 0; i++) {
-		notifier_wake_all(app->notifier);
+		waiters_wake_all(app->waiters);
 		nanosleep(&ts, NULL);
 	}
 	if (atomic_load(&app->active) > 0)
@@ -433,7 +433,7 @@ main(int argc, char **argv)
 	pthread_t tid;
 	sigset_t sigs;
 	char err[512], exe[PATH_MAX];
-	struct store_limits limits;
+	struct pool_limits limits;
 	int fd, sig, started = 0, ours, resumed, polls, systemd_fd;
 	ssize_t n;
 
@@ -467,7 +467,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	limits = (struct store_limits){
+	limits = (struct pool_limits){
 		.lock_timeout_ms = app.cfg.db_lock_timeout,
 		.statement_timeout_ms = app.cfg.db_statement_timeout,
 		.idle_tx_timeout_ms = app.cfg.db_idle_tx_timeout,
@@ -478,7 +478,7 @@ main(int argc, char **argv)
 		/* Polls, drains and negotiates always find a connection. */
 		.reserve = app.cfg.db_pool / 4 > 0 ? app.cfg.db_pool / 4 : 1,
 	};
-	if ((app.store = store_open(app.cfg.database, app.cfg.db_pool, &limits, err,
+	if ((app.store = pool_open(app.cfg.database, app.cfg.db_pool, &limits, err,
 	    sizeof(err))) == NULL ||
 	    (app.notifier = notifier_start(app.store, fanout_drain, &app,
 	    err, sizeof(err))) == NULL ||
@@ -538,11 +538,11 @@ main(int argc, char **argv)
 	 * need be); requests in flight get a moment to finish. */
 	atomic_store(&app.stopping, 1);
 	loop_stop_all(app.loop);
-	notifier_wake_all(app.notifier);
+	waiters_wake_all(app.waiters);
 	for (int i = 0; i < 50 && (i < 3 || atomic_load(&app.active) > 0 ||
 	    loop_count(app.loop) > 0); i++) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		notifier_wake_all(app.notifier);
+		waiters_wake_all(app.waiters);
 		nanosleep(&ts, NULL);
 	}
 	unregister_responder(&app);

@@ -206,12 +206,12 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
-	if ((db = store_acquire(app->store)) == NULL) {
+	if ((db = pool_acquire(app->store)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	st = store_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
-	store_release(app->store, db);
+	st = corestore_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
+	pool_release(app->store, db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;

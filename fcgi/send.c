@@ -8,14 +8,14 @@
 #include "log.h"
 
 /* Queue one encoded record for the connection; the record buffer is reset.
- * stamp: see store_send_queue (-1: none). The statement's status. */
+ * stamp: see corestore_send_queue (-1: none). The statement's status. */
 static enum ph_err
 queue(PGconn *db, const char *connection_id, struct buf *rec, long long stamp)
 {
 	enum ph_err st = PH_OK;
 
 	if (rec->len > 0)
-		st = store_send_queue(db, connection_id, rec->data, stamp);
+		st = corestore_send_queue(db, connection_id, rec->data, stamp);
 	buf_reset(rec);
 	return st;
 }
@@ -43,7 +43,7 @@ close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *
 	log_info("connection %s: disconnected: protocol error, closing: %s", sc->id, LOG_TEXT(why));
 	if ((st = encoded(hubproto_close(&rec, text, 1))) == PH_OK &&
 	    (st = queue(db, sc->id, &rec, -1)) == PH_OK)
-		st = store_mark_closing(db, sc->id);
+		st = corestore_mark_closing(db, sc->id);
 	buf_free(&rec);
 	sc->closing = 1;
 	return st;
@@ -60,13 +60,13 @@ handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 		log_info("connection %s: handshake refused: %s", sc->id, LOG_TEXT(err));
 		if ((st = encoded(hubproto_handshake_response(&out, err))) == PH_OK &&
 		    (st = queue(db, sc->id, &out, -1)) == PH_OK)
-			st = store_mark_closing(db, sc->id);
+			st = corestore_mark_closing(db, sc->id);
 		sc->closing = 1;
 	} else {
 		/* OnConnected: join the group, then answer {} (it must lead the output). */
 		if ((st = encoded(hubproto_handshake_response(&out, NULL))) == PH_OK &&
 		    (st = queue(db, sc->id, &out, -1)) == PH_OK)
-			st = store_join_group(db, sc->id, sc->group);
+			st = corestore_join_group(db, sc->id, sc->group);
 		sc->handshaken = 1;
 	}
 	buf_free(&out);
@@ -112,7 +112,7 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 		/* The client is stopping: leave the group; its next poll gets 204. */
 		/* The DELETE that may follow logs at debug only. */
 		log_info("connection %s: disconnected: client (Close message)", sc->id);
-		st = store_mark_closing(db, sc->id);
+		st = corestore_mark_closing(db, sc->id);
 		sc->closing = 1;
 		break;
 	default:
@@ -228,11 +228,11 @@ ping(struct app *app, struct http_request *h, const char *token, const struct bu
 	PGconn *db;
 	int done = 0;
 
-	if (!only_pings(body) || (db = store_acquire(app->store)) == NULL)
+	if (!only_pings(body) || (db = pool_acquire(app->store)) == NULL)
 		return 0;
-	if (store_ping(db, token, &done) != PH_OK)
+	if (corestore_ping(db, token, &done) != PH_OK)
 		done = 0;
-	store_release(app->store, db);
+	pool_release(app->store, db);
 	if (done)
 		http_text(h, 200, "");
 	return done;
@@ -262,7 +262,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	/* Counted against the group's share of the pool: a send may wait on its
 	 * calendar's locks (an open transaction in psql) and must not take the
 	 * pool from the other calendars. */
-	st = store_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
+	st = corestore_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_NOT_FOUND, PH_BUSY or PH_DB */
 		goto done;
@@ -270,22 +270,22 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	snprintf(h->conn_id, sizeof(h->conn_id), "%s", sc.id);
 	if (sc.closing) {
 		/* Already ending (Close sent or received): nothing more is read. */
-		store_rollback(db);
-		store_release(app->store, db);
+		pool_rollback(db);
+		pool_release(app->store, db);
 		http_text(h, 200, "");
 		goto done;
 	}
 	if (buf_append(&sc.inbound, body.data, body.len) == -1 ||
-	    store_set_sender(db, sc.id) != PH_OK ||
+	    corestore_set_sender(db, sc.id) != PH_OK ||
 	    process(app, db, &sc, &consumed) != PH_OK ||
-	    store_send_commit(db, &sc, consumed < sc.inbound.len ?
+	    corestore_send_commit(db, &sc, consumed < sc.inbound.len ?
 		sc.inbound.data + consumed : "", sc.inbound.len - consumed) != PH_OK) {
-		store_rollback(db);
-		store_release(app->store, db);
+		pool_rollback(db);
+		pool_release(app->store, db);
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
-	store_release(app->store, db);
+	pool_release(app->store, db);
 	http_text(h, 200, "");
 done:
 	buf_free(&body);

@@ -110,7 +110,7 @@ stream_drain(PGconn *db, void *arg)
 {
 	struct stream_drain *d = arg;
 
-	return store_poll_drain(db, d->ss->token, d->ss->pi.poll_no, d->budget, &d->ss->records,
+	return corestore_poll_drain(db, d->ss->token, d->ss->pi.poll_no, d->budget, &d->ss->records,
 	    &d->verdict, &d->more);
 }
 
@@ -153,7 +153,7 @@ ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park
 
 	buf_reset(&ss->records);
 	if (ss->registered)
-		waiter_unregister(app->notifier, hold_waiter(hd), &ss->records);
+		waiter_unregister(app->waiters, hold_waiter(hd), &ss->records);
 	ss->registered = 0;
 	/* Records a batch drained for us meanwhile: send them if we still can. */
 	if (ss->records.len > 0 && (oc == PH_CLOSED || emit(ss, &ss->records, out) == -1))
@@ -173,12 +173,12 @@ ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park
 		log_info("connection %s: disconnected: %s", ss->pi.connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
-	if (oc != PH_CLOSED && (db = store_acquire(app->store)) != NULL) {
-		enum ph_err st = store_connection_delete(db, ss->token, PROTO_CORE);
+	if (oc != PH_CLOSED && (db = pool_acquire(app->store)) != NULL) {
+		enum ph_err st = corestore_connection_delete(db, ss->token, PROTO_CORE);
 
 		if (st == PH_DB || st == PH_BUSY)
 			log_warn("connection %s: not removed; the reaper will", ss->pi.connection_id);
-		store_release(app->store, db);
+		pool_release(app->store, db);
 	}
 	return HOLD_END;
 }
@@ -214,7 +214,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	if (why & HOLD_START) {
 		if (!ss->registered) {
 			/* Taken back after a failed exec. */
-			waiter_register_hook(app->notifier, w, ss->pi.connection_id, ss->pi.group,
+			waiter_register_hook(app->waiters, w, ss->pi.connection_id, ss->pi.group,
 			    ss->pi.poll_no, 1, hold_wake, hd);
 			ss->registered = 1;
 			log_info("connection %s: stream taken back after a failed restart",
@@ -226,7 +226,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	 * while they waited (which asks for a drain after them). */
 	for (int more = (why & HOLD_WAKE) != 0; more; ) {
 		buf_reset(&ss->records);
-		switch (waiter_wait(app->notifier, w, &passed, &ss->records)) {
+		switch (waiter_wait(app->waiters, w, &passed, &ss->records)) {
 		case PH_DELIVERED:	/* the notifier drained for us */
 			if (emit(ss, &ss->records, out) == -1)
 				return ss_end(hd, ss, PH_LEFT, "out of memory", 0, out);
@@ -307,7 +307,7 @@ ss_on_wake(struct hold *hd, struct buf *out, enum hold_next *next)
 		return 0;
 	for (;;) {
 		buf_reset(&ss->records);
-		switch (waiter_poll(app->notifier, hold_waiter(hd), &ss->records)) {
+		switch (waiter_poll(app->waiters, hold_waiter(hd), &ss->records)) {
 		case PH_DELIVERED:
 			if (emit(ss, &ss->records, out) == -1)
 				return 2;	/* out of memory: the step sorts it out */
@@ -356,7 +356,7 @@ hold_stream(struct app *app, struct ss *ss, const struct http_held *conn)
 		return -1;
 	ss->last_write = monotime_ms();
 	ss->handshake_by = ss->last_write + 1000LL * HANDSHAKE_TIMEOUT;
-	waiter_register_hook(app->notifier, hold_waiter(hd), ss->pi.connection_id, ss->pi.group,
+	waiter_register_hook(app->waiters, hold_waiter(hd), ss->pi.connection_id, ss->pi.group,
 	    ss->pi.poll_no, 1, hold_wake, hd);
 	ss->registered = 1;
 	loop_add(app->loop, hd, conn);
@@ -383,9 +383,9 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		return;
 	}
 	snprintf(ss->token, sizeof(ss->token), "%s", token);
-	if ((db = store_acquire(app->store)) != NULL) {
-		st = store_stream_begin(db, token, &ss->pi, &ss_st);
-		store_release(app->store, db);
+	if ((db = pool_acquire(app->store)) != NULL) {
+		st = corestore_stream_begin(db, token, &ss->pi, &ss_st);
+		pool_release(app->store, db);
 	}
 	if (st == PH_OK)
 		snprintf(h->conn_id, sizeof(h->conn_id), "%s", ss->pi.connection_id);
@@ -403,9 +403,9 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 			close(conn.fd);
 			http_held_free(&conn);
 		}
-		if ((db = store_acquire(app->store)) != NULL) {
-			store_connection_delete(db, token, PROTO_CORE);
-			store_release(app->store, db);
+		if ((db = pool_acquire(app->store)) != NULL) {
+			corestore_connection_delete(db, token, PROTO_CORE);
+			pool_release(app->store, db);
 		}
 		ss_free(ss);
 	}

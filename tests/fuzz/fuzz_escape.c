@@ -1,6 +1,6 @@
 /*
  * Fuzz the escaping of untrusted text for log lines and stored header values
- * (utf8_escape, LOG_TEXT, store_header_text's rule): whatever the bytes, the
+ * (utf8_escape, LOG_TEXT, corestore_header_text's rule): whatever the bytes, the
  * result is well-formed UTF-8 without a control or layout character (so one
  * log line, no terminal escape), within its byte bound, and reads back: the
  * escaped part unescapes to exactly the input or, when cut, to a prefix of it
