@@ -70,7 +70,7 @@ to_v6(unsigned char *a)
 	memcpy(a + 12, v4, 4);
 }
 
-int
+enum ph_err
 tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *server_port,
     const char *remote_addr, const char *remote_port)
 {
@@ -83,7 +83,7 @@ tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *serve
 	fp = parse_addr(remote_addr, t.peer);
 	if (fl == 0 || fp == 0 || parse_port(server_port, &t.local_port) == -1 ||
 	    parse_port(remote_port, &t.peer_port) == -1)
-		return -1;
+		return PH_INVALID;
 	/* A dual-stack listener may report one end in each form. */
 	if (fl != fp) {
 		if (fl == AF_INET)
@@ -93,10 +93,10 @@ tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *serve
 	}
 	t.family = fl == fp ? fl : AF_INET6;
 	*c = t;
-	return 0;
+	return PH_OK;
 }
 
-int
+enum ph_err
 tcpdiag_format(const struct tcpdiag_conn *c, char *out, size_t outlen)
 {
 	char la[INET6_ADDRSTRLEN], pa[INET6_ADDRSTRLEN];
@@ -104,9 +104,9 @@ tcpdiag_format(const struct tcpdiag_conn *c, char *out, size_t outlen)
 
 	if (c->family == 0 || inet_ntop(c->family, c->local, la, sizeof(la)) == NULL ||
 	    inet_ntop(c->family, c->peer, pa, sizeof(pa)) == NULL)
-		return -1;
+		return PH_INVALID;
 	n = snprintf(out, outlen, "%s %u %s %u", la, c->local_port, pa, c->peer_port);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	return n < 0 || (size_t)n >= outlen ? PH_TOO_LARGE : PH_OK;
 }
 
 int

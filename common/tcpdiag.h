@@ -34,9 +34,9 @@ struct tcpdiag_conn {
 
 /* Fill *c from the CGI parameters SERVER_ADDR, SERVER_PORT, REMOTE_ADDR and
  * REMOTE_PORT (numeric addresses; IPv6 also in brackets, with or without a
- * v4-mapped form; a zone suffix refused). Any NULL or unusable: -1, and *c unset (family 0).
- * 0 on success. Pure. */
-int	tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *server_port,
+ * v4-mapped form; a zone suffix refused). Any NULL or unusable: PH_INVALID,
+ * and *c unset (family 0). PH_OK on success. Pure. */
+enum ph_err tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *server_port,
 	    const char *remote_addr, const char *remote_port);
 
 /* Room for one numeric address as text (INET6_ADDRSTRLEN), and for what
@@ -45,8 +45,9 @@ int	tcpdiag_parse(struct tcpdiag_conn *c, const char *server_addr, const char *s
 #define TCPDIAG_TEXT		(2 * TCPDIAG_ADDR_TEXT + 14)
 
 /* Write *c as "SERVER_ADDR SERVER_PORT REMOTE_ADDR REMOTE_PORT" (numeric, what
- * tcpdiag_parse reads back) into out. 0, or -1 when unset or out is too small. */
-int	tcpdiag_format(const struct tcpdiag_conn *c, char *out, size_t outlen);
+ * tcpdiag_parse reads back) into out. PH_OK; PH_INVALID when unset,
+ * PH_TOO_LARGE when out is too small. */
+enum ph_err tcpdiag_format(const struct tcpdiag_conn *c, char *out, size_t outlen);
 
 /* A sock_diag socket for tcpdiag_query (close(2) it), or -1 (errno set). */
 int	tcpdiag_open(void);

@@ -7,6 +7,7 @@
 
 #include "classicproto.h"
 #include "classicreceive.h"
+#include "classicrequest.h"
 #include "classicstore.h"
 #include "hub.h"
 #include "ids.h"
@@ -15,66 +16,10 @@
 #include "query.h"
 #include "sqlproto.h"
 
-static const char json_content_type[] = "application/json; charset=UTF-8";
-static const char jsonp_content_type[] = "application/javascript; charset=UTF-8";
-
-int
-classic_reply(struct classic_request *cr, const char *json, size_t len)
-{
-	struct buf out = BUF_INIT;
-	int rc;
-
-	if (cr->callback[0] == '\0')
-		return http_respond(cr->h, 200, json_content_type, json, len, HTTP_NO_CACHE);
-	if (classic_jsonp(&out, cr->callback, json, len) == -1)
-		rc = http_text(cr->h, 500, "Internal Server Error");
-	else
-		rc = http_respond(cr->h, 200, jsonp_content_type, out.data, out.len, HTTP_NO_CACHE);
-	buf_free(&out);
-	return rc;
-}
-
-int
-classic_reply_bytes(const struct classic_request *cr, const struct http_held *conn,
-    const char *json, size_t len, struct buf *out)
-{
-	struct buf jsonp = BUF_INIT;
-	int rc;
-
-	if (cr->callback[0] == '\0')
-		return http_response_bytes(conn, 200, json_content_type, json, len, HTTP_NO_CACHE,
-		    out);
-	if (classic_jsonp(&jsonp, cr->callback, json, len) == -1)
-		rc = http_response_bytes(conn, 500, "text/plain", "Internal Server Error", 21,
-		    HTTP_NO_CACHE, out);
-	else
-		rc = http_response_bytes(conn, 200, jsonp_content_type, jsonp.data, jsonp.len,
-		    HTTP_NO_CACHE, out);
-	buf_free(&jsonp);
-	return rc;
-}
-
 static int
 reply_str(struct classic_request *cr, const char *json)
 {
 	return classic_reply(cr, json, strlen(json));
-}
-
-/* A parameter from the query string or the form body, in the order the
- * reference server reads it (trap 3: same-origin polls send messageId in the
- * form, cross-origin JSONP in the query). Returns query_get's codes. */
-static int
-param(const struct classic_request *cr, const char *key, int form_first, char *out, size_t outlen)
-{
-	const char *q = cr->h->query;
-	int found;
-
-	if (form_first && cr->form.len > 0 &&
-	    (found = query_get(cr->form.data, cr->form.len, key, out, outlen)) != 0)
-		return found;
-	if ((found = query_get(q, strlen(q), key, out, outlen)) != 0 || form_first)
-		return found;
-	return cr->form.len > 0 ? query_get(cr->form.data, cr->form.len, key, out, outlen) : 0;
 }
 
 /* Add key -> val (consumed, also on failure; NULL: out of memory). */
@@ -101,7 +46,7 @@ negotiate(struct classic_request *cr)
 	enum ph_err st;
 
 	if (negotiate_group(h->query, strlen(h->query), app->cfg.group_param, h->remote_addr,
-	    group, sizeof(group)) == -1) {
+	    group, sizeof(group)) != PH_OK) {
 		http_text(h, 400, "The group name must be 1 to 256 printable characters.");
 		return;
 	}
@@ -116,7 +61,7 @@ negotiate(struct classic_request *cr)
 	st = classicstore_negotiate(db, id, token, group, h->remote_addr, h->user_agent);
 	pool_release(app->store, db);
 	if (st != PH_OK) {
-		http_text(h, 503, "Service Unavailable");
+		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
 	}
 	/* Url: the path as the browser sent it, without "/negotiate" (trap 9):
@@ -159,7 +104,11 @@ connect_transport(struct classic_request *cr)
 	if (db != NULL) {
 		st = classicstore_connect(db, cr->token,
 		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
-		pool_release(cr->app->store, db);
+		/* A stream begins its receive request on the same connection. */
+		if (st != PH_OK || !cr->sse) {
+			pool_release(cr->app->store, db);
+			db = NULL;
+		}
 	}
 	if (st == PH_OK) {
 		snprintf(cr->h->conn_id, sizeof(cr->h->conn_id), "%s", cc.id);
@@ -167,12 +116,10 @@ connect_transport(struct classic_request *cr)
 		    cr->sse ? "ServerSentEvents" : "LongPolling", LOG_TEXT(cc.group));
 	}
 	/* A Core connection's token is unknown here, like any other. */
-	if (st == PH_NOT_FOUND) {
-		http_text(cr->h, 404, "No Connection with that ID");
-	} else if (st != PH_OK) {
-		http_text(cr->h, 503, "Service Unavailable");
+	if (st != PH_OK) {
+		http_error(cr->h, st);
 	} else if (cr->sse) {
-		classic_stream(cr, cc.cursor, 1);
+		classic_stream(cr, db, cc.cursor, 1);
 	} else if (classic_persistent(&body, cc.cursor, 1, NULL, "", 0) == -1) {
 		http_text(cr->h, 500, "Internal Server Error");
 	} else {
@@ -187,7 +134,7 @@ receive(struct classic_request *cr)
 {
 	char text[CLASSIC_CURSOR_LEN];
 	long long cursor;
-	int found = param(cr, "messageId", 0, text, sizeof(text));
+	int found = classic_param(cr, "messageId", 0, text, sizeof(text));
 
 	if (found != 1 || classic_cursor_parse(text, strlen(text), &cursor) == -1) {
 		http_text(cr->h, 400, "Protocol error: messageId is missing or malformed.");
@@ -197,7 +144,7 @@ receive(struct classic_request *cr)
 		if (cr->verb != CLASSIC_RECONNECT)
 			http_text(cr->h, 400, "Protocol error: Unknown transport.");
 		else
-			classic_stream(cr, cursor, 0);
+			classic_stream(cr, NULL, cursor, 0);
 		return;
 	}
 	classic_long_poll(cr, cursor);
@@ -219,18 +166,17 @@ start(struct classic_request *cr)
 		pool_release(cr->app->store, db);
 	}
 	buf_free(&sc.inbound);
-	if (st == PH_NOT_FOUND)
-		http_text(cr->h, 404, "No Connection with that ID");
-	else if (st != PH_OK)
-		http_text(cr->h, 503, "Service Unavailable");
+	if (st != PH_OK)
+		http_error(cr->h, st);
 	else
 		reply_str(cr, "{ \"Response\": \"started\" }");
 }
 
 /* Run the invocation in the connection's transaction; the result goes in
- * this response (trap 6), pushes to the others through the outbox. Returns
- * -1 when the token names no classic connection (nothing was done), else 0. */
-static int
+ * this response (trap 6), pushes to the others through the outbox.
+ * PH_NOT_FOUND when the token names no classic connection (nothing was
+ * done), else PH_OK (result holds the answer, an error one included). */
+static enum ph_err
 invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *result)
 {
 	struct app *app = cr->app;
@@ -271,7 +217,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		pool_release(app->store, db);
 	buf_free(&completion);
 	buf_free(&sc.inbound);
-	return st == PH_NOT_FOUND ? -1 : 0;
+	return st == PH_NOT_FOUND ? PH_NOT_FOUND : PH_OK;
 }
 
 static void
@@ -281,6 +227,7 @@ send_invocation(struct classic_request *cr)
 	char *data = malloc(max + 1), err[200];
 	struct classic_invocation inv;
 	struct buf result = BUF_INIT;
+	enum ph_err st;
 	int found;
 
 	if (data == NULL) {
@@ -288,7 +235,7 @@ send_invocation(struct classic_request *cr)
 		return;
 	}
 	/* The form first, then the query (JSONP sends are GETs). */
-	found = param(cr, "data", 1, data, max + 1);
+	found = classic_param(cr, "data", 1, data, max + 1);
 	if (found != 1) {
 		http_text(cr->h, found == 0 ? 400 : 413, found == 0 ?
 		    "Protocol error: data is missing." : "Payload Too Large");
@@ -302,13 +249,13 @@ send_invocation(struct classic_request *cr)
 			classic_reply(cr, result.data, result.len);
 		goto done;
 	}
-	found = invoke(cr, &inv, &result);
+	st = invoke(cr, &inv, &result);
 	classic_invocation_free(&inv);
 	/* Errors are 200 with E: the only form every transport can deliver. An
 	 * unknown connection is not one (the hubs client fails the invocation
 	 * on a failed /send). */
-	if (found == -1)
-		http_text(cr->h, 404, "No Connection with that ID");
+	if (st != PH_OK)
+		http_error(cr->h, st);
 	else if (result.len > 0)
 		classic_reply(cr, result.data, result.len);
 	else
@@ -335,7 +282,7 @@ abort_connection(struct classic_request *cr)
 	 * that row is not touched) is 404 as on every endpoint; the client
 	 * fires /abort and forgets it (the page may be unloading). */
 	if (st == PH_NOT_FOUND)
-		http_text(cr->h, 404, "No Connection with that ID");
+		http_error(cr->h, st);
 	else
 		http_respond(cr->h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
 }
@@ -349,7 +296,7 @@ ping(struct classic_request *cr)
 	PGconn *db;
 	enum ph_err st = PH_DB;
 
-	switch (param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
+	switch (classic_param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
 	case 0:
 		reply_str(cr, "{ \"Response\": \"pong\" }");
 		return;
@@ -365,59 +312,59 @@ ping(struct classic_request *cr)
 		st = classicstore_exists(db, cr->token);
 		pool_release(cr->app->store, db);
 	}
-	if (st == PH_NOT_FOUND)
-		http_text(cr->h, 404, "No Connection with that ID");
-	else if (st != PH_OK)
-		http_text(cr->h, 503, "Service Unavailable");
+	if (st != PH_OK)
+		http_error(cr->h, st);
 	else
 		reply_str(cr, "{ \"Response\": \"pong\" }");
 }
 
-/* The parameters every endpoint after negotiate needs. Returns 0, or -1
+/* The parameters every endpoint after negotiate needs. PH_OK, or PH_INVALID
  * after answering as the reference server does (plain text, not JSONP). */
-static int
+static enum ph_err
 common_params(struct classic_request *cr)
 {
 	char transport[32];
 
-	if (param(cr, "transport", 0, transport, sizeof(transport)) != 1 ||
+	if (classic_param(cr, "transport", 0, transport, sizeof(transport)) != 1 ||
 	    (strcasecmp(transport, "longPolling") != 0 &&
 	    strcasecmp(transport, "serverSentEvents") != 0)) {
 		http_text(cr->h, 400, "Protocol error: Unknown transport.");
-		return -1;
+		return PH_INVALID;
 	}
 	cr->sse = strcasecmp(transport, "serverSentEvents") == 0;
-	switch (param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
+	switch (classic_param(cr, "connectionToken", 0, cr->token, sizeof(cr->token))) {
 	case 0:
 		http_text(cr->h, 400, "Protocol error: Missing connection token.");
-		return -1;
+		return PH_INVALID;
 	case 1:
 		if (id_is_wellformed(cr->token, strlen(cr->token)))
-			return 0;
+			return PH_OK;
 		break;
 	default:
 		break;
 	}
 	http_text(cr->h, 400, "The ConnectionId is in the incorrect format.");
-	return -1;
+	return PH_INVALID;
 }
 
-/* connectionData: which hubs the page has handlers for. */
-static int
+/* connectionData: which hubs the page has handlers for. PH_OK, or (after
+ * answering) PH_INVALID or PH_NOMEM. */
+static enum ph_err
 hubs(struct classic_request *cr)
 {
 	size_t max = cr->app->cfg.max_message_size;
 	char *cd = malloc(max + 1);
-	int found, rc = -1;
+	enum ph_err st = PH_INVALID;
+	int found;
 
 	if (cd == NULL) {
 		http_text(cr->h, 500, "Internal Server Error");
-		return -1;
+		return PH_NOMEM;
 	}
-	found = param(cr, "connectionData", 0, cd, max + 1);
+	found = classic_param(cr, "connectionData", 0, cd, max + 1);
 	if (found == 0) {
 		cr->our_hub = 0;
-		rc = 0;
+		st = PH_OK;
 	} else if (found == 1) {
 		int listed = classic_connection_data(cd, strlen(cd));
 
@@ -425,7 +372,7 @@ hubs(struct classic_request *cr)
 		case 1:
 		case 0:	/* [] : the page has no handlers (yet) */
 			cr->our_hub = listed == 1;
-			rc = 0;
+			st = PH_OK;
 			break;
 		case -2:
 			http_text(cr->h, 400, "Protocol error: a Hub in connectionData could"
@@ -438,7 +385,7 @@ hubs(struct classic_request *cr)
 	} else
 		http_text(cr->h, 400, "Protocol error: connectionData is malformed.");
 	free(cd);
-	return rc;
+	return st;
 }
 
 void
@@ -462,27 +409,21 @@ classic_handle(struct app *app, struct http_request *h)
 		return;
 	}
 	if (strcmp(h->method, "POST") == 0) {
-		switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &cr.form)) {
-		case PH_OK:
-			break;
-		case PH_TOO_LARGE:
-			http_text(h, 413, "Payload Too Large");
-			goto done;
-		default:	/* PH_LEFT */
-			http_text(h, 400, "Bad Request");
-			goto done;
-		case PH_TIMEOUT:
-			http_text(h, 408, "Request Timeout");
+		enum ph_err st = http_read_body(h, app->cfg.max_message_size,
+		    app->cfg.body_timeout, &cr.form);
+
+		if (st != PH_OK) {	/* PH_TOO_LARGE, PH_LEFT or PH_TIMEOUT */
+			http_error(h, st);
 			goto done;
 		}
 	}
-	if (hubs(&cr) == -1)
+	if (hubs(&cr) != PH_OK)
 		goto done;
 	if (cr.verb == CLASSIC_NEGOTIATE) {
 		negotiate(&cr);
 		goto done;
 	}
-	if (common_params(&cr) == -1)
+	if (common_params(&cr) != PH_OK)
 		goto done;
 	switch (cr.verb) {
 	case CLASSIC_CONNECT:

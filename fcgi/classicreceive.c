@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "classicstore.h"
+#include "delivery.h"
 #include "hold.h"
 #include "log.h"
 #include "monotime.h"
@@ -12,7 +13,6 @@
 
 #define POLL_BATCH 1000		/* outbox rows per poll answer */
 #define STREAM_BATCH 100	/* outbox rows per event */
-#define DB_RETRY 1		/* seconds between tries while the database is away */
 #define PROBE_MS 1000		/* a blocked stream takes one row at most this often */
 
 /* Where a drain's pushes go. */
@@ -50,13 +50,32 @@ push(void *arg, long long seq, const char *rec, size_t len)
 /* Why a receive loop ended. */
 enum receive_end { RECV_MESSAGES, RECV_IDLE, RECV_SUPERSEDED, RECV_GONE, RECV_CLOSED, RECV_LEFT };
 
+/* The drain statement of a classic receive request (delivery_drain's). */
+struct classic_drain {
+	struct classic_request		*cr;
+	const struct classic_drain_at	*at;
+	struct push_sink		*sink;
+	long long			*cursor;
+	struct buf			*reason;
+	enum ph_err			 verdict;
+};
+
+static enum ph_err
+classic_drain(PGconn *db, void *arg)
+{
+	struct classic_drain *d = arg;
+
+	return classicstore_drain(db, d->cr->token, d->at, push, d->sink, d->cursor, d->reason,
+	    &d->verdict);
+}
+
 /* Drain once: pushes after *cursor go to messages and *cursor moves past
  * the rows looked at (*moved: it did, more may follow). ack is what the
  * client acknowledged (the messageId of the request, or of the one that
- * opened the stream). Returns 1 when the connection can go on, 0 when it
- * ended (*end says why), -1 when the database could not be asked (messages
- * and *cursor are as they were). */
-static int
+ * opened the stream). PH_OK: the connection goes on; PH_CLOSED: it ended
+ * (*end says why); PH_DB: the database could not be asked (messages and
+ * *cursor are as they were). */
+static enum ph_err
 drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *w, long long ack,
     long long *cursor, int stream, int limit, struct buf *messages, int *moved,
     enum receive_end *end)
@@ -64,37 +83,30 @@ drain(struct classic_request *cr, const struct classic_conn *cc, struct waiter *
 	struct buf reason = BUF_INIT, ignored = BUF_INIT;
 	struct push_sink sink = { cr, cc, messages };
 	struct classic_drain_at at = { cc->poll_no, ack, *cursor, stream, limit };
-	enum ph_err ds = PH_OK;
-	enum ph_err st = PH_DB;
+	struct classic_drain d = { cr, &at, &sink, cursor, &reason, PH_OK };
 	size_t mark = messages->len;
 	long long before = *cursor;
-	PGconn *db;
-	int rc = 1;
+	enum ph_err st;
 
 	*moved = 0;
 	/* drain_many never serves a classic waiter: nothing is delivered here,
 	 * but the bracket keeps a wake-up during the drain from being lost. */
-	waiter_drain_begin(cr->app->waiters, w, &ignored);
-	if ((db = pool_acquire(cr->app->store)) != NULL) {
-		st = classicstore_drain(db, cr->token, &at, push, &sink, cursor, &reason, &ds);
-		pool_release(cr->app->store, db);
-	}
-	waiter_drain_end(cr->app->waiters, w);
+	st = delivery_drain(cr->app, NULL, w, &ignored, classic_drain, &d);
 	if (st != PH_OK) {
 		messages->len = mark;	/* the same rows again next time */
-		rc = -1;
-	} else if (ds != PH_OK) {
-		*end = ds == PH_SUPERSEDED ? RECV_SUPERSEDED :
-		    ds == PH_CLOSED ? RECV_CLOSED : RECV_GONE;
-		if (ds == PH_CLOSED && reason.len > 0)
+		st = PH_DB;
+	} else if (d.verdict != PH_OK) {
+		*end = d.verdict == PH_SUPERSEDED ? RECV_SUPERSEDED :
+		    d.verdict == PH_CLOSED ? RECV_CLOSED : RECV_GONE;
+		if (d.verdict == PH_CLOSED && reason.len > 0)
 			snprintf(cr->reason, sizeof(cr->reason), "%.*s",
 			    utf8_prefix(reason.data, (int)sizeof(cr->reason) - 1), reason.data);
-		rc = 0;
+		st = PH_CLOSED;
 	} else
 		*moved = *cursor != before;
 	buf_free(&reason);
 	buf_free(&ignored);
-	return rc;
+	return st;
 }
 
 static void
@@ -110,25 +122,22 @@ receive_end(struct app *app, const struct classic_conn *cc, enum receive_end end
 	pool_release(app->store, db);
 }
 
-/* Start a receive request. Returns 0, or -1 after answering the refusal. */
-static int
-receive_begin(struct classic_request *cr, struct classic_conn *cc)
+/* Start a receive request on db (the caller's, released here; NULL: one is
+ * acquired). PH_OK, or (after answering the refusal) PH_NOT_FOUND, PH_DB or
+ * PH_BUSY. */
+static enum ph_err
+receive_begin(struct classic_request *cr, PGconn *db, struct classic_conn *cc)
 {
-	PGconn *db = pool_acquire(cr->app->store);
 	enum ph_err st = PH_DB;
 
-	if (db != NULL) {
+	if (db != NULL || (db = pool_acquire(cr->app->store)) != NULL) {
 		st = classicstore_receive_begin(db, cr->token, cc);
 		pool_release(cr->app->store, db);
 	}
-	if (st == PH_OK)
-		return 0;
 	/* A Core connection's token is unknown here, like any other. */
-	if (st == PH_NOT_FOUND)
-		http_text(cr->h, 404, "No Connection with that ID");
-	else
-		http_text(cr->h, 503, "Service Unavailable");
-	return -1;
+	if (st != PH_OK)
+		http_error(cr->h, st);
+	return st;
 }
 
 /* What a client whose connection the server closed is told (its Close's reason, if any). */
@@ -185,9 +194,9 @@ crh_unregister(struct hold *hd, struct cr_hold *c, enum receive_end end)
 	receive_end(app, &c->cc, end);
 }
 
-/* A long poll's answer. */
+/* A classic long poll's answer. */
 static enum hold_next
-lp_answer(struct hold *hd, struct cr_hold *c, enum receive_end end, struct buf *out)
+poll_answer(struct hold *hd, struct cr_hold *c, enum receive_end end, struct buf *out)
 {
 	const struct http_held *conn = hold_conn(hd);
 
@@ -216,32 +225,33 @@ clp_step(struct hold *hd, unsigned why, struct buf *out)
 {
 	struct cr_hold *c = hold_state(hd);
 	enum receive_end end = RECV_IDLE;
-	int rc, moved, rounds = 0;
+	enum ph_err st;
+	int moved, rounds = 0;
 	long long now;
 
 	if (why & HOLD_GONE)
-		return lp_answer(hd, c, RECV_LEFT, out);
+		return poll_answer(hd, c, RECV_LEFT, out);
 	if (why & (HOLD_STOP | HOLD_HANDOFF))
-		return lp_answer(hd, c, RECV_IDLE, out);
+		return poll_answer(hd, c, RECV_IDLE, out);
 	for (;;) {
-		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
+		st = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 0, POLL_BATCH,
 		    &c->messages, &moved, &end);
-		if (rc == 0)
-			return lp_answer(hd, c, end, out);
-		if (rc == 1 && c->messages.len > 0)
-			return lp_answer(hd, c, RECV_MESSAGES, out);
+		if (st == PH_CLOSED)
+			return poll_answer(hd, c, end, out);
+		if (st == PH_OK && c->messages.len > 0)
+			return poll_answer(hd, c, RECV_MESSAGES, out);
 		/* Rows looked at but none for this page (its own, not invocations):
 		 * a full batch may have more behind it. */
-		if (rc == 1 && moved && ++rounds < 100)
+		if (st == PH_OK && moved && ++rounds < 100)
 			continue;
 		break;
 	}
 	buf_shrink(&c->messages);
 	now = monotime_ms();
 	if (now >= c->deadline_ms)
-		return lp_answer(hd, c, RECV_IDLE, out);
-	hold_set_timer(hd, rc == -1 && now + 1000LL * DB_RETRY < c->deadline_ms ?
-	    now + 1000LL * DB_RETRY : rc == 1 && moved ? now : c->deadline_ms);
+		return poll_answer(hd, c, RECV_IDLE, out);
+	hold_set_timer(hd, st == PH_DB && now + DELIVERY_RETRY_MS < c->deadline_ms ?
+	    now + DELIVERY_RETRY_MS : st == PH_OK && moved ? now : c->deadline_ms);
 	return HOLD_KEEP;
 }
 
@@ -254,8 +264,9 @@ static const struct hold_kind clp_kind = {
 
 /* Register the waiter and hand the request to the loop. A poll number no
  * row has (drain_many would drain it the Core way): the notifier tells this
- * waiter to drain itself. -1: not held (c is still the caller's). */
-static int
+ * waiter to drain itself. PH_NOMEM or PH_LEFT (the client is gone): not
+ * held (c is still the caller's). */
+static enum ph_err
 hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_kind *kind,
     int stream)
 {
@@ -264,7 +275,7 @@ hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_ki
 	struct hold *hd;
 
 	if ((hd = hold_new(app->loop, kind, c)) == NULL)
-		return -1;
+		return PH_NOMEM;
 	/* Registered before the detach and the first drain (the loop's first
 	 * step) so no wake-up can fall in between. */
 	waiter_register_hook(app->waiters, hold_waiter(hd), c->cc.id, c->cc.group,
@@ -273,10 +284,10 @@ hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_ki
 		buf_reset(&c->ignored);
 		waiter_unregister(app->waiters, hold_waiter(hd), &c->ignored);
 		hold_free_unused(hd);
-		return -1;
+		return PH_LEFT;
 	}
 	loop_add(app->loop, hd, &conn);
-	return 0;
+	return PH_OK;
 }
 
 void
@@ -288,12 +299,12 @@ classic_long_poll(struct classic_request *cr, long long cursor)
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}
-	if (receive_begin(cr, &c->cc) == -1) {
+	if (receive_begin(cr, NULL, &c->cc) != PH_OK) {
 		crh_free(c);
 		return;
 	}
 	c->deadline_ms = monotime_ms() + 1000LL * cr->app->cfg.poll_timeout;
-	if (hold_receive(cr, c, &clp_kind, 0) == -1) {
+	if (hold_receive(cr, c, &clp_kind, 0) != PH_OK) {
 		receive_end(cr->app, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}
@@ -328,7 +339,8 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 	struct app *app = hold_app(hd);
 	enum receive_end end = RECV_LEFT;
 	long long now, next, ka = 1000LL * app->cfg.keepalive_interval;
-	int rc, moved, rounds = 0, blocked = 0;
+	enum ph_err st;
+	int moved, rounds = 0, blocked = 0;
 
 	if (why & (HOLD_GONE | HOLD_STOP | HOLD_HANDOFF | HOLD_FULL)) {
 		if (why & HOLD_FULL)
@@ -363,17 +375,17 @@ cs_step(struct hold *hd, unsigned why, struct buf *out)
 		 * writes may never be processed (a proxy's buffer, a dropped
 		 * connection), and the client reconnects from the last C it
 		 * processed. */
-		rc = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
+		st = drain(&c->cr, &c->cc, hold_waiter(hd), c->ack, &c->cursor, 1, limit,
 		    &c->messages, &moved, &end);
 		now = monotime_ms();
-		if (rc == 0) {
+		if (st == PH_CLOSED) {
 			if (end == RECV_CLOSED)
 				event(out, c->cursor, 0, closed_text(&c->cr), &c->messages);
 			crh_unregister(hd, c, end);
 			return HOLD_END;
 		}
-		if (rc == -1) {
-			c->retry_at = now + 1000LL * DB_RETRY;
+		if (st == PH_DB) {
+			c->retry_at = now + DELIVERY_RETRY_MS;
 		} else if (c->messages.len > 0) {
 			if (event(out, c->cursor, 0, NULL, &c->messages) == -1) {
 				crh_unregister(hd, c, RECV_LEFT);
@@ -406,29 +418,28 @@ static const struct hold_kind cs_kind = {
 };
 
 void
-classic_stream(struct classic_request *cr, long long cursor, int initializing)
+classic_stream(struct classic_request *cr, PGconn *db, long long cursor, int initializing)
 {
 	static const char initialized[] = "data: initialized\n\n";
 	struct app *app = cr->app;
-	struct cr_hold *c;
+	struct cr_hold *c = NULL;
 	struct buf first = BUF_INIT;
 
-	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off)) {
+	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
+	    (c = crh_new(cr, cursor)) == NULL) {
+		if (db != NULL)
+			pool_release(app->store, db);
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}
-	if ((c = crh_new(cr, cursor)) == NULL) {
-		http_text(cr->h, 503, "Service Unavailable");
-		return;
-	}
-	if (receive_begin(cr, &c->cc) == -1) {
+	if (receive_begin(cr, db, &c->cc) != PH_OK) {
 		crh_free(c);
 		return;
 	}
 	if (buf_puts(&first, initialized) == -1 ||
 	    (initializing && event(&first, cursor, 1, NULL, &c->messages) == -1) ||
 	    http_stream_start(cr->h) == -1 || http_write(cr->h, first.data, first.len) == -1 ||
-	    (c->last_write = monotime_ms(), hold_receive(cr, c, &cs_kind, 1)) == -1) {
+	    (c->last_write = monotime_ms(), hold_receive(cr, c, &cs_kind, 1)) != PH_OK) {
 		receive_end(app, &c->cc, RECV_LEFT);
 		crh_free(c);
 	}

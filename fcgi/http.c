@@ -486,6 +486,68 @@ http_text(struct http_request *h, int status, const char *body)
 }
 
 int
+http_status_of(enum ph_err e)
+{
+	switch (e) {
+	case PH_OK:
+	case PH_DELIVERED:
+		return 200;
+	case PH_CLOSED:
+	case PH_SUPERSEDED:
+		return 204;
+	case PH_INVALID:
+	case PH_LEFT:
+	case PH_TRANSPORT:
+		return 400;
+	case PH_NOT_FOUND:
+		return 404;
+	case PH_TIMEOUT:
+		return 408;
+	case PH_TOO_LARGE:
+		return 413;
+	case PH_DB:
+	case PH_BUSY:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+const char *
+http_text_of(enum ph_err e)
+{
+	switch (e) {
+	case PH_OK:
+	case PH_DELIVERED:
+	case PH_CLOSED:
+	case PH_SUPERSEDED:
+		return "";
+	case PH_INVALID:
+	case PH_LEFT:
+		return "Bad Request";
+	case PH_TRANSPORT:
+		return "Cannot change transports mid-connection";
+	case PH_NOT_FOUND:
+		return "No Connection with that ID";
+	case PH_TIMEOUT:
+		return "Request Timeout";
+	case PH_TOO_LARGE:
+		return "Payload Too Large";
+	case PH_DB:
+	case PH_BUSY:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+int
+http_error(struct http_request *h, enum ph_err e)
+{
+	return http_text(h, http_status_of(e), http_text_of(e));
+}
+
+int
 http_client_gone(struct http_request *h)
 {
 	struct pollfd p = { .fd = h->fcgi->ipcFd, .events = POLLRDHUP };

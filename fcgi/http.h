@@ -134,4 +134,15 @@ int	http_client_gone(struct http_request *);
 /* A text/plain response with the no-cache headers. */
 int	http_text(struct http_request *, int status, const char *body);
 
+/* A ph_err that is also an HTTP status, mapped in this one place: PH_OK and
+ * PH_DELIVERED (an answer with records) 200; PH_CLOSED and PH_SUPERSEDED 204
+ * (a long poll ended); PH_INVALID, PH_LEFT (a body read failed) and
+ * PH_TRANSPORT 400; PH_NOT_FOUND 404; PH_TIMEOUT 408; PH_TOO_LARGE 413;
+ * PH_DB and PH_BUSY 503; anything else 500. */
+int	http_status_of(enum ph_err);
+/* The text answered with it (ASP.NET Core's where the client reads it). */
+const char *http_text_of(enum ph_err);
+/* Answer e: http_text with http_status_of(e) and http_text_of(e). */
+int	http_error(struct http_request *, enum ph_err e);
+
 #endif

@@ -1,5 +1,4 @@
 #include "longpoll.h"
-#include "send.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,68 +7,10 @@
 
 #include "hold.h"
 
+#include "delivery.h"
 #include "log.h"
 #include "monotime.h"
 #include "tcpdiag.h"
-
-#define DB_RETRY 1		/* seconds between tries while the database is away */
-#define DB_DOWN (-2)		/* drain(): the database could not be asked; try again */
-
-static void
-end_poll(struct app *app, const struct poll_info *pi)
-{
-	PGconn *db = pool_acquire(app->store);
-
-	if (db == NULL)
-		return;
-	corestore_poll_end(db, pi->connection_id, pi->poll_no);
-	pool_release(app->store, db);
-}
-
-/* Drain once (records a batch delivered first). Returns the HTTP status to
- * answer with, 0 to keep waiting, or DB_DOWN. When the kernel says the client
- * closed its connection to the web server (w->peer), nothing is drained: an
- * empty 200 goes to a web server that has nobody to give it to, and the
- * records stay in the database for the connection's next poll. */
-static int
-drain(struct app *app, const char *token, const struct poll_info *pi, struct waiter *w,
-    struct buf *out)
-{
-	PGconn *db;
-	enum ph_err ds = PH_OK;
-	enum ph_err st = PH_DB;
-	int more = 0;
-
-	waiter_drain_begin(app->waiters, w, out);
-	if (w->peer != NULL && tcpdiag_check(w->peer) == PH_LEFT) {
-		waiter_drain_end(app->waiters, w);
-		if (out->len > 0)
-			return 200;	/* a batch took them before the client left */
-		log_info("connection %s: the client closed its connection during a held poll;"
-		    " what is pending waits for its next poll", pi->connection_id);
-		return 200;
-	}
-	/* What a batch delivered counts against the budget; the next poll gets
-	 * the rest. */
-	if ((db = pool_acquire(app->store)) != NULL) {
-		st = corestore_poll_drain(db, token, pi->poll_no,
-		    out->len < app->cfg.max_answer ? app->cfg.max_answer - out->len : 1, out, &ds,
-		    &more);
-		pool_release(app->store, db);
-	}
-	waiter_drain_end(app->waiters, w);
-	if (st != PH_OK)
-		return out->len > 0 ? 200 : DB_DOWN;
-	switch (ds) {
-	case PH_NOT_FOUND:
-	case PH_SUPERSEDED:
-	case PH_CLOSED:
-		return 204;
-	default:	/* PH_OK; PH_LAST: delivered now, the next poll answers 204 */
-		break;
-	}
-	return out->len > 0 ? 200 : 0;
-}
 
 /* A poll the event loop holds. */
 struct lp {
@@ -83,7 +24,69 @@ struct lp {
 	struct buf	 out;		/* records for the answer */
 	struct tcpdiag_conn peer;	/* the client's connection to the web server;
 					 * family 0: unknown, or POLLHUB_CLIENT_CHECK=0 */
+	PGconn		*db;		/* the pool connection of poll_begin, kept for
+					 * the first drain (delivery_acquire) */
 };
+
+static void
+end_poll(struct app *app, struct lp *lp)
+{
+	PGconn *db = delivery_acquire(app, &lp->db);
+
+	if (db != NULL && corestore_poll_end(db, lp->pi.connection_id, lp->pi.poll_no) != PH_OK)
+		delivery_release(app, &lp->db);
+}
+
+/* The drain statement of a poll (delivery_drain's). What a batch delivered
+ * counts against the budget; the next poll gets the rest. */
+struct poll_drain {
+	struct lp	*lp;
+	size_t		 max_answer;
+	enum ph_err	 verdict;
+};
+
+static enum ph_err
+poll_drain(PGconn *db, void *arg)
+{
+	struct poll_drain *d = arg;
+	struct buf *out = &d->lp->out;
+	int more = 0;
+
+	return corestore_poll_drain(db, d->lp->token, d->lp->pi.poll_no,
+	    out->len < d->max_answer ? d->max_answer - out->len : 1, out, &d->verdict, &more);
+}
+
+/* Drain once (records a batch delivered first), on the step's connection.
+ * PH_DELIVERED: answer 200 with what lp->out holds; PH_CLOSED: answer 204;
+ * PH_OK: nothing yet, keep waiting; PH_DB: the database could not be asked,
+ * try again. When the kernel says the client closed its connection to the
+ * web server (w->peer), nothing is drained: an empty 200 goes to a web
+ * server that has nobody to give it to, and the records stay in the
+ * database for the connection's next poll. */
+static enum ph_err
+drain(struct app *app, struct lp *lp, struct waiter *w)
+{
+	struct poll_drain d = { lp, app->cfg.max_answer, PH_OK };
+	enum ph_err st = delivery_drain(app, &lp->db, w, &lp->out, poll_drain, &d);
+
+	if (st == PH_LEFT) {
+		if (lp->out.len == 0)	/* else a batch took them before the client left */
+			log_info("connection %s: the client closed its connection during a held"
+			    " poll; what is pending waits for its next poll", lp->pi.connection_id);
+		return PH_DELIVERED;
+	}
+	if (st != PH_OK)
+		return lp->out.len > 0 ? PH_DELIVERED : PH_DB;
+	switch (d.verdict) {
+	case PH_NOT_FOUND:
+	case PH_SUPERSEDED:
+	case PH_CLOSED:
+		return PH_CLOSED;
+	default:	/* PH_OK; PH_LAST: delivered now, the next poll answers 204 */
+		break;
+	}
+	return lp->out.len > 0 ? PH_DELIVERED : PH_OK;
+}
 
 /* Register the poll's waiter (before any drain: no wake-up falls in between). */
 static void
@@ -103,154 +106,161 @@ lp_free(void *state)
 	free(lp);
 }
 
-/* The poll ends with status (-1: the client left): the waiter goes (records
- * a batch drained meanwhile are ours to send), an answer without records
- * ends the poll in the database (one with records was ended by its drain:
- * poll_drain, drain_many), a Close going out is logged. Then *type, *body
- * and *len are the answer (not for -1). Shared by a poll the loop held and
- * one answered by its worker. */
+/* The poll ends with end: PH_DELIVERED (200 with what lp->out holds, maybe
+ * nothing), PH_CLOSED (204) or PH_LEFT (the client left: no answer). The
+ * waiter goes (records a batch drained meanwhile are ours to send), an
+ * answer without records ends the poll in the database (one with records
+ * was ended by its drain: poll_drain, drain_many), a Close going out is
+ * logged; no pool connection is held after it. Then *type, *body and *len are the answer (not for PH_LEFT).
+ * Shared by a poll the loop held and one answered by its worker. */
 static void
-lp_settle(struct app *app, struct waiter *w, struct lp *lp, int status, const char **type,
+lp_settle(struct app *app, struct waiter *w, struct lp *lp, enum ph_err end, const char **type,
     const char **body, size_t *len)
 {
 	struct buf *out = &lp->out;
 
+	/* No pool connection is held across a wait for a batch: the pool would
+	 * wait on the fan-out. */
+	delivery_release(app, &lp->db);
 	if (lp->registered)
 		waiter_unregister(app->waiters, w, out);
 	lp->registered = 0;
-	if (lp->begun && status != 204 && out->len == 0)
-		end_poll(app, &lp->pi);
+	if (lp->begun && end != PH_CLOSED && out->len == 0)
+		end_poll(app, lp);
+	delivery_release(app, &lp->db);
 	*type = "text/plain";
-	*body = "";
-	*len = 0;
-	if (status == 200 && out->len > 0) {
-		send_log_close(lp->pi.connection_id, out->data, out->len);
+	*body = http_text_of(end);
+	*len = strlen(*body);
+	if (end == PH_DELIVERED && out->len > 0) {
+		delivery_log_close(lp->pi.connection_id, out->data, out->len);
 		*type = "application/octet-stream";
 		*body = out->data;
 		*len = out->len;
-	} else if (status != 200 && status != 204) {
-		*body = "Service Unavailable";
-		*len = strlen(*body);
 	}
 }
 
-/* Answer a held poll (status -1: the client left) and end it. */
+/* The status a poll's end is logged with (-1: the client left). */
+static int
+lp_status(enum ph_err end)
+{
+	return end == PH_LEFT ? -1 : http_status_of(end);
+}
+
+/* Answer a held poll (see lp_settle) and end it. */
 static enum hold_next
-lp_finish(struct hold *hd, struct lp *lp, int status, struct buf *resp)
+lp_finish(struct hold *hd, struct lp *lp, enum ph_err end, struct buf *resp)
 {
 	const char *type, *body;
 	size_t len;
 
-	lp_settle(hold_app(hd), hold_waiter(hd), lp, status, &type, &body, &len);
-	if (status == -1) {
+	lp_settle(hold_app(hd), hold_waiter(hd), lp, end, &type, &body, &len);
+	if (end == PH_LEFT) {
 		if (lp->out.len > 0)
 			log_warn("connection %s: client left a held poll; %zu bytes of records"
 			    " were not delivered", lp->pi.connection_id, lp->out.len);
 		log_debug("connection %s: client left a held poll", lp->pi.connection_id);
 	} else
-		http_response_bytes(hold_conn(hd), status, type, body, len, HTTP_NO_CACHE, resp);
+		http_response_bytes(hold_conn(hd), http_status_of(end), type, body, len,
+		    HTTP_NO_CACHE, resp);
 	log_debug("request GET (held poll) connection %s: status %d", lp->pi.connection_id,
-	    status);
+	    lp_status(end));
 	return HOLD_END;
 }
 
-/* One try at starting the poll: one acquisition, one poll_begin. While the
- * database is away the poll is held and tried again (lp_begin), never by a
- * worker waiting in a loop: an error status would close the client's
- * connection, and a worker held through an outage is one the negotiates,
- * sends and DELETEs do not get. PH_DB or PH_BUSY: try again. */
+/* One try at starting the poll, on the step's connection: poll_begin, and
+ * a first poll's end. PH_OK: begun, hold it; PH_DELIVERED: a first poll,
+ * answered at once and empty (200); PH_NOT_FOUND or PH_TRANSPORT: refused
+ * (http_error's answer); PH_DB or PH_BUSY: try again. While the database is
+ * away the poll is held and tried again (lp_begin), never by a worker
+ * waiting in a loop: an error status would close the client's connection,
+ * and a worker held through an outage is one the negotiates, sends and
+ * DELETEs do not get. */
 static enum ph_err
-begin_once(struct app *app, const char *token, struct poll_info *pi)
+lp_start(struct app *app, struct lp *lp)
 {
-	enum ph_err st = PH_DB;
-	PGconn *db = pool_acquire(app->store);
+	PGconn *db = delivery_acquire(app, &lp->db);
+	enum ph_err st;
 
-	if (db != NULL) {
-		st = corestore_poll_begin(db, token, pi);
-		pool_release(app->store, db);
-	}
-	return st;
-}
-
-/* The poll has begun (st: PH_OK or PH_NOT_FOUND): the status to answer
- * at once, with *text (404, 400; 200: a first poll, answered empty), or 0:
- * hold it. */
-static int
-begun(struct app *app, struct lp *lp, enum ph_err st, const char **text)
-{
+	if (db == NULL)
+		return PH_DB;
+	if ((st = corestore_poll_begin(db, lp->token, &lp->pi)) != PH_OK)
+		delivery_release(app, &lp->db);
 	lp->begun = st == PH_OK;
-	if (st != PH_OK) {
-		*text = "No Connection with that ID";
-		return 404;
-	}
-	if (!lp->pi.longpolling) {
-		*text = "Cannot change transports mid-connection";
-		return 400;
-	}
+	if (st != PH_OK)
+		return st;
+	if (!lp->pi.longpolling)
+		return PH_TRANSPORT;
 	if (lp->pi.first_poll) {
 		log_info("connection %s: connected (LongPolling, group %s)", lp->pi.connection_id,
 		    LOG_TEXT(lp->pi.group));
 		/* The client discards the first poll's body: answer at once, empty. */
-		end_poll(app, &lp->pi);
-		*text = "";
-		return 200;
+		end_poll(app, lp);
+		return PH_DELIVERED;
 	}
-	return 0;
+	return PH_OK;
+}
+
+/* The content type of lp_start's answer. */
+static const char *
+start_type(enum ph_err st)
+{
+	return st == PH_DELIVERED ? "application/octet-stream" : "text/plain";
 }
 
 /* A held poll that could not begin (the database was away): try again on
- * its timer, every DB_RETRY seconds until its deadline (then an empty 200).
- * Returns 1 when it has begun and is registered (the step goes on and
- * drains), or 0 with *next. */
+ * its timer, every DELIVERY_RETRY_MS until its deadline (then an empty
+ * 200). Returns 1 when it has begun and is registered (the step goes on and
+ * drains, on the same connection), or 0 with *next. */
 static int
 lp_begin(struct hold *hd, struct lp *lp, unsigned why, struct buf *resp, enum hold_next *next)
 {
 	struct app *app = hold_app(hd);
 	enum ph_err st = PH_DB;
-	const char *text;
 	long long t;
-	int status;
 
 	if (why & HOLD_TIMER)	/* at HOLD_START its worker has just tried */
-		st = begin_once(app, lp->token, &lp->pi);
-	if (st == PH_OK || st == PH_NOT_FOUND) {
-		if ((status = begun(app, lp, st, &text)) == 0) {
-			lp_register(app, hd, lp);
-			lp->drain_first = 1;
-			return 1;
-		}
-		http_response_bytes(hold_conn(hd), status, status == 200 ?
-		    "application/octet-stream" : "text/plain", text, strlen(text), HTTP_NO_CACHE,
-		    resp);
+		st = lp_start(app, lp);
+	if (st == PH_OK) {
+		lp_register(app, hd, lp);
+		lp->drain_first = 1;
+		return 1;
+	}
+	if (st != PH_DB && st != PH_BUSY) {
+		delivery_release(app, &lp->db);
+		http_response_bytes(hold_conn(hd), http_status_of(st), start_type(st),
+		    http_text_of(st), strlen(http_text_of(st)), HTTP_NO_CACHE, resp);
 		*next = HOLD_END;
 		return 0;
 	}
 	if (monotime_ms() >= lp->deadline_ms) {
-		*next = lp_finish(hd, lp, 200, resp);	/* the client polls again */
+		*next = lp_finish(hd, lp, PH_DELIVERED, resp);	/* the client polls again */
 		return 0;
 	}
-	t = monotime_ms() + DB_RETRY * 1000;
+	t = monotime_ms() + DELIVERY_RETRY_MS;
 	hold_set_timer(hd, t < lp->deadline_ms ? t : lp->deadline_ms);
 	*next = HOLD_KEEP;
 	return 0;
 }
 
+/* A poll that begins in this step drains on the connection of its
+ * poll_begin (lp->db); it is released before any wait for a batch. */
 static enum hold_next
 lp_step(struct hold *hd, unsigned why, struct buf *resp)
 {
 	struct lp *lp = hold_state(hd);
 	struct app *app = hold_app(hd);
 	struct timespec now = { 0, 0 };
-	int status = 0, drained = 0;
+	enum ph_err st = PH_OK;	/* PH_OK: nothing to answer yet */
+	int drained = 0;
 	long long t;
 
 	if (why & HOLD_GONE)
-		return lp_finish(hd, lp, -1, resp);
+		return lp_finish(hd, lp, PH_LEFT, resp);
 	/* Shutdown: answer now, the client polls again (elsewhere if need be). */
 	if (why & HOLD_STOP)
-		return lp_finish(hd, lp, 200, resp);
-	if ((why & HOLD_HANDOFF) && !lp->begun)
-		return lp_finish(hd, lp, 200, resp);	/* it polls again, to the next image */
+		return lp_finish(hd, lp, PH_DELIVERED, resp);
+	if ((why & HOLD_HANDOFF) && !lp->begun)	/* it polls again, to the next image */
+		return lp_finish(hd, lp, PH_DELIVERED, resp);
 	if (!lp->begun) {
 		enum hold_next next;
 
@@ -265,7 +275,7 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 			waiter_unregister(app->waiters, hold_waiter(hd), &lp->out);
 		lp->registered = 0;
 		if (lp->out.len > 0)
-			return lp_finish(hd, lp, 200, resp);
+			return lp_finish(hd, lp, PH_DELIVERED, resp);
 		lp->drain_first = 1;	/* if the exec fails and it comes back */
 		return HOLD_PARK;
 	}
@@ -273,42 +283,44 @@ lp_step(struct hold *hd, unsigned why, struct buf *resp)
 		lp_register(app, hd, lp);
 	if (lp->drain_first) {
 		lp->drain_first = 0;
-		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
+		st = drain(app, lp, hold_waiter(hd));
 		drained = 1;
 	}
-	if (status == 0 && (why & (HOLD_WAKE | HOLD_START))) {
+	delivery_release(app, &lp->db);	/* not held across waiter_wait */
+	if (st == PH_OK && (why & (HOLD_WAKE | HOLD_START))) {
 		/* A deadline already passed: does not block, unless a batch is
 		 * draining for this waiter (what it drains is ours). */
 		switch (waiter_wait(app->waiters, hold_waiter(hd), &now, &lp->out)) {
 		case PH_DELIVERED:
-			status = lp->out.len > 0 ? 200 : 0;
+			st = lp->out.len > 0 ? PH_DELIVERED : PH_OK;
 			break;
 		case PH_DRAIN:
-			status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
+			st = drain(app, lp, hold_waiter(hd));
+			delivery_release(app, &lp->db);
 			drained = 1;
 			break;
 		default:	/* PH_TIMEOUT */
 			break;
 		}
 	}
-	/* While the database is away, try again every DB_RETRY seconds. */
-	if (status == 0 && !drained && lp->retry && (why & HOLD_TIMER)) {
-		status = drain(app, lp->token, &lp->pi, hold_waiter(hd), &lp->out);
+	/* While the database is away, try again every DELIVERY_RETRY_MS. */
+	if (st == PH_OK && !drained && lp->retry && (why & HOLD_TIMER)) {
+		st = drain(app, lp, hold_waiter(hd));
+		delivery_release(app, &lp->db);
 		drained = 1;
 	}
-	if (status == DB_DOWN) {
+	if (st == PH_DB) {
 		lp->retry = 1;
-		status = 0;
+		st = PH_OK;
 	} else if (drained)
 		lp->retry = 0;
-	/* Records on_wake took while a batch held the waiter. */
-	if (status == 0 && lp->out.len > 0)
-		status = 200;
-	if (status == 0 && monotime_ms() >= lp->deadline_ms)
-		status = 200;	/* poll timeout (also while the database is away) */
-	if (status != 0)
-		return lp_finish(hd, lp, status, resp);
-	t = monotime_ms() + DB_RETRY * 1000;
+	/* Records on_wake took while a batch held the waiter; or the poll
+	 * timeout (also while the database is away). */
+	if (st == PH_OK && (lp->out.len > 0 || monotime_ms() >= lp->deadline_ms))
+		st = PH_DELIVERED;
+	if (st != PH_OK)
+		return lp_finish(hd, lp, st, resp);
+	t = monotime_ms() + DELIVERY_RETRY_MS;
 	hold_set_timer(hd, lp->retry && t < lp->deadline_ms ? t : lp->deadline_ms);
 	return HOLD_KEEP;
 }
@@ -335,7 +347,7 @@ lp_on_wake(struct hold *hd, struct buf *resp, enum hold_next *next)
 	if (waiter_try_unregister(app->waiters, hold_waiter(hd), &lp->out) == -1)
 		return 2;	/* a batch claimed it just now: the step answers */
 	lp->registered = 0;
-	*next = lp_finish(hd, lp, 200, resp);
+	*next = lp_finish(hd, lp, PH_DELIVERED, resp);
 	return 1;
 }
 
@@ -373,9 +385,8 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	struct hold *hd = NULL;
 	struct http_held conn;
 	enum ph_err st;
-	const char *type, *body, *text;
+	const char *type, *body;
 	size_t len;
-	int status;
 
 	if (lp == NULL) {
 		http_text(h, 503, "Service Unavailable");
@@ -383,20 +394,21 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	}
 	snprintf(lp->token, sizeof(lp->token), "%s", token);
 	lp->deadline_ms = monotime_ms() + 1000LL * app->cfg.poll_timeout;
-	st = begin_once(app, token, &lp->pi);
-	if (st == PH_OK || st == PH_NOT_FOUND) {
-		if (st == PH_OK)
-			snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
-		if ((status = begun(app, lp, st, &text)) == 200) {
-			http_respond(h, 200, "application/octet-stream", "", 0, HTTP_NO_CACHE);
-			goto done;
-		}
-		if (status != 0) {
-			http_text(h, status, text);
-			goto done;
-		}
+	/* poll_begin and the first drain (or a first poll's end) run on one
+	 * pool connection, released before anything is written. */
+	st = lp_start(app, lp);
+	if (lp->begun)
+		snprintf(h->conn_id, sizeof(h->conn_id), "%s", lp->pi.connection_id);
+	if (st != PH_OK && st != PH_DB && st != PH_BUSY) {
+		delivery_release(app, &lp->db);
+		if (st == PH_DELIVERED)
+			http_respond(h, 200, start_type(st), "", 0, HTTP_NO_CACHE);
+		else
+			http_error(h, st);
+		goto done;
 	}
 	if ((hd = hold_new(app->loop, &longpoll_kind, lp)) == NULL) {
+		delivery_release(app, &lp->db);
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
@@ -405,6 +417,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		    h->remote_port);
 	if (!lp->begun) {
 		/* The database is away: the loop holds the poll and tries again. */
+		delivery_release(app, &lp->db);
 		if (http_detach(h, &conn) == 0) {
 			log_debug("poll: the database is away; held until it can begin");
 			loop_add(app->loop, hd, &conn);
@@ -414,18 +427,20 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 		goto done;
 	}
 	lp_register(app, hd, lp);
-	status = drain(app, token, &lp->pi, hold_waiter(hd), &lp->out);
-	if ((status == 0 || status == DB_DOWN) && http_detach(h, &conn) == 0) {
-		/* Nothing yet: the event loop holds it from here, no thread. */
-		lp->retry = status == DB_DOWN;
-		loop_add(app->loop, hd, &conn);
-		return;
+	st = drain(app, lp, hold_waiter(hd));
+	if (st == PH_OK || st == PH_DB) {
+		delivery_release(app, &lp->db);
+		if (http_detach(h, &conn) == 0) {
+			/* Nothing yet: the event loop holds it from here, no thread. */
+			lp->retry = st == PH_DB;
+			loop_add(app->loop, hd, &conn);
+			return;
+		}
+		st = PH_LEFT;	/* could not be detached: the client is gone */
 	}
-	if (status == 0 || status == DB_DOWN)
-		status = -1;	/* could not be detached: the client is gone */
-	lp_settle(app, hold_waiter(hd), lp, status, &type, &body, &len);
-	if (status != -1 && http_respond(h, status, type, body, len, HTTP_NO_CACHE) == -1 &&
-	    lp->out.len > 0)
+	lp_settle(app, hold_waiter(hd), lp, st, &type, &body, &len);
+	if (st != PH_LEFT && http_respond(h, http_status_of(st), type, body, len,
+	    HTTP_NO_CACHE) == -1 && lp->out.len > 0)
 		log_warn("connection %s: poll answer lost (client gone)", lp->pi.connection_id);
 	hold_free_unused(hd);
 done:

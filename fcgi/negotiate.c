@@ -33,7 +33,7 @@ negotiate_version(const char *query, size_t len)
 	return n >= 1 ? 1 : 0;
 }
 
-int
+enum ph_err
 negotiate_group(const char *query, size_t len, const char *param,
     const char *remote_addr, char *out, size_t outlen)
 {
@@ -43,14 +43,14 @@ negotiate_group(const char *query, size_t len, const char *param,
 	if (param != NULL && *param != '\0') {
 		found = query_get(query, len, param, out, outlen);
 		if (found < 0)
-			return -1;
+			return PH_INVALID;
 	}
 	if (found == 0 || out[0] == '\0') {
 		if (strlen(g) + 1 > outlen)
-			return -1;
+			return PH_INVALID;
 		memcpy(out, g, strlen(g) + 1);
 	}
-	return negotiate_group_valid(out) ? 0 : -1;
+	return negotiate_group_valid(out) ? PH_OK : PH_INVALID;
 }
 
 int
@@ -154,7 +154,7 @@ negotiate_decide(const char *query, size_t len, const char *group_param,
 	else if (out->version == -2)
 		out->refusal = "The client requested a negative protocol version.";
 	else if (negotiate_group(query, len, group_param, remote_addr, out->group,
-	    sizeof(out->group)) == -1)
+	    sizeof(out->group)) != PH_OK)
 		out->refusal = "The group name must be 1 to 256 printable characters.";
 }
 
@@ -213,7 +213,7 @@ negotiate_handle(struct app *app, struct http_request *h)
 	st = corestore_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
 	pool_release(app->store, db);
 	if (st != PH_OK) {
-		http_text(h, 503, "Service Unavailable");
+		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
 	}
 	/* A version 0 client sends its connectionId as the token: it gets the token

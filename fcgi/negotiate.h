@@ -32,10 +32,10 @@ int	negotiate_version(const char *query, size_t len);
 /* The response body for a new connection (token is left out for version 0). */
 int	negotiate_body(struct buf *out, int version, const char *id, const char *token);
 /* The group of a new connection: the configured query parameter when set and
- * present, else the client address. Returns 0, or -1 when the name is not
- * 1..SQL_GROUP_MAX printable characters (negotiate_group_valid). outlen
+ * present, else the client address. PH_OK, or PH_INVALID when the name is
+ * not 1..SQL_GROUP_MAX printable characters (negotiate_group_valid). outlen
  * should be SQL_GROUP_SIZE. */
-int	negotiate_group(const char *query, size_t len, const char *param,
+enum ph_err negotiate_group(const char *query, size_t len, const char *param,
 	    const char *remote_addr, char *out, size_t outlen);
 
 /* 1 if name is 1..SQL_GROUP_MAX characters of well-formed UTF-8, counted as

@@ -42,10 +42,8 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 		    " (DELETE)", h->conn_id);
 	if (st == PH_OK)
 		http_text(h, 202, "");
-	else if (st == PH_NOT_FOUND)
-		http_text(h, 404, "No Connection with that ID");
 	else
-		http_text(h, 503, "Service Unavailable");
+		http_error(h, st);	/* PH_NOT_FOUND, PH_DB or PH_BUSY */
 }
 
 /* Classic GETs change state too (JSONP negotiates, connects and sends with

@@ -8,65 +8,74 @@
 #include "log.h"
 
 /* Queue one encoded record for the connection; the record buffer is reset.
- * stamp: see corestore_send_queue (-1: none). */
-static int
+ * stamp: see corestore_send_queue (-1: none). The statement's status. */
+static enum ph_err
 queue(PGconn *db, const char *connection_id, struct buf *rec, long long stamp)
 {
-	int rc = 0;
+	enum ph_err st = PH_OK;
 
-	if (rec->len > 0 && corestore_send_queue(db, connection_id, rec->data, stamp) != PH_OK)
-		rc = -1;
+	if (rec->len > 0)
+		st = corestore_send_queue(db, connection_id, rec->data, stamp);
 	buf_reset(rec);
-	return rc;
+	return st;
+}
+
+/* An encoder's -1 (out of memory) as a status. */
+static enum ph_err
+encoded(int rc)
+{
+	return rc == -1 ? PH_NOMEM : PH_OK;
 }
 
 /* End the connection with a Close message carrying why: the client gets it on
  * its next poll, and the poll after that answers 204. */
-static int
+static enum ph_err
 close_with_error(struct app *app, PGconn *db, struct send_conn *sc, const char *why)
 {
 	struct buf rec = BUF_INIT;
 	char text[512];
-	int rc;
+	enum ph_err st;
 
 	if (app->cfg.detailed_errors)
 		snprintf(text, sizeof(text), "Connection closed with an error. %s", why);
 	else
 		snprintf(text, sizeof(text), "Connection closed with an error.");
 	log_info("connection %s: disconnected: protocol error, closing: %s", sc->id, LOG_TEXT(why));
-	rc = hubproto_close(&rec, text, 1) == -1 || queue(db, sc->id, &rec, -1) == -1 ||
-	    corestore_mark_closing(db, sc->id) != PH_OK ? -1 : 0;
+	if ((st = encoded(hubproto_close(&rec, text, 1))) == PH_OK &&
+	    (st = queue(db, sc->id, &rec, -1)) == PH_OK)
+		st = corestore_mark_closing(db, sc->id);
 	buf_free(&rec);
 	sc->closing = 1;
-	return rc;
+	return st;
 }
 
-static int
+static enum ph_err
 handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
 {
 	struct buf out = BUF_INIT;
 	char err[256];
-	int rc;
+	enum ph_err st;
 
 	if (hubproto_parse_handshake(rec, len, err, sizeof(err)) == -1) {
 		log_info("connection %s: handshake refused: %s", sc->id, LOG_TEXT(err));
-		rc = hubproto_handshake_response(&out, err) == -1 || queue(db, sc->id, &out, -1) == -1 ||
-		    corestore_mark_closing(db, sc->id) != PH_OK ? -1 : 0;
+		if ((st = encoded(hubproto_handshake_response(&out, err))) == PH_OK &&
+		    (st = queue(db, sc->id, &out, -1)) == PH_OK)
+			st = corestore_mark_closing(db, sc->id);
 		sc->closing = 1;
 	} else {
 		/* OnConnected: join the group, then answer {} (it must lead the output). */
-		rc = hubproto_handshake_response(&out, NULL) == -1 ||
-		    queue(db, sc->id, &out, -1) == -1 ||
-		    corestore_join_group(db, sc->id, sc->group) != PH_OK ? -1 : 0;
+		if ((st = encoded(hubproto_handshake_response(&out, NULL))) == PH_OK &&
+		    (st = queue(db, sc->id, &out, -1)) == PH_OK)
+			st = corestore_join_group(db, sc->id, sc->group);
 		sc->handshaken = 1;
 	}
 	buf_free(&out);
-	return rc;
+	return st;
 }
 
 /* invocations: those of this POST so far; past POLLHUB_MAX_INVOCATIONS each
  * is answered with a completion error and not run. */
-static int
+static enum ph_err
 message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size_t len,
     int *invocations)
 {
@@ -76,7 +85,7 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
 	long long stamp = -1;
-	int rc = 0;
+	enum ph_err st = PH_OK;
 
 	if (hubproto_parse_message(rec, len, &msg, err, sizeof(err)) == -1) {
 		snprintf(why, sizeof(why), "InvalidDataException: %s", err);
@@ -89,21 +98,21 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 			snprintf(why, sizeof(why), "More than %d invocations in one request"
 			    " (POLLHUB_MAX_INVOCATIONS); this one was not run. Invoke it again.",
 			    app->cfg.max_invocations);
-			rc = hub_refuse(&caller, &msg, why, &out) == -1 ? -1 :
-			    queue(db, sc->id, &out, -1);
+			if ((st = encoded(hub_refuse(&caller, &msg, why, &out))) == PH_OK)
+				st = queue(db, sc->id, &out, -1);
 			if (*invocations == app->cfg.max_invocations + 1)
 				log_info("connection %s: more than %d invocations in one request:"
 				    " the rest refused", sc->id, app->cfg.max_invocations);
 		} else if (hub_invoke(&caller, &msg, &out, &stamp) == -1)
-			rc = -1;
+			st = PH_DB;
 		else
-			rc = queue(db, sc->id, &out, stamp);
+			st = queue(db, sc->id, &out, stamp);
 		break;
 	case HUB_CLOSE:
 		/* The client is stopping: leave the group; its next poll gets 204. */
 		/* The DELETE that may follow logs at debug only. */
 		log_info("connection %s: disconnected: client (Close message)", sc->id);
-		rc = corestore_mark_closing(db, sc->id) == PH_OK ? 0 : -1;
+		st = corestore_mark_closing(db, sc->id);
 		sc->closing = 1;
 		break;
 	default:
@@ -112,12 +121,13 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 	}
 	buf_free(&out);
 	hub_message_free(&msg);
-	return rc;
+	return st;
 }
 
 /* Consume every complete record of sc->inbound; what remains is a partial
- * record to carry over. Returns -1 when the database failed. */
-static int
+ * record to carry over. Not PH_OK: the database failed (or memory ran out):
+ * the caller rolls back. */
+static enum ph_err
 process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 {
 	size_t off = 0, max = app->cfg.max_message_size;
@@ -128,30 +138,32 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 	while (!sc->closing && off < sc->inbound.len &&
 	    (n = hubproto_record_len(sc->inbound.data + off, sc->inbound.len - off)) >= 0) {
 		const char *rec = sc->inbound.data + off;
-		int rc;
+		enum ph_err st;
 
 		if ((size_t)n > max) {
 			snprintf(why, sizeof(why), "InvalidDataException: The maximum message size"
 			    " of %zuB was exceeded. The message size can be configured in"
 			    " AddHubOptions.", max);
-			rc = close_with_error(app, db, sc, why);
+			st = close_with_error(app, db, sc, why);
 		} else if (!sc->handshaken) {
-			rc = handshake(db, sc, rec, (size_t)n);
+			st = handshake(db, sc, rec, (size_t)n);
 		} else {
-			rc = message(app, db, sc, rec, (size_t)n, &invocations);
+			st = message(app, db, sc, rec, (size_t)n, &invocations);
 		}
-		if (rc == -1)
-			return -1;
+		if (st != PH_OK)
+			return st;
 		off += (size_t)n + 1;
 	}
 	if (!sc->closing && sc->inbound.len - off > max) {
 		snprintf(why, sizeof(why), "InvalidDataException: The maximum message size of"
 		    " %zuB was exceeded. The message size can be configured in AddHubOptions.", max);
-		if (close_with_error(app, db, sc, why) == -1)
-			return -1;
+		enum ph_err st = close_with_error(app, db, sc, why);
+
+		if (st != PH_OK)
+			return st;
 	}
 	*consumed = sc->closing ? sc->inbound.len : off;
-	return 0;
+	return PH_OK;
 }
 
 /* 1 when a record of body may write meetings (hub_writes), or cannot be
@@ -236,20 +248,13 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	enum ph_err st;
 
 	memset(&sc, 0, sizeof(sc));
-	switch (http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout, &body)) {
-	case PH_OK:
-		break;
-	case PH_TOO_LARGE:
-		http_text(h, 413, "Payload Too Large");
-		goto done;
-	default:	/* PH_LEFT */
-		http_text(h, 400, "Bad Request");
-		goto done;
-	case PH_TIMEOUT:
+	if ((st = http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout,
+	    &body)) != PH_OK) {
 		/* Slower than POLLHUB_BODY_TIMEOUT: the worker is not held longer. */
-		log_info("request: body not received within %d ms (POLLHUB_BODY_TIMEOUT): 408",
-		    app->cfg.body_timeout);
-		http_text(h, 408, "Request Timeout");
+		if (st == PH_TIMEOUT)
+			log_info("request: body not received within %d ms"
+			    " (POLLHUB_BODY_TIMEOUT): 408", app->cfg.body_timeout);
+		http_error(h, st);
 		goto done;
 	}
 	if (ping(app, h, token, &body))
@@ -259,8 +264,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	 * pool from the other calendars. */
 	st = corestore_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
 	if (st != PH_OK) {
-		http_text(h, st == PH_NOT_FOUND ? 404 : 503,
-		    st == PH_NOT_FOUND ? "No Connection with that ID" : "Service Unavailable");
+		http_error(h, st);	/* PH_NOT_FOUND, PH_BUSY or PH_DB */
 		goto done;
 	}
 	snprintf(h->conn_id, sizeof(h->conn_id), "%s", sc.id);
@@ -273,7 +277,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	}
 	if (buf_append(&sc.inbound, body.data, body.len) == -1 ||
 	    corestore_set_sender(db, sc.id) != PH_OK ||
-	    process(app, db, &sc, &consumed) == -1 ||
+	    process(app, db, &sc, &consumed) != PH_OK ||
 	    corestore_send_commit(db, &sc, consumed < sc.inbound.len ?
 		sc.inbound.data + consumed : "", sc.inbound.len - consumed) != PH_OK) {
 		pool_rollback(db);
@@ -286,17 +290,4 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 done:
 	buf_free(&body);
 	buf_free(&sc.inbound);
-}
-
-int
-send_log_close(const char *id, const char *data, size_t len)
-{
-	static const char logged[] = "Connection closed with an error.";
-	char error[512];
-
-	if (!hubproto_find_close(data, len, error, sizeof(error)))
-		return 0;
-	if (strncmp(error, logged, sizeof(logged) - 1) != 0)
-		log_info("connection %s: disconnected: kicked by admin: %s", id, LOG_TEXT(error));
-	return 1;
 }

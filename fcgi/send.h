@@ -11,10 +11,4 @@
 
 void	send_handle(struct app *, struct http_request *, const char *token);
 
-/* Log a Close message among the records data[0..len) that connection id is
- * being sent: one drained from the database is an administrator's
- * disconnect_connection (a protocol error's or the pending cap's Close was
- * logged when it was queued). Returns whether there was one. */
-int	send_log_close(const char *id, const char *data, size_t len);
-
 #endif

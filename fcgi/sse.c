@@ -8,11 +8,10 @@
 
 #include "hold.h"
 
+#include "delivery.h"
 #include "log.h"
 #include "monotime.h"
-#include "send.h"
 
-#define DB_RETRY 1	/* seconds before draining again after a database error */
 #define HANDSHAKE_TIMEOUT 15	/* seconds a stream waits for its handshake, as ASP.NET Core */
 #define PUMP_ROUNDS 8	/* drains in one step at most: the job thread is shared */
 #define PROBE_MS 1000	/* a blocked stream takes one record at most this often */
@@ -42,28 +41,19 @@ sse_frame(struct buf *out, const char *payload, size_t len)
 	return buf_puts(out, "\r\n");
 }
 
-/* Refuse a stream with ASP.NET Core's status and text. */
+/* Refuse a stream with ASP.NET Core's status and text: st the statement's,
+ * verdict the stream's. */
 static int
-refuse(struct http_request *h, enum ph_err st, enum ph_err ss)
+refuse(struct http_request *h, enum ph_err st, enum ph_err verdict)
 {
 	if (st != PH_OK)
-		return http_text(h, 503, "Service Unavailable");
-	switch (ss) {
-	case PH_NOT_FOUND:
-		return http_text(h, 404, "No Connection with that ID");
-	case PH_TRANSPORT:
-		return http_text(h, 400, "Cannot change transports mid-connection");
-	case PH_BUSY:
+		return http_error(h, st);
+	if (verdict == PH_BUSY)	/* the connection has a stream open already */
 		return http_text(h, 409, "");
-	default:	/* PH_OK */
-		break;
-	}
+	if (verdict != PH_OK)	/* PH_NOT_FOUND, PH_TRANSPORT */
+		return http_error(h, verdict);
 	return 0;
 }
-
-/* ENDED: the connection is gone or closed (already removed); LEFT: the
- * client stopped reading, or the Close went out. */
-enum outcome { GOING_ON, MORE, ENDED, LEFT, DB_DOWN };
 
 /* A stream the event loop holds. */
 struct ss {
@@ -96,7 +86,7 @@ emit(struct ss *ss, const struct buf *records, struct buf *out)
 	if (records->len == 0)
 		return 0;
 	/* A Close going out ends the stream: the server ended it, not the client. */
-	if (send_log_close(ss->pi.connection_id, records->data, records->len))
+	if (delivery_log_close(ss->pi.connection_id, records->data, records->len))
 		ss->server_closed = 1;
 	if (sse_frame(out, records->data, records->len) == -1) {
 		out->len = mark;	/* no half event */
@@ -107,42 +97,55 @@ emit(struct ss *ss, const struct buf *records, struct buf *out)
 	return 0;
 }
 
+/* The drain statement of a stream (delivery_drain's). */
+struct stream_drain {
+	struct ss	*ss;
+	size_t		 budget;
+	enum ph_err	 verdict;
+	int		 more;
+};
+
+static enum ph_err
+stream_drain(PGconn *db, void *arg)
+{
+	struct stream_drain *d = arg;
+
+	return corestore_poll_drain(db, d->ss->token, d->ss->pi.poll_no, d->budget, &d->ss->records,
+	    &d->verdict, &d->more);
+}
+
 /* Drain what is pending ourselves (after what a batch delivered) onto out,
- * at most budget bytes of records (the first one always). */
-static enum outcome
+ * at most budget bytes of records (the first one always). PH_OK: the stream
+ * goes on; PH_DRAIN: more is pending (the budget cut the event); PH_CLOSED:
+ * the connection is gone or closed (already removed); PH_LEFT: the client
+ * stopped reading, or the Close went out; PH_DB: the database could not be
+ * asked. */
+static enum ph_err
 pump(struct app *app, struct ss *ss, struct waiter *w, size_t budget, struct buf *out)
 {
-	PGconn *db;
-	enum ph_err ds = PH_OK;
-	enum ph_err st = PH_DB;
-	int more = 0;
+	struct stream_drain d = { ss, budget, PH_OK, 0 };
+	enum ph_err st;
 
 	buf_reset(&ss->records);
-	waiter_drain_begin(app->waiters, w, &ss->records);
-	if ((db = pool_acquire(app->store)) != NULL) {
-		st = corestore_poll_drain(db, ss->token, ss->pi.poll_no, budget, &ss->records, &ds,
-		    &more);
-		pool_release(app->store, db);
-	}
-	waiter_drain_end(app->waiters, w);
+	st = delivery_drain(app, NULL, w, &ss->records, stream_drain, &d);
 	/* What a batch delivered (and a closing connection's last records: its
 	 * Close) goes out first. */
 	if (emit(ss, &ss->records, out) == -1)
-		return LEFT;
+		return PH_LEFT;
 	if (st != PH_OK)
-		return DB_DOWN;
-	if (ds == PH_NOT_FOUND || ds == PH_CLOSED)
-		return ENDED;
-	if (ds == PH_LAST)
-		return LEFT;	/* the Close went out: end the stream, remove the connection */
-	if (ds == PH_OK && more)
-		return MORE;	/* an event per budget: the next one at once */
-	return ds == PH_OK ? GOING_ON : LEFT;
+		return PH_DB;
+	if (d.verdict == PH_NOT_FOUND || d.verdict == PH_CLOSED)
+		return PH_CLOSED;
+	if (d.verdict == PH_LAST)
+		return PH_LEFT;	/* the Close went out: end the stream, remove the connection */
+	if (d.verdict == PH_OK && d.more)
+		return PH_DRAIN;	/* an event per budget: the next one at once */
+	return d.verdict == PH_OK ? PH_OK : PH_LEFT;
 }
 
-/* The stream ends (park: is handed to the next image). */
+/* The stream ends as oc says (pump's; park: is handed to the next image). */
 static enum hold_next
-ss_end(struct hold *hd, struct ss *ss, enum outcome oc, const char *why, int park,
+ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park,
     struct buf *out)
 {
 	struct app *app = hold_app(hd);
@@ -153,7 +156,7 @@ ss_end(struct hold *hd, struct ss *ss, enum outcome oc, const char *why, int par
 		waiter_unregister(app->waiters, hold_waiter(hd), &ss->records);
 	ss->registered = 0;
 	/* Records a batch drained for us meanwhile: send them if we still can. */
-	if (ss->records.len > 0 && (oc == ENDED || emit(ss, &ss->records, out) == -1))
+	if (ss->records.len > 0 && (oc == PH_CLOSED || emit(ss, &ss->records, out) == -1))
 		log_warn("connection %s: %zu bytes of records not delivered", ss->pi.connection_id,
 		    ss->records.len);
 	/* What is pending from now on stays in the tables: the next image's
@@ -164,13 +167,13 @@ ss_end(struct hold *hd, struct ss *ss, enum outcome oc, const char *why, int par
 	}
 	/* One line per disconnect: a DELETE, a client's Close, a kick, the cap
 	 * and the reaper log theirs where they happen. */
-	if (oc == ENDED || ss->server_closed)
+	if (oc == PH_CLOSED || ss->server_closed)
 		log_debug("connection %s: stream %s", ss->pi.connection_id, why);
 	else
 		log_info("connection %s: disconnected: %s", ss->pi.connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
-	if (oc != ENDED && (db = pool_acquire(app->store)) != NULL) {
+	if (oc != PH_CLOSED && (db = pool_acquire(app->store)) != NULL) {
 		enum ph_err st = corestore_connection_delete(db, ss->token, PROTO_CORE);
 
 		if (st == PH_DB || st == PH_BUSY)
@@ -192,19 +195,19 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 	struct waiter *w = hold_waiter(hd);
 	struct timespec passed = { 0, 0 };
 	long long now, ka = 1000LL * app->cfg.keepalive_interval, next;
-	enum outcome oc;
+	enum ph_err oc;
 	int blocked = 0;	/* waits for the client to take what it has */
 
 	if (why & HOLD_HANDOFF)
-		return ss_end(hd, ss, GOING_ON, "", 1, out);
+		return ss_end(hd, ss, PH_OK, "", 1, out);
 	if (why & HOLD_STOP)
-		return ss_end(hd, ss, GOING_ON, "server shutting down", 0, out);
+		return ss_end(hd, ss, PH_OK, "server shutting down", 0, out);
 	if (why & HOLD_GONE)
-		return ss_end(hd, ss, LEFT, "client (stream closed)", 0, out);
+		return ss_end(hd, ss, PH_LEFT, "client (stream closed)", 0, out);
 	if (why & HOLD_FULL) {
 		snprintf(full_why, sizeof(full_why), "client not reading (more than %zu bytes"
 		    " queued for it)", app->cfg.max_buffered);
-		return ss_end(hd, ss, LEFT, full_why, 0, out);
+		return ss_end(hd, ss, PH_LEFT, full_why, 0, out);
 	}
 	if (why & HOLD_WAKE)
 		ss->hinted = 1;
@@ -226,7 +229,7 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		switch (waiter_wait(app->waiters, w, &passed, &ss->records)) {
 		case PH_DELIVERED:	/* the notifier drained for us */
 			if (emit(ss, &ss->records, out) == -1)
-				return ss_end(hd, ss, LEFT, "out of memory", 0, out);
+				return ss_end(hd, ss, PH_LEFT, "out of memory", 0, out);
 			break;
 		case PH_DRAIN:
 			ss->need_drain = 1;
@@ -261,26 +264,26 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 		if (budget > 1)
 			ss->hinted = 0;		/* this drain reads the news */
 		oc = pump(app, ss, w, budget, out);
-		if (oc == ENDED)
+		if (oc == PH_CLOSED)
 			return ss_end(hd, ss, oc, "ended by the server or a DELETE", 0, out);
-		if (oc == LEFT)
+		if (oc == PH_LEFT)
 			return ss_end(hd, ss, oc, "client (stream closed)", 0, out);
 		now = monotime_ms();
-		if (oc == DB_DOWN)
-			ss->retry_at = now + 1000LL * DB_RETRY;	/* pings go on meanwhile */
-		else if (oc != MORE)
+		if (oc == PH_DB)
+			ss->retry_at = now + DELIVERY_RETRY_MS;	/* pings go on meanwhile */
+		else if (oc != PH_DRAIN)
 			ss->need_drain = 0;
 	}
 	buf_shrink(&ss->records);
 	if (ss->handshaken && now >= ss->last_write + ka) {
 		if (buf_append(out, ping_event, sizeof(ping_event) - 1) == -1)
-			return ss_end(hd, ss, LEFT, "out of memory", 0, out);
+			return ss_end(hd, ss, PH_LEFT, "out of memory", 0, out);
 		ss->last_write = now;
 	}
 	/* Without pings before it, only this ends the stream of a client that
 	 * never handshakes (or left before it did). */
 	if (!ss->handshaken && now >= ss->handshake_by)
-		return ss_end(hd, ss, LEFT, "timeout (no handshake in time)", 0, out);
+		return ss_end(hd, ss, PH_LEFT, "timeout (no handshake in time)", 0, out);
 	next = ss->handshaken ? ss->last_write + ka : ss->handshake_by;
 	/* More to drain (the budget cut the last one, or the database was away):
 	 * at once, or when the retry is due; when blocked, on HOLD_WRITABLE. */

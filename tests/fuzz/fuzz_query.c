@@ -54,10 +54,10 @@ check_negotiate(const char *qs, size_t len)
 	if (query_get(qs, len, "negotiateVersion", value, sizeof(value)) == 0)
 		REQUIRE(v == 0);
 
-	REQUIRE(negotiate_group(qs, len, NULL, "192.0.2.1", out, sizeof(out)) == 0);
+	REQUIRE(negotiate_group(qs, len, NULL, "192.0.2.1", out, sizeof(out)) == PH_OK);
 	REQUIRE(strcmp(out, "192.0.2.1") == 0);
 	found = query_get(qs, len, "group", value, sizeof(value));
-	if (negotiate_group(qs, len, "group", "192.0.2.1", out, sizeof(out)) == 0) {
+	if (negotiate_group(qs, len, "group", "192.0.2.1", out, sizeof(out)) == PH_OK) {
 		size_t n = strlen(out);
 		/* 1..SQL_GROUP_MAX characters, as the database counts them. */
 		REQUIRE(n >= 1 && utf8_count(out, n) <= SQL_GROUP_MAX);

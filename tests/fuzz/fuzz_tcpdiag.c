@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (at < size + 3)
 			at++;
 	}
-	if (tcpdiag_parse(&c, f[0], f[1], f[2], f[3]) == -1) {
+	if (tcpdiag_parse(&c, f[0], f[1], f[2], f[3]) != PH_OK) {
 		REQUIRE(c.family == 0);
 	} else {
 		char la[INET6_ADDRSTRLEN], pa[INET6_ADDRSTRLEN], lp[8], pp[8];
@@ -40,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(inet_ntop(c.family, c.peer, pa, sizeof(pa)) != NULL);
 		snprintf(lp, sizeof(lp), "%u", c.local_port);
 		snprintf(pp, sizeof(pp), "%u", c.peer_port);
-		REQUIRE(tcpdiag_parse(&again, la, lp, pa, pp) == 0);
+		REQUIRE(tcpdiag_parse(&again, la, lp, pa, pp) == PH_OK);
 		REQUIRE(memcmp(&again, &c, sizeof(c)) == 0);
 	}
 	free(copy);

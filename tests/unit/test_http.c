@@ -108,9 +108,36 @@ test_request_origin(void)
 	CHECK_REQUEST("", "same-site", "null", "hub.example", HTTP_ORIGIN_REFUSED);
 }
 
+/* The statuses and texts the handlers answered before http_status_of, kept. */
+static void
+test_status_of(void)
+{
+	static const struct { enum ph_err e; int status; const char *text; } t[] = {
+		{ PH_OK, 200, "" },
+		{ PH_DELIVERED, 200, "" },
+		{ PH_CLOSED, 204, "" },
+		{ PH_SUPERSEDED, 204, "" },
+		{ PH_LEFT, 400, "Bad Request" },
+		{ PH_TRANSPORT, 400, "Cannot change transports mid-connection" },
+		{ PH_NOT_FOUND, 404, "No Connection with that ID" },
+		{ PH_TIMEOUT, 408, "Request Timeout" },
+		{ PH_TOO_LARGE, 413, "Payload Too Large" },
+		{ PH_DB, 503, "Service Unavailable" },
+		{ PH_BUSY, 503, "Service Unavailable" },
+		{ PH_NOMEM, 500, "Internal Server Error" },
+		{ PH_ERR__MAX, 500, "Internal Server Error" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECK_INTEQ(http_status_of(t[i].e), t[i].status);
+		CHECK_STREQ(http_text_of(t[i].e), t[i].text);
+	}
+}
+
 int
 main(void)
 {
+	test_status_of();
 	test_request_origin();
 	test_absent();
 	test_allowed();

@@ -75,7 +75,7 @@ group(const char *query, size_t len, const char *param, const char *remote)
 
 	memset(out, '#', sizeof(out));
 	out[sizeof(out) - 1] = '\0';
-	if (negotiate_group(query, len, param, remote, out, sizeof(out)) == -1)
+	if (negotiate_group(query, len, param, remote, out, sizeof(out)) != PH_OK)
 		return "(refused)";
 	return out;
 }
@@ -161,12 +161,12 @@ test_group(void)
 	/* An address that does not fit the caller's buffer. */
 	{
 		char small[10] = "";
-		CHECK_INTEQ(negotiate_group("", 0, NULL, "10.0.0.100", small, sizeof(small)), -1);
-		CHECK_INTEQ(negotiate_group("", 0, NULL, "10.0.0.10", small, sizeof(small)), 0);
+		CHECK_INTEQ(negotiate_group("", 0, NULL, "10.0.0.100", small, sizeof(small)), PH_INVALID);
+		CHECK_INTEQ(negotiate_group("", 0, NULL, "10.0.0.10", small, sizeof(small)), PH_OK);
 		CHECK_STREQ(small, "10.0.0.10");
 		/* The value from the query is bounded by the buffer too. */
 		CHECK_INTEQ(negotiate_group(LIT("g=0123456789"), "g", REMOTE, small, sizeof(small)),
-		    -1);
+		    PH_INVALID);
 	}
 }
 

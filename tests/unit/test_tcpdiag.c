@@ -15,21 +15,21 @@ test_parse(void)
 	static const unsigned char lo4[4] = { 127, 0, 0, 1 };
 	static const unsigned char mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3 };
 
-	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", "8080", "127.0.0.1", "51234"), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", "8080", "127.0.0.1", "51234"), PH_OK);
 	CHECK_INTEQ(c.family, AF_INET);
 	CHECK(memcmp(c.local, lo4, 4) == 0);
 	CHECK_INTEQ(c.local_port, 8080);
 	CHECK_INTEQ(c.peer_port, 51234);
-	CHECK_INTEQ(tcpdiag_parse(&c, "::1", "443", "2001:db8::5", "65535"), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "::1", "443", "2001:db8::5", "65535"), PH_OK);
 	CHECK_INTEQ(c.family, AF_INET6);
 	CHECK_INTEQ(c.peer[15], 5);
 	/* One end in each form (a dual-stack listener): both v4-mapped. */
-	CHECK_INTEQ(tcpdiag_parse(&c, "::ffff:10.1.2.3", "80", "10.1.2.3", "1000"), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "::ffff:10.1.2.3", "80", "10.1.2.3", "1000"), PH_OK);
 	CHECK_INTEQ(c.family, AF_INET6);
 	CHECK(memcmp(c.peer, mapped, 16) == 0 && memcmp(c.local, mapped, 16) == 0);
-	CHECK_INTEQ(tcpdiag_parse(&c, "10.1.2.3", "80", "::ffff:10.1.2.3", "1000"), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "10.1.2.3", "80", "::ffff:10.1.2.3", "1000"), PH_OK);
 	CHECK(memcmp(c.local, mapped, 16) == 0);
-	CHECK_INTEQ(tcpdiag_parse(&c, "[::1]", "8080", "::1", "5000"), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "[::1]", "8080", "::1", "5000"), PH_OK);
 	CHECK_INTEQ(c.family, AF_INET6);
 	CHECK_INTEQ(c.local[15], 1);
 
@@ -51,14 +51,14 @@ test_parse(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		c.family = 99;
-		CHECK_INTEQ(tcpdiag_parse(&c, bad[i][0], bad[i][1], bad[i][2], bad[i][3]), -1);
+		CHECK_INTEQ(tcpdiag_parse(&c, bad[i][0], bad[i][1], bad[i][2], bad[i][3]), PH_INVALID);
 		CHECK_INTEQ(c.family, 0);
 	}
-	CHECK_INTEQ(tcpdiag_parse(&c, NULL, "80", "127.0.0.1", "1"), -1);
-	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", "80", "127.0.0.1", NULL), -1);
+	CHECK_INTEQ(tcpdiag_parse(&c, NULL, "80", "127.0.0.1", "1"), PH_INVALID);
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", "80", "127.0.0.1", NULL), PH_INVALID);
 	CHECK_INTEQ(tcpdiag_check(&c), PH_UNKNOWN);	/* unset */
 	CHECK_INTEQ(tcpdiag_query(-1, &c), PH_UNKNOWN);
-	CHECK_INTEQ(tcpdiag_format(&c, NULL, 0), -1);	/* unset */
+	CHECK_INTEQ(tcpdiag_format(&c, NULL, 0), PH_INVALID);	/* unset */
 
 	/* Written as text (across a restart in place) and read back. */
 	static const char *const good[][4] = {
@@ -70,19 +70,19 @@ test_parse(void)
 		struct tcpdiag_conn again;
 		char text[TCPDIAG_TEXT], a[TCPDIAG_ADDR_TEXT], b[TCPDIAG_ADDR_TEXT], ap[8], bp[8];
 
-		CHECK_INTEQ(tcpdiag_parse(&c, good[i][0], good[i][1], good[i][2], good[i][3]), 0);
-		CHECK_INTEQ(tcpdiag_format(&c, text, sizeof(text)), 0);
+		CHECK_INTEQ(tcpdiag_parse(&c, good[i][0], good[i][1], good[i][2], good[i][3]), PH_OK);
+		CHECK_INTEQ(tcpdiag_format(&c, text, sizeof(text)), PH_OK);
 		CHECK_INTEQ(sscanf(text, "%45s %7s %45s %7s", a, ap, b, bp), 4);
-		CHECK_INTEQ(tcpdiag_parse(&again, a, ap, b, bp), 0);
+		CHECK_INTEQ(tcpdiag_parse(&again, a, ap, b, bp), PH_OK);
 		CHECK(memcmp(&again, &c, sizeof(c)) == 0);
-		CHECK_INTEQ(tcpdiag_format(&c, text, 10), -1);	/* too small */
+		CHECK_INTEQ(tcpdiag_format(&c, text, 10), PH_TOO_LARGE);	/* too small */
 	}
 	CHECK_INTEQ(tcpdiag_parse(&c, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "65535",
-	    "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "65535"), 0);
+	    "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "65535"), PH_OK);
 	{
 		char text[TCPDIAG_TEXT];
 
-		CHECK_INTEQ(tcpdiag_format(&c, text, sizeof(text)), 0);	/* the longest fits */
+		CHECK_INTEQ(tcpdiag_format(&c, text, sizeof(text)), PH_OK);	/* the longest fits */
 	}
 }
 
@@ -100,7 +100,7 @@ describe(int server_fd, struct tcpdiag_conn *c)
 	inet_ntop(AF_INET, &p.sin_addr, pa, sizeof(pa));
 	snprintf(lp, sizeof(lp), "%u", ntohs(l.sin_port));
 	snprintf(pp, sizeof(pp), "%u", ntohs(p.sin_port));
-	CHECK_INTEQ(tcpdiag_parse(c, la, lp, pa, pp), 0);
+	CHECK_INTEQ(tcpdiag_parse(c, la, lp, pa, pp), PH_OK);
 }
 
 static void
@@ -139,7 +139,7 @@ test_kernel(void)
 		snprintf(p6, sizeof(p6), "::ffff:%s", p4);
 		snprintf(lp, sizeof(lp), "%u", c.local_port);
 		snprintf(pp, sizeof(pp), "%u", c.peer_port);
-		CHECK_INTEQ(tcpdiag_parse(&m, l6, lp, p6, pp), 0);
+		CHECK_INTEQ(tcpdiag_parse(&m, l6, lp, p6, pp), PH_OK);
 		CHECK_INTEQ(m.family, AF_INET6);
 		CHECK_INTEQ(tcpdiag_query(fd, &m), PH_OK);
 	}
@@ -203,14 +203,14 @@ test_dual_stack(void)
 	CHECK(sv >= 0 && getsockname(cl, (struct sockaddr *)&me, &ml) == 0);
 	snprintf(lp, sizeof(lp), "%u", ntohs(a6.sin6_port));
 	snprintf(pp, sizeof(pp), "%u", ntohs(me.sin_port));
-	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", lp, "127.0.0.1", pp), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", lp, "127.0.0.1", pp), PH_OK);
 	CHECK_INTEQ(tcpdiag_check(&c), PH_OK);
-	CHECK_INTEQ(tcpdiag_parse(&c, "::ffff:127.0.0.1", lp, "::ffff:127.0.0.1", pp), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "::ffff:127.0.0.1", lp, "::ffff:127.0.0.1", pp), PH_OK);
 	CHECK_INTEQ(tcpdiag_check(&c), PH_OK);
 	close(cl);
 	usleep(20000);
 	CHECK_INTEQ(tcpdiag_check(&c), PH_LEFT);
-	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", lp, "127.0.0.1", pp), 0);
+	CHECK_INTEQ(tcpdiag_parse(&c, "127.0.0.1", lp, "127.0.0.1", pp), PH_OK);
 	CHECK_INTEQ(tcpdiag_check(&c), PH_LEFT);
 	close(sv);
 	close(ls);
