@@ -51,55 +51,116 @@ BEGIN
 END
 $$;
 
--- The records pending for connection c (locked by the caller), 0x1E-terminated,
+-- The one drain merge, for the connections p_ids[i] of groups p_groups[i]
+-- (locked by the caller, each once), used by drain_one (one connection) and
+-- drain_many (a batch). Per connection, the records pending, 0x1E-terminated,
 -- in causal order: its group's pushes (minus its own) and its own queue
 -- (completions, handshake answer, Close) merged by commit order. A queued row
 -- carries group_seq, the group's last_seq when it was written: pushes up to
 -- it go first. Rows of groups other than the connection's own (none today) go
--- last. At most p_budget bytes (records and their separators; the first
--- record always, whatever its size): the rest stays for the next drain, in
--- order. Consumes what it returns: those queue rows are deleted and each
--- cursor moves up to the first push left behind. more: something was left.
-CREATE OR REPLACE FUNCTION pollhub.drain_one(c pollhub.connections,
-	p_budget integer DEFAULT 2147483647, OUT records text, OUT more boolean)
-LANGUAGE sql AS $$
-	WITH direct AS (
-		SELECT d.id, d.group_seq, d.payload FROM pollhub.connection_messages d
-		 WHERE d.connection_id = c.id),
+-- last. At most p_budget bytes per connection (records and their separators;
+-- the first record always, whatever its size): the rest stays for the next
+-- drain, in order. At most p_total bytes in all: connections are admitted in
+-- the order of p_ids while the records so far fit (the first with records
+-- always is, so each call makes progress). Consumes what it returns: the
+-- queue rows taken are deleted and each cursor moves up to the first push
+-- left behind; a connection not admitted is not touched at all.
+-- One row per connection with something pending: records ('' when not
+-- admitted), more (the budget left records behind), admitted.
+CREATE OR REPLACE FUNCTION pollhub.drain_merge(p_ids text[], p_groups text[],
+	p_budget integer, p_total integer)
+RETURNS TABLE (connection_id text, records text, more boolean, admitted boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY
+	WITH want AS (
+		SELECT w.id, w.own_group, w.n
+		  FROM unnest(p_ids, p_groups) WITH ORDINALITY AS w(id, own_group, n)),
+	direct AS (
+		SELECT d.connection_id, d.id, d.group_seq, d.payload
+		  FROM pollhub.connection_messages d JOIN want w ON d.connection_id = w.id),
 	pending AS (
-		SELECT o.group_name, o.seq, o.sender, o.payload
-		  FROM pollhub.memberships m
-		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor
-		 WHERE m.connection_id = c.id),
+		SELECT m.connection_id, o.group_name, o.seq, o.sender, o.payload, w.own_group
+		  FROM want w
+		  JOIN pollhub.memberships m ON m.connection_id = w.id
+		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor),
 	items AS (
-		SELECT CASE WHEN pe.group_name = c.group_name THEN pe.seq
+		SELECT pe.connection_id,
+		       CASE WHEN pe.group_name = pe.own_group THEN pe.seq
 			    ELSE 9223372036854775807 END AS k, 0 AS kind,
 		       pe.group_name AS g, pe.seq AS i, pe.payload
-		  FROM pending pe WHERE pe.sender IS DISTINCT FROM c.id
+		  FROM pending pe WHERE pe.sender IS DISTINCT FROM pe.connection_id
 		UNION ALL
-		SELECT di.group_seq, 1, '', di.id, di.payload FROM direct di),
+		SELECT di.connection_id, di.group_seq, 1, '', di.id, di.payload FROM direct di),
 	ordered AS (
 		SELECT it.*, row_number() OVER w AS rn,
 		       sum(octet_length(it.payload) + 1) OVER w AS upto
 		  FROM items it
-		WINDOW w AS (ORDER BY it.k, it.kind, it.g, it.i ROWS UNBOUNDED PRECEDING)),
-	taken AS (SELECT * FROM ordered o WHERE o.rn = 1 OR o.upto <= p_budget),
-	-- Per group, the first push left behind: the cursor stops before it.
+		WINDOW w AS (PARTITION BY it.connection_id ORDER BY it.k, it.kind, it.g, it.i
+			     ROWS UNBOUNDED PRECEDING)),
+	-- What each connection would take, and which fit p_total.
+	sized AS (
+		SELECT o.connection_id, sum(octet_length(o.payload) + 1) AS bytes
+		  FROM ordered o WHERE o.rn = 1 OR o.upto <= p_budget
+		 GROUP BY o.connection_id),
+	running AS (
+		SELECT sz.connection_id, sz.bytes,
+		       sum(sz.bytes) OVER (ORDER BY w.n, sz.connection_id
+					   ROWS UNBOUNDED PRECEDING) AS upto
+		  FROM sized sz JOIN want w ON w.id = sz.connection_id),
+	admitted AS (
+		SELECT ru.connection_id FROM running ru
+		 WHERE ru.upto = ru.bytes OR ru.upto <= p_total),
+	taken AS (
+		SELECT o.* FROM ordered o JOIN admitted a ON a.connection_id = o.connection_id
+		 WHERE o.rn = 1 OR o.upto <= p_budget),
+	-- Per connection and group, the first push left behind: the cursor
+	-- stops before it.
 	left_behind AS (
-		SELECT o.g, min(o.i) AS first FROM ordered o
-		 WHERE o.kind = 0 AND NOT (o.rn = 1 OR o.upto <= p_budget) GROUP BY o.g),
+		SELECT o.connection_id, o.g, min(o.i) AS first FROM ordered o
+		 WHERE o.kind = 0 AND NOT (o.rn = 1 OR o.upto <= p_budget)
+		 GROUP BY o.connection_id, o.g),
+	cut AS (
+		SELECT DISTINCT o.connection_id FROM ordered o
+		 WHERE NOT (o.rn = 1 OR o.upto <= p_budget)),
 	gone AS (
 		DELETE FROM pollhub.connection_messages d USING taken t
-		 WHERE t.kind = 1 AND d.connection_id = c.id AND d.id = t.i),
+		 WHERE t.kind = 1 AND d.connection_id = t.connection_id AND d.id = t.i),
+	-- Every connection but those past p_total moves its cursors: past its
+	-- own pushes too, also when it takes nothing else.
+	later AS (
+		SELECT ru.connection_id FROM running ru
+		 WHERE NOT (ru.upto = ru.bytes OR ru.upto <= p_total)),
 	moved AS (
 		UPDATE pollhub.memberships m SET cursor = p.top
-		  FROM (SELECT pe.group_name, max(pe.seq) AS top
-			  FROM pending pe LEFT JOIN left_behind lb ON lb.g = pe.group_name
-			 WHERE lb.first IS NULL OR pe.seq < lb.first
-			 GROUP BY pe.group_name) p
-		 WHERE m.connection_id = c.id AND m.group_name = p.group_name)
-	SELECT coalesce((SELECT string_agg(t.payload || chr(30), '' ORDER BY t.rn) FROM taken t), ''),
-	       EXISTS (SELECT 1 FROM ordered o WHERE NOT (o.rn = 1 OR o.upto <= p_budget))
+		  FROM (SELECT pe.connection_id, pe.group_name, max(pe.seq) AS top
+			  FROM pending pe
+			  LEFT JOIN later lt ON lt.connection_id = pe.connection_id
+			  LEFT JOIN left_behind lb ON lb.connection_id = pe.connection_id
+			   AND lb.g = pe.group_name
+			 WHERE lt.connection_id IS NULL AND (lb.first IS NULL OR pe.seq < lb.first)
+			 GROUP BY pe.connection_id, pe.group_name) p
+		 WHERE m.connection_id = p.connection_id AND m.group_name = p.group_name),
+	r AS (
+		SELECT t.connection_id, string_agg(t.payload || chr(30), '' ORDER BY t.rn) AS s
+		  FROM taken t GROUP BY t.connection_id)
+	SELECT sz.connection_id, coalesce(r.s, ''), cu.connection_id IS NOT NULL,
+	       a.connection_id IS NOT NULL
+	  FROM sized sz
+	  LEFT JOIN admitted a ON a.connection_id = sz.connection_id
+	  LEFT JOIN r ON r.connection_id = sz.connection_id
+	  LEFT JOIN cut cu ON cu.connection_id = sz.connection_id;
+END
+$$;
+
+-- The records pending for connection c (locked by the caller), at most
+-- p_budget bytes of them (the first record always), consumed: drain_merge
+-- for one connection. more: something was left.
+CREATE OR REPLACE FUNCTION pollhub.drain_one(c pollhub.connections,
+	p_budget integer DEFAULT 2147483647, OUT records text, OUT more boolean)
+LANGUAGE sql AS $$
+	SELECT coalesce(max(m.records), ''), coalesce(bool_or(m.more), false)
+	  FROM pollhub.drain_merge(ARRAY[c.id], ARRAY[c.group_name], p_budget, 2147483647) m
 $$;
 
 -- Everything pending for one poll or stream (drain_one), at most p_budget
