@@ -20,7 +20,7 @@ ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC) $(FCGI_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
 
 .PHONY: all check unit integration browser screenshot fuzz fuzz-smoke run deps test-deps \
-	bench bench-deps clean
+	bench bench-deps deps-check clean
 all: $(BUILD)/pollhub
 
 $(BUILD)/%.o: %.c
@@ -58,8 +58,14 @@ deps:
 test-deps:
 	@bash deploy/scripts/install-deps.sh --test
 
+# The module graph of common/ and fcgi/ (tests/deps/cycles.sh): no cycle, common/ never
+# includes fcgi/, every module in ARCHITECTURE.md. DEPS_STRICT=0 reports without failing.
+DEPS_STRICT ?= 0
+deps-check:
+	@DEPS_STRICT=$(DEPS_STRICT) bash tests/deps/cycles.sh
+
 # Unit tests: one program per module, each printing "N passed, N failed".
-unit: $(UNIT_BIN)
+unit: deps-check $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
 
 # Integration: the sanitizer build behind real lighttpd and Apache and PostgreSQL, once per

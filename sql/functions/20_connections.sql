@@ -51,62 +51,12 @@ BEGIN
 END
 $$;
 
--- The records pending for connection c (locked by the caller), 0x1E-terminated,
--- in causal order: its group's pushes (minus its own) and its own queue
--- (completions, handshake answer, Close) merged by commit order. A queued row
--- carries group_seq, the group's last_seq when it was written: pushes up to
--- it go first. Rows of groups other than the connection's own (none today) go
--- last. At most p_budget bytes (records and their separators; the first
--- record always, whatever its size): the rest stays for the next drain, in
--- order. Consumes what it returns: those queue rows are deleted and each
--- cursor moves up to the first push left behind. more: something was left.
-CREATE OR REPLACE FUNCTION pollhub.drain_one(c pollhub.connections,
-	p_budget integer DEFAULT 2147483647, OUT records text, OUT more boolean)
-LANGUAGE sql AS $$
-	WITH direct AS (
-		SELECT d.id, d.group_seq, d.payload FROM pollhub.connection_messages d
-		 WHERE d.connection_id = c.id),
-	pending AS (
-		SELECT o.group_name, o.seq, o.sender, o.payload
-		  FROM pollhub.memberships m
-		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor
-		 WHERE m.connection_id = c.id),
-	items AS (
-		SELECT CASE WHEN pe.group_name = c.group_name THEN pe.seq
-			    ELSE 9223372036854775807 END AS k, 0 AS kind,
-		       pe.group_name AS g, pe.seq AS i, pe.payload
-		  FROM pending pe WHERE pe.sender IS DISTINCT FROM c.id
-		UNION ALL
-		SELECT di.group_seq, 1, '', di.id, di.payload FROM direct di),
-	ordered AS (
-		SELECT it.*, row_number() OVER w AS rn,
-		       sum(octet_length(it.payload) + 1) OVER w AS upto
-		  FROM items it
-		WINDOW w AS (ORDER BY it.k, it.kind, it.g, it.i ROWS UNBOUNDED PRECEDING)),
-	taken AS (SELECT * FROM ordered o WHERE o.rn = 1 OR o.upto <= p_budget),
-	-- Per group, the first push left behind: the cursor stops before it.
-	left_behind AS (
-		SELECT o.g, min(o.i) AS first FROM ordered o
-		 WHERE o.kind = 0 AND NOT (o.rn = 1 OR o.upto <= p_budget) GROUP BY o.g),
-	gone AS (
-		DELETE FROM pollhub.connection_messages d USING taken t
-		 WHERE t.kind = 1 AND d.connection_id = c.id AND d.id = t.i),
-	moved AS (
-		UPDATE pollhub.memberships m SET cursor = p.top
-		  FROM (SELECT pe.group_name, max(pe.seq) AS top
-			  FROM pending pe LEFT JOIN left_behind lb ON lb.g = pe.group_name
-			 WHERE lb.first IS NULL OR pe.seq < lb.first
-			 GROUP BY pe.group_name) p
-		 WHERE m.connection_id = c.id AND m.group_name = p.group_name)
-	SELECT coalesce((SELECT string_agg(t.payload || chr(30), '' ORDER BY t.rn) FROM taken t), ''),
-	       EXISTS (SELECT 1 FROM ordered o WHERE NOT (o.rn = 1 OR o.upto <= p_budget))
-$$;
-
--- Everything pending for one poll or stream (drain_one), at most p_budget
--- bytes of it. status: 'ok'; 'gone' (no such Core connection); 'superseded'
--- (a newer poll exists); 'closed' (closing and nothing left: the connection
--- is removed); 'closing' (the last records of a closing connection: a stream
--- ends after them, a poll delivers them and the next poll answers 204). A
+-- Everything pending for one poll or stream (drain_one, in 30_fanout.sql), at
+-- most p_budget bytes of it. status: 'ok'; 'gone' (no such Core connection);
+-- 'superseded' (a newer poll exists); 'closed' (closing and nothing left: the
+-- connection is removed); 'closing' (the last records of a closing
+-- connection: a stream ends after them, a poll delivers them and the next
+-- poll answers 204). A
 -- long poll answered with records ends here (no poll_end round trip). more:
 -- the budget left records behind (a stream drains again at once; a poll's
 -- next poll gets them).

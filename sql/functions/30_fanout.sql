@@ -1,8 +1,15 @@
--- Batched fan-out: one statement drains many waiting polls and streams.
+-- The drain: one statement drains many waiting polls and streams (fan-out),
+-- or one (a poll or a stream draining itself: drain_one).
 
 -- Drain the connections p_ids[i] whose current poll is p_polls[i] and which
--- are open, as poll_drain does for one (drain_one: pushes and the own queue
--- merged in commit order; cursors advance), in one statement. Rows come back
+-- are open, in one statement. Per connection, the records pending,
+-- 0x1E-terminated, in causal order: its group's pushes (minus its own) and its
+-- own queue (completions, handshake answer, Close) merged by commit order. A
+-- queued row carries group_seq, the group's last_seq when it was written:
+-- pushes up to it go first. Rows of groups other than the connection's own
+-- (none today) go last. Consumes what it returns: those queue rows are
+-- deleted and each cursor moves up to the first push left behind (past the
+-- connection's own pushes too). Rows come back
 -- in the order of p_ids, numbered from 1, at most p_budget bytes of records
 -- each, and at most p_total bytes in all: waiters are admitted in the order
 -- of p_ids while the records so far fit p_total (the first with records
@@ -17,20 +24,30 @@
 -- drain elsewhere, an administrator's open transaction) is skipped, so one
 -- locked row cannot stall a process's whole fan-out; the skipped waiter
 -- drains on its own, later, in order.
+--
+-- p_one (drain_one, for poll_drain): the caller has locked the connections
+-- (none is skipped), closing ones are drained too, and a long poll is not
+-- ended here (poll_drain writes the row itself).
 CREATE OR REPLACE FUNCTION pollhub.drain_many(p_ids text[], p_polls bigint[],
-	p_budget integer DEFAULT 2147483647, p_total integer DEFAULT 2147483647)
+	p_budget integer DEFAULT 2147483647, p_total integer DEFAULT 2147483647,
+	p_one boolean DEFAULT false)
 RETURNS TABLE (n bigint, status text, payload text)
 LANGUAGE plpgsql AS $$
 DECLARE
 	locked text[];
 BEGIN
-	-- Lock first, in id order, and only then read: the next statement's
-	-- snapshot sees whatever a drain that held a row before committed.
-	SELECT array_agg(l.id) INTO locked
-	  FROM (SELECT c.id FROM pollhub.connections c
-		  JOIN unnest(p_ids) AS w(id) ON w.id = c.id
-		 ORDER BY c.id
-		   FOR NO KEY UPDATE OF c SKIP LOCKED) l;
+	IF p_one THEN
+		locked := p_ids;
+	ELSE
+		-- Lock first, in id order, and only then read: the next
+		-- statement's snapshot sees whatever a drain that held a row
+		-- before committed.
+		SELECT array_agg(l.id) INTO locked
+		  FROM (SELECT c.id FROM pollhub.connections c
+			  JOIN unnest(p_ids) AS w(id) ON w.id = c.id
+			 ORDER BY c.id
+			   FOR NO KEY UPDATE OF c SKIP LOCKED) l;
+	END IF;
 
 	RETURN QUERY
 	WITH want AS (
@@ -39,7 +56,7 @@ BEGIN
 	live AS (
 		SELECT c.id, c.poll_no, c.group_name FROM pollhub.connections c
 		  JOIN want w ON w.id = c.id AND w.poll_no = c.poll_no
-		 WHERE c.state = 'open' AND c.id = ANY(locked)),
+		 WHERE (c.state = 'open' OR p_one) AND c.id = ANY(locked)),
 	direct AS (
 		SELECT d.connection_id, d.id, d.group_seq, d.payload
 		  FROM pollhub.connection_messages d JOIN live l ON d.connection_id = l.id),
@@ -49,7 +66,7 @@ BEGIN
 		  FROM live l
 		  JOIN pollhub.memberships m ON m.connection_id = l.id
 		  JOIN pollhub.outbox o ON o.group_name = m.group_name AND o.seq > m.cursor),
-	-- The merge of drain_one (20_connections.sql), per connection, with its budget.
+	-- The merge, per connection, with its budget.
 	items AS (
 		SELECT pe.connection_id,
 		       CASE WHEN pe.group_name = pe.own_group THEN pe.seq
@@ -79,6 +96,11 @@ BEGIN
 	admitted AS (
 		SELECT ru.connection_id FROM running ru
 		 WHERE ru.upto = ru.bytes OR ru.upto <= p_total),
+	-- Past p_total: not touched at all. Every other connection moves its
+	-- cursors, also past its own pushes when it takes nothing else.
+	later AS (
+		SELECT ru.connection_id FROM running ru
+		 WHERE NOT (ru.upto = ru.bytes OR ru.upto <= p_total)),
 	taken AS (
 		SELECT o.* FROM ordered o JOIN admitted a ON a.connection_id = o.connection_id
 		 WHERE o.rn = 1 OR o.upto <= p_budget),
@@ -96,10 +118,10 @@ BEGIN
 		UPDATE pollhub.memberships m SET cursor = p.top
 		  FROM (SELECT pe.connection_id, pe.group_name, max(pe.seq) AS top
 			  FROM pending pe
-			  JOIN admitted a ON a.connection_id = pe.connection_id
+			  LEFT JOIN later lt ON lt.connection_id = pe.connection_id
 			  LEFT JOIN left_behind lb ON lb.connection_id = pe.connection_id
 			   AND lb.g = pe.group_name
-			 WHERE lb.first IS NULL OR pe.seq < lb.first
+			 WHERE lt.connection_id IS NULL AND (lb.first IS NULL OR pe.seq < lb.first)
 			 GROUP BY pe.connection_id, pe.group_name) p
 		 WHERE m.connection_id = p.connection_id AND m.group_name = p.group_name),
 	r AS (
@@ -111,7 +133,7 @@ BEGIN
 	ended AS (
 		UPDATE pollhub.connections c SET last_seen = now(), poll_active = false
 		  FROM live l JOIN r ON r.connection_id = l.id
-		 WHERE c.id = l.id AND c.transport = 'LongPolling')
+		 WHERE c.id = l.id AND c.transport = 'LongPolling' AND NOT p_one)
 	-- 'more': the budget left records behind; the waiter drains again.
 	SELECT w.n, CASE WHEN l.id IS NULL THEN 'self'
 			 WHEN sz.connection_id IS NOT NULL AND a.connection_id IS NULL
@@ -127,4 +149,15 @@ BEGIN
 	  LEFT JOIN cut cu ON cu.connection_id = l.id
 	 ORDER BY w.n;
 END
+$$;
+
+-- The records pending for connection c (locked by the caller), at most
+-- p_budget bytes of them (the first record always, whatever its size),
+-- consumed: drain_many's merge for this one connection, closing or not.
+-- more: something was left.
+CREATE OR REPLACE FUNCTION pollhub.drain_one(c pollhub.connections,
+	p_budget integer DEFAULT 2147483647, OUT records text, OUT more boolean)
+LANGUAGE sql AS $$
+	SELECT d.payload, d.status = 'more'
+	  FROM pollhub.drain_many(ARRAY[c.id], ARRAY[c.poll_no], p_budget, 2147483647, true) d
 $$;
