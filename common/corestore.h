@@ -55,7 +55,10 @@ enum ph_err corestore_connection_remove(PGconn *, const char *token, enum corest
 struct poll_info {
 	char		connection_id[64];
 	char		group[SQL_GROUP_SIZE];
-	long long	poll_no;
+	long long	poll_no;	/* the connection's latest receive request: a long
+					 * poll's or a stream's (every one numbers it, so a
+					 * newer one supersedes an older one anywhere; the
+					 * name is the SQL column's, one name for one thing) */
 	int		first_poll;
 	int		longpolling;	/* 0: the connection uses another transport */
 };

@@ -16,8 +16,8 @@ struct loop;
 
 struct app {
 	struct config	 cfg;		/* read-only after start-up */
-	struct pool	*store;		/* pool of query connections */
-	struct listener	*notifier;	/* the LISTEN connection */
+	struct pool	*pool;		/* the pool of query connections */
+	struct listener	*listener;	/* the LISTEN connection */
 	struct waiters	*waiters;	/* the waiting polls and streams */
 	struct handoff	*handoff;	/* streams parked for the next image */
 	struct loop	*loop;		/* holds every waiting poll and stream */

@@ -54,12 +54,12 @@ negotiate(struct classic_request *cr)
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
-	if ((db = pool_acquire(app->store)) == NULL) {
+	if ((db = pool_acquire(app->pool)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
 	st = classicstore_negotiate(db, id, token, group, h->remote_addr, h->user_agent);
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
@@ -98,7 +98,7 @@ connect_transport(struct classic_request *cr)
 {
 	struct classic_conn cc;
 	struct buf body = BUF_INIT;
-	PGconn *db = pool_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->pool);
 	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
@@ -106,7 +106,7 @@ connect_transport(struct classic_request *cr)
 		    cr->sse ? SQL_TRANSPORT_CLASSIC_SSE : SQL_TRANSPORT_CLASSIC_LP, &cc);
 		/* A stream begins its receive request on the same connection. */
 		if (st != PH_OK || !cr->sse) {
-			pool_release(cr->app->store, db);
+			pool_release(cr->app->pool, db);
 			db = NULL;
 		}
 	}
@@ -155,7 +155,7 @@ static void
 start(struct classic_request *cr)
 {
 	struct send_conn sc;
-	PGconn *db = pool_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->pool);
 	enum ph_err st = PH_DB;
 
 	memset(&sc, 0, sizeof(sc));
@@ -163,7 +163,7 @@ start(struct classic_request *cr)
 		st = corestore_send_begin(db, cr->token, PROTO_CLASSIC, &sc);
 		if (st == PH_OK)
 			pool_rollback(db);
-		pool_release(cr->app->store, db);
+		pool_release(cr->app->pool, db);
 	}
 	buf_free(&sc.inbound);
 	if (st != PH_OK)
@@ -188,7 +188,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 	memset(&sc, 0, sizeof(sc));
 	/* Counted against the group's share of the pool (it may wait on the
 	 * calendar's locks). */
-	st = corestore_send_open(app->store, cr->token, PROTO_CLASSIC, hub_writes(&inv->msg), &sc, &db);
+	st = corestore_send_open(app->pool, cr->token, PROTO_CLASSIC, hub_writes(&inv->msg), &sc, &db);
 	if (st == PH_NOT_FOUND) {
 		/* Unknown, or a Core connection's token: its row is not touched. */
 	} else if (st != PH_OK) {
@@ -214,7 +214,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 		}
 	}
 	if (db != NULL)
-		pool_release(app->store, db);
+		pool_release(app->pool, db);
 	buf_free(&completion);
 	buf_free(&sc.inbound);
 	return st == PH_NOT_FOUND ? PH_NOT_FOUND : PH_OK;
@@ -268,13 +268,13 @@ done:
 static void
 abort_connection(struct classic_request *cr)
 {
-	PGconn *db = pool_acquire(cr->app->store);
+	PGconn *db = pool_acquire(cr->app->pool);
 	enum ph_err st = PH_DB;
 
 	if (db != NULL) {
 		st = corestore_connection_remove(db, cr->token, PROTO_CLASSIC, cr->h->conn_id,
 		    sizeof(cr->h->conn_id), NULL);
-		pool_release(cr->app->store, db);
+		pool_release(cr->app->pool, db);
 	}
 	if (st == PH_OK)
 		log_info("connection %s: disconnected: client (classic abort)", cr->h->conn_id);
@@ -308,9 +308,9 @@ ping(struct classic_request *cr)
 		http_text(cr->h, 400, "The ConnectionId is in the incorrect format.");
 		return;
 	}
-	if ((db = pool_acquire(cr->app->store)) != NULL) {
+	if ((db = pool_acquire(cr->app->pool)) != NULL) {
 		st = classicstore_exists(db, cr->token);
-		pool_release(cr->app->store, db);
+		pool_release(cr->app->pool, db);
 	}
 	if (st != PH_OK)
 		http_error(cr->h, st);

@@ -116,10 +116,10 @@ receive_end(struct app *app, const struct classic_conn *cc, enum receive_end end
 
 	/* Idle until the next receive request; the reaper removes a connection
 	 * whose client never comes back. */
-	if (end == RECV_GONE || end == RECV_CLOSED || (db = pool_acquire(app->store)) == NULL)
+	if (end == RECV_GONE || end == RECV_CLOSED || (db = pool_acquire(app->pool)) == NULL)
 		return;
 	corestore_poll_end(db, cc->id, cc->poll_no);
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 }
 
 /* Start a receive request on db (the caller's, released here; NULL: one is
@@ -130,9 +130,9 @@ receive_begin(struct classic_request *cr, PGconn *db, struct classic_conn *cc)
 {
 	enum ph_err st = PH_DB;
 
-	if (db != NULL || (db = pool_acquire(cr->app->store)) != NULL) {
+	if (db != NULL || (db = pool_acquire(cr->app->pool)) != NULL) {
 		st = classicstore_receive_begin(db, cr->token, cc);
-		pool_release(cr->app->store, db);
+		pool_release(cr->app->pool, db);
 	}
 	/* A Core connection's token is unknown here, like any other. */
 	if (st != PH_OK)
@@ -428,7 +428,7 @@ classic_stream(struct classic_request *cr, PGconn *db, long long cursor, int ini
 	if (atomic_load(&app->stopping) || atomic_load(&app->handing_off) ||
 	    (c = crh_new(cr, cursor)) == NULL) {
 		if (db != NULL)
-			pool_release(app->store, db);
+			pool_release(app->pool, db);
 		http_text(cr->h, 503, "Service Unavailable");
 		return;
 	}

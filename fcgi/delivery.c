@@ -12,7 +12,7 @@ PGconn *
 delivery_acquire(struct app *app, PGconn **db)
 {
 	if (*db == NULL)
-		*db = pool_acquire(app->store);
+		*db = pool_acquire(app->pool);
 	return *db;
 }
 
@@ -20,7 +20,7 @@ void
 delivery_release(struct app *app, PGconn **db)
 {
 	if (*db != NULL)
-		pool_release(app->store, *db);
+		pool_release(app->pool, *db);
 	*db = NULL;
 }
 

@@ -201,7 +201,7 @@ maintenance(void *arg)
 	if (touch_every < 1)
 		touch_every = 1;
 	while (!atomic_load(&app->stopping)) {
-		PGconn *db = pool_acquire(app->store);
+		PGconn *db = pool_acquire(app->pool);
 		struct maintain_result mr = { 0 };
 		time_t now = time(NULL);
 
@@ -224,7 +224,7 @@ maintenance(void *arg)
 					log_debug("maintenance skipped %d group(s) held by another"
 					    " session", mr.skipped);
 			}
-			pool_release(app->store, db);
+			pool_release(app->pool, db);
 		}
 		/* Memory the streams and batches freed goes back to the system. */
 		{
@@ -258,7 +258,7 @@ register_responder(struct app *app)
 	host[sizeof(host) - 1] = '\0';
 	/* The pid survives a restart in place: the new image takes over the row. */
 	snprintf(app->responder_id, sizeof(app->responder_id), "%s:%ld", host, (long)getpid());
-	if ((db = pool_acquire(app->store)) == NULL)
+	if ((db = pool_acquire(app->pool)) == NULL)
 		return;
 	if (corestore_responder_seen(db, app->responder_id, &poll, &disc) != PH_OK)
 		log_warn("could not register this responder's timeouts");
@@ -266,19 +266,19 @@ register_responder(struct app *app)
 		log_info("reap thresholds in force: poll timeout %d s, disconnect timeout %d s"
 		    " (another responder's are longer than this one's %d s / %d s)",
 		    poll, disc, app->cfg.poll_timeout, app->cfg.disconnect_timeout);
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 }
 
 static void
 unregister_responder(struct app *app)
 {
-	PGconn *db = pool_acquire(app->store);
+	PGconn *db = pool_acquire(app->pool);
 
 	if (db == NULL)
 		return;
 	if (corestore_responder_leave(db, app->responder_id) != PH_OK)
 		log_warn("could not unregister this responder; its row ages out");
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 }
 
 /* systemd socket activation (sd_listen_fds): the first socket, fd 3. Called
@@ -486,10 +486,10 @@ main(int argc, char **argv)
 		/* Polls, drains and negotiates always find a connection. */
 		.reserve = app.cfg.db_pool / 4 > 0 ? app.cfg.db_pool / 4 : 1,
 	};
-	if ((app.store = pool_open(app.cfg.database, app.cfg.db_pool, &limits, err,
+	if ((app.pool = pool_open(app.cfg.database, app.cfg.db_pool, &limits, err,
 	    sizeof(err))) == NULL ||
 	    (app.waiters = waiters_new(err, sizeof(err))) == NULL ||
-	    (app.notifier = listen_start(app.store, app.waiters, fanout_drain, &app.cfg,
+	    (app.listener = listen_start(app.pool, app.waiters, fanout_drain, &app.cfg,
 	    err, sizeof(err))) == NULL ||
 	    (app.loop = loop_start(&app, app.cfg.loop_jobs, err, sizeof(err))) == NULL) {
 		log_error("%s", err);

@@ -206,12 +206,12 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
-	if ((db = pool_acquire(app->store)) == NULL) {
+	if ((db = pool_acquire(app->pool)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
 	st = corestore_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;

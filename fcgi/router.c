@@ -25,7 +25,7 @@ ends_with(const char *s, const char *suffix)
 static void
 disconnect(struct app *app, struct http_request *h, const char *token)
 {
-	PGconn *db = pool_acquire(app->store);
+	PGconn *db = pool_acquire(app->pool);
 	enum ph_err st;
 	int was_open = 0;
 
@@ -35,7 +35,7 @@ disconnect(struct app *app, struct http_request *h, const char *token)
 	}
 	st = corestore_connection_remove(db, token, PROTO_CORE, h->conn_id, sizeof(h->conn_id),
 	    &was_open);
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 	/* A closing connection's disconnect was logged with its Close. */
 	if (st == PH_OK)
 		log_msg(was_open ? LOG_INFO : LOG_DEBUG, "connection %s: disconnected: client"

@@ -228,11 +228,11 @@ ping(struct app *app, struct http_request *h, const char *token, const struct bu
 	PGconn *db;
 	int done = 0;
 
-	if (!only_pings(body) || (db = pool_acquire(app->store)) == NULL)
+	if (!only_pings(body) || (db = pool_acquire(app->pool)) == NULL)
 		return 0;
 	if (corestore_ping(db, token, &done) != PH_OK)
 		done = 0;
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 	if (done)
 		http_text(h, 200, "");
 	return done;
@@ -262,7 +262,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	/* Counted against the group's share of the pool: a send may wait on its
 	 * calendar's locks (an open transaction in psql) and must not take the
 	 * pool from the other calendars. */
-	st = corestore_send_open(app->store, token, PROTO_CORE, body_writes(&body), &sc, &db);
+	st = corestore_send_open(app->pool, token, PROTO_CORE, body_writes(&body), &sc, &db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_NOT_FOUND, PH_BUSY or PH_DB */
 		goto done;
@@ -271,7 +271,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	if (sc.closing) {
 		/* Already ending (Close sent or received): nothing more is read. */
 		pool_rollback(db);
-		pool_release(app->store, db);
+		pool_release(app->pool, db);
 		http_text(h, 200, "");
 		goto done;
 	}
@@ -281,11 +281,11 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	    corestore_send_commit(db, &sc, consumed < sc.inbound.len ?
 		sc.inbound.data + consumed : "", sc.inbound.len - consumed) != PH_OK) {
 		pool_rollback(db);
-		pool_release(app->store, db);
+		pool_release(app->pool, db);
 		http_text(h, 503, "Service Unavailable");
 		goto done;
 	}
-	pool_release(app->store, db);
+	pool_release(app->pool, db);
 	http_text(h, 200, "");
 done:
 	buf_free(&body);

@@ -173,12 +173,12 @@ ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park
 		log_info("connection %s: disconnected: %s", ss->pi.connection_id, why);
 	/* A stream is the connection's whole life: when it ends the connection
 	 * leaves its groups now, like ASP.NET Core (no disconnect grace). */
-	if (oc != PH_CLOSED && (db = pool_acquire(app->store)) != NULL) {
+	if (oc != PH_CLOSED && (db = pool_acquire(app->pool)) != NULL) {
 		enum ph_err st = corestore_connection_delete(db, ss->token, PROTO_CORE);
 
 		if (st == PH_DB || st == PH_BUSY)
 			log_warn("connection %s: not removed; the reaper will", ss->pi.connection_id);
-		pool_release(app->store, db);
+		pool_release(app->pool, db);
 	}
 	return HOLD_END;
 }
@@ -387,9 +387,9 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 		return;
 	}
 	snprintf(ss->token, sizeof(ss->token), "%s", token);
-	if ((db = pool_acquire(app->store)) != NULL) {
+	if ((db = pool_acquire(app->pool)) != NULL) {
 		st = corestore_stream_begin(db, token, &ss->pi, &ss_st);
-		pool_release(app->store, db);
+		pool_release(app->pool, db);
 	}
 	if (st == PH_OK)
 		snprintf(h->conn_id, sizeof(h->conn_id), "%s", ss->pi.connection_id);
@@ -407,9 +407,9 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 			close(conn.fd);
 			http_held_free(&conn);
 		}
-		if ((db = pool_acquire(app->store)) != NULL) {
+		if ((db = pool_acquire(app->pool)) != NULL) {
 			corestore_connection_delete(db, token, PROTO_CORE);
-			pool_release(app->store, db);
+			pool_release(app->pool, db);
 		}
 		ss_free(ss);
 	}
