@@ -16,7 +16,7 @@
 #include "query.h"
 #include "sqlproto.h"
 
-static int
+static enum ph_err
 reply_str(struct classic_request *cr, const char *json)
 {
 	return classic_reply(cr, json, strlen(json));

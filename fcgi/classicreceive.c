@@ -280,7 +280,7 @@ hold_receive(struct classic_request *cr, struct cr_hold *c, const struct hold_ki
 	 * step) so no wake-up can fall in between. */
 	waiter_register_hook(app->waiters, hold_waiter(hd), c->cc.id, c->cc.group,
 	    -c->cc.poll_no, stream, hold_wake, hd);
-	if (http_detach(cr->h, &conn) == -1) {
+	if (http_detach(cr->h, &conn) != PH_OK) {
 		buf_reset(&c->ignored);
 		waiter_unregister(app->waiters, hold_waiter(hd), &c->ignored);
 		hold_free_unused(hd);
@@ -438,7 +438,7 @@ classic_stream(struct classic_request *cr, PGconn *db, long long cursor, int ini
 	}
 	if (buf_puts(&first, initialized) == -1 ||
 	    (initializing && event(&first, cursor, 1, NULL, &c->messages) == -1) ||
-	    http_stream_start(cr->h) == -1 || http_write(cr->h, first.data, first.len) == -1 ||
+	    http_stream_start(cr->h) != PH_OK || http_write(cr->h, first.data, first.len) != PH_OK ||
 	    (c->last_write = monotime_ms(), hold_receive(cr, c, &cs_kind, 1)) != PH_OK) {
 		receive_end(app, &c->cc, RECV_LEFT);
 		crh_free(c);

@@ -7,11 +7,11 @@
 static const char json_content_type[] = "application/json; charset=UTF-8";
 static const char jsonp_content_type[] = "application/javascript; charset=UTF-8";
 
-int
+enum ph_err
 classic_reply(struct classic_request *cr, const char *json, size_t len)
 {
 	struct buf out = BUF_INIT;
-	int rc;
+	enum ph_err rc;
 
 	if (cr->callback[0] == '\0')
 		return http_respond(cr->h, 200, json_content_type, json, len, HTTP_NO_CACHE);
@@ -23,12 +23,12 @@ classic_reply(struct classic_request *cr, const char *json, size_t len)
 	return rc;
 }
 
-int
+enum ph_err
 classic_reply_bytes(const struct classic_request *cr, const struct http_held *conn,
     const char *json, size_t len, struct buf *out)
 {
 	struct buf jsonp = BUF_INIT;
-	int rc;
+	enum ph_err rc;
 
 	if (cr->callback[0] == '\0')
 		return http_response_bytes(conn, 200, json_content_type, json, len, HTTP_NO_CACHE,

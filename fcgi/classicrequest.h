@@ -28,10 +28,10 @@ struct classic_request {
 
 /* Answer json[0..len) as JSON, or as callback(json); under JSONP (the
  * request's callback). Returns http_respond's result. */
-int	classic_reply(struct classic_request *, const char *json, size_t len);
+enum ph_err classic_reply(struct classic_request *, const char *json, size_t len);
 
 /* The same answer as bytes, for a request the event loop holds. */
-int	classic_reply_bytes(const struct classic_request *, const struct http_held *,
+enum ph_err classic_reply_bytes(const struct classic_request *, const struct http_held *,
 	    const char *json, size_t len, struct buf *out);
 
 /* A parameter from the query string or the form body, in the order the

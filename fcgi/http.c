@@ -261,19 +261,20 @@ common_headers(const char *cors_origin, int vary_origin, struct buf *head)
 }
 
 /* Send head (ended here by the blank line), then body. */
-static int
+static enum ph_err
 send_head(struct http_request *h, struct buf *head, const char *body, size_t len)
 {
-	int rc = -1;
+	enum ph_err rc = PH_NOMEM;
 
 	if (common_headers(h->cors_origin, h->vary_origin, head) == -1 ||
 	    buf_puts(head, "\r\n") == -1)
 		goto done;
+	rc = PH_LEFT;
 	if (FCGX_PutStr(head->data, (int)head->len, h->fcgi->out) != (int)head->len)
 		goto done;
 	if (len > 0 && FCGX_PutStr(body, (int)len, h->fcgi->out) != (int)len)
 		goto done;
-	rc = FCGX_FFlush(h->fcgi->out) == 0 ? 0 : -1;
+	rc = FCGX_FFlush(h->fcgi->out) == 0 ? PH_OK : PH_LEFT;
 done:
 	buf_free(head);
 	return rc;
@@ -296,7 +297,7 @@ response_head(struct buf *head, int status, const char *content_type, size_t len
 	return buf_puts(head, line);
 }
 
-int
+enum ph_err
 http_respond(struct http_request *h, int status, const char *content_type,
     const char *body, size_t len, int flags)
 {
@@ -311,12 +312,12 @@ http_respond(struct http_request *h, int status, const char *content_type,
 		snprintf(h->reason, sizeof(h->reason), "%.*s", (int)(len < 200 ? len : 200), body);
 	if (response_head(&head, status, content_type, len, flags) == -1) {
 		buf_free(&head);
-		return -1;
+		return PH_NOMEM;
 	}
 	return send_head(h, &head, body, len);
 }
 
-int
+enum ph_err
 http_response_bytes(const struct http_held *held, int status, const char *content_type,
     const char *body, size_t len, int flags, struct buf *out)
 {
@@ -329,9 +330,9 @@ http_response_bytes(const struct http_held *held, int status, const char *conten
 	    buf_puts(out, "\r\n") == -1 ||
 	    (len > 0 && buf_append(out, body, len) == -1)) {
 		out->len = mark;
-		return -1;
+		return PH_NOMEM;
 	}
-	return 0;
+	return PH_OK;
 }
 
 /* libfcgi's private state of a stream (fcgiapp.c's FCGX_Stream_Data, the
@@ -400,7 +401,7 @@ take_reader(FCGX_Request *r, struct http_held *out)
 	return 0;
 }
 
-int
+enum ph_err
 http_detach(struct http_request *h, struct http_held *out)
 {
 	FCGX_Request *r = h->fcgi;
@@ -409,15 +410,15 @@ http_detach(struct http_request *h, struct http_held *out)
 	memset(out, 0, sizeof(*out));
 	/* A read that failed (the web server left) leaves nothing to hold. */
 	if (FCGX_FFlush(r->out) != 0 || FCGX_GetError(r->in) != 0)
-		return -1;
+		return PH_LEFT;
 	/* The rest of the body is not read here: a client that sends it slowly
 	 * would hold this worker. The loop reads it, with its reader. */
 	if (take_reader(r, out) == -1)
-		return -1;
+		return PH_LEFT;
 	if ((flags = fcntl(r->ipcFd, F_GETFL)) == -1 ||
 	    fcntl(r->ipcFd, F_SETFL, flags | O_NONBLOCK) == -1) {
 		http_held_free(out);
-		return -1;
+		return PH_LEFT;
 	}
 	out->fd = r->ipcFd;
 	out->request_id = r->requestId;
@@ -429,10 +430,10 @@ http_detach(struct http_request *h, struct http_held *out)
 	FCGX_Free(r, 0);
 	r->ipcFd = -1;
 	h->detached = 1;
-	return 0;
+	return PH_OK;
 }
 
-int
+enum ph_err
 http_preflight(struct http_request *h)
 {
 	struct buf head = BUF_INIT;
@@ -444,12 +445,12 @@ http_preflight(struct http_request *h)
 	    "Access-Control-Allow-Headers: " CORS_ALLOW_HEADERS "\r\n"
 	    "Access-Control-Max-Age: " CORS_MAX_AGE "\r\n") == -1)) {
 		buf_free(&head);
-		return -1;
+		return PH_NOMEM;
 	}
 	return send_head(h, &head, NULL, 0);
 }
 
-int
+enum ph_err
 http_stream_start(struct http_request *h)
 {
 	/* No Content-Length: the web server ends the body when we finish.
@@ -466,20 +467,20 @@ http_stream_start(struct http_request *h)
 	    "Content-Encoding: identity\r\n"
 	    "X-Accel-Buffering: no\r\n") == -1) {
 		buf_free(&head);
-		return -1;
+		return PH_NOMEM;
 	}
 	return send_head(h, &head, NULL, 0);
 }
 
-int
+enum ph_err
 http_write(struct http_request *h, const char *data, size_t len)
 {
 	if (len > 0 && FCGX_PutStr(data, (int)len, h->fcgi->out) != (int)len)
-		return -1;
-	return FCGX_FFlush(h->fcgi->out) == 0 ? 0 : -1;
+		return PH_LEFT;
+	return FCGX_FFlush(h->fcgi->out) == 0 ? PH_OK : PH_LEFT;
 }
 
-int
+enum ph_err
 http_text(struct http_request *h, int status, const char *body)
 {
 	return http_respond(h, status, "text/plain", body, strlen(body), HTTP_NO_CACHE);
@@ -541,7 +542,7 @@ http_text_of(enum ph_err e)
 	}
 }
 
-int
+enum ph_err
 http_error(struct http_request *h, enum ph_err e)
 {
 	return http_text(h, http_status_of(e), http_text_of(e));

@@ -97,10 +97,11 @@ void	http_held_free(struct http_held *);
  * what libfcgi read ahead of the handler (what is left of the body is the
  * event loop's to read, never a worker's); libfcgi forgets it (h->detached:
  * the request's borrowed strings are gone, nobody answers or finishes it).
- * -1 when the client is gone already. */
-int	http_detach(struct http_request *, struct http_held *out);
-/* A complete response (what http_respond writes) as bytes for held. */
-int	http_response_bytes(const struct http_held *, int status, const char *content_type,
+ * PH_LEFT when the client is gone already. */
+enum ph_err http_detach(struct http_request *, struct http_held *out);
+/* A complete response (what http_respond writes) as bytes for held: PH_OK,
+ * or PH_NOMEM (out unchanged). */
+enum ph_err http_response_bytes(const struct http_held *, int status, const char *content_type,
 	    const char *body, size_t len, int flags, struct buf *out);
 
 /* PH_OK, PH_TOO_LARGE, PH_LEFT (a read failed: the client left) or PH_TIMEOUT. */
@@ -118,21 +119,22 @@ enum ph_err http_read_body(struct http_request *, size_t max, long timeout_ms,
 
 /* Answer an OPTIONS request: 204 with Allow and, for an allowed origin
  * (h->cors_origin), the preflight headers @microsoft/signalr needs. */
-int	http_preflight(struct http_request *);
+enum ph_err http_preflight(struct http_request *);
 
-/* Write a complete response. Returns 0, or -1 when the client is gone. */
-int	http_respond(struct http_request *, int status, const char *content_type,
+/* Write a complete response: PH_OK, PH_LEFT when the client is gone, or
+ * PH_NOMEM. */
+enum ph_err http_respond(struct http_request *, int status, const char *content_type,
 	    const char *body, size_t len, int flags);
 /* Start an open-ended text/event-stream response: headers only, flushed.
- * Then http_write sends each piece as soon as it is written. Both return 0,
- * or -1 when the client is gone. */
-int	http_stream_start(struct http_request *);
-int	http_write(struct http_request *, const char *data, size_t len);
+ * Then http_write sends each piece as soon as it is written. Both return
+ * PH_OK, or PH_LEFT when the client is gone (PH_NOMEM). */
+enum ph_err http_stream_start(struct http_request *);
+enum ph_err http_write(struct http_request *, const char *data, size_t len);
 /* 1 when the web server has closed this request's connection (its client
  * went away), 0 otherwise. Never blocks. */
 int	http_client_gone(struct http_request *);
 /* A text/plain response with the no-cache headers. */
-int	http_text(struct http_request *, int status, const char *body);
+enum ph_err http_text(struct http_request *, int status, const char *body);
 
 /* A ph_err that is also an HTTP status, mapped in this one place: PH_OK and
  * PH_DELIVERED (an answer with records) 200; PH_CLOSED and PH_SUPERSEDED 204
@@ -143,6 +145,6 @@ int	http_status_of(enum ph_err);
 /* The text answered with it (ASP.NET Core's where the client reads it). */
 const char *http_text_of(enum ph_err);
 /* Answer e: http_text with http_status_of(e) and http_text_of(e). */
-int	http_error(struct http_request *, enum ph_err e);
+enum ph_err http_error(struct http_request *, enum ph_err e);
 
 #endif

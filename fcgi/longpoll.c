@@ -418,7 +418,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	if (!lp->begun) {
 		/* The database is away: the loop holds the poll and tries again. */
 		delivery_release(app, &lp->db);
-		if (http_detach(h, &conn) == 0) {
+		if (http_detach(h, &conn) == PH_OK) {
 			log_debug("poll: the database is away; held until it can begin");
 			loop_add(app->loop, hd, &conn);
 			return;
@@ -430,7 +430,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	st = drain(app, lp, hold_waiter(hd));
 	if (st == PH_OK || st == PH_DB) {
 		delivery_release(app, &lp->db);
-		if (http_detach(h, &conn) == 0) {
+		if (http_detach(h, &conn) == PH_OK) {
 			/* Nothing yet: the event loop holds it from here, no thread. */
 			lp->retry = st == PH_DB;
 			loop_add(app->loop, hd, &conn);
@@ -440,7 +440,7 @@ longpoll_handle(struct app *app, struct http_request *h, const char *token)
 	}
 	lp_settle(app, hold_waiter(hd), lp, st, &type, &body, &len);
 	if (st != PH_LEFT && http_respond(h, http_status_of(st), type, body, len,
-	    HTTP_NO_CACHE) == -1 && lp->out.len > 0)
+	    HTTP_NO_CACHE) != PH_OK && lp->out.len > 0)
 		log_warn("connection %s: poll answer lost (client gone)", lp->pi.connection_id);
 	hold_free_unused(hd);
 done:

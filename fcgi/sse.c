@@ -43,7 +43,7 @@ sse_frame(struct buf *out, const char *payload, size_t len)
 
 /* Refuse a stream with ASP.NET Core's status and text: st the statement's,
  * verdict the stream's. */
-static int
+static enum ph_err
 refuse(struct http_request *h, enum ph_err st, enum ph_err verdict)
 {
 	if (st != PH_OK)
@@ -52,7 +52,7 @@ refuse(struct http_request *h, enum ph_err st, enum ph_err verdict)
 		return http_text(h, 409, "");
 	if (verdict != PH_OK)	/* PH_NOT_FOUND, PH_TRANSPORT */
 		return http_error(h, verdict);
-	return 0;
+	return PH_OK;
 }
 
 /* A stream the event loop holds. */
@@ -401,8 +401,8 @@ sse_handle(struct app *app, struct http_request *h, const char *token)
 	log_info("connection %s: connected (ServerSentEvents, group %s)", ss->pi.connection_id,
 	    LOG_TEXT(ss->pi.group));
 	/* The comment makes browsers fire "open" at once (ASP.NET does the same). */
-	if (http_stream_start(h) == -1 || http_write(h, ":\r\n", 3) == -1 ||
-	    http_detach(h, &conn) == -1 || hold_stream(app, ss, &conn) == -1) {
+	if (http_stream_start(h) != PH_OK || http_write(h, ":\r\n", 3) != PH_OK ||
+	    http_detach(h, &conn) != PH_OK || hold_stream(app, ss, &conn) == -1) {
 		if (h->detached) {
 			close(conn.fd);
 			http_held_free(&conn);
