@@ -142,8 +142,12 @@ describe(`the responder's memory comes back (release build, ${transportName})`, 
 		savedBin = process.env.POLLHUB_BIN;
 		process.env.POLLHUB_BIN = release;
 		try {
-			// Room for a 30 KB meeting in one invocation.
-			stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group', POLLHUB_MAX_MESSAGE_SIZE: '262144' } });
+			// Room for a 30 KB meeting in one invocation. The stalled streams are
+			// closed by the responder's byte cap (POLLHUB_MAX_BUFFERED), which is what
+			// they measure: the reaper's pending cap (1,000 messages by default) would
+			// close some first once the pushes pass 1,000.
+			stack = await startStack({ env: { POLLHUB_GROUP_PARAM: 'group', POLLHUB_MAX_MESSAGE_SIZE: '262144',
+				POLLHUB_MAX_PENDING: '100000' } });
 		} finally {
 			if (savedBin === undefined) delete process.env.POLLHUB_BIN;
 			else process.env.POLLHUB_BIN = savedBin;
