@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -546,14 +545,4 @@ enum ph_err
 http_error(struct http_request *h, enum ph_err e)
 {
 	return http_text(h, http_status_of(e), http_text_of(e));
-}
-
-int
-http_client_gone(struct http_request *h)
-{
-	struct pollfd p = { .fd = h->fcgi->ipcFd, .events = POLLRDHUP };
-
-	/* Only useful when the web server closes the FastCGI connection on a
-	 * client abort; lighttpd 1.4 notices an abort only when it writes. */
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }

@@ -130,9 +130,6 @@ enum ph_err http_respond(struct http_request *, int status, const char *content_
  * PH_OK, or PH_LEFT when the client is gone (PH_NOMEM). */
 enum ph_err http_stream_start(struct http_request *);
 enum ph_err http_write(struct http_request *, const char *data, size_t len);
-/* 1 when the web server has closed this request's connection (its client
- * went away), 0 otherwise. Never blocks. */
-int	http_client_gone(struct http_request *);
 /* A text/plain response with the no-cache headers. */
 enum ph_err http_text(struct http_request *, int status, const char *body);
 
