@@ -40,6 +40,8 @@ enum ph_err {
 				 * pool connection: try again later; logged */
 
 	/* Outcomes that are not failures. */
+	PH_UNAUTHORIZED,	/* no identity, or one that did not verify (a bad token) */
+	PH_FORBIDDEN,		/* an identity without the grant the request needs */
 	PH_NOT_FOUND,		/* no such connection (or one of the other protocol), or meeting */
 	PH_TRANSPORT,		/* the connection uses another transport */
 	PH_SUPERSEDED,		/* a newer poll of the connection took over */

@@ -499,6 +499,10 @@ http_status_of(enum ph_err e)
 	case PH_LEFT:
 	case PH_TRANSPORT:
 		return 400;
+	case PH_UNAUTHORIZED:
+		return 401;
+	case PH_FORBIDDEN:
+		return 403;
 	case PH_NOT_FOUND:
 		return 404;
 	case PH_TIMEOUT:
@@ -527,6 +531,10 @@ http_text_of(enum ph_err e)
 		return "Bad Request";
 	case PH_TRANSPORT:
 		return "Cannot change transports mid-connection";
+	case PH_UNAUTHORIZED:
+		return "Unauthorized";
+	case PH_FORBIDDEN:
+		return "Forbidden";
 	case PH_NOT_FOUND:
 		return "No Connection with that ID";
 	case PH_TIMEOUT:

@@ -28,7 +28,7 @@ for arg in "$@"; do
 	esac
 done
 
-packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev postgresql lighttpd
+packages=(build-essential libfcgi-dev libjson-c-dev libpq-dev libjwt-dev libssl-dev postgresql lighttpd
 	apache2 libapache2-mod-fcgid nodejs npm)
 # Tests also fuzz with clang's libFuzzer (its runtime is in libclang-rt-14-dev) and
 # drive Debian's Chromium through playwright-core.

@@ -119,6 +119,8 @@ test_status_of(void)
 		{ PH_SUPERSEDED, 204, "" },
 		{ PH_LEFT, 400, "Bad Request" },
 		{ PH_TRANSPORT, 400, "Cannot change transports mid-connection" },
+		{ PH_UNAUTHORIZED, 401, "Unauthorized" },
+		{ PH_FORBIDDEN, 403, "Forbidden" },
 		{ PH_NOT_FOUND, 404, "No Connection with that ID" },
 		{ PH_TIMEOUT, 408, "Request Timeout" },
 		{ PH_TOO_LARGE, 413, "Payload Too Large" },
