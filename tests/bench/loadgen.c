@@ -255,6 +255,10 @@ struct options {
 	int		 connect_concurrency, source_addrs;
 	bool		 cleanup, quiet;
 	const char	*json_path, *ready_file, *label;
+	/* A bearer token (--bearer-file) for every hub request: the Authorization
+	 * header, or access_token in the query of an event stream (EventSource sends
+	 * no headers); NULL without. */
+	char		*bearer;
 };
 
 /* What a request on a connection is for; decides who handles its answer. */
@@ -351,7 +355,7 @@ struct run {
 	long long	 expected_total, matched, completions, completions_in_window;
 	struct delivery	*dl;
 	size_t		 ndl, capdl;
-	struct samples	 connect, rtt, post;
+	struct samples	 connect, first_poll, rtt, post;
 	int64_t		 first_send, last_send;
 	/* errors */
 	long long	 errors[E_COUNT];
@@ -965,6 +969,8 @@ send_negotiate(struct client *c)
 
 		http_begin(&req, r, "POST", b.data);
 		buf_puts(&req, "X-Requested-With: XMLHttpRequest\r\n");
+		if (r->opt.bearer != NULL)
+			buf_printf(&req, "Authorization: Bearer %s\r\n", r->opt.bearer);
 		http_end(&req, NULL, NULL, 0, true);
 		hconn_request(&c->send, REQ_NEGOTIATE, false, &req);
 		buf_free(&req);
@@ -980,10 +986,15 @@ send_hub(struct client *c, struct hconn *h, enum req kind, const char *method,
 	struct buf target = { 0 }, req = { 0 };
 
 	buf_printf(&target, "%s?id=%s", r->opt.hub_path, c->token);
+	/* A JWT is URL-safe as it is ([A-Za-z0-9_-] and dots). */
+	if (r->opt.bearer != NULL && kind == REQ_STREAM)
+		buf_printf(&target, "&access_token=%s", r->opt.bearer);
 	if (strcmp(method, "POST") == 0)
 		c->last_post = now_ns();
 	http_begin(&req, r, method, target.data);
 	buf_puts(&req, "X-Requested-With: XMLHttpRequest\r\n");
+	if (r->opt.bearer != NULL && kind != REQ_STREAM)
+		buf_printf(&req, "Authorization: Bearer %s\r\n", r->opt.bearer);
 	if (kind == REQ_STREAM)
 		buf_puts(&req, "Accept: text/event-stream\r\nCache-Control: no-cache\r\n");
 	http_end(&req, "text/plain;charset=UTF-8", body, len, strcmp(method, "POST") == 0);
@@ -1389,6 +1400,7 @@ client_head(struct hconn *h)
 		return;
 	}
 	if (is_hub(c->run)) {
+		samples_add(&c->run->first_poll, now_ns() - c->t_start);
 		c->st = CS_HANDSHAKE;
 		send_hub(c, &c->send, REQ_HANDSHAKE, "POST", "{\"protocol\":\"json\",\"version\":1}\x1e", 32);
 	} else {
@@ -1469,6 +1481,7 @@ on_poll(struct client *c, struct hconn *h)
 	if (c->st == CS_CONNECT) {
 		/* The first poll answers at once; then poll and handshake together, as the
 		 * TypeScript client does. */
+		samples_add(&r->first_poll, now_ns() - c->t_start);
 		c->st = CS_HANDSHAKE;
 		send_hub(c, &c->recv, REQ_POLL, "GET", NULL, 0);
 		if (!c->dead)
@@ -2064,7 +2077,7 @@ static int
 results(struct run *r)
 {
 	struct samples all = { 0 };
-	struct stat3 lat, con, rtt, post, med = { NAN, NAN, NAN };
+	struct stat3 lat, con, fp, rtt, post, med = { NAN, NAN, NAN };
 	double *p50s, *p99s, *maxs, *lasts, med_last = NAN, publish_s, tput = NAN;
 	long long missing = 0, dup = 0, total_err = 0;
 	json_object *root, *o, *pm;
@@ -2134,6 +2147,7 @@ results(struct run *r)
 	}
 	lat = stat_of(&all);
 	con = stat_of(&r->connect);
+	fp = stat_of(&r->first_poll);
 	rtt = stat_of(&r->rtt);
 	post = stat_of(&r->post);
 	publish_s = r->publish_start ? (double)((r->publish_end != INT64_MAX ? r->publish_end :
@@ -2148,6 +2162,9 @@ results(struct run *r)
 	printf("setup:       %d ready, %d failed; connect ms p50 %s p99 %s max %s\n", r->ready,
 	    r->failed, fmt_ms(a, sizeof(a), con.p50), fmt_ms(b, sizeof(b), con.p99),
 	    fmt_ms(c, sizeof(c), con.max));
+	if (is_hub(r))
+		printf("first poll:  negotiate + first poll (LP) or stream open (SSE) ms p50 %s p99 %s max %s\n",
+		    fmt_ms(a, sizeof(a), fp.p50), fmt_ms(b, sizeof(b), fp.p99), fmt_ms(c, sizeof(c), fp.max));
 	printf("deliveries:  %lld expected, %zu received, %lld missing, %lld duplicate\n",
 	    r->expected_total, r->ndl, missing, dup);
 	printf("latency ms:  p50 %s p99 %s max %s (all deliveries)\n", fmt_ms(a, sizeof(a), lat.p50),
@@ -2191,6 +2208,8 @@ results(struct run *r)
 		json_object_object_add(o, "ready", json_object_new_int(r->ready));
 		json_object_object_add(o, "failed", json_object_new_int(r->failed));
 		json_object_object_add(o, "connect_ms", jstat(con, r->connect.n));
+		json_object_object_add(o, "first_poll_ms", jstat(fp, r->first_poll.n));
+		json_object_object_add(o, "bearer", json_object_new_boolean(r->opt.bearer != NULL));
 		json_object_object_add(o, "note", r->setup_note[0] ? json_object_new_string(r->setup_note) : NULL);
 		json_object_object_add(root, "setup", o);
 		o = json_object_new_object();
@@ -2273,11 +2292,42 @@ usage(FILE *f)
 	    "  --poll-timeout S           a held poll unanswered after S fails (120)\n"
 	    "  --stream-idle-timeout S    an event stream silent for S fails (45; pings every 15)\n"
 	    "  --client-ping S            SSE clients POST a Ping after S quiet seconds (15; 0 never)\n"
+	    "  --bearer-file FILE         send the token in FILE as Authorization: Bearer on every\n"
+	    "                             pollhub request (access_token in an event stream's query)\n"
 	    "  --no-cleanup               do not DELETE pollhub connections at the end\n"
 	    "  --json FILE                write the results as JSON\n"
 	    "  --label TEXT               name of the run in the output\n"
 	    "  --quiet                    no phase messages on stderr\n"
 	    "Exit status: 0 no error, 1 errors were counted (results still printed), 2 usage.\n", f);
+}
+
+/* The token in path (one line; surrounding blanks dropped), or NULL with a message: it
+ * must be non-empty and have only the bytes a JWT has. Never freed (one per run). */
+static char *
+read_bearer(const char *path)
+{
+	char line[16384], *t, *end;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "loadgen: --bearer-file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	t = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (t == NULL) {
+		fprintf(stderr, "loadgen: --bearer-file %s is empty\n", path);
+		return NULL;
+	}
+	t += strspn(t, " \t");
+	end = t + strcspn(t, " \t\r\n");
+	*end = '\0';
+	if (*t == '\0' || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.") != (size_t)(end - t)) {
+		fprintf(stderr, "loadgen: --bearer-file %s does not hold a JWT\n", path);
+		return NULL;
+	}
+	return strdup(t);
 }
 
 static int
@@ -2312,6 +2362,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "stream-idle-timeout", required_argument, NULL, 'e' },
 		{ "client-ping", required_argument, NULL, 'w' },
 		{ "no-cleanup", no_argument, NULL, 'n' },
+		{ "bearer-file", required_argument, NULL, 'b' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "label", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -2386,6 +2437,10 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'e': o->stream_idle_s = atof(optarg); break;
 		case 'w': o->client_ping_s = atof(optarg); break;
 		case 'n': o->cleanup = false; break;
+		case 'b':
+			if ((o->bearer = read_bearer(optarg)) == NULL)
+				return -1;
+			break;
 		case 'j': o->json_path = optarg; break;
 		case 'L': o->label = optarg; break;
 		case 'q': o->quiet = true; break;
@@ -2517,6 +2572,7 @@ main(int argc, char **argv)
 	free(r->msgs);
 	free(r->dl);
 	free(r->connect.v);
+	free(r->first_poll.v);
 	free(r->rtt.v);
 	free(r->post.v);
 	close(r->epfd);

@@ -127,6 +127,49 @@ if (idleRows.length)
 		['target', 'ready', 'RSS MB', 'idle MB', 'KiB/client', 'CPU %', 'threads (idle)', 'PG conns', 'PG CPU %', 'lighttpd', 'push p50/p99/max', 'delivered', 'load', 'errors'],
 		idleRows);
 
+// (d) auth: the same runs with POLLHUB_AUTH=none and jwt, alternated round by round;
+// medians over the rounds, side by side, with jwt's cost relative to none.
+const median = (xs) => {
+	const v = xs.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((x, y) => x - y);
+	if (!v.length) return null;
+	return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const authRuns = (mode, kind) => Object.values(runs).filter((r) => r.label?.startsWith(`auth-${mode}-${kind}-`));
+const authRows = [];
+const authOut = { rounds: 0, metrics: [] };
+const pct = (n, j) => (n && j !== null && n !== null ? ((j - n) / n) * 100 : null);
+// slower: how much worse jwt is, in percent, whichever way the metric points.
+const addAuth = (metric, pick, higherIsBetter, kind) => {
+	const n = median(authRuns('none', kind).map(pick));
+	const j = median(authRuns('jwt', kind).map(pick));
+	const d = pct(n, j);
+	const slower = d === null ? null : (higherIsBetter ? -d : d);
+	authOut.metrics.push({ metric, none: n, jwt: j, change_percent: d, slower_percent: slower });
+	const errors = [...authRuns('none', kind), ...authRuns('jwt', kind)].map((r) => r.errors?.total ?? 0).reduce((x, y) => x + y, 0);
+	authRows.push([metric, num(n, 2), num(j, 2), d === null ? '-' : `${d >= 0 ? '+' : ''}${d.toFixed(1)} %`,
+		slower === null ? '-' : slower > 10 ? 'NO (over 10 % slower)' : 'yes', errors]);
+};
+if (Object.keys(runs).some((k) => k.startsWith('auth-'))) {
+	authOut.rounds = authRuns('none', 'connect').length;
+	addAuth('negotiate + first poll p50 ms', (r) => r.setup?.first_poll_ms?.p50, false, 'connect');
+	addAuth('negotiate + first poll p99 ms', (r) => r.setup?.first_poll_ms?.p99, false, 'connect');
+	addAuth('connected (handshake answered) p50 ms', (r) => r.setup?.connect_ms?.p50, false, 'connect');
+	const tpCallers = [...new Set(authRuns('none', 'tp').map((r) => r.clients))].sort((a, b) => a - b);
+	for (const c of tpCallers) {
+		addAuth(`create throughput/s, ${c} caller(s)`, (r) => (r.clients === c ? r.throughput_per_s : null), true, 'tp');
+		addAuth(`create round trip p50 ms, ${c} caller(s)`, (r) => (r.clients === c ? r.invocations?.rtt_ms?.p50 : null), false, 'tp');
+	}
+	// Negotiate + first poll is two verified requests: half the difference is what one
+	// verification (and reading the header) costs a request, on this loaded machine.
+	const fp = authOut.metrics[0];
+	authOut.verification_ms_per_request = fp.none !== null && fp.jwt !== null ? (fp.jwt - fp.none) / 2 : null;
+	results.auth = authOut;
+	table(`(d) identity: POLLHUB_AUTH=none beside jwt (RS256 bearer on every request), median of ${authOut.rounds} alternated round(s)`,
+		['metric', 'none', 'jwt', 'jwt vs none', 'within 10 %', 'errors'], authRows);
+	console.log(`    one JWT verification ≈ ${num(authOut.verification_ms_per_request, 3)} ms per request` +
+		' (half the negotiate + first poll difference: two verified requests)');
+}
+
 if (meta.idle_note) console.log(`\nidle: ${meta.idle_note}`);
 console.log(`\nnotes: lighttpd ${meta.lighttpd_conf ?? '?'}; responder DB pool ${meta.responder_db_pool ?? '?'};` +
 	` responder threads ${meta.responder_threads ?? '?'}; ${meta.lighttpds ?? 1} lighttpd;` +

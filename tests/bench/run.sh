@@ -10,6 +10,9 @@
 #       (pgbench-insert.sql) at the same concurrency
 #   (c) idle: many connected clients over 100 groups: responder RSS, CPU while idle,
 #       PostgreSQL connections, and the latency of one push meanwhile
+#   (d) auth: what identity costs: negotiate + first poll (connect latency) and create
+#       throughput with POLLHUB_AUTH=none and with POLLHUB_AUTH=jwt (an RS256 bearer token
+#       on every request), alternated in the same run, side by side with the difference
 #
 # Prints one table and writes $BENCH_OUT/results.json (default build/bench/); each
 # loadgen run's own JSON is in $BENCH_OUT/runs/. A failed scenario is reported, not fatal:
@@ -26,7 +29,12 @@
 #                                a fresh responder each;  BENCH_IDLE_GROUPS [100]
 #   BENCH_IDLE_TRANSPORTS ["lp sse"]   BENCH_IDLE_SAMPLE [30] seconds of CPU sampling
 #   BENCH_IDLE_MESSAGES [5]      pushes to one group after the idle sample
-#   BENCH_SCENARIOS ["fanout throughput idle"]   which scenarios to run
+#   BENCH_AUTH_CLIENTS [200]     clients connecting for (d)'s connect latency, at most
+#                                BENCH_AUTH_CONNECT_CONCURRENCY [1] at once (one after
+#                                the other: latency, not queueing)
+#   BENCH_AUTH_CONCURRENCY ["1 8"]   callers for (d)'s throughput (BENCH_DURATION each)
+#   BENCH_AUTH_ROUNDS [3]        none/jwt rounds for (d), alternated (medians reported)
+#   BENCH_SCENARIOS ["fanout throughput idle auth"]   which scenarios to run
 #   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL, BENCH_THREADS [responder defaults]
 #   BENCH_LIGHTTPDS [1]          lighttpd front ends before the one responder socket; (c)
 #                                splits its clients over them (one loadgen each)
@@ -55,6 +63,9 @@ if ((quick)); then
 	idle_transports=${BENCH_IDLE_TRANSPORTS:-lp}
 	idle_sample=${BENCH_IDLE_SAMPLE:-2}
 	idle_messages=${BENCH_IDLE_MESSAGES:-1}
+	auth_clients=${BENCH_AUTH_CLIENTS:-40}
+	auth_concurrency=${BENCH_AUTH_CONCURRENCY:-8}
+	auth_rounds=${BENCH_AUTH_ROUNDS:-1}
 else
 	fanout_sizes=${BENCH_FANOUT_SIZES:-"100 1000 5000"}
 	messages=${BENCH_MESSAGES:-20}
@@ -65,8 +76,12 @@ else
 	idle_transports=${BENCH_IDLE_TRANSPORTS:-"lp sse"}
 	idle_sample=${BENCH_IDLE_SAMPLE:-30}
 	idle_messages=${BENCH_IDLE_MESSAGES:-5}
+	auth_clients=${BENCH_AUTH_CLIENTS:-200}
+	auth_concurrency=${BENCH_AUTH_CONCURRENCY:-"1 8"}
+	auth_rounds=${BENCH_AUTH_ROUNDS:-3}
 fi
-scenarios=${BENCH_SCENARIOS:-"fanout throughput idle"}
+auth_connect_concurrency=${BENCH_AUTH_CONNECT_CONCURRENCY:-1}
+scenarios=${BENCH_SCENARIOS:-"fanout throughput idle auth"}
 targets=${BENCH_TARGETS:-"pollhub nchan"}
 
 say() { echo "bench: [${SECONDS}s] $*" >&2; }
@@ -173,6 +188,12 @@ bash deploy/scripts/migrate.sh --create-db "$db" >/dev/null
 psql_() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 sock=$work/fcgi.sock
+# The responder's identity mode (scenario auth switches it): none, or jwt with the RS256
+# key pair made in $jwt_dir (tests/integration/jwt.mjs).
+responder_auth=none
+jwt_dir=$work/jwt
+jwt_audience=pollhub-bench
+jwt_issuer=pollhub-bench-issuer
 
 # Starts the responder (unless it runs already; `fresh` restarts it) with its own defaults,
 # as `make run` does: held polls and streams live in its event loop, so the number of
@@ -185,11 +206,15 @@ start_responder() {
 	stop_pid "$pollhub_pid"
 	pollhub_pid=
 	rm -f "$sock"
+	local jwt_env=()
+	[[ $responder_auth == jwt ]] && jwt_env=(POLLHUB_JWT_KEYS="$jwt_dir/public.pem"
+		POLLHUB_JWT_AUDIENCE="$jwt_audience" POLLHUB_JWT_ISSUER="$jwt_issuer")
 	# env: an assignment that comes from an expansion is only one for env(1).
 	env POLLHUB_SOCKET="$sock" \
 		POLLHUB_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db" \
 		POLLHUB_GROUP_PARAM=group \
 		POLLHUB_LOG_LEVEL="${POLLHUB_LOG_LEVEL:-warn}" \
+		POLLHUB_AUTH="$responder_auth" "${jwt_env[@]}" \
 		${BENCH_THREADS:+POLLHUB_THREADS="$BENCH_THREADS"} \
 		${BENCH_DB_POOL:+POLLHUB_DB_POOL="$BENCH_DB_POOL"} \
 		"$bin" >>"$work/pollhub.log" 2>&1 &
@@ -553,6 +578,43 @@ scenario_idle() {
 	done
 }
 
+# ------------------------------------------------------------------ (d) auth
+
+# The same connect and create runs with POLLHUB_AUTH=none and =jwt, alternated round by
+# round (the machine's drift falls on both), each on a fresh responder. jwt: one RS256
+# token of user "bench", granted write on every group the runs use, sent by loadgen as
+# Authorization: Bearer on every request (access_token in an event stream's query), so
+# every request pays a verification. Runs auth-MODE-connect-rK and auth-MODE-tp-C-rK.
+scenario_auth() {
+	local mode round c groups=10 maxc=1
+	for c in $auth_concurrency; do ((c > maxc)) && maxc=$c; done
+	((maxc > groups)) && groups=$maxc
+	mkdir -p "$jwt_dir"
+	node "$repo/tests/integration/jwt.mjs" keys "$jwt_dir"
+	node "$repo/tests/integration/jwt.mjs" token "$jwt_dir" bench "$jwt_audience" "$jwt_issuer" 86400 \
+		>"$jwt_dir/bench.token"
+	psql_ -c "SELECT pollhub.grant_group('bench', 'auth-' || g, 'write') FROM generate_series(0, $groups - 1) g" \
+		>/dev/null || say "auth: pollhub.grant_group failed (a responder without grants?)"
+	for ((round = 1; round <= auth_rounds; round++)); do
+		for mode in none jwt; do
+			responder_auth=$mode
+			start_responder fresh
+			local bearer=()
+			[[ $mode == jwt ]] && bearer=(--bearer-file "$jwt_dir/bench.token")
+			run_loadgen "auth-$mode-connect-r$round" pollhub --transport lp --clients "$auth_clients" \
+				--groups 10 --group-prefix auth- --publishers 1 --messages 1 --interval 100 \
+				--connect-concurrency "$auth_connect_concurrency" --settle 10 "${bearer[@]}"
+			for c in $auth_concurrency; do
+				run_loadgen "auth-$mode-tp-$c-r$round" pollhub --transport lp --clients "$c" \
+					--groups "$c" --group-prefix auth- --publishers "$c" --duration "$duration" \
+					--settle 10 "${bearer[@]}"
+			done
+		done
+	done
+	responder_auth=none
+	start_responder fresh
+}
+
 # ------------------------------------------------------------------ run
 
 started=$(date +%s)
@@ -562,6 +624,7 @@ for s in $scenarios; do
 	fanout) scenario_fanout ;;
 	throughput) scenario_throughput ;;
 	idle) scenario_idle ;;
+	auth) scenario_auth ;;
 	*) die "unknown scenario '$s' in BENCH_SCENARIOS" ;;
 	esac
 done
