@@ -271,6 +271,10 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			assert.equal(res.status, 403, `${what}: ${res.status} ${res.text}`);
 		}
 		assert.equal(await connCount(), before, 'no row for a 403');
+		// The reason is the operator's, in the log (the client gets "Forbidden").
+		const logged = Array.from({ length: RESPONDERS }, (_, i) =>
+			fs.readFileSync(path.join(stack.runDir, i === 0 ? 'pollhub.log' : `pollhub${i}.log`), 'utf8')).join('\n');
+		assert.match(logged, /403[^\n]*mallory|mallory[^\n]*403/, 'a log line gives the reason of mallory\'s 403');
 		const res = await wire.negotiate(token('solo'));
 		assert.equal(res.status, 200, res.text);
 		const row = await psql(`SELECT group_name || ' ' || user_name || ' ' || permission FROM pollhub.connections
