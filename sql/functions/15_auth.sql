@@ -234,7 +234,8 @@ $$;
 CREATE OR REPLACE FUNCTION pollhub.grants_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 BEGIN
-	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+	IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.principal, OLD.group_name)
+	    IS DISTINCT FROM (NEW.principal, NEW.group_name)) THEN
 		PERFORM pollhub.access_changed(OLD.principal, OLD.group_name);
 	END IF;
 	IF TG_OP IN ('INSERT', 'UPDATE') THEN

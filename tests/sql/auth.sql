@@ -237,6 +237,10 @@ BEGIN
 	ASSERT (SELECT permission FROM pollhub.connections WHERE id = 'c-e1') = 'read', 'the role lowered: read';
 	DELETE FROM pollhub.roles WHERE name = 'editors';
 	ASSERT (SELECT state FROM pollhub.connections WHERE id = 'c-e1') = 'closing', 'the role dropped: closed';
+	-- An administrator's direct edit of the table counts too: the grant moved
+	-- to another calendar closes what it gave.
+	UPDATE pollhub.grants SET group_name = 'cal-y' WHERE principal = 'alice' AND group_name = 'cal-a';
+	ASSERT (SELECT state FROM pollhub.connections WHERE id = 'c-a1') = 'closing', 'the grant moved away: closed';
 	-- Without identity nothing is re-evaluated.
 	ASSERT (SELECT state FROM pollhub.connections WHERE id = 'c-anon') = 'open', 'anonymous untouched';
 END
@@ -259,6 +263,48 @@ BEGIN
 	ASSERT pollhub.send_to_user('nobody', 'notify', '[]') = 0, 'an unknown user: 0';
 END
 $$;
+
+-- The administrator's role does its work with its own rights.
+SET LOCAL ROLE pollhub_admin;
+DO $$
+BEGIN
+	PERFORM pollhub.grant_group('ivy', 'cal-i', 'write');
+	PERFORM pollhub.grant_role('staff', 'ivy');
+	PERFORM pollhub.set_default_group('ivy', 'cal-i');
+	ASSERT (SELECT permission FROM pollhub.admin_access WHERE user_name = 'ivy' AND group_name = 'cal-i') = 'write',
+	    'pollhub_admin reads admin_access';
+	ASSERT (SELECT count(*) FROM pollhub.admin_audit) > 0, 'pollhub_admin reads admin_audit';
+	ASSERT pollhub.revoke_role('staff', 'ivy') AND pollhub.revoke_group('ivy', 'cal-i'), 'and revokes';
+	BEGIN
+		INSERT INTO pollhub.audit (action, meeting_id, group_name) VALUES ('create', gen_random_uuid(), 'x');
+		ASSERT false, 'pollhub_admin must not write the audit';
+	EXCEPTION WHEN insufficient_privilege THEN
+		NULL;
+	END;
+END
+$$;
+RESET ROLE;
+
+-- The responder's role opens connections under the grants it cannot read.
+SET LOCAL ROLE pollhub_app;
+DO $$
+DECLARE
+	r record;
+BEGIN
+	PERFORM pollhub.grant_group('ivy', 'cal-i', 'read');
+	ASSERT false, 'pollhub_app must not grant';
+EXCEPTION WHEN insufficient_privilege THEN
+	SELECT * INTO r FROM pollhub.connection_create('c-app', 'k-app', 'gina', 'cal-g', NULL, NULL);
+	ASSERT r.verdict = 'ok' AND r.permission = 'read', 'pollhub_app: connection_create works';
+	BEGIN
+		PERFORM 1 FROM pollhub.grants;
+		ASSERT false, 'pollhub_app must not read the grants';
+	EXCEPTION WHEN insufficient_privilege THEN
+		NULL;
+	END;
+END
+$$;
+RESET ROLE;
 
 -- Rights: the responder opens connections but reads no grant and writes no audit.
 DO $$
