@@ -289,19 +289,15 @@ CREATE OR REPLACE TRIGGER roles_changed AFTER UPDATE OR DELETE ON pollhub.roles
 -- connection (the setting pollhub.sender, which the hub sets to its id;
 -- enqueue in 10_meetings.sql reads it too): its user (NULL without
 -- identity), id, address and permission; without a sender (psql,
--- send_to_group, purge_group) the database role, as 'db:<role>'.
-CREATE OR REPLACE FUNCTION pollhub.change_author(OUT actor text, OUT connection_id text,
-	OUT remote_addr text, OUT permission text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
-BEGIN
-	connection_id := nullif(current_setting('pollhub.sender', true), '');
-	IF connection_id IS NULL THEN
-		actor := 'db:' || session_user;
-		RETURN;
-	END IF;
-	SELECT c.user_name, c.remote_addr, c.permission INTO actor, remote_addr, permission
-	  FROM pollhub.connections c WHERE c.id = connection_id;
-END
+-- send_to_group, purge_group) the database role, as 'db:<role>'. One
+-- statement the triggers' plans inline; they run it as its owner.
+CREATE OR REPLACE FUNCTION pollhub.change_author()
+RETURNS TABLE (actor text, connection_id text, remote_addr text, permission text)
+LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN s.id IS NULL THEN 'db:' || session_user ELSE c.user_name END,
+	       s.id, c.remote_addr, c.permission
+	  FROM (SELECT nullif(current_setting('pollhub.sender', true), '') AS id) s
+	  LEFT JOIN pollhub.connections c ON c.id = s.id
 $$;
 
 -- Before a change of a meeting: refuse it when the sender connection may
