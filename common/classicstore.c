@@ -30,16 +30,28 @@ one_row(PGconn *db, const char *sql, int n, const char *const *params, enum ph_e
 }
 
 enum ph_err
-classicstore_negotiate(PGconn *db, const char *id, const char *token, const char *group,
-    const char *remote_addr, const char *user_agent)
+classicstore_negotiate(PGconn *db, const char *id, const char *key,
+    const struct connection_ask *ask, struct connection_grant *out)
 {
 	char addr[CORESTORE_HEADER_SIZE], agent[CORESTORE_HEADER_SIZE];
-	const char *p[] = { id, token, group, corestore_header_text(addr, remote_addr),
-	    corestore_header_text(agent, user_agent) };
+	const char *p[] = { id, key, ask->user, ask->group,
+	    corestore_header_text(addr, ask->remote_addr),
+	    corestore_header_text(agent, ask->user_agent) };
 	enum ph_err st;
-	PGresult *r = pool_exec(db, "SELECT pollhub.classic_negotiate($1, $2, $3, $4, $5)",
-	    5, p, PGRES_TUPLES_OK, &st);
+	PGresult *r = pool_exec(db, "SELECT verdict, group_name, permission"
+	    " FROM pollhub.classic_negotiate($1, $2, $3, $4, $5, $6)",
+	    6, p, PGRES_TUPLES_OK, &st);
 
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return st;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return PH_DB;
+	}
+	snprintf(out->group, sizeof(out->group), "%s", PQgetvalue(r, 0, 1));
+	snprintf(out->permission, sizeof(out->permission), "%s", PQgetvalue(r, 0, 2));
+	st = corestore_connection_verdict(r, ask, out);
 	PQclear(r);
 	return st;
 }

@@ -25,9 +25,10 @@ struct classic_conn {
 	long long	cursor;		/* classicstore_connect: where the client starts */
 };
 
-/* Create a classic connection (negotiate). */
-enum ph_err classicstore_negotiate(PGconn *, const char *id, const char *token,
-		    const char *group, const char *remote_addr, const char *user_agent);
+/* Create a classic connection (negotiate), under the rules and with the
+ * answers of corestore_connection_create. */
+enum ph_err classicstore_negotiate(PGconn *, const char *id, const char *key,
+		    const struct connection_ask *, struct connection_grant *);
 
 /* Whether token names a classic connection: PH_OK, or PH_NOT_FOUND. */
 enum ph_err classicstore_exists(PGconn *, const char *token);

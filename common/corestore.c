@@ -42,16 +42,47 @@ corestore_header_text(char *out, const char *value)
 }
 
 enum ph_err
-corestore_connection_create(PGconn *db, const char *id, const char *token, const char *group,
-    const char *remote_addr, const char *user_agent)
+corestore_connection_create(PGconn *db, const char *id, const char *key,
+    const struct connection_ask *ask, struct connection_grant *out)
 {
 	char addr[CORESTORE_HEADER_SIZE], agent[CORESTORE_HEADER_SIZE];
-	const char *p[] = { id, token, group, corestore_header_text(addr, remote_addr),
-	    corestore_header_text(agent, user_agent) };
+	const char *p[] = { id, key, ask->user, ask->group,
+	    corestore_header_text(addr, ask->remote_addr),
+	    corestore_header_text(agent, ask->user_agent) };
+	PGresult *r;
+	enum ph_err st;
 
-	return command(db,
-	    "INSERT INTO pollhub.connections (id, token, group_name, remote_addr, user_agent)"
-	    " VALUES ($1, $2, $3, $4, $5)", 5, p);
+	memset(out, 0, sizeof(*out));
+	if ((st = tuples(db, "SELECT verdict, group_name, permission"
+	    " FROM pollhub.connection_create($1, $2, $3, $4, $5, $6)", 6, p, &r)) != PH_OK)
+		return st;
+	copy_field(out->group, sizeof(out->group), r, 0, 1);
+	copy_field(out->permission, sizeof(out->permission), r, 0, 2);
+	st = corestore_connection_verdict(r, ask, out);
+	PQclear(r);
+	return st;
+}
+
+enum ph_err
+corestore_connection_verdict(const PGresult *r, const struct connection_ask *ask,
+    struct connection_grant *out)
+{
+	const char *verdict = PQgetvalue(r, 0, 0);
+
+	if (strcmp(verdict, "ok") == 0)
+		return PH_OK;
+	/* The user's text is escaped where it is logged, not here. */
+	if (strcmp(verdict, "no-default") == 0)
+		snprintf(out->why, sizeof(out->why), "no calendar named (?group=) and none is"
+		    " the default of user '%.300s': choose one, or set it with"
+		    " pollhub.set_default_group", ask->user);
+	else if (ask->group == NULL && out->group[0] == '\0')
+		snprintf(out->why, sizeof(out->why), "no calendar is granted to user '%.300s'",
+		    ask->user);
+	else
+		snprintf(out->why, sizeof(out->why), "user '%.300s' holds no grant on"
+		    " calendar '%.300s'", ask->user, ask->group != NULL ? ask->group : out->group);
+	return PH_FORBIDDEN;
 }
 
 enum ph_err
@@ -212,8 +243,8 @@ send_begin(PGconn *db, const char *token, enum corestore_proto proto, int wait,
 	if ((st = command(db, "BEGIN", 0, NULL)) != PH_OK)
 		return st;
 	/* Binary result: inbound is bytea and may hold any bytes. */
-	r = pool_exec_params(db, "SELECT id, group_name, handshaken, closing, inbound, locked"
-	    " FROM pollhub.send_begin($1, $2, $3)", 3, p, NULL, NULL, 1, PGRES_TUPLES_OK, &st);
+	r = pool_exec_params(db, "SELECT id, group_name, handshaken, closing, inbound, locked,"
+	    " permission, user_name FROM pollhub.send_begin($1, $2, $3)", 3, p, NULL, NULL, 1, PGRES_TUPLES_OK, &st);
 	if (r == NULL) {
 		pool_rollback(db);
 		return st;
@@ -225,6 +256,9 @@ send_begin(PGconn *db, const char *token, enum corestore_proto proto, int wait,
 	}
 	snprintf(sc->id, sizeof(sc->id), "%.*s", PQgetlength(r, 0, 0), PQgetvalue(r, 0, 0));
 	snprintf(sc->group, sizeof(sc->group), "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
+	snprintf(sc->permission, sizeof(sc->permission), "%.*s", PQgetlength(r, 0, 6),
+	    PQgetvalue(r, 0, 6));
+	snprintf(sc->user, sizeof(sc->user), "%.*s", PQgetlength(r, 0, 7), PQgetvalue(r, 0, 7));
 	if (*PQgetvalue(r, 0, 5) == 0) {
 		PQclear(r);
 		pool_rollback(db);
@@ -446,6 +480,13 @@ meeting_failure(PGresult *r, PGconn *db, enum pgwait_status ws, char *why, size_
 			    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
 		PQclear(r);
 		return PH_INVALID;
+	}
+	if (state != NULL && strcmp(state, "42501") == 0) {
+		/* The meetings trigger: a read-only member wrote (its grant was
+		 * lowered after the POST began). Its message begins "Not allowed:". */
+		snprintf(why, whylen, "%s", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+		PQclear(r);
+		return PH_FORBIDDEN;
 	}
 	if (state != NULL && strcmp(state, "22008") == 0) {	/* datetime out of range */
 		snprintf(why, whylen, "Invalid meeting: a date is out of range.");

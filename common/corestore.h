@@ -30,11 +30,31 @@ struct meeting;
  * and the other way round). */
 enum corestore_proto { PROTO_CORE, PROTO_CLASSIC };
 
-/* Create a connection row. */
-/* remote_addr and user_agent are request headers, stored as text by
- * corestore_header_text. */
-enum ph_err corestore_connection_create(PGconn *, const char *id, const char *token,
-		    const char *group, const char *remote_addr, const char *user_agent);
+/* What a new connection asks for: user NULL without identity (group then
+ * required), else group NULL for the user's default calendar. remote_addr
+ * and user_agent are request headers, stored as corestore_header_text. */
+struct connection_ask {
+	const char	*user;
+	const char	*group;
+	const char	*remote_addr;
+	const char	*user_agent;
+};
+/* What it got: its group and permission ("" without identity); why, on
+ * PH_FORBIDDEN, for the log. */
+struct connection_grant {
+	char		group[SQL_GROUP_SIZE];
+	char		permission[8];
+	char		why[700];
+};
+/* Create a connection row stored under key (id_token_key). PH_FORBIDDEN
+ * when the user holds no grant on the group asked for, or none was asked
+ * for and the user has no default (pollhub.connection_create); no row. */
+enum ph_err corestore_connection_create(PGconn *, const char *id, const char *key,
+		    const struct connection_ask *, struct connection_grant *);
+/* The verdict column of pollhub.connection_create and classic_negotiate
+ * (row 0, column 0) as PH_OK or PH_FORBIDDEN with out->why. */
+enum ph_err corestore_connection_verdict(const PGresult *, const struct connection_ask *,
+		    struct connection_grant *);
 /* A request header's value as it is stored (connections.user_agent,
  * remote_addr): utf8_escape'd (invalid UTF-8 and controls as \xNN / \uNNNN;
  * PostgreSQL refuses invalid UTF-8, and the value must not run terminal
@@ -87,6 +107,8 @@ struct send_conn {
 	char		group[SQL_GROUP_SIZE];
 	int		handshaken;
 	int		closing;
+	char		permission[8];	/* read, write, admin; "" without identity */
+	char		user[1025];	/* "" without identity */
 	struct buf	inbound;	/* carried-over partial record + this body; caller frees */
 };
 /* BEGIN and take the connection's send lock (POSTs of one connection run one

@@ -94,6 +94,10 @@ run_meeting(const struct hub_caller *c, enum method m, const char *target,
 	case PH_INVALID:
 		fail_invoke(o, c, target, "HubException", why);
 		break;
+	case PH_FORBIDDEN:
+		/* The trigger's own words: they begin "Not allowed:". */
+		snprintf(o->error, sizeof(o->error), "%s", why);
+		break;
 	case PH_BUSY:
 		/* An open transaction elsewhere (an administrator's in psql) holds
 		 * this calendar or meeting past lock_timeout: nothing was saved. */
@@ -199,6 +203,14 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 			    "the database is unavailable.");
 			break;
 		}
+		return;
+	}
+	if (c->read_only) {
+		/* Checked again by the meetings trigger, in the same transaction:
+		 * a grant lowered meanwhile is not missed. */
+		snprintf(o->error, sizeof(o->error), "Not allowed: user '%.*s' may only read"
+		    " calendar '%.*s'.", utf8_prefix(c->user, 200), c->user,
+		    utf8_prefix(c->group, 200), c->group);
 		return;
 	}
 	run_meeting(c, m, msg->target, json_object_array_get_idx(msg->arguments, 0), o);

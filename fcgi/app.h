@@ -11,11 +11,13 @@
 #include "corestore.h"
 #include "waiters.h"
 
+struct auth;
 struct handoff;
 struct loop;
 
 struct app {
 	struct config	 cfg;		/* read-only after start-up */
+	struct auth	*auth;		/* who requests come from; read-only after start-up */
 	struct pool	*pool;		/* the pool of query connections */
 	struct listener	*listener;	/* the LISTEN connection */
 	struct waiters	*waiters;	/* the waiting polls and streams */

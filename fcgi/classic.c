@@ -38,28 +38,47 @@ negotiate(struct classic_request *cr)
 {
 	struct app *app = cr->app;
 	struct http_request *h = cr->h;
-	char id[ID_LEN + 1], token[ID_LEN + 1], group[SQL_GROUP_SIZE];
+	char id[ID_LEN + 1], token[ID_LEN + 1], key[ID_KEY_LEN + 1], group[SQL_GROUP_SIZE];
+	char named_group[SQL_GROUP_SIZE];
+	struct connection_ask ask;
+	struct connection_grant got;
 	json_object *o = NULL;
 	struct buf body = BUF_INIT;
 	size_t plen = strlen(h->path);
 	PGconn *db;
 	enum ph_err st;
+	int named;
 
-	if (negotiate_group(h->query, strlen(h->query), app->cfg.group_param, h->remote_addr,
+	if (negotiate_group(h->query, strlen(h->query), app->cfg.group_param, h->client_addr,
 	    group, sizeof(group)) != PH_OK) {
 		http_text(h, 400, "The group name must be 1 to 256 printable characters.");
 		return;
 	}
-	if (id_generate(id) == -1 || id_generate(token) == -1) {
+	if (id_generate(id) == -1 || id_generate(token) == -1 ||
+	    id_token_key(h->user, token, key) == -1) {
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
+	/* The Core negotiate's rules (negotiate.c): with an identity, the
+	 * calendar named or the user's default, as the grants allow. */
+	named = app->cfg.group_param[0] != '\0' &&
+	    classic_param(cr, app->cfg.group_param, 0, named_group, sizeof(named_group)) == 1 &&
+	    named_group[0] != '\0';
+	ask.user = h->user[0] != '\0' ? h->user : NULL;
+	ask.group = ask.user == NULL || named ? group : NULL;
+	ask.remote_addr = h->client_addr;
+	ask.user_agent = h->user_agent;
 	if ((db = pool_acquire(app->pool)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	st = classicstore_negotiate(db, id, token, group, h->remote_addr, h->user_agent);
+	st = classicstore_negotiate(db, id, key, &ask, &got);
 	pool_release(app->pool, db);
+	if (st == PH_FORBIDDEN) {
+		snprintf(h->reason, sizeof(h->reason), "%.250s", got.why);
+		http_text(h, 403, "Forbidden");
+		return;
+	}
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
@@ -85,8 +104,9 @@ negotiate(struct classic_request *cr)
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == -1) {
 		http_text(h, 500, "Internal Server Error");
 	} else {
-		log_debug("negotiated classic connection %s (group %s, user agent %s)", id,
-		    LOG_TEXT(group), LOG_TEXT(h->user_agent));
+		log_debug("negotiated classic connection %s (group %s, user %s, user agent %s)", id,
+		    LOG_TEXT(got.group), ask.user != NULL ? LOG_TEXT(ask.user) : "-",
+		    LOG_TEXT(h->user_agent));
 		classic_reply(cr, body.data, body.len);
 	}
 	json_object_put(o);
@@ -199,7 +219,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 	} else {
 		/* The result goes in this answer, not the queue: no pending bound. */
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
-		    app->cfg.max_answer, 0 };
+		    app->cfg.max_answer, 0, strcmp(sc.permission, "read") == 0, sc.user };
 
 		if (corestore_set_sender(db, sc.id) != PH_OK ||
 		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
@@ -287,6 +307,20 @@ abort_connection(struct classic_request *cr)
 		http_respond(cr->h, 200, "text/plain", "", 0, HTTP_NO_CACHE);
 }
 
+/* Name the connection by its key from here on (router.c says why). */
+static enum ph_err
+keyed(struct classic_request *cr)
+{
+	char key[ID_KEY_LEN + 1];
+
+	if (id_token_key(cr->h->user, cr->token, key) == -1) {
+		http_text(cr->h, 500, "Internal Server Error");
+		return PH_SYSTEM;
+	}
+	memcpy(cr->token, key, sizeof(key));
+	return PH_OK;
+}
+
 /* /ping: jquery.signalR sends no connection token (a keep-alive of the
  * page's session, answered without the database); one that names a token
  * names a classic connection, like every other endpoint. */
@@ -308,6 +342,8 @@ ping(struct classic_request *cr)
 		http_text(cr->h, 400, "The ConnectionId is in the incorrect format.");
 		return;
 	}
+	if (keyed(cr) != PH_OK)
+		return;
 	if ((db = pool_acquire(cr->app->pool)) != NULL) {
 		st = classicstore_exists(db, cr->token);
 		pool_release(cr->app->pool, db);
@@ -338,7 +374,7 @@ common_params(struct classic_request *cr)
 		return PH_INVALID;
 	case 1:
 		if (id_is_wellformed(cr->token, strlen(cr->token)))
-			return PH_OK;
+			return keyed(cr);
 		break;
 	default:
 		break;

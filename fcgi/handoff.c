@@ -15,6 +15,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "ids.h"
 #include "log.h"
 #include "sqlproto.h"
 
@@ -348,6 +349,21 @@ parse_tail(const char *rest, struct handoff_item *p, size_t *carry_len)
 	return npeer == 0 || npeer == 4 ? 0 : -1;
 }
 
+/* An earlier version parked a connection's token itself: name it by its key
+ * now (those versions had no identity: user ""). 0, or -1. */
+static int
+keyed(struct handoff_item *p)
+{
+	char key[ID_KEY_LEN + 1];
+
+	if (strlen(p->token) != ID_LEN)
+		return 0;
+	if (id_token_key("", p->token, key) == -1)
+		return -1;
+	memcpy(p->token, key, sizeof(key));
+	return 0;
+}
+
 /* One line of the list: this version's, or an earlier version's (a stream).
  * *carry_len: bytes that follow the line (0: none). */
 static int
@@ -367,7 +383,7 @@ parse_item(const char *line, struct handoff_item *p, char *hex, size_t *carry_le
 		/* An earlier version read each body to its end before holding. */
 		p->rd.request_id = (uint16_t)p->request_id;
 		p->rd.stdin_done = 1;
-		return parse_tail(line + end, p, carry_len);
+		return keyed(p) == -1 ? -1 : parse_tail(line + end, p, carry_len);
 	}
 	memset(p, 0, sizeof(*p));
 	p->cors_index = -1;
@@ -377,7 +393,7 @@ parse_item(const char *line, struct handoff_item *p, char *hex, size_t *carry_le
 		return -1;
 	p->rd.request_id = (uint16_t)p->request_id;
 	p->rd.stdin_done = 1;
-	return 0;
+	return keyed(p);
 }
 
 /* Descriptors the previous image passed on purpose: the listening socket, the

@@ -52,6 +52,9 @@ http_request_init(struct http_request *h, FCGX_Request *r)
 	h->host = param(r, "HTTP_HOST");
 	h->sec_fetch_site = param(r, "HTTP_SEC_FETCH_SITE");
 	h->referer = param(r, "HTTP_REFERER");
+	h->remote_user = param(r, "REMOTE_USER");
+	h->authorization = param(r, "HTTP_AUTHORIZATION");
+	h->forwarded_for = param(r, "HTTP_X_FORWARDED_FOR");
 	h->https = strcasecmp(param(r, "HTTPS"), "on") == 0 ||
 	    strcmp(param(r, "HTTPS"), "1") == 0 ||
 	    strcasecmp(param(r, "REQUEST_SCHEME"), "https") == 0;
@@ -310,6 +313,24 @@ http_respond(struct http_request *h, int status, const char *content_type,
 	    strncmp(content_type, "text/plain", 10) == 0)
 		snprintf(h->reason, sizeof(h->reason), "%.*s", (int)(len < 200 ? len : 200), body);
 	if (response_head(&head, status, content_type, len, flags) == -1) {
+		buf_free(&head);
+		return PH_NOMEM;
+	}
+	return send_head(h, &head, body, len);
+}
+
+enum ph_err
+http_unauthorized(struct http_request *h, const char *challenge, const char *body)
+{
+	struct buf head = BUF_INIT;
+	size_t len = strlen(body);
+
+	h->status = 401;
+	if (h->reason[0] == '\0')
+		snprintf(h->reason, sizeof(h->reason), "%.200s", body);
+	if (response_head(&head, 401, "text/plain", len, HTTP_NO_CACHE) == -1 ||
+	    (challenge != NULL && (buf_puts(&head, "WWW-Authenticate: ") == -1 ||
+	    buf_puts(&head, challenge) == -1 || buf_puts(&head, "\r\n") == -1))) {
 		buf_free(&head);
 		return PH_NOMEM;
 	}

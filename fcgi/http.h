@@ -9,6 +9,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "fcgirec.h"
 #include "pherr.h"
@@ -29,6 +30,17 @@ struct http_request {
 	const char	*sec_fetch_site;	/* the Sec-Fetch-Site header; "" when absent */
 	const char	*referer;	/* the Referer header; "" when absent */
 	int		 https;		/* the web server says the request came over TLS */
+	/* Identity as offered (auth.h): never logged. */
+	const char	*remote_user;	/* REMOTE_USER; "" when absent */
+	const char	*authorization;	/* the Authorization header; "" when absent */
+	const char	*forwarded_for;	/* X-Forwarded-For; "" when absent */
+	/* Set by the router: the user the request comes from ("" without
+	 * identity), and the client's address (REMOTE_ADDR, or behind a
+	 * trusted proxy the address it forwarded for): the default group and
+	 * what admin_connections shows. remote_addr stays the peer's, which
+	 * tcpdiag needs. */
+	char		 user[AUTH_USER_SIZE];
+	char		 client_addr[128];
 	/* Set by the router: the Origin to echo in Access-Control-Allow-Origin
 	 * (NULL: no CORS headers), and whether to send Vary: Origin. */
 	const char	*cors_origin;
@@ -130,6 +142,8 @@ enum ph_err http_respond(struct http_request *, int status, const char *content_
  * PH_OK, or PH_LEFT when the client is gone (PH_NOMEM). */
 enum ph_err http_stream_start(struct http_request *);
 enum ph_err http_write(struct http_request *, const char *data, size_t len);
+/* 401 with WWW-Authenticate: challenge (NULL: none) and body as text. */
+enum ph_err http_unauthorized(struct http_request *, const char *challenge, const char *body);
 /* A text/plain response with the no-cache headers. */
 enum ph_err http_text(struct http_request *, int status, const char *body);
 

@@ -23,6 +23,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "auth.h"
 #include "fanout.h"
 #include "handoff.h"
 #include "http.h"
@@ -465,6 +466,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(app.cfg.log_level);
+	if (auth_load(&app.auth, err, sizeof(err)) != PH_OK) {
+		fprintf(stderr, "pollhub: %s\n", err);
+		return 2;
+	}
 	buf_setup_allocator();	/* before any thread: memory comes back */
 	raise_descriptor_limit();
 	signal(SIGPIPE, SIG_IGN);
@@ -521,8 +526,9 @@ main(int argc, char **argv)
 	pthread_attr_destroy(&attr);
 	resumed = handoff_resume(&app, resumable, &polls);
 	log_info("ready: pollhub %s, %d worker threads for short requests, an event loop with %d"
-	    " job threads for held ones, %d database connections, poll timeout %d s%s",
-	    POLLHUB_VERSION, started, app.cfg.loop_jobs, app.cfg.db_pool, app.cfg.poll_timeout,
+	    " job threads for held ones, %d database connections, poll timeout %d s,"
+	    " authentication %s%s", POLLHUB_VERSION, started, app.cfg.loop_jobs, app.cfg.db_pool,
+	    app.cfg.poll_timeout, auth_mode_name(auth_mode(app.auth)),
 	    resumed > 0 ? ", streams resumed" : "");
 	if (resumed > 0 || polls > 0)
 		log_info("resumed %d stream(s) from the previous image, and %d held poll(s)", resumed,

@@ -156,6 +156,12 @@ negotiate_decide(const char *query, size_t len, const char *group_param,
 	else if (negotiate_group(query, len, group_param, remote_addr, out->group,
 	    sizeof(out->group)) != PH_OK)
 		out->refusal = "The group name must be 1 to 256 printable characters.";
+	else {
+		char g[SQL_GROUP_SIZE];
+
+		out->group_named = group_param != NULL && *group_param != '\0' &&
+		    query_get(query, len, group_param, g, sizeof(g)) == 1 && g[0] != '\0';
+	}
 }
 
 int
@@ -186,8 +192,10 @@ refuse(struct http_request *h, const char *why)
 void
 negotiate_handle(struct app *app, struct http_request *h)
 {
-	char id[ID_LEN + 1], token[ID_LEN + 1];
+	char id[ID_LEN + 1], token[ID_LEN + 1], key[ID_KEY_LEN + 1];
 	struct negotiate_plan plan;
+	struct connection_ask ask;
+	struct connection_grant got;
 	struct buf body = BUF_INIT;
 	PGconn *db;
 	enum ph_err st;
@@ -196,22 +204,34 @@ negotiate_handle(struct app *app, struct http_request *h)
 		http_text(h, 405, "Method Not Allowed");
 		return;
 	}
-	negotiate_decide(h->query, strlen(h->query), app->cfg.group_param, h->remote_addr, &plan);
+	negotiate_decide(h->query, strlen(h->query), app->cfg.group_param, h->client_addr, &plan);
 	if (plan.refusal != NULL) {
 		refuse(h, plan.refusal);
 		return;
 	}
-	if (id_generate(id) == -1 || id_generate(token) == -1) {
-		log_error("getrandom failed");
+	if (id_generate(id) == -1 || id_generate(token) == -1 ||
+	    id_token_key(h->user, token, key) == -1) {
+		log_error("getrandom or SHA-256 failed");
 		http_text(h, 500, "Internal Server Error");
 		return;
 	}
+	/* With an identity, the calendar is the one named, or the user's
+	 * default; the grants decide (pollhub.connection_create). */
+	ask.user = h->user[0] != '\0' ? h->user : NULL;
+	ask.group = ask.user == NULL || plan.group_named ? plan.group : NULL;
+	ask.remote_addr = h->client_addr;
+	ask.user_agent = h->user_agent;
 	if ((db = pool_acquire(app->pool)) == NULL) {
 		http_text(h, 503, "Service Unavailable");
 		return;
 	}
-	st = corestore_connection_create(db, id, token, plan.group, h->remote_addr, h->user_agent);
+	st = corestore_connection_create(db, id, key, &ask, &got);
 	pool_release(app->pool, db);
+	if (st == PH_FORBIDDEN) {
+		snprintf(h->reason, sizeof(h->reason), "%.250s", got.why);
+		http_text(h, 403, "Forbidden");
+		return;
+	}
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_DB or PH_BUSY */
 		return;
@@ -222,8 +242,9 @@ negotiate_handle(struct app *app, struct http_request *h)
 	if (negotiate_body(&body, plan.version, plan.version == 0 ? token : id, token) == -1) {
 		http_text(h, 500, "Internal Server Error");
 	} else {
-		log_debug("negotiated connection %s (group %s, user agent %s)", id,
-		    LOG_TEXT(plan.group), LOG_TEXT(h->user_agent));
+		log_debug("negotiated connection %s (group %s, user %s, permission %s, user agent %s)",
+		    id, LOG_TEXT(got.group), ask.user != NULL ? LOG_TEXT(ask.user) : "-",
+		    got.permission[0] != '\0' ? got.permission : "-", LOG_TEXT(h->user_agent));
 		http_respond(h, 200, "application/json", body.data, body.len, 0);
 	}
 	buf_free(&body);

@@ -16,6 +16,7 @@ void	negotiate_handle(struct app *, struct http_request *);
 struct negotiate_plan {
 	int		 version;	/* 0 or 1 */
 	char		 group[SQL_GROUP_SIZE];	/* the new connection's group */
+	int		 group_named;	/* the group parameter named it (not the address) */
 	const char	*refusal;	/* non-NULL: answer {"error": refusal}; the rest is unset */
 };
 /* Decide version and group from query[0..len), the configured group

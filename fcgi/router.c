@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "classic.h"
 #include "classicproto.h"
 #include "ids.h"
@@ -116,6 +117,61 @@ ms_since(const struct timespec *t0)
 
 static void route_request(struct app *, struct http_request *, enum route, const char *);
 
+/* Copy s into a quoted-string of RFC 7230 (WWW-Authenticate's
+ * error_description): printable ASCII without '"' and '\\'. */
+static void
+quotable(char *out, size_t outlen, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 1 < outlen; s++)
+		out[n++] = (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\') ? *s : '?';
+	out[n] = '\0';
+}
+
+/* Who the request comes from (h->user, h->client_addr). 0, or -1 when it was
+ * answered 401. Only the routes that reach a connection or make one ask:
+ * a preflight, a refusal or a malformed request needs no identity. */
+static int
+identify(struct app *app, struct http_request *h, enum route rt)
+{
+	struct auth_request ar = { h->remote_user, h->authorization, h->query, strlen(h->query),
+	    rt == ROUTE_STREAM || rt == ROUTE_CLASSIC };
+	struct auth_verdict v;
+	char challenge[400], desc[220];
+
+	auth_client_addr(app->auth, h->remote_addr, h->forwarded_for, h->client_addr,
+	    sizeof(h->client_addr));
+	switch (rt) {
+	case ROUTE_NEGOTIATE: case ROUTE_STREAM: case ROUTE_POLL: case ROUTE_SEND:
+	case ROUTE_DELETE: case ROUTE_CLASSIC:
+		break;
+	default:
+		return 0;
+	}
+	if (auth_identify(app->auth, &ar, &v) == PH_OK) {
+		memcpy(h->user, v.user, sizeof(h->user));
+		return 0;
+	}
+	snprintf(h->reason, sizeof(h->reason), "not authenticated (POLLHUB_AUTH=%s): %s",
+	    auth_mode_name(auth_mode(app->auth)), v.why);
+	if (auth_mode(app->auth) != AUTH_JWT) {
+		/* The web server authenticates: asking the browser for a
+		 * password it would never check is no answer. */
+		http_unauthorized(h, NULL, "Unauthorized");
+		return -1;
+	}
+	if (v.error == NULL) {
+		http_unauthorized(h, "Bearer", "Unauthorized");
+		return -1;
+	}
+	quotable(desc, sizeof(desc), v.why);
+	snprintf(challenge, sizeof(challenge), "Bearer error=\"%s\", error_description=\"%s\"",
+	    v.error, desc);
+	http_unauthorized(h, challenge, "Unauthorized");
+	return -1;
+}
+
 void
 router_handle(struct app *app, struct http_request *h)
 {
@@ -144,7 +200,8 @@ router_handle(struct app *app, struct http_request *h)
 	    token, sizeof(token));
 	name = (size_t)rt < sizeof(route_names) / sizeof(route_names[0]) &&
 	    route_names[rt] != NULL ? route_names[rt] : "?";
-	route_request(app, h, rt, token);
+	if (identify(app, h, rt) == 0)
+		route_request(app, h, rt, token);
 	/* A stream handed to the next image is logged there, when it ends. */
 	if (h->detached)
 		return;
@@ -160,6 +217,18 @@ router_handle(struct app *app, struct http_request *h)
 static void
 route_request(struct app *app, struct http_request *h, enum route rt, const char *token)
 {
+	char key[ID_KEY_LEN + 1];
+
+	/* Below here a connection is named by its key, never its token: the
+	 * key is what the database stores, and it binds the connection to the
+	 * user it was opened by. */
+	if (rt == ROUTE_STREAM || rt == ROUTE_POLL || rt == ROUTE_SEND || rt == ROUTE_DELETE) {
+		if (id_token_key(h->user, token, key) == -1) {
+			http_text(h, 500, "Internal Server Error");
+			return;
+		}
+		token = key;
+	}
 	switch (rt) {
 	case ROUTE_NEGOTIATE:
 		negotiate_handle(app, h);

@@ -81,7 +81,8 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
 {
 	struct hub_message msg;
 	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors,
-	    app->cfg.max_answer, app->cfg.max_pending_bytes };
+	    app->cfg.max_answer, app->cfg.max_pending_bytes,
+	    strcmp(sc->permission, "read") == 0, sc->user };
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
 	long long stamp = -1;

@@ -179,25 +179,33 @@ $$;
 -- connection holds it (it may itself be waiting for a calendar's lock),
 -- locked is false and only id and group_name are given (the caller waits
 -- elsewhere: it must not hold a shared pool connection while it waits).
+-- permission and user_name: the connection's identity (015_auth.sql; both
+-- NULL without one): the hub refuses a 'read' connection's writes before
+-- they run (the meetings trigger refuses them again).
 CREATE OR REPLACE FUNCTION pollhub.send_begin(p_token text, p_classic boolean, p_wait boolean)
 RETURNS TABLE (id text, group_name text, handshaken boolean, closing boolean, inbound bytea,
-	locked boolean)
+	locked boolean, permission text, user_name text)
 LANGUAGE plpgsql AS $$
 DECLARE
 	cid text;
 	grp text;
+	perm text;
+	usr text;
 BEGIN
-	SELECT c.id, c.group_name INTO cid, grp FROM pollhub.connections c
+	SELECT c.id, c.group_name, c.permission, c.user_name INTO cid, grp, perm, usr
+	  FROM pollhub.connections c
 	 WHERE c.token = p_token AND pollhub.is_core(c.transport) <> p_classic;
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
 	IF NOT pollhub.send_lock(cid, p_wait) THEN
-		RETURN QUERY SELECT cid, grp, NULL::boolean, NULL::boolean, NULL::bytea, false;
+		RETURN QUERY SELECT cid, grp, NULL::boolean, NULL::boolean, NULL::bytea, false, perm, usr;
 		RETURN;
 	END IF;
-	-- A new snapshot: what the send we may have waited for committed.
-	RETURN QUERY SELECT c.id, c.group_name, c.handshaken, c.state = 'closing', c.inbound, true
+	-- A new snapshot: what the send we may have waited for committed (a
+	-- revocation's new permission too).
+	RETURN QUERY SELECT c.id, c.group_name, c.handshaken, c.state = 'closing', c.inbound, true,
+		c.permission, c.user_name
 	  FROM pollhub.connections c WHERE c.id = cid;
 END
 $$;

@@ -14,13 +14,24 @@ LANGUAGE sql IMMUTABLE AS $$
 	SELECT coalesce(p_transport IN ('ClassicLongPolling', 'ClassicServerSentEvents'), false)
 $$;
 
--- Create a classic connection at negotiate (not yet in its group).
-CREATE OR REPLACE FUNCTION pollhub.classic_negotiate(p_id text, p_token text, p_group text,
-	p_remote_addr text, p_user_agent text) RETURNS void
-LANGUAGE sql AS $$
-	INSERT INTO pollhub.connections (id, token, group_name, transport, remote_addr, user_agent)
-	VALUES (p_id, p_token, p_group, 'ClassicLongPolling', p_remote_addr, p_user_agent)
+-- Create a classic connection at negotiate (not yet in its group), under
+-- the same identity rules as a Core one (connection_open, 15_auth.sql):
+-- p_key is the token's key, p_user NULL without identity; verdict 'ok',
+-- 'no-default' or 'no-grant', the calendar and the permission.
+CREATE OR REPLACE FUNCTION pollhub.classic_negotiate(p_id text, p_key text, p_user text,
+	p_group text, p_remote_addr text, p_user_agent text,
+	OUT verdict text, OUT group_name text, OUT permission text)
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
+	SELECT o.verdict, o.group_name, o.permission
+	  FROM pollhub.connection_open(p_id, p_key, p_user, p_group, p_remote_addr, p_user_agent,
+		'ClassicLongPolling') o
 $$;
+
+-- Only the responder opens connections (connection_open has the grants).
+REVOKE EXECUTE ON FUNCTION pollhub.classic_negotiate(text, text, text, text, text, text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pollhub.classic_negotiate(text, text, text, text, text, text)
+	TO pollhub_app;
 
 -- Whether p_token names a classic connection (a /ping that names one).
 CREATE OR REPLACE FUNCTION pollhub.classic_exists(p_token text) RETURNS boolean

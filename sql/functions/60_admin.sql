@@ -5,10 +5,11 @@
 -- Who is connected (never the token): one row per connection.
 -- pending: messages waiting for it (its queue plus its groups' rows past its
 -- cursor; see pending_counts() in 006_bounded.sql).
+-- user_name and permission: its identity (NULL without one).
 CREATE OR REPLACE VIEW pollhub.admin_connections AS
 SELECT c.id, c.group_name, c.transport, c.state, c.remote_addr, c.user_agent,
        c.connected_at, c.last_seen, c.poll_active AS waiting,
-       coalesce(p.pending, 0) AS pending
+       coalesce(p.pending, 0) AS pending, c.user_name, c.permission
   FROM pollhub.connections c
   LEFT JOIN pollhub.pending_counts() p ON p.id = c.id;
 
@@ -25,10 +26,62 @@ CREATE OR REPLACE VIEW pollhub.admin_outbox AS
 SELECT count(*) AS depth, min(created_at) AS oldest, now() - min(created_at) AS oldest_age
   FROM pollhub.outbox;
 
--- Meetings per group (calendar).
+-- Meetings per group (calendar), and who wrote them: the distinct authors
+-- of its meetings (created_by) and of their latest changes (updated_by),
+-- NULL for a connection without identity, 'db:<role>' for psql. Each
+-- meeting's own are in pollhub.meetings, every change in admin_audit.
 CREATE OR REPLACE VIEW pollhub.admin_meetings AS
-SELECT group_name, count(*) AS meetings, min(start_at) AS first_start, max(end_at) AS last_end
+SELECT group_name, count(*) AS meetings, min(start_at) AS first_start, max(end_at) AS last_end,
+       array_agg(DISTINCT created_by) AS created_by,
+       array_agg(DISTINCT updated_by) AS updated_by
   FROM pollhub.meetings GROUP BY group_name;
+
+-- Grants as given: principal, whether it names a role or a user, the
+-- calendar, the permission, when and by which database role.
+CREATE OR REPLACE VIEW pollhub.admin_grants AS
+SELECT g.principal,
+       CASE WHEN EXISTS (SELECT 1 FROM pollhub.roles r WHERE r.name = g.principal)
+	    THEN 'role' ELSE 'user' END AS kind,
+       g.group_name, g.permission, g.granted_at, g.granted_by
+  FROM pollhub.grants g;
+
+-- Who may open what: one row per user and calendar, with the effective
+-- permission (as pollhub.permission_of computes it) and the principals that
+-- give it (the user itself and/or its roles; those of a lower grant are
+-- left out). Users are the principals that are not roles, and the members
+-- of roles.
+CREATE OR REPLACE VIEW pollhub.admin_access AS
+WITH users AS (
+	SELECT g.principal AS user_name FROM pollhub.grants g
+	 WHERE NOT EXISTS (SELECT 1 FROM pollhub.roles r WHERE r.name = g.principal)
+	UNION
+	SELECT rm.user_name FROM pollhub.role_members rm),
+access AS (
+	SELECT u.user_name, a.group_name, a.permission, a.principal,
+	       max(pollhub.permission_rank(a.permission))
+		   OVER (PARTITION BY u.user_name, a.group_name) AS top
+	  FROM users u CROSS JOIN LATERAL pollhub.grants_of(u.user_name) a)
+SELECT user_name, group_name, (ARRAY['read', 'write', 'admin'])[top] AS permission,
+       array_agg(DISTINCT principal ORDER BY principal) AS via
+  FROM access
+ WHERE pollhub.permission_rank(permission) = top
+ GROUP BY user_name, group_name, top;
+
+-- Every change of a meeting, newest first: when, what, who (actor: the
+-- user; 'db:<role>' from psql; NULL for a connection without identity),
+-- through which connection and from which address, the database role, the
+-- title, and for an update the fields that changed ({"field": [before,
+-- after]}); the whole rows in before and after.
+CREATE OR REPLACE VIEW pollhub.admin_audit AS
+SELECT a.id, a.at, a.action, a.actor, a.group_name, a.meeting_id,
+       coalesce(a.after, a.before) ->> 'title' AS title,
+       (SELECT jsonb_object_agg(k.key, jsonb_build_array(a.before -> k.key, k.value))
+	  FROM jsonb_each(a.after) k
+	 WHERE a.before IS NOT NULL AND k.key NOT IN ('updated_by')
+	   AND a.before -> k.key IS DISTINCT FROM k.value) AS changed,
+       a.connection_id, a.remote_addr, a.db_role, a.before, a.after
+  FROM pollhub.audit a
+ ORDER BY a.id DESC;
 
 -- The pollhub release whose deploy/scripts/migrate.sh last migrated this
 -- database (its tables and these functions): SELECT pollhub.version();
@@ -108,6 +161,46 @@ BEGIN
 END
 $$;
 
+-- Call client method p_target with p_arguments on every open connection of
+-- user p_user (as ASP.NET Core's Clients.User), e.g.
+--   SELECT pollhub.send_to_user('alice', 'notify', '["Your export is ready"]');
+-- Returns how many connections it was queued for. Classic (SignalR 2.x)
+-- connections cannot receive messages sent to one connection (see
+-- send_to_connection): they are skipped, and a NOTICE says how many.
+-- Send locks in id order, like drain_many's row locks: two of these never
+-- wait for each other in a cycle.
+CREATE OR REPLACE FUNCTION pollhub.send_to_user(p_user text, p_target text, p_arguments json)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
+DECLARE
+	record text := pollhub.invocation(p_target, p_arguments);
+	cid text;
+	sent integer := 0;
+	classic integer;
+BEGIN
+	SELECT count(*) INTO classic FROM pollhub.connections c
+	 WHERE c.user_name = p_user AND c.state = 'open' AND pollhub.is_classic(c.transport);
+	IF classic > 0 THEN
+		RAISE NOTICE '% classic SignalR 2.x connection(s) of user % skipped: they receive only their group''s pushes',
+		    classic, quote_literal(p_user);
+	END IF;
+	FOR cid IN SELECT c.id FROM pollhub.connections c
+		    WHERE c.user_name = p_user AND c.state = 'open' AND pollhub.is_core(c.transport)
+		    ORDER BY c.id LOOP
+		-- As send_to_connection: the send lock orders its queue, the row
+		-- lock keeps it open until commit.
+		PERFORM pollhub.send_lock(cid, true);
+		PERFORM 1 FROM pollhub.connections c WHERE c.id = cid AND c.state = 'open'
+		   FOR NO KEY UPDATE;
+		CONTINUE WHEN NOT FOUND;
+		INSERT INTO pollhub.connection_messages (connection_id, payload) VALUES (cid, record);
+		PERFORM pg_notify('pollhub', 'c:' || cid);
+		sent := sent + 1;
+	END LOOP;
+	RETURN sent;
+END
+$$;
+
 -- Close one connection: the client receives a Close message with p_reason
 -- as its error (after what is already queued for it) and disconnects; its
 -- next poll answers 204. With p_allow_reconnect a client configured with
@@ -162,7 +255,10 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 $$;
 
 GRANT SELECT ON pollhub.admin_connections, pollhub.admin_groups, pollhub.admin_outbox,
-	pollhub.admin_meetings TO pollhub_admin;
+	pollhub.admin_meetings, pollhub.admin_grants, pollhub.admin_access,
+	pollhub.admin_audit TO pollhub_admin;
+-- The responder needs none of the views of grants and the audit.
+REVOKE ALL ON pollhub.admin_grants, pollhub.admin_access, pollhub.admin_audit FROM pollhub_app;
 
 
 
@@ -175,11 +271,13 @@ GRANT SELECT ON pollhub.admin_connections, pollhub.admin_groups, pollhub.admin_o
 -- revoked).
 REVOKE EXECUTE ON FUNCTION pollhub.send_to_group(text, text, json),
 	pollhub.send_to_connection(text, text, json),
+	pollhub.send_to_user(text, text, json),
 	pollhub.disconnect_connection(text, text, boolean),
 	pollhub.purge_group(text),
 	pollhub.reap_now(interval, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pollhub.send_to_group(text, text, json),
 	pollhub.send_to_connection(text, text, json),
+	pollhub.send_to_user(text, text, json),
 	pollhub.disconnect_connection(text, text, boolean),
 	pollhub.purge_group(text),
 	pollhub.reap_now(interval, interval) TO pollhub_admin;

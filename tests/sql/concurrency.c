@@ -1289,7 +1289,7 @@ mkclassic(struct conn *c, const char *name, const char *group)
 	snprintf(c->id, sizeof(c->id), "%s", ident(name));
 	snprintf(c->token, sizeof(c->token), "%s-t", c->id);
 	snprintf(c->group, sizeof(c->group), "%s", group);
-	if (exec_(X, "SELECT pollhub.classic_negotiate($1, $2, $3, NULL, NULL)",
+	if (exec_(X, "SELECT pollhub.classic_negotiate($1, $2, NULL, $3, NULL, NULL)",
 	    ARGS(c->id, c->token, c->group)) == -1 ||
 	    value(X, v, sizeof(v), "SELECT status FROM pollhub.classic_connect($1, 'ClassicLongPolling')",
 	    ARGS(c->token)) == -1 ||
