@@ -227,6 +227,7 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			// The connections carry their user and permission.
 			assert.equal(await psql(`SELECT user_name || ' ' || permission || ' ' || group_name FROM pollhub.connections
 				WHERE id = ${sq(a.connectionId)}`), 'alice write cal-a');
+			assert.equal(await psql(`SELECT user_name FROM pollhub.admin_connections WHERE id = ${sq(b.connectionId)}`), 'bob');
 		} finally {
 			await stopAll(a, b);
 		}
@@ -284,7 +285,18 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 		const m = await wire.negotiate(token('multi'), { group: 'cal-m' });
 		assert.equal(m.status, 200, m.text);
 		assert.equal(await psql(`SELECT permission FROM pollhub.connections WHERE id = ${sq(m.json.connectionId)}`), 'write');
-		for (const [r, who] of [[res, 'solo'], [m, 'multi']]) await wire.del(r.json.connectionToken, token(who));
+		// A default calendar set in psql (and granted) opens without ?group=.
+		await psql(`SELECT pollhub.set_default_group('multi', 'cal-m')`);
+		const d = await wire.negotiate(token('multi'));
+		assert.equal(d.status, 200, d.text);
+		assert.equal(await psql(`SELECT group_name FROM pollhub.connections WHERE id = ${sq(d.json.connectionId)}`), 'cal-m');
+		// Through a role: the member gets the role's grant.
+		await psql(`SELECT pollhub.grant_role('team-g', 'gina'); SELECT pollhub.grant_group('team-g', 'cal-g', 'read')`);
+		const g = await wire.negotiate(token('gina'), { group: 'cal-g' });
+		assert.equal(g.status, 200, g.text);
+		assert.equal(await psql(`SELECT permission FROM pollhub.connections WHERE id = ${sq(g.json.connectionId)}`), 'read');
+		assert.equal((await wire.negotiate(token('gina'), { group: 'cal-a' })).status, 403, 'the role gives cal-g only');
+		for (const [r, who] of [[res, 'solo'], [m, 'multi'], [d, 'multi'], [g, 'gina']]) await wire.del(r.json.connectionToken, token(who));
 	});
 
 	test('a read-only member reads and gets pushes; its writes are "Not allowed:", nothing stored; a grant changed live applies', async () => {
@@ -473,6 +485,27 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 		}
 	});
 
+	test('leaving a role closes what the role gave; a lowered grant reaches a live connection', async () => {
+		await psql(`SELECT pollhub.grant_role('team-r', 'rolf'); SELECT pollhub.grant_group('team-r', 'cal-role', 'write')`);
+		const c = await connectAs(token('rolf'), { group: 'cal-role' });
+		try {
+			const made = await c.invoke('create', meeting('By rolf, through team-r'));
+			assert.equal(await psql(`SELECT created_by FROM pollhub.meetings WHERE id = ${sq(made.ID)}`), 'rolf');
+			// The role's grant lowered to read: the live connection may no longer write.
+			await psql(`SELECT pollhub.grant_group('team-r', 'cal-role', 'read')`);
+			await waitFor(async () => (await psql(`SELECT permission FROM pollhub.connections
+				WHERE id = ${sq(c.connectionId)}`)) === 'read', 5000, 'the permission lowered through the role');
+			await assert.rejects(c.invoke('create', meeting('By rolf, read-only')), (e) => /^Not allowed:/.test(e.message));
+			const t0 = Date.now();
+			await psql(`SELECT pollhub.revoke_role('team-r', 'rolf')`);
+			await waitFor(() => c.closedAt, 5000, 'rolf\'s connection closed');
+			assert.match(c.closeError?.message ?? '(no error)', /Not allowed/);
+			console.log(`# role membership revoked: closed after ${c.closedAt - t0} ms`);
+		} finally {
+			await stopAll(c);
+		}
+	});
+
 	test('send_to_user reaches every connection of that user and no one else\'s', async () => {
 		const targets = ['notice'];
 		const b1 = await connectAs(token('bob'), { group: 'cal-a', targets });
@@ -508,10 +541,16 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			// A change made in psql names the database role.
 			await psql(`UPDATE pollhub.meetings SET title = 'Changed in psql' WHERE id = ${sq(mb.ID)}`);
 			assert.equal(await who(mb.ID), `bob db:${await psql('SELECT session_user')}`);
-			// admin_meetings shows the authors.
-			const shown = await psql(`SELECT row_to_json(m)::text FROM pollhub.admin_meetings m`);
-			assert.match(shown, /alice/, `admin_meetings: ${shown.slice(0, 500)}`);
-			assert.match(shown, /bob/);
+			// admin_meetings shows the authors; admin_audit who did what, through which connection.
+			const shown = await psql(`SELECT row_to_json(m)::text FROM pollhub.admin_meetings m WHERE group_name = 'cal-a'`);
+			assert.match(shown, /"alice"/, `admin_meetings: ${shown.slice(0, 500)}`);
+			assert.match(shown, /"bob"/, `admin_meetings: ${shown.slice(0, 500)}`);
+			const audit = await psql(`SELECT string_agg(action || ' ' || coalesce(actor, '-') || ' ' ||
+				coalesce(connection_id, '-'), ',' ORDER BY id) FROM pollhub.admin_audit WHERE meeting_id = ${sq(ma.ID)}`);
+			assert.equal(audit, `create alice ${a.connectionId},update bob ${b.connectionId}`);
+			assert.equal(await psql(`SELECT action || ' ' || actor || ' ' || coalesce(connection_id, '-')
+				FROM pollhub.admin_audit WHERE meeting_id = ${sq(mb.ID)} ORDER BY id DESC LIMIT 1`),
+			`update db:${await psql('SELECT session_user')} -`);
 		} finally {
 			await stopAll(a, b);
 		}
