@@ -1,7 +1,10 @@
 #include "ids.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
+
+#include <openssl/evp.h>
 
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -61,4 +64,27 @@ id_is_wellformed(const char *s, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+int
+id_token_key(const char *user, const char *token, char out[ID_KEY_LEN + 1])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	/* The user's NUL is the separator: no user and token pair hashes as
+	 * another's ("ab" + "c" differs from "a" + "bc"). */
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, user, strlen(user) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, token, strlen(token)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, digest, &n) == 1 && n == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	base64url_encode(digest, n, out);
+	return 0;
 }

@@ -228,7 +228,7 @@ for (const transport of transports) {
 				}
 				const token = await two.evaluate(() => harness.token());
 				await two.evaluate(() => connection.stop());
-				await waitFor(async () => (await stack.psql(`SELECT count(*) FROM pollhub.connections WHERE token = '${token}'`)) === '0',
+				await waitFor(async () => (await stack.psql(`SELECT count(*) FROM pollhub.connections WHERE token = pollhub.token_key('', '${token}')`)) === '0',
 					5000, 'the connection removed by /abort');
 			});
 		});

@@ -31,6 +31,8 @@ sources() {
 	fuzz_tcpdiag) echo common/tcpdiag.c ;;
 	fuzz_heldconn) echo fcgi/fcgirec.c common/buf.c ;;
 	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
+	fuzz_auth) echo common/auth.c common/jwtcheck.c common/authcache.c common/netaddr.c \
+		common/query.c common/utf8.c common/ids.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
 	fuzz_query | fuzz_negotiate) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
 	# Anything else (the router's handler reaches every transport): all but main.c.
@@ -41,7 +43,9 @@ libs() {
 	case $1 in
 	fuzz_hubproto | fuzz_meeting) echo -ljson-c ;;
 	fuzz_escape | fuzz_tcpdiag | fuzz_heldconn) ;;
-	*) echo -ljson-c -lpq -lfcgi -lpthread ;;
+	fuzz_auth) echo -ljson-c -ljwt -lcrypto -lpthread ;;
+	# common/auth.c and common/ids.c need libjwt and libcrypto.
+	*) echo -ljson-c -lpq -lfcgi -ljwt -lcrypto -lpthread ;;
 	esac
 }
 

@@ -51,7 +51,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 	 * with psql before /connect joins it) when given. */
 	async function classicConnection(group) {
 		const neg = await json(await get('negotiate', { clientProtocol: '2.1', connectionData: CD }));
-		if (group) await stack.psql(`UPDATE pollhub.connections SET group_name = '${group}' WHERE token = '${neg.ConnectionToken}'`);
+		if (group) await stack.psql(`UPDATE pollhub.connections SET group_name = '${group}' WHERE token = pollhub.token_key('', '${neg.ConnectionToken}')`);
 		const conn = await json(await post('connect', params(neg.ConnectionToken)));
 		assert.deepEqual(await json(await get('start', params(neg.ConnectionToken))), { Response: 'started' });
 		return { token: neg.ConnectionToken, C: conn.C };
@@ -181,7 +181,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		// classic connections (idle, unacknowledged) would hold the rows too.
 		await stack.psql(`DELETE FROM pollhub.connections WHERE transport LIKE 'Classic%'`);
 		const { token, C } = await classicConnection();
-		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE token = '${token}'`);
+		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE token = pollhub.token_key('', '${token}')`);
 		const kept = (seq) => stack.psql(`SELECT count(*) FROM pollhub.outbox WHERE group_name = '${group}' AND seq = ${seq}`);
 		const first = post('poll', params(token), { messageId: C });
 		await core.invoke('create', meeting('Kept for the classic client'));
@@ -223,7 +223,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		const t0 = Date.now();
 		assert.deepEqual(await json(await older), { C, M: [] });
 		assert.ok(Date.now() - t0 < 1500, 'superseded at once');
-		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = '${token}'`);
+		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = pollhub.token_key('', '${token}')`);
 		await stack.psql(`SELECT pollhub.disconnect_connection('${id}', 'Closed for maintenance')`);
 		assert.deepEqual(await json(await newer), { C, E: 'Closed for maintenance', M: [] });
 		assert.equal(await stack.psql(`SELECT count(*) FROM pollhub.connections WHERE id = '${id}'`), '0');
@@ -247,9 +247,9 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		const token = neg.connectionToken;
 		// A partial record carried in the row (a POST without 0x1E): /send used to wipe it.
 		assert.equal((await fetch(`${hub}?id=${token}`, { method: 'POST', body: '{"protocol":"json",' })).status, 200);
-		const row = () => stack.psql(`SELECT row_to_json(c) FROM pollhub.connections c WHERE token = '${token}'`);
+		const row = () => stack.psql(`SELECT row_to_json(c) FROM pollhub.connections c WHERE token = pollhub.token_key('', '${token}')`);
 		const before = await row();
-		assert.notEqual(await stack.psql(`SELECT length(inbound) FROM pollhub.connections WHERE token = '${token}'`), '0');
+		assert.notEqual(await stack.psql(`SELECT length(inbound) FROM pollhub.connections WHERE token = pollhub.token_key('', '${token}')`), '0');
 		const gone = async (what, res) => {
 			assert.equal(res.status, 404, `${what}: ${await res.clone().text()}`);
 			assert.equal(await res.text(), 'No Connection with that ID', what);
@@ -269,7 +269,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		await gone('abort', await post('abort', lp));
 		assert.equal(await row(), before);
 		assert.equal(await stack.psql(`SELECT count(*) FROM pollhub.memberships m JOIN pollhub.connections c
-			ON c.id = m.connection_id WHERE c.token = '${token}'`), '0');
+			ON c.id = m.connection_id WHERE c.token = pollhub.token_key('', '${token}')`), '0');
 		// A ping without a token (what jquery.signalR sends) still pongs; one naming a classic
 		// connection too.
 		assert.deepEqual(await json(await get('ping', { _: '2' })), { Response: 'pong' });
@@ -279,7 +279,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 
 	test('send_to_connection refuses a classic connection and queues nothing for it', async () => {
 		const { token } = await classicConnection();
-		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = '${token}'`);
+		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = pollhub.token_key('', '${token}')`);
 		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE id = '${id}'`);
 		await assert.rejects(stack.psql(`SELECT pollhub.send_to_connection('${id}', 'notify', '["Please reload"]')`),
 			(e) => {
@@ -361,7 +361,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		text = await readStream(res, (t) => frames(t).includes('{}'), 4000);
 		ac.abort();
 		// While the stream is down a push is made; /reconnect from the last C gets it, once.
-		await waitFor(async () => (await stack.psql(`SELECT poll_active FROM pollhub.connections WHERE token = '${neg.ConnectionToken}'`)) === 'f',
+		await waitFor(async () => (await stack.psql(`SELECT poll_active FROM pollhub.connections WHERE token = pollhub.token_key('', '${neg.ConnectionToken}')`)) === 'f',
 			10000, 'the ended stream noticed');
 		const missed = await core.invoke('create', meeting('Missed on a classic stream'));
 		const ac2 = new AbortController();
@@ -397,7 +397,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		const neg = await json(await get('negotiate', { clientProtocol: '2.1', connectionData: CD }));
 		const token = neg.ConnectionToken;
 		const first = await openClassicStream(token);
-		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = '${token}'`);
+		const id = await stack.psql(`SELECT id FROM pollhub.connections WHERE token = pollhub.token_key('', '${token}')`);
 		const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE id = '${id}'`);
 		const made = [];
 		for (let i = 0; i < 3; i++) made.push(await core.invoke('create', meeting(`Written to a stream ${i}`)));
@@ -436,7 +436,7 @@ describe(`classic SignalR 2.x on the wire (${transportName})`, { timeout: 60000 
 		const neg = await json(await get('negotiate', { clientProtocol: '2.1', connectionData: CD }));
 		const token = neg.ConnectionToken;
 		const group = 'classic-bad-row-sse';
-		await stack.psql(`UPDATE pollhub.connections SET group_name = '${group}' WHERE token = '${token}'`);
+		await stack.psql(`UPDATE pollhub.connections SET group_name = '${group}' WHERE token = pollhub.token_key('', '${token}')`);
 		const s = await openClassicStream(token);
 		const seqs = await goodBadGood(group);
 		const text = await readStream(s.res, (t) => t.includes('after the bad row'));

@@ -205,7 +205,7 @@ describe('hostile input', { timeout: 120000 }, () => {
 		assert.equal(d.status, 202);
 		await refusedEverywhere(s.token, 'after DELETE');
 		const rows = await stack.psql('SELECT count(*) FROM pollhub.connections WHERE token = ' +
-			`'${s.token.replace(/'/g, "''")}'`);
+			`pollhub.token_key('', '${s.token.replace(/'/g, "''")}')`);
 		assert.equal(rows, '0');
 	});
 
@@ -214,7 +214,7 @@ describe('hostile input', { timeout: 120000 }, () => {
 		const res = await fetch(`${stack.hubUrl}/negotiate?clientProtocol=2.1&connectionData=${cd}`);
 		assert.equal(res.status, 200);
 		const { ConnectionToken: tok } = await res.json();
-		const q = `'${tok.replace(/'/g, "''")}'`;
+		const q = `pollhub.token_key('', '${tok.replace(/'/g, "''")}')`;
 		const row = `SELECT transport, poll_no, poll_active, handshaken, state, encode(inbound, 'hex')
 			FROM pollhub.connections WHERE token = ${q}`;
 		const before = await stack.psql(row);
@@ -662,8 +662,11 @@ describe('connection tokens stay out of the logs', { timeout: 60000 }, () => {
 			const a = await connect(stack.hubUrl);
 			const b = await connect(stack.hubUrl);
 			for (const conn of [a, b]) {
-				const tok = await stack.psql(`SELECT token FROM pollhub.connections WHERE id = '${conn.connectionId}'`);
+				// The token is the client's (in its transport's URL); the row keeps its key.
+				const tok = new URL(conn.connection.transport._url).searchParams.get('id');
 				assert.match(tok, /^[A-Za-z0-9_-]{22}$/, 'the token of a live connection');
+				assert.equal(await stack.psql(`SELECT token FROM pollhub.connections WHERE id = '${conn.connectionId}'`),
+					await stack.psql(`SELECT pollhub.token_key('', '${tok}')`), 'the row keeps the key only');
 				tokens.push(tok);
 			}
 			const m = await a.invoke('create', meeting());

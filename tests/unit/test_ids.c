@@ -89,11 +89,38 @@ test_wellformed(void)
 	CHECK_INTEQ(id_is_wellformed("abcdefghijklmnopqrstuvEXTRA", 22), 1);
 }
 
+/* The brief's vectors, shared with pollhub.token_key in SQL. */
+static void
+test_token_key(void)
+{
+	char key[ID_KEY_LEN + 1], other[ID_KEY_LEN + 1];
+
+	memset(key, '#', sizeof(key));
+	CHECK_INTEQ(id_token_key("alice", "abc", key), 0);
+	CHECK_STREQ(key, "izvVd3xzLdgL6RWIRICaabRGxJ6Nk24AKZw7du3PatU");
+	CHECK_INTEQ(strlen(key), ID_KEY_LEN);
+	CHECK_INTEQ(id_token_key("", "abc", key), 0);
+	CHECK_STREQ(key, "YJ9uNtJAVYUYjVz9dh9AfHzEan0_MUyIJwRp3eMV_NE");
+	/* SHA-256 of the single NUL byte: the separator is always hashed. */
+	CHECK_INTEQ(id_token_key("", "", key), 0);
+	CHECK_STREQ(key, "bjQLnP-zepicpUTmu3gKLHiQHT-zNzh2hRGjBhevoB0");
+	/* The separator keeps user and token apart. */
+	CHECK_INTEQ(id_token_key("ab", "c", key), 0);
+	CHECK_INTEQ(id_token_key("a", "bc", other), 0);
+	CHECK(strcmp(key, other) != 0);
+	/* Another user's identity gives another key for the same token. */
+	CHECK_INTEQ(id_token_key("bob", "abc", other), 0);
+	CHECK(strcmp(other, "izvVd3xzLdgL6RWIRICaabRGxJ6Nk24AKZw7du3PatU") != 0);
+	CHECK(all_url_safe(other));
+	CHECK_INTEQ(strlen(other), ID_KEY_LEN);
+}
+
 int
 main(void)
 {
 	test_base64url();
 	test_generate();
 	test_wellformed();
+	test_token_key();
 	return unit_done();
 }
