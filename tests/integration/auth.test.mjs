@@ -169,6 +169,8 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			resolve(e);
 		}));
 		await conn.start();
+		// The client forgets its id when it closes.
+		conn.id = conn.connectionId;
 		// The connection token the client got (it is in the transport's URL), for the
 		// search at the end.
 		const u = conn.connection?.transport?._url;
@@ -463,7 +465,7 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			console.log(`# revocation: psql returned after ${tSql} ms; ${clients.length} clients closed after ` +
 				`${took.join(', ')} ms (max ${Math.max(...took)} ms)`);
 			for (const c of clients)
-				assert.match(c.closeError?.message ?? '(no error)', /Not allowed/, `onclose of ${c.connectionId}`);
+				assert.match(c.closeError?.message ?? '(no error)', /Not allowed/, `onclose of ${c.id}`);
 			// The raw connection: a Close record saying why, that forbids reconnecting.
 			const closeOf = (text) => records(text).find((m) => m.type === 7);
 			let close;
@@ -479,7 +481,7 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			// Nothing of the calendar after that.
 			const later = await erin.invoke('create', meeting('After the revocation'));
 			await sleep(1000);
-			for (const c of clients) assert.equal(c.pushes.count('create'), 1, `${c.connectionId}: no later push`);
+			for (const c of clients) assert.equal(c.pushes.count('create'), 1, `${c.id}: no later push`);
 			const after = LP ? await wire.poll(raw.ct, dave) : { text: raw.stream.text };
 			assert.ok(!after.text.includes(later.ID), `the raw connection got the later push: ${after.text}`);
 			assert.equal(await psql(`SELECT count(*) FROM pollhub.memberships m JOIN pollhub.connections c
@@ -490,7 +492,7 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 			assert.ok((await erin.invoke('read')).some((m) => m.ID === first.ID));
 			if (RESPONDERS > 1) {
 				const lp = clients.filter((c) => c.transportName === 'LongPolling');
-				console.log(`# revocation: long polls ended by responders ${JSON.stringify(lp.map((c) => pollHolders(c.connectionId)))}`);
+				console.log(`# revocation: long polls ended by responders ${JSON.stringify(lp.map((c) => pollHolders(c.id)))}`);
 			}
 		} finally {
 			raw?.stream?.abort();
