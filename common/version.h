@@ -7,6 +7,6 @@
 #ifndef POLLHUB_VERSION_H
 #define POLLHUB_VERSION_H
 
-#define POLLHUB_VERSION "0.13.0"
+#define POLLHUB_VERSION "0.14.0"
 
 #endif

@@ -22,6 +22,16 @@
 #   POLLHUB_LIGHTTPD_MAX_FDS  lighttpd's server.max-fds (default: the hard descriptor
 #                       limit, `ulimit -Hn`, at most 65535; server.max-connections is half
 #                       of it: deploy/lighttpd/limits.sh)
+#   POLLHUB_AUTH        the responder's identity mode: none (default), web-server or jwt
+#                       (with POLLHUB_JWT_*, POLLHUB_TRUSTED_PROXIES: they reach the responder)
+#   POLLHUB_HTPASSWD    with POLLHUB_AUTH=web-server: an htpasswd file (bcrypt, htpasswd -B);
+#                       the web server then asks for a user from it for the whole site (page
+#                       and hub) and passes it to the responder as REMOTE_USER
+#                       (deploy/lighttpd/auth.sh; deploy/apache/pollhub.conf, -DPOLLHUB_BASIC_AUTH)
+#   POLLHUB_WEB_AUTH    `external`: POLLHUB_AUTH=web-server without POLLHUB_HTPASSWD, because
+#                       the web server's authentication is configured by other means (an
+#                       edited configuration); without it, that combination is refused, as
+#                       every request would be 401
 # Every held client costs descriptors (two of lighttpd's, one of the responder's), so the
 # responder and the web server run with the soft descriptor limit raised to the hard one.
 # Other POLLHUB_* variables (POLLHUB_THREADS, POLLHUB_LOG_LEVEL, ...) reach the responder.
@@ -52,6 +62,44 @@ docroot=$(realpath -m -- "${POLLHUB_DOCROOT:-$repo/deploy/www}")
 bin=${POLLHUB_BIN:-$repo/build/pollhub}
 [[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number, not '$port'"
 [[ -x $bin ]] || die "$bin is not an executable; build it with \`make\`"
+
+# --- authentication in the web server (docs/AUTH-WEBSERVER.md), checked before anything starts
+auth=${POLLHUB_AUTH:-none}
+htpasswd=${POLLHUB_HTPASSWD:-}
+web_auth=${POLLHUB_WEB_AUTH:-}
+case $auth in
+none | web-server | jwt) ;;
+*) die "POLLHUB_AUTH must be none, web-server or jwt, not '$auth'" ;;
+esac
+case $web_auth in
+'' | external) ;;
+*) die "POLLHUB_WEB_AUTH must be empty or 'external', not '$web_auth'" ;;
+esac
+if [[ $auth == web-server && -z $htpasswd && $web_auth != external ]]; then
+	die "POLLHUB_AUTH=web-server needs POLLHUB_HTPASSWD=FILE, an htpasswd file (htpasswd -cB FILE USER),
+  for the web server to ask for a user: without it every request would be 401. If its
+  authentication is configured by other means, say so with POLLHUB_WEB_AUTH=external."
+fi
+if [[ -n $htpasswd ]]; then
+	[[ $auth == web-server ]] ||
+		die "POLLHUB_HTPASSWD is set but POLLHUB_AUTH is '$auth': the user would not reach the hub; set POLLHUB_AUTH=web-server"
+	[[ $web_auth != external ]] || die "POLLHUB_HTPASSWD and POLLHUB_WEB_AUTH=external contradict each other: choose one"
+	htpasswd=$(realpath -m -- "$htpasswd")
+	[[ -f $htpasswd && -r $htpasswd ]] || die "POLLHUB_HTPASSWD: cannot read the file $htpasswd"
+	[[ $htpasswd != *[\"\\]* ]] || die "POLLHUB_HTPASSWD must not contain a double quote or a backslash: $htpasswd"
+	# Apache's workers read it at each request, as www-data when started as root.
+	if [[ $web == apache ]] && ((EUID == 0)) && ! runuser -u www-data -- test -r "$htpasswd"; then
+		die "POLLHUB_HTPASSWD: www-data, as which Apache serves, cannot read $htpasswd (make it and every directory above it readable, e.g. chmod 644)"
+	fi
+	# Entries neither server accepts: plain text (htpasswd -p) or an unknown scheme. Both read
+	# bcrypt ($2y$, -B), apr1 ($apr1$, -m), SHA-1 ({SHA}, -s), SHA-256/512 crypt ($5$, $6$)
+	# and DES crypt (13 characters, -d); only bcrypt and the crypt ones are strong.
+	bad=$(awk -F: '/^[[:space:]]*(#|$)/ { next }
+		{ h = substr($0, length($1) + 2) }
+		h !~ /^(\$2[aby]\$|\$apr1\$|\{SHA\}|\$5\$|\$6\$)/ && !(length(h) == 13 && h ~ /^[.\/0-9A-Za-z]+$/) { print $1 }' "$htpasswd" | paste -sd, -)
+	[[ -z $bad ]] || die "POLLHUB_HTPASSWD $htpasswd: the password of $bad is in plain text or a format neither lighttpd nor Apache reads; set it again with htpasswd -B $htpasswd USER"
+	grep -q . "$htpasswd" || die "POLLHUB_HTPASSWD $htpasswd has no user; add one with htpasswd -B $htpasswd USER"
+fi
 
 bash "$scripts/install-deps.sh"
 
@@ -258,8 +306,13 @@ else
 	web_bind=$bind
 	[[ $web_bind == *:* && $web_bind != \[* ]] && web_bind="[$web_bind]"
 fi
+# Basic authentication from POLLHUB_HTPASSWD: lighttpd's auth.sh prints it when the
+# variable is set; Apache's block is enabled by the define.
+if [[ -n $htpasswd ]]; then
+	[[ $web == apache ]] && web_cmd+=(-DPOLLHUB_BASIC_AUTH)
+fi
 POLLHUB_PORT=$port POLLHUB_BIND=$web_bind POLLHUB_RUNDIR=$rundir POLLHUB_DOCROOT=$docroot \
-	POLLHUB_FCGI_SOCKET=$sock POLLHUB_HUB_PATH=$hub_path \
+	POLLHUB_FCGI_SOCKET=$sock POLLHUB_HUB_PATH=$hub_path POLLHUB_HTPASSWD=$htpasswd \
 	setsid "${web_cmd[@]}" >>"$web_out" 2>&1 &
 web_pid=$!
 for ((i = 0; i < 50; i++)); do
@@ -273,6 +326,11 @@ done
 ((i < 50)) || die "$web does not answer on $host:$port"
 
 say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
+if [[ -n $htpasswd ]]; then
+	say "basic authentication for the whole site from $htpasswd; the hub gets the user (POLLHUB_AUTH=web-server)"
+elif [[ $auth != none ]]; then
+	say "POLLHUB_AUTH=$auth${web_auth:+ (web server authentication: $web_auth)}"
+fi
 limits="descriptor limit $(ulimit -n) per process"
 if [[ $web == lighttpd ]]; then
 	# What pollhub.conf's include_shell gave lighttpd: "max-fds N, max-connections N/2".

@@ -47,12 +47,15 @@ export function makeDocroot(files, modules) {
 /**
  * A window: a fresh browser context (its own cookies and storage, like another
  * person's browser) with one page whose errors are collected in page.problems.
+ * opts.httpCredentials ({ username, password }): what the person types when the site asks
+ * for a user (HTTP basic authentication); the browser answers the challenge with it.
  */
 export async function openWindow(browser, url, opts = {}) {
 	const context = await browser.newContext({
 		viewport: opts.viewport || { width: 900, height: 640 },
 		timezoneId: opts.timezoneId || 'UTC',
 		locale: 'en-US',
+		...(opts.httpCredentials ? { httpCredentials: opts.httpCredentials } : {}),
 	});
 	context.setDefaultTimeout(opts.timeout || 5000);
 	context.setDefaultNavigationTimeout(30000);	// a loaded machine parses the demo's 2 MB slowly
@@ -73,12 +76,15 @@ export async function openWindow(browser, url, opts = {}) {
 	return page;
 }
 
-/** Whether the hub offers `transport` in its negotiate answer (used to skip, loudly). */
-export async function hubOffers(hubUrl, transport) {
-	const r = await fetch(`${hubUrl}/negotiate?negotiateVersion=1`, { method: 'POST' });
+/**
+ * Whether the hub offers `transport` in its negotiate answer (used to skip, loudly).
+ * headers: sent with both requests (a stack behind basic authentication: stack.authHeaders).
+ */
+export async function hubOffers(hubUrl, transport, headers = {}) {
+	const r = await fetch(`${hubUrl}/negotiate?negotiateVersion=1`, { method: 'POST', headers });
 	const body = await r.json();
 	if (body.connectionToken)
-		await fetch(`${hubUrl}?id=${encodeURIComponent(body.connectionToken)}`, { method: 'DELETE' });
+		await fetch(`${hubUrl}?id=${encodeURIComponent(body.connectionToken)}`, { method: 'DELETE', headers });
 	return (body.availableTransports || []).some((t) => t.transport === transport);
 }
 
@@ -91,7 +97,7 @@ export function steps(getStack, transport) {
 	return (name, fn) => it(name, async (t) => {
 		const stack = getStack();
 		if (failed) return t.skip('an earlier step failed');
-		if (!(await hubOffers(stack.hubUrl, transport)))
+		if (!(await hubOffers(stack.hubUrl, transport, stack.authHeaders || {})))
 			return t.skip(`the hub does not offer ${transport}`);
 		try {
 			return await stack.guard(fn)(t);

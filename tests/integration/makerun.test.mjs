@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, waitFor, sleep, transportName, freePort, canConnect } from './stack.mjs';
+import { repoRoot, waitFor, sleep, transportName, freePort, canConnect, makeHtpasswd, basicAuth } from './stack.mjs';
 
 const web = process.env.POLLHUB_TEST_WEB || 'lighttpd';
 const pgPrivate = path.join(repoRoot, 'deploy/scripts/pg-private.sh');
@@ -101,18 +101,20 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 	// As a person's shell would have it: no jobserver of an outer make, no database of the
 	// test run (make run must start its own), the responder make run builds.
 	function makeEnv(extra = {}) {
-		const env = { ...process.env, ...extra };
+		const env = { ...process.env };
 		for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE',
-			'POLLHUB_DATABASE', 'POLLHUB_BIN'])
+			'POLLHUB_DATABASE', 'POLLHUB_BIN', 'POLLHUB_AUTH', 'POLLHUB_HTPASSWD', 'POLLHUB_WEB_AUTH'])
 			delete env[k];
-		return env;
+		return { ...env, ...extra };
 	}
 
 	/**
 	 * Starts `make run` in a process group of its own and waits until it serves; fills run
 	 * with { child, pgid, port, out, pids: Map pid -> what, pgPid, exited }, every pid it started.
+	 * opts.env: more environment for make run; opts.headers: sent with the readiness check
+	 * (basic authentication).
 	 */
-	async function startMakeRun(name, run) {
+	async function startMakeRun(name, run, opts = {}) {
 		const runDir = path.join(base, name);
 		fs.mkdirSync(runDir, { mode: 0o755 });
 		const pgDir = path.join(base, 'pg');
@@ -123,7 +125,7 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 		try {
 			child = spawn('make', ['--no-print-directory', 'run'], {
 				cwd: repoRoot, detached: true, stdio: ['ignore', fd, fd],
-				env: makeEnv({ PORT: String(port), WEB: web, POLLHUB_RUNDIR: runDir, POLLHUB_PGDIR: pgDir }),
+				env: makeEnv({ PORT: String(port), WEB: web, POLLHUB_RUNDIR: runDir, POLLHUB_PGDIR: pgDir, ...opts.env }),
 			});
 		} finally {
 			fs.closeSync(fd);
@@ -140,7 +142,7 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 			if (run.exited) throw new Error(`make run exited (${JSON.stringify(run.exited)}) before serving:\n${log()}`);
 			if (!/pollhub: serving /.test(log())) return false;
 			try {
-				const r = await fetch(`http://127.0.0.1:${port}/`);
+				const r = await fetch(`http://127.0.0.1:${port}/`, { headers: opts.headers || {} });
 				await r.arrayBuffer();
 				return r.status === 200;
 			} catch {
@@ -186,12 +188,17 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 		return left;
 	};
 
-	async function stopsEverything(signals, { pgReused = false } = {}) {
-		const name = `c${signals.join('-')}${pgReused ? '-reused' : ''}`.toLowerCase();
+	/**
+	 * opts.env and opts.headers as for startMakeRun (name: opts.name); opts.whileRunning(run):
+	 * checks made while it serves, before the signals.
+	 */
+	async function stopsEverything(signals, { pgReused = false, ...opts } = {}) {
+		const name = opts.name || `c${signals.join('-')}${pgReused ? '-reused' : ''}`.toLowerCase();
 		if (pgReused) pg('start', path.join(base, 'pg'));
 		const run = {};
 		try {
-			await startMakeRun(name, run);
+			await startMakeRun(name, run, opts);
+			if (opts.whileRunning) await opts.whileRunning(run);
 			for (let i = 0; i < signals.length; i++) {
 				if (i) await sleep(100);
 				process.kill(-run.pgid, signals[i]);
@@ -221,4 +228,99 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 	it('SIGHUP (its terminal gone): stops everything', () => stopsEverything(['SIGHUP']));
 	it('SIGTERM with a PostgreSQL already running: stops the rest, leaves that PostgreSQL running', () =>
 		stopsEverything(['SIGTERM'], { pgReused: true }));
+
+	// POLLHUB_AUTH=web-server POLLHUB_HTPASSWD=FILE: the web server asks for a user from FILE
+	// for the whole site (docs/AUTH-WEBSERVER.md), and still stops with the rest.
+	it('POLLHUB_HTPASSWD: the page and the hub ask for a user; SIGTERM stops everything', () => {
+		const htpasswd = makeHtpasswd({ alice: 'alice-pw', bob: 'bob-pw' });
+		const headers = { Authorization: basicAuth('alice', 'alice-pw') };
+		return stopsEverything(['SIGTERM'], {
+			name: 'basic-auth', headers, env: { POLLHUB_AUTH: 'web-server', POLLHUB_HTPASSWD: htpasswd },
+			whileRunning: async (run) => {
+				const url = `http://127.0.0.1:${run.port}`;
+				assert.match(fs.readFileSync(run.out, 'utf8'), /basic authentication for the whole site from /);
+				for (const [method, p] of [['GET', '/'], ['POST', '/meetings/negotiate?negotiateVersion=1']]) {
+					const r = await fetch(`${url}${p}`, { method });
+					await r.arrayBuffer();
+					assert.equal(r.status, 401, p);
+					assert.match(r.headers.get('www-authenticate') || '', /^Basic /, p);
+				}
+				const wrong = await fetch(`${url}/`, { headers: { Authorization: basicAuth('alice', 'bob-pw') } });
+				await wrong.arrayBuffer();
+				assert.equal(wrong.status, 401, 'a wrong password');
+				// Through to the hub: a poll without id is the responder's own 400.
+				const poll = await fetch(`${url}/meetings`, { headers });
+				assert.equal(poll.status, 400, await poll.text());
+			},
+		});
+	});
+});
+
+// POLLHUB_AUTH=web-server POLLHUB_HTPASSWD=FILE make run: the web server it starts asks for
+// a user from FILE for the whole site (docs/AUTH-WEBSERVER.md); the combinations it cannot
+// serve are refused before anything starts.
+describe(`make run (WEB=${web}) with basic authentication`, {
+	skip: transportName !== 'LongPolling' && 'transport-independent: runs in the LongPolling runs only',
+	timeout: 300000,
+}, () => {
+	let base;
+	before(() => {
+		base = fs.mkdtempSync('/tmp/ph-mra-');
+		fs.chmodSync(base, 0o755);
+		execFileSync('make', ['--no-print-directory', 'all'], { cwd: repoRoot, encoding: 'utf8', env: makeEnv() });
+	});
+	after(() => {
+		if (!base) return;
+		try { pg('stop', path.join(base, 'pg')); } catch { /* not running */ }
+		fs.rmSync(base, { recursive: true, force: true });
+	});
+
+	function makeEnv(extra = {}) {
+		const env = { ...process.env };
+		for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE',
+			'POLLHUB_DATABASE', 'POLLHUB_BIN', 'POLLHUB_AUTH', 'POLLHUB_HTPASSWD', 'POLLHUB_WEB_AUTH'])
+			delete env[k];
+		return { ...env, ...extra };
+	}
+
+	/** `make run` that must refuse at once: its output; nothing started, no cluster made. */
+	async function refused(name, env) {
+		const runDir = path.join(base, name);
+		const pgDir = path.join(base, `pg-${name}`);
+		const port = await freePort();
+		let out = '';
+		let code = 0;
+		try {
+			execFileSync('make', ['--no-print-directory', 'run'], {
+				cwd: repoRoot, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'],
+				env: makeEnv({ PORT: String(port), WEB: web, POLLHUB_RUNDIR: runDir, POLLHUB_PGDIR: pgDir, ...env }),
+			});
+		} catch (e) {
+			code = e.status;
+			out = `${e.stdout || ''}${e.stderr || ''}`;
+		}
+		assert.notEqual(code, 0, `make run refused:\n${out}`);
+		assert.ok(!fs.existsSync(pgDir), 'no cluster created');
+		assert.equal(await canConnect(port), false, 'nothing listens');
+		return out;
+	}
+
+	it('POLLHUB_AUTH=web-server without POLLHUB_HTPASSWD: refused, naming both ways out', async () => {
+		const out = await refused('no-file', { POLLHUB_AUTH: 'web-server' });
+		assert.match(out, /POLLHUB_AUTH=web-server needs POLLHUB_HTPASSWD=FILE/);
+		assert.match(out, /POLLHUB_WEB_AUTH=external/);
+	});
+
+	it('POLLHUB_HTPASSWD unreadable, or with a password in plain text: refused with the reason', async () => {
+		const missing = path.join(base, 'no-such-htpasswd');
+		assert.match(await refused('missing', { POLLHUB_AUTH: 'web-server', POLLHUB_HTPASSWD: missing }),
+			new RegExp(`POLLHUB_HTPASSWD: cannot read the file ${missing}`));
+		const plain = path.join(base, 'plain-htpasswd');
+		fs.writeFileSync(plain, `${execFileSync('htpasswd', ['-nbB', '-C', '4', 'alice', 'a'], { encoding: 'utf8' }).trim()}\nbob:plainpw\n`,
+			{ mode: 0o644 });
+		assert.match(await refused('plain', { POLLHUB_AUTH: 'web-server', POLLHUB_HTPASSWD: plain }),
+			/the password of bob is in plain text or a format neither lighttpd nor Apache reads/);
+		assert.match(await refused('no-auth', { POLLHUB_HTPASSWD: plain }),
+			/POLLHUB_HTPASSWD is set but POLLHUB_AUTH is 'none'/);
+	});
 });

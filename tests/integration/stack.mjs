@@ -146,6 +146,9 @@ function apacheBin() {
 	return fs.existsSync('/usr/sbin/apache2') ? '/usr/sbin/apache2' : 'apache2';
 }
 
+// args(auth): auth is true when the site is behind basic authentication (POLLHUB_HTPASSWD
+// in the environment, as `make run` does it: lighttpd's auth.sh reads it; Apache needs the
+// define as well).
 const webServers = {
 	lighttpd: {
 		command: () => 'lighttpd',
@@ -154,7 +157,8 @@ const webServers = {
 	},
 	apache: {
 		command: apacheBin,
-		args: () => ['-f', path.join(repoRoot, 'deploy/apache/pollhub.conf'), '-DFOREGROUND'],
+		args: (auth) => ['-f', path.join(repoRoot, 'deploy/apache/pollhub.conf'), '-DFOREGROUND',
+			...(auth ? ['-DPOLLHUB_BASIC_AUTH'] : [])],
 		errorLog: 'apache-error.log',
 		ownsChildren: true,
 		// Its parent waits for children whose workers still wait on the responder
@@ -162,6 +166,41 @@ const webServers = {
 		graceMs: 15000,
 	},
 };
+
+/** The value of an Authorization header for HTTP basic authentication. */
+export function basicAuth(user, password) {
+	return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+// The users and passwords of every file makeHtpasswd wrote (path -> [[user, password]]):
+// startStack takes its readiness probe's credentials from here.
+const htpasswdUsers = new Map();
+const htpasswdDirs = new Set();
+process.on('exit', () => {
+	for (const dir of htpasswdDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Writes an htpasswd file of users ({ name: password }) with Apache's htpasswd, in bcrypt
+ * (-B: the format both lighttpd and Apache read), in a temporary directory that Apache's
+ * www-data can read; returns its path. The directory is removed when the process exits.
+ * opts.format: another htpasswd option letter ('m' apr1, 's' SHA-1, 'p' plain text, ...).
+ */
+export function makeHtpasswd(users, opts = {}) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-htpasswd-'));
+	fs.chmodSync(dir, 0o755);
+	htpasswdDirs.add(dir);
+	const file = path.join(dir, 'htpasswd');
+	const format = opts.format || 'B';
+	// One entry per user, written by us: htpasswd -nb prints "user:hash" (the password on its
+	// command line is fine for a test's throwaway passwords).
+	const lines = Object.entries(users).map(([user, password]) =>
+		execFileSync('htpasswd', [`-nb${format}`, ...(format === 'B' ? ['-C', '4'] : []), user, password],
+			{ encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+	fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o644 });
+	htpasswdUsers.set(file, Object.entries(users));
+	return file;
+}
 
 /**
  * Starts a stack. opts.env: extra environment for the responder (POLLHUB_POLL_TIMEOUT, ...).
@@ -174,18 +213,32 @@ const webServers = {
  * web server round-robins between them (lighttpd only). start/stop/restartResponder(i)
  * act on responder i, or on all of them without an argument; killResponder(i) SIGKILLs it.
  * reloadResponder(i) restarts responder i in place (SIGHUP) and waits until it is ready.
+ * opts.htpasswd: an htpasswd file (absolute; makeHtpasswd makes one): the web server asks
+ * for a user from it for the whole site, page and hub, with the configuration `make run`
+ * uses (POLLHUB_HTPASSWD; Apache with -DPOLLHUB_BASIC_AUTH). The readiness checks then
+ * authenticate as opts.probeUser ([user, password]; default: the first user makeHtpasswd
+ * wrote to that file); stack.authHeaders holds that user's Authorization header.
+ * opts.bin: another responder executable than POLLHUB_BIN (tests/integration/fcgiecho.mjs).
  * Returns { url, hubUrl, dbName, runDir, port, web, restartResponder, reloadResponder, stopResponder,
- *           startResponder, responderPids, responderThreads, psql, logs, dumpLogs, guard, stop }.
+ *           startResponder, responderPids, responderThreads, psql, logs, dumpLogs, guard, stop,
+ *           authHeaders }.
  */
 export async function startStack(opts = {}) {
 	const pg = opts.pg || pgEnv();
-	const bin = path.resolve(repoRoot, process.env.POLLHUB_BIN || 'build/pollhub');
+	const bin = path.resolve(repoRoot, opts.bin || process.env.POLLHUB_BIN || 'build/pollhub');
 	if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist; build it with \`make\``);
 	const webName = opts.web || process.env.POLLHUB_TEST_WEB || 'lighttpd';
 	const webServer = webServers[webName];
 	if (!webServer) throw new Error(`unknown web server '${webName}' (lighttpd or apache)`);
 	const docroot = path.resolve(opts.docroot || path.join(repoRoot, 'deploy/www'));
 	const hubPath = '/meetings';
+	let htpasswd = null;
+	const authHeaders = {};
+	if (opts.htpasswd) {
+		htpasswd = path.resolve(opts.htpasswd);
+		const probe = opts.probeUser || (htpasswdUsers.get(htpasswd) || [])[0];
+		if (probe) authHeaders.Authorization = basicAuth(...probe);
+	}
 	const dbName = `ph_${crypto.randomBytes(6).toString('hex')}`;
 	const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-run-'));
 	// Apache started as root serves as www-data, which must reach the socket in here
@@ -313,8 +366,11 @@ export async function startStack(opts = {}) {
 			throw new Error(`${webName} exited (${JSON.stringify(web.exited)})\n${logs()}`);
 		if (!(await canConnect(port))) return false;
 		try {
-			const r = await fetch(`http://127.0.0.1:${port}${hubPath}`);
+			const r = await fetch(`http://127.0.0.1:${port}${hubPath}`, { headers: authHeaders });
 			await r.arrayBuffer();
+			// Behind basic authentication with no known user, the web server's 401 is all
+			// there is to see.
+			if (htpasswd && !authHeaders.Authorization) return r.status === 401;
 			return r.status === 400;
 		} catch {
 			return false;
@@ -380,7 +436,7 @@ export async function startStack(opts = {}) {
 		await startResponder();
 
 		port = await freePort();
-		web = launch(webServer.command(), webServer.args(), {
+		const webEnv = {
 			...baseEnv,
 			POLLHUB_PORT: String(port),
 			POLLHUB_BIND: '127.0.0.1',
@@ -388,7 +444,11 @@ export async function startStack(opts = {}) {
 			POLLHUB_DOCROOT: docroot,
 			POLLHUB_FCGI_SOCKET: responders.map((_, i) => socketOf(i)).join(' '),
 			POLLHUB_HUB_PATH: hubPath,
-		}, webLog);
+		};
+		// Only this stack's own choice: not one inherited from the test run's environment.
+		delete webEnv.POLLHUB_HTPASSWD;
+		if (htpasswd) webEnv.POLLHUB_HTPASSWD = htpasswd;
+		web = launch(webServer.command(), webServer.args(!!htpasswd), webEnv, webLog);
 		web.name = webName;
 		if (webServer.ownsChildren) {
 			web.ownsChildren = true;
@@ -405,7 +465,7 @@ export async function startStack(opts = {}) {
 	return {
 		url, hubUrl: url + hubPath, dbName, runDir, port, web: webName,
 		restartResponder, reloadResponder, stopResponder, startResponder, responderPids, responderThreads,
-		psql, logs, dumpLogs, guard, stop, killResponder,
+		psql, logs, dumpLogs, guard, stop, killResponder, authHeaders,
 	};
 }
 
@@ -471,13 +531,17 @@ if (!(transportName in signalR.HttpTransportType))
 /**
  * A started HubConnection over opts.transport (a name; default: the transport under
  * test). opts.handlers: { name: fn } registered before start; opts.collect (default
- * true): attach conn.pushes = collector(conn).
+ * true): attach conn.pushes = collector(conn). opts.headers (e.g. stack.authHeaders) and
+ * opts.accessTokenFactory go to the client's HTTP options: it sends them with every request.
  */
 export async function connect(hubUrl, opts = {}) {
 	const { handlers = {}, collect = true, logLevel = signalR.LogLevel.Warning } = opts;
 	const transport = signalR.HttpTransportType[opts.transport || transportName];
+	const httpOptions = { transport };
+	if (opts.headers) httpOptions.headers = opts.headers;
+	if (opts.accessTokenFactory) httpOptions.accessTokenFactory = opts.accessTokenFactory;
 	const conn = new signalR.HubConnectionBuilder()
-		.withUrl(hubUrl, { transport })
+		.withUrl(hubUrl, httpOptions)
 		.configureLogging(logLevel)
 		.build();
 	for (const [name, fn] of Object.entries(handlers)) conn.on(name, fn);
