@@ -263,8 +263,11 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 		// The same good token is accepted (the refusals above were the token's, not the request's).
 		const ok = await wire.negotiate(token('alice'), { group: 'cal-a' });
 		assert.equal(ok.status, 200, ok.text);
-		assert.equal(await connCount(), before + 1);
-		await wire.del(ok.json.connectionToken, token('alice'));
+		// aud may be an array that holds the audience (RFC 7519 4.1.3).
+		const arr = await wire.negotiate(token('alice', { aud: ['another-service', AUDIENCE] }), { group: 'cal-a' });
+		assert.equal(arr.status, 200, `aud as an array: ${arr.text}`);
+		assert.equal(await connCount(), before + 2);
+		for (const r of [ok, arr]) await wire.del(r.json.connectionToken, token('alice'));
 	});
 
 	test('grants at negotiate: no grant on ?group= is 403; no ?group= lands in the one granted calendar', async () => {
