@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "authcache.h"
+#include "config.h"
 #include "jwtcheck.h"
 #include "netaddr.h"
 #include "query.h"
@@ -72,29 +73,6 @@ user_valid(const char *s, size_t len)
 
 /* --- Configuration ------------------------------------------------------ */
 
-/* As config.c's: an integer variable within bounds, or err naming it. */
-static int
-env_long(const char *name, long def, long min, long max, long *out, char *err, size_t errlen)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (v == NULL || *v == '\0') {
-		*out = def;
-		return 0;
-	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || *end != '\0' || n < min || n > max) {
-		snprintf(err, errlen, "%s must be an integer from %ld to %ld, not '%s'",
-		    name, min, max, v);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 /* The variable's value, or NULL when it is unset or empty. */
 static const char *
 env_set(const char *name)
@@ -134,7 +112,7 @@ jwt_load(struct auth *a, char *err, size_t errlen)
 		    " PEM public keys, RS256 or ES256) or POLLHUB_JWT_SECRET_FILE (HS256)");
 		return -1;
 	}
-	if (env_long("POLLHUB_JWT_LEEWAY", 60, 0, 3600, &policy.leeway, err, errlen) == -1)
+	if (config_env_long("POLLHUB_JWT_LEEWAY", 60, 0, 3600, &policy.leeway, err, errlen) == -1)
 		return -1;
 	if (policy.user_claim == NULL)
 		policy.user_claim = "sub";

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-static int
-env_int(const char *name, long def, long min, long max, long *out,
+int
+config_env_long(const char *name, long def, long min, long max, long *out,
     char *err, size_t errlen)
 {
 	const char *v = getenv(name);
@@ -188,9 +188,9 @@ config_load_bounds(struct config *cfg, char *err, size_t errlen)
 {
 	long body, invocations, pendingbytes;
 
-	if (env_int("POLLHUB_BODY_TIMEOUT", 10000, 100, 600000, &body, err, errlen) ||
-	    env_int("POLLHUB_MAX_INVOCATIONS", 32, 1, 100000, &invocations, err, errlen) ||
-	    env_int("POLLHUB_MAX_PENDING_BYTES", 8L * 1024 * 1024, 65536, 1024L * 1024 * 1024,
+	if (config_env_long("POLLHUB_BODY_TIMEOUT", 10000, 100, 600000, &body, err, errlen) ||
+	    config_env_long("POLLHUB_MAX_INVOCATIONS", 32, 1, 100000, &invocations, err, errlen) ||
+	    config_env_long("POLLHUB_MAX_PENDING_BYTES", 8L * 1024 * 1024, 65536, 1024L * 1024 * 1024,
 		&pendingbytes, err, errlen))
 		return -1;
 	cfg->body_timeout = (int)body;
@@ -209,39 +209,39 @@ config_load(struct config *cfg, char *err, size_t errlen)
 
 	memset(cfg, 0, sizeof(*cfg));
 	/* Short requests only: held polls and streams wait in the event loop. */
-	if (env_int("POLLHUB_THREADS", 32, 1, 20000, &threads, err, errlen) ||
+	if (config_env_long("POLLHUB_THREADS", 32, 1, 20000, &threads, err, errlen) ||
 	    /* 0: as many as the pool has connections. */
-	    env_int("POLLHUB_LOOP_JOBS", 0, 0, 1000, &jobs, err, errlen) ||
+	    config_env_long("POLLHUB_LOOP_JOBS", 0, 0, 1000, &jobs, err, errlen) ||
 	    /* A stream whose client does not read is closed past this. */
-	    env_int("POLLHUB_MAX_BUFFERED", 2097152, 8192, 1024L * 1024 * 1024,
+	    config_env_long("POLLHUB_MAX_BUFFERED", 2097152, 8192, 1024L * 1024 * 1024,
 		&maxbuf, err, errlen) ||
 	    /* A poll answer or an event carries at most this much; the rest
 	     * goes out next. */
-	    env_int("POLLHUB_MAX_ANSWER", 1048576, 4096, 256L * 1024 * 1024,
+	    config_env_long("POLLHUB_MAX_ANSWER", 1048576, 4096, 256L * 1024 * 1024,
 		&maxanswer, err, errlen) ||
 	    /* Before a held poll takes records: is its client still there? */
-	    env_int("POLLHUB_CLIENT_CHECK", 1, 0, 1, &clientcheck, err, errlen) ||
-	    env_int("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
+	    config_env_long("POLLHUB_CLIENT_CHECK", 1, 0, 1, &clientcheck, err, errlen) ||
+	    config_env_long("POLLHUB_DB_POOL", 8, 1, 500, &pool, err, errlen) ||
 	    /* No wait without a bound: every pooled session has these (ms). */
-	    env_int("POLLHUB_DB_LOCK_TIMEOUT", 2000, 1, 600000, &lockt, err, errlen) ||
-	    env_int("POLLHUB_DB_STATEMENT_TIMEOUT", 10000, 1, 3600000, &stmt, err, errlen) ||
-	    env_int("POLLHUB_DB_IDLE_TX_TIMEOUT", 30000, 1, 3600000, &idletx, err, errlen) ||
-	    env_int("POLLHUB_DB_ACQUIRE_TIMEOUT", 5000, 1, 600000, &acquire, err, errlen) ||
+	    config_env_long("POLLHUB_DB_LOCK_TIMEOUT", 2000, 1, 600000, &lockt, err, errlen) ||
+	    config_env_long("POLLHUB_DB_STATEMENT_TIMEOUT", 10000, 1, 3600000, &stmt, err, errlen) ||
+	    config_env_long("POLLHUB_DB_IDLE_TX_TIMEOUT", 30000, 1, 3600000, &idletx, err, errlen) ||
+	    config_env_long("POLLHUB_DB_ACQUIRE_TIMEOUT", 5000, 1, 600000, &acquire, err, errlen) ||
 	    /* libpq's connect_timeout (s) and tcp_user_timeout (ms, 0: the
 	     * system's) on every connection. */
-	    env_int("POLLHUB_DB_CONNECT_TIMEOUT", 5, 1, 3600, &dbconnect, err, errlen) ||
-	    env_int("POLLHUB_DB_TCP_USER_TIMEOUT", 20000, 0, 3600000, &dbuser, err, errlen) ||
+	    config_env_long("POLLHUB_DB_CONNECT_TIMEOUT", 5, 1, 3600, &dbconnect, err, errlen) ||
+	    config_env_long("POLLHUB_DB_TCP_USER_TIMEOUT", 20000, 0, 3600000, &dbuser, err, errlen) ||
 	    /* 0: a quarter of the pool (at least 1). */
-	    env_int("POLLHUB_DB_PER_GROUP", 0, 0, 500, &pergroup, err, errlen) ||
-	    env_int("POLLHUB_POLL_TIMEOUT", 90, 1, 3600, &poll, err, errlen) ||
-	    env_int("POLLHUB_DISCONNECT_TIMEOUT", 15, 1, 3600, &disc, err, errlen) ||
+	    config_env_long("POLLHUB_DB_PER_GROUP", 0, 0, 500, &pergroup, err, errlen) ||
+	    config_env_long("POLLHUB_POLL_TIMEOUT", 90, 1, 3600, &poll, err, errlen) ||
+	    config_env_long("POLLHUB_DISCONNECT_TIMEOUT", 15, 1, 3600, &disc, err, errlen) ||
 	    /* The client gives up after 30 s without a message. */
-	    env_int("POLLHUB_KEEPALIVE_INTERVAL", 15, 1, 25, &keepalive, err, errlen) ||
-	    env_int("POLLHUB_MAX_MESSAGE_SIZE", 32768, 256, 16 * 1024 * 1024,
+	    config_env_long("POLLHUB_KEEPALIVE_INTERVAL", 15, 1, 25, &keepalive, err, errlen) ||
+	    config_env_long("POLLHUB_MAX_MESSAGE_SIZE", 32768, 256, 16 * 1024 * 1024,
 		&maxmsg, err, errlen) ||
 	    /* Above it the reaper closes the connection (006_bounded.sql). */
-	    env_int("POLLHUB_MAX_PENDING", 1000, 10, 1000000, &maxpending, err, errlen) ||
-	    env_int("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
+	    config_env_long("POLLHUB_MAX_PENDING", 1000, 10, 1000000, &maxpending, err, errlen) ||
+	    config_env_long("POLLHUB_DETAILED_ERRORS", 1, 0, 1, &detailed, err, errlen))
 		return -1;
 	/* A stream holds the answer being written and drains the next below a
 	 * quarter of the cap (loop.c): both must fit under it. */

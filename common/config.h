@@ -42,6 +42,11 @@ struct config {
 /* Fill cfg from the environment. On an invalid value writes a message naming
  * the variable into err and returns -1. Strings are owned by cfg. */
 int	config_load(struct config *cfg, char *err, size_t errlen);
+/* The integer environment variable name, def when unset or empty: 0, or -1
+ * with err naming it and the bounds when it is not an integer in
+ * [min, max]. For modules that read variables of their own (auth). */
+int	config_env_long(const char *name, long def, long min, long max, long *out,
+	    char *err, size_t errlen);
 void	config_free(struct config *cfg);
 
 /* Parse POLLHUB_ALLOWED_ORIGINS: comma-separated origins, each
