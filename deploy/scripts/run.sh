@@ -331,6 +331,19 @@ if [[ -n $htpasswd ]]; then
 elif [[ $auth != none ]]; then
 	say "POLLHUB_AUTH=$auth${web_auth:+ (web server authentication: $web_auth)}"
 fi
+# With an identity, users open only the calendars granted to them: say how, once none is.
+if [[ $auth != none ]]; then
+	admin=(psql -X -d pollhub)
+	[[ -n ${POLLHUB_DATABASE:-} ]] && admin=(psql -X "<an administrator's conninfo>")
+	n=$("${admin[@]}" -Atq -c 'SELECT count(*) FROM pollhub.grants' 2>/dev/null) || n=unknown
+	if [[ $n == 0 ]]; then
+		say "no calendar is granted yet: every negotiate is 403 until one is (README,"
+		say "\"Authentication and calendars\"), e.g.:"
+		printf '  %s -c "SELECT pollhub.grant_group(%s, %s, %s)"\n' \
+			"$( [[ -n ${PGHOST:-} ]] && printf 'PGHOST=%q PGPORT=%q PGUSER=%q ' "$PGHOST" "$PGPORT" "${PGUSER:-}")${admin[*]}" \
+			"'alice'" "'team'" "'write'"
+	fi
+fi
 limits="descriptor limit $(ulimit -n) per process"
 if [[ $web == lighttpd ]]; then
 	# What pollhub.conf's include_shell gave lighttpd: "max-fds N, max-connections N/2".
