@@ -251,6 +251,10 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 				// Through to the hub: a poll without id is the responder's own 400.
 				const poll = await fetch(`${url}/meetings`, { headers });
 				assert.equal(poll.status, 400, await poll.text());
+				// A new cluster grants nothing: alice is refused, and make run said how to grant.
+				const neg = await fetch(`${url}/meetings/negotiate?negotiateVersion=1`, { method: 'POST', headers });
+				assert.equal(neg.status, 403, await neg.text());
+				assert.match(fs.readFileSync(run.out, 'utf8'), /no calendar is granted yet[^]*pollhub\.grant_group\('alice', 'team', 'write'\)/);
 			},
 		});
 	});
