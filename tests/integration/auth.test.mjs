@@ -131,6 +131,8 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 				POLLHUB_JWT_ISSUER: ISSUER,
 				POLLHUB_JWT_LEEWAY: String(LEEWAY),
 				POLLHUB_GROUP_PARAM: 'group',
+				// The web server reaches the responder from loopback: X-Forwarded-For counts.
+				POLLHUB_TRUSTED_PROXIES: '127.0.0.1, ::1',
 				// Every request is logged (debug): the logs searched for tokens at the end
 				// hold as much as the responder ever writes.
 				POLLHUB_LOG_LEVEL: 'debug',
@@ -268,6 +270,21 @@ describe(`authentication: POLLHUB_AUTH=jwt (${transportName}, ${web}, ${RESPONDE
 		assert.equal(arr.status, 200, `aud as an array: ${arr.text}`);
 		assert.equal(await connCount(), before + 2);
 		for (const r of [ok, arr]) await wire.del(r.json.connectionToken, token('alice'));
+	});
+
+	test('POLLHUB_TRUSTED_PROXIES: X-Forwarded-For from a trusted peer is the address admin_connections shows', async () => {
+		await grant('xff', 'cal-xff', 'read');
+		const addrOf = async (headers) => {
+			const n = await wire.negotiate(token('xff'), { group: 'cal-xff', headers });
+			assert.equal(n.status, 200, n.text);
+			return psql(`SELECT remote_addr FROM pollhub.admin_connections WHERE id = ${sq(n.json.connectionId)}`);
+		};
+		// The right-most address not itself a trusted proxy: what the last proxy saw.
+		assert.equal(await addrOf({ 'X-Forwarded-For': '203.0.113.9, 198.51.100.7' }), '198.51.100.7');
+		assert.equal(await addrOf({ 'X-Forwarded-For': '198.51.100.7, 127.0.0.1' }), '198.51.100.7');
+		// A malformed entry stops the walk: the address last found good is kept.
+		assert.equal(await addrOf({ 'X-Forwarded-For': 'evil, 127.0.0.1' }), '127.0.0.1');
+		assert.match(await addrOf({}), /^(127\.0\.0\.1|::1)$/, 'without the header: the peer');
 	});
 
 	test('grants at negotiate: no grant on ?group= is 403; no ?group= lands in the one granted calendar', async () => {
