@@ -31,8 +31,8 @@ sources() {
 	fuzz_tcpdiag) echo common/tcpdiag.c ;;
 	fuzz_heldconn) echo fcgi/fcgirec.c common/buf.c ;;
 	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
-	fuzz_auth) echo common/auth.c common/jwtcheck.c common/authcache.c common/netaddr.c \
-		common/query.c common/utf8.c common/ids.c ;;
+	fuzz_auth) echo common/auth.c common/config.c common/log.c common/jwtcheck.c \
+		common/authcache.c common/netaddr.c common/query.c common/utf8.c common/ids.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
 	fuzz_query | fuzz_negotiate) echo common/*.c fcgi/negotiate.c fcgi/http.c ;;
 	# Anything else (the router's handler reaches every transport): all but main.c.
