@@ -75,6 +75,16 @@ const pgRunning = (dir) => {
 	}
 };
 
+// As a person's shell would have it: no jobserver of an outer make, no database of the
+// test run (make run must start its own), the responder make run builds.
+function makeEnv(extra = {}) {
+	const env = { ...process.env };
+	for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE',
+		'POLLHUB_DATABASE', 'POLLHUB_BIN', 'POLLHUB_AUTH', 'POLLHUB_HTPASSWD', 'POLLHUB_WEB_AUTH'])
+		delete env[k];
+	return { ...env, ...extra };
+}
+
 describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 	skip: transportName !== 'LongPolling' && 'transport-independent: runs in the LongPolling runs only',
 	timeout: 300000,
@@ -97,16 +107,6 @@ describe(`make run (WEB=${web}) stopped by a signal to its process group`, {
 		try { pg('stop', path.join(base, 'pg')); } catch { /* not running */ }
 		fs.rmSync(base, { recursive: true, force: true });
 	});
-
-	// As a person's shell would have it: no jobserver of an outer make, no database of the
-	// test run (make run must start its own), the responder make run builds.
-	function makeEnv(extra = {}) {
-		const env = { ...process.env };
-		for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE',
-			'POLLHUB_DATABASE', 'POLLHUB_BIN', 'POLLHUB_AUTH', 'POLLHUB_HTPASSWD', 'POLLHUB_WEB_AUTH'])
-			delete env[k];
-		return { ...env, ...extra };
-	}
 
 	/**
 	 * Starts `make run` in a process group of its own and waits until it serves; fills run
@@ -278,14 +278,6 @@ describe(`make run (WEB=${web}) with basic authentication`, {
 		try { pg('stop', path.join(base, 'pg')); } catch { /* not running */ }
 		fs.rmSync(base, { recursive: true, force: true });
 	});
-
-	function makeEnv(extra = {}) {
-		const env = { ...process.env };
-		for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE',
-			'POLLHUB_DATABASE', 'POLLHUB_BIN', 'POLLHUB_AUTH', 'POLLHUB_HTPASSWD', 'POLLHUB_WEB_AUTH'])
-			delete env[k];
-		return { ...env, ...extra };
-	}
 
 	/** `make run` that must refuse at once: its output; nothing started, no cluster made. */
 	async function refused(name, env) {
