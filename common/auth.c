@@ -53,22 +53,11 @@ auth_mode(const struct auth *a)
 	return a->mode;
 }
 
-/* 1 if s[0..len) is a user name: 1..USER_MAX characters of well-formed UTF-8
- * without controls (the rule of group names, negotiate_group_valid). */
+/* 1 if s[0..len) is a user name: the rule of group names. */
 static int
 user_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n, count = 0;
-	unsigned cp;
-
-	while (i < len) {
-		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 || utf8_is_control(cp) ||
-		    ++count > USER_MAX)
-			return 0;
-		i += n;
-	}
-	return count >= 1;
+	return utf8_name_valid(s, len, USER_MAX);
 }
 
 /* --- Configuration ------------------------------------------------------ */

@@ -149,3 +149,19 @@ utf8_escape(char *out, size_t max, const char *s, size_t len)
 	out[o] = '\0';
 	return o;
 }
+
+int
+utf8_name_valid(const char *s, size_t len, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n, count = 0;
+	unsigned cp;
+
+	while (i < len) {
+		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 || utf8_is_control(cp) ||
+		    ++count > max)
+			return 0;
+		i += n;
+	}
+	return count >= 1;
+}

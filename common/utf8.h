@@ -18,6 +18,9 @@ int	utf8_valid(const char *s, size_t len);
 /* The longest prefix of the NUL-terminated s that is at most max bytes and
  * ends on a character boundary, for "%.*s". */
 int	utf8_prefix(const char *s, int max);
+/* 1 if s[0..len) is a name (a group's, a user's): 1..max characters of
+ * well-formed UTF-8, none a control (utf8_is_control). */
+int	utf8_name_valid(const char *s, size_t len, size_t max);
 
 /* The code point of the well-formed character at s[0..len) in *cp and its
  * length, or 0 (as utf8_char_len) when s starts with an ill-formed sequence. */

@@ -56,17 +56,7 @@ negotiate_group(const char *query, size_t len, const char *param,
 int
 negotiate_group_valid(const char *name)
 {
-	const unsigned char *p = (const unsigned char *)name;
-	size_t len = strlen(name), i = 0, n, count = 0;
-	unsigned cp;
-
-	while (i < len) {
-		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 || utf8_is_control(cp) ||
-		    ++count > SQL_GROUP_MAX)
-			return 0;
-		i += n;
-	}
-	return count >= 1;
+	return utf8_name_valid(name, strlen(name), SQL_GROUP_MAX);
 }
 
 static int
