@@ -325,7 +325,7 @@ for ((i = 0; i < 50; i++)); do
 done
 ((i < 50)) || die "$web does not answer on $host:$port"
 
-say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
+# Said before "serving", which is what a reader of this output (and the tests) waits for.
 if [[ -n $htpasswd ]]; then
 	say "basic authentication for the whole site from $htpasswd; the hub gets the user (POLLHUB_AUTH=web-server)"
 elif [[ $auth != none ]]; then
@@ -344,6 +344,7 @@ if [[ $auth != none ]]; then
 			"'alice'" "'team'" "'write'"
 	fi
 fi
+say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
 limits="descriptor limit $(ulimit -n) per process"
 if [[ $web == lighttpd ]]; then
 	# What pollhub.conf's include_shell gave lighttpd: "max-fds N, max-connections N/2".
