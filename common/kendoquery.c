@@ -514,7 +514,7 @@ filter_leaf(struct kq_ctx *c, json_object *obj)
 	json_object *v[L__N];
 	int has[L__N], n = 0, lower = 1;
 	const struct kq_field *f = NULL;
-	enum op op;
+	enum op op = OP_EQ;
 	enum ph_err e;
 	char *param;
 
