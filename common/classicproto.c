@@ -1,5 +1,6 @@
 #include "classicproto.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,33 +29,55 @@ classic_verb(const char *path, size_t len)
 }
 
 int
-classic_connection_data(const char *s, size_t len)
+classic_hub_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len >= CLASSIC_HUB_NAME_MAX || strlen(s) != len)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+int
+classic_connection_data(const char *s, size_t len, char hub[CLASSIC_HUB_NAME_MAX])
 {
 	json_object *root = hubproto_json_parse(s, len);
-	int rc = -1, ours = 0;
+	int rc = -1;
 	size_t n;
 
+	hub[0] = '\0';
 	if (root == NULL || !json_object_is_type(root, json_type_array))
 		goto done;
 	n = json_object_array_length(root);
 	if (n > CLASSIC_MAX_HUBS)
 		goto done;
 	for (size_t i = 0; i < n; i++) {
-		json_object *hub = json_object_array_get_idx(root, i), *name;
+		json_object *o = json_object_array_get_idx(root, i), *name;
 
-		if (!json_object_is_type(hub, json_type_object) ||
-		    !json_object_object_get_ex(hub, "name", &name) ||
+		if (!json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, "name", &name) ||
 		    !json_object_is_type(name, json_type_string))
 			goto done;
-		if ((size_t)json_object_get_string_len(name) != strlen(CLASSIC_HUB) ||
-		    strcasecmp(json_object_get_string(name), CLASSIC_HUB) != 0 || ours) {
-			rc = -2;	/* "'x' Hub could not be resolved." / duplicate names */
+	}
+	rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *name;
+		size_t nlen;
+
+		json_object_object_get_ex(json_object_array_get_idx(root, i), "name", &name);
+		nlen = (size_t)json_object_get_string_len(name);
+		/* One hub per connection: a page with two proxies opens two. */
+		if (!classic_hub_name_valid(json_object_get_string(name), nlen) || i > 0) {
+			rc = -2;	/* "'x' Hub could not be resolved." */
 			goto done;
 		}
-		ours = 1;
+		memcpy(hub, json_object_get_string(name), nlen + 1);
+		rc = 1;
 	}
-	rc = ours;
 done:
+	if (rc != 1)
+		hub[0] = '\0';
 	json_object_put(root);
 	return rc;
 }
@@ -166,12 +189,12 @@ classic_invocation_parse(const char *data, size_t len, struct classic_invocation
 		set_err(err, errlen, "The hub invocation has no hub name 'H'.");
 		goto fail;
 	}
-	inv->our_hub = (size_t)json_object_get_string_len(h) == strlen(CLASSIC_HUB) &&
-	    strcasecmp(json_object_get_string(h), CLASSIC_HUB) == 0;
-	if (!inv->our_hub) {
+	if (!classic_hub_name_valid(json_object_get_string(h),
+	    (size_t)json_object_get_string_len(h))) {
 		set_err(err, errlen, "The hub named in 'H' could not be resolved.");
 		goto fail;
 	}
+	memcpy(inv->hub, json_object_get_string(h), (size_t)json_object_get_string_len(h) + 1);
 	if (!json_object_object_get_ex(root, "M", &m) || !json_object_is_type(m, json_type_string)) {
 		set_err(err, errlen, "The hub invocation has no method name 'M'.");
 		goto fail;
@@ -275,7 +298,7 @@ done:
 }
 
 int
-classic_push_from_record(struct buf *out, const char *rec, size_t len)
+classic_push_from_record(struct buf *out, const char *rec, size_t len, const char *hub)
 {
 	json_object *root = hubproto_json_parse(rec, len), *o = NULL, *type, *target, *args;
 	int rc = -1;
@@ -293,7 +316,7 @@ classic_push_from_record(struct buf *out, const char *rec, size_t len)
 		goto done;
 	}
 	if ((o = json_object_new_object()) == NULL ||
-	    add(o, "H", json_object_new_string(CLASSIC_HUB)) == -1 ||
+	    add(o, "H", json_object_new_string(hub)) == -1 ||
 	    add(o, "M", json_object_get(target)) == -1 ||
 	    add(o, "A", json_object_get(args)) == -1 ||
 	    emit(out, o) == -1)

@@ -17,8 +17,10 @@
 #include "buf.h"
 #include "hubproto.h"
 
-/* The one hub pollhub serves to classic clients (names match case-insensitively). */
-#define CLASSIC_HUB "meetings"
+/* Bytes of a hub's name as a classic client gives it (its proxy's name),
+ * with the NUL. Which hub it names is pollhub.hubs' to say
+ * (classic_negotiate): its name or its path's, case-insensitively. */
+#define CLASSIC_HUB_NAME_MAX 64
 #define CLASSIC_MAX_HUBS 16		/* hubs in connectionData */
 #define CLASSIC_MAX_CALLBACK 128	/* bytes of a JSONP callback name */
 #define CLASSIC_CURSOR_LEN 24		/* room for a cursor's text and its NUL */
@@ -40,10 +42,13 @@ enum classic_verb {
 enum classic_verb classic_verb(const char *path, size_t len);
 
 /* connectionData: a JSON array of at most CLASSIC_MAX_HUBS {"name": "<hub>"}
- * objects. Returns 1 when it lists CLASSIC_HUB, 0 when it is well-formed but
- * does not ([] : the page has no handlers yet), -1 when it is malformed, and
- * -2 when it names a hub other than CLASSIC_HUB (or one twice). */
-int	classic_connection_data(const char *s, size_t len);
+ * objects. Returns 1 when it lists one hub (its name in hub), 0 when it is
+ * well-formed but lists none ([] : the page has no handlers yet), -1 when it
+ * is malformed, and -2 when it lists more than one (a connection serves one
+ * hub) or a name that no hub can have (classic_hub_name_valid). */
+int	classic_connection_data(const char *s, size_t len, char hub[CLASSIC_HUB_NAME_MAX]);
+/* A name a hub may have: 1 to CLASSIC_HUB_NAME_MAX - 1 ASCII letters, digits, _ or -. */
+int	classic_hub_name_valid(const char *s, size_t len);
 
 /* A message cursor (the C the server wrote, echoed as messageId): 1 to 18
  * decimal digits. Returns 0 with *out set, or -1. */
@@ -60,7 +65,7 @@ int	classic_callback_valid(const char *s, size_t len);
  * I may be a number or a string; S (hub state) is accepted and ignored. */
 struct classic_invocation {
 	char		 id[32];	/* I as text ("0"); "" when it could not be read */
-	int		 our_hub;	/* H names CLASSIC_HUB */
+	char		 hub[CLASSIC_HUB_NAME_MAX];	/* H */
 	struct hub_message msg;		/* an invocation for hub_invoke; msg.root owned */
 };
 /* Parse data[0..len). Returns 0 (caller frees with classic_invocation_free),
@@ -77,10 +82,11 @@ void	classic_invocation_free(struct classic_invocation *);
 int	classic_result_from_completion(struct buf *out, const char *rec, size_t len);
 /* {"I":id,"E":error}. */
 int	classic_result_error(struct buf *out, const char *id, const char *error);
-/* A classic push {"H":"meetings","M":target,"A":[...]} from a Core
- * invocation record of the outbox. Returns 1 when appended, 0 when the
- * record is no invocation (nothing appended), -1 on failure. */
-int	classic_push_from_record(struct buf *out, const char *rec, size_t len);
+/* A classic push {"H":hub,"M":target,"A":[...]} from a Core invocation
+ * record of the outbox; hub: the name the page's connectionData gave (its
+ * client finds the proxy by it). Returns 1 when appended, 0 when the record
+ * is no invocation (nothing appended), -1 on failure. */
+int	classic_push_from_record(struct buf *out, const char *rec, size_t len, const char *hub);
 /* A persistent response {"C":"<cursor>"[,"S":1][,"E":error],"M":[messages]}:
  * messages is the comma-separated list of pushes (may be empty). */
 int	classic_persistent(struct buf *out, long long cursor, int initializing,

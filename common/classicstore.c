@@ -36,11 +36,11 @@ classicstore_negotiate(PGconn *db, const char *id, const char *key,
 	char addr[CORESTORE_HEADER_SIZE], agent[CORESTORE_HEADER_SIZE];
 	const char *p[] = { id, key, ask->user, ask->group,
 	    corestore_header_text(addr, ask->remote_addr),
-	    corestore_header_text(agent, ask->user_agent) };
+	    corestore_header_text(agent, ask->user_agent), ask->hub };
 	enum ph_err st;
 	PGresult *r = pool_exec(db, "SELECT verdict, group_name, permission"
-	    " FROM pollhub.classic_negotiate($1, $2, $3, $4, $5, $6)",
-	    6, p, PGRES_TUPLES_OK, &st);
+	    " FROM pollhub.classic_negotiate($1, $2, $3, $4, $5, $6, $7)",
+	    7, p, PGRES_TUPLES_OK, &st);
 
 	memset(out, 0, sizeof(*out));
 	if (r == NULL)

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hubproto.h"
 #include "kendoquery.h"
-#include "meeting.h"
+#include "log.h"
 #include "pgwait.h"
 #include "sqlproto.h"
 
@@ -49,13 +50,13 @@ corestore_connection_create(PGconn *db, const char *id, const char *key,
 	char addr[CORESTORE_HEADER_SIZE], agent[CORESTORE_HEADER_SIZE];
 	const char *p[] = { id, key, ask->user, ask->group,
 	    corestore_header_text(addr, ask->remote_addr),
-	    corestore_header_text(agent, ask->user_agent) };
+	    corestore_header_text(agent, ask->user_agent), ask->hub };
 	PGresult *r;
 	enum ph_err st;
 
 	memset(out, 0, sizeof(*out));
 	if ((st = tuples(db, "SELECT verdict, group_name, permission"
-	    " FROM pollhub.connection_create($1, $2, $3, $4, $5, $6)", 6, p, &r)) != PH_OK)
+	    " FROM pollhub.connection_create($1, $2, $3, $4, $5, $6, $7)", 7, p, &r)) != PH_OK)
 		return st;
 	copy_field(out->group, sizeof(out->group), r, 0, 1);
 	copy_field(out->permission, sizeof(out->permission), r, 0, 2);
@@ -72,6 +73,8 @@ corestore_connection_verdict(const PGresult *r, const struct connection_ask *ask
 
 	if (strcmp(verdict, "ok") == 0)
 		return PH_OK;
+	if (strcmp(verdict, "no-hub") == 0)
+		return PH_NOT_FOUND;	/* no hub at that path, or of that name */
 	/* The user's text is escaped where it is logged, not here. */
 	if (strcmp(verdict, "no-default") == 0)
 		snprintf(out->why, sizeof(out->why), "no calendar named (?group=) and none is"
@@ -440,82 +443,152 @@ corestore_set_sender(PGconn *db, const char *connection_id)
 	return PH_OK;
 }
 
-/* The fewest bytes a meeting's JSON takes (its keys alone are 170). */
-#define MEETING_JSON_MIN	256
-
-/* MeetingHub's fields, as Kendo names them, for read's filter and sort. */
-static const struct kq_field meeting_fields[] = {
-	{ "ID", "m.id", KQ_UUID },
-	{ "Title", "m.title", KQ_TEXT },
-	{ "Description", "m.description", KQ_TEXT },
-	{ "Start", "m.start_at", KQ_TIME },
-	{ "End", "m.end_at", KQ_TIME },
-	{ "StartTimezone", "m.start_timezone", KQ_TEXT },
-	{ "EndTimezone", "m.end_timezone", KQ_TEXT },
-	{ "IsAllDay", "m.is_all_day", KQ_BOOL },
-	{ "RoomID", "m.room_id", KQ_INT },
-	{ "RecurrenceRule", "m.recurrence_rule", KQ_TEXT },
-	{ "RecurrenceID", "m.recurrence_id", KQ_UUID },
-	{ "RecurrenceException", "m.recurrence_exception", KQ_TEXT },
-	{ "Attendees", "m.attendees", KQ_OPAQUE },
-	{ "CreatedAt", "m.created_at", KQ_TIME },
-};
-
-static const struct kq_schema meeting_schema = {
-	meeting_fields, sizeof(meeting_fields) / sizeof(meeting_fields[0]),
-	"m.start_at, m.id", "m.id", 1
-};
-
-/* The meetings a range reads: those whose span overlaps it (the GiST index
- * meetings_group_span), and the recurring series that start before its end
- * and do not end before its start (meetings_group_series): a weekly meeting
- * whose head is a year old recurs into this week. */
+/* A method's failure that is the method's, not the database's: its SQLSTATE
+ * and message go to the client. The database's own troubles (a connection
+ * lost, resources, a shutdown, an internal error) and our bounds are not. */
 static int
-range_sql(struct buf *b, const struct kq_sql *q)
+method_failure(const PGresult *r)
 {
-	char s[16], e[16];
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	static const char *const ours[] = { "08", "53", "57P", "58", "XX", "55P03", "57014",
+	    "40P01", "40001" };
 
-	snprintf(s, sizeof(s), "$%d::timestamptz", q->range_start);
-	snprintf(e, sizeof(e), "$%d::timestamptz", q->range_end);
-	if (q->range_start == 0 && q->range_end == 0)
-		return buf_puts(b, "true");
-	return buf_puts(b, "(tstzrange(m.start_at, m.end_at, '[]') && tstzrange(") |
-	    buf_puts(b, q->range_start ? s : "NULL") | buf_puts(b, ", ") |
-	    buf_puts(b, q->range_end ? e : "NULL") |
-	    buf_puts(b, ", '[)') OR (m.recurrence_rule <> '' AND m.recurrence_id IS NULL") |
-	    (q->range_end ? buf_puts(b, " AND m.start_at < ") | buf_puts(b, e) : 0) |
-	    (q->range_start ? buf_puts(b, " AND coalesce(pollhub.rrule_until(m.recurrence_rule) >= ") |
-		buf_puts(b, s) | buf_puts(b, ", true)") : 0) |
-	    buf_puts(b, "))");
+	if (state == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (strncmp(state, ours[i], strlen(ours[i])) == 0)
+			return 0;
+	return 1;
 }
 
-/* Build the read's one statement: the group's stamp and (paged) the total
- * in the same snapshot as the page, one row per meeting (NULL j: none). */
-static int
-query_sql(struct buf *b, const struct kq_sql *q, int paged, int limit_param)
+static void
+method_error(const PGresult *r, struct corestore_call *call)
 {
-	struct buf cond = { 0 };
+	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+	snprintf(call->state, sizeof(call->state), "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE));
+	snprintf(call->message, sizeof(call->message), "%s", m != NULL ? m : "");
+}
+
+enum ph_err
+corestore_invoke(PGconn *db, const char *connection_id, const char *method,
+    const char *arguments, struct corestore_call *call)
+{
+	const char *p[] = { connection_id, method, arguments };
+	enum pgwait_status ws;
+	PGresult *r;
+	enum ph_err st = PH_OK;
+
+	memset(call, 0, sizeof(*call));
+	r = pool_run(db, "SELECT kind, result, fn, item, caller FROM pollhub.invoke($1, $2, $3)",
+	    3, p, &ws);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR && method_failure(r)) {
+			method_error(r, call);
+			st = PH_INVALID;
+		} else {
+			st = pool_failure(r, db, ws);
+		}
+		PQclear(r);
+		return st;
+	}
+	call->query = strcmp(PQgetvalue(r, 0, 0), "query") == 0;
+	if (!PQgetisnull(r, 0, 1) &&
+	    buf_append(&call->result, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1)) == -1)
+		st = PH_NOMEM;
+	if (call->query && st == PH_OK &&
+	    ((call->fn = strdup(PQgetvalue(r, 0, 2))) == NULL ||
+	    (call->item = strdup(PQgetvalue(r, 0, 3))) == NULL ||
+	    (call->caller = strdup(PQgetvalue(r, 0, 4))) == NULL))
+		st = PH_NOMEM;
+	PQclear(r);
+	if (st != PH_OK)
+		corestore_call_free(call);
+	return st;
+}
+
+void
+corestore_call_free(struct corestore_call *call)
+{
+	buf_free(&call->result);
+	free(call->fn);
+	free(call->item);
+	free(call->caller);
+	call->fn = call->item = call->caller = NULL;
+}
+
+/* The fewest bytes a row's JSON object takes: "{}" and a comma. A bound on
+ * rows fetched, from max_answer, far above any real row count. */
+#define ROW_JSON_MIN	3
+
+/* Columns of a query method's rows that a query may name. */
+#define QUERY_FIELDS_MAX	200
+
+/* A query method's columns (pollhub.invoke's description) as the fields a
+ * Kendo query may name. The names and SQL borrow from cols. */
+static int
+query_fields(json_object *cols, struct kq_field *f, size_t max, size_t *n)
+{
+	static const struct { const char *type; enum kq_type kq; } types[] = {
+		{ "text", KQ_TEXT }, { "character varying", KQ_TEXT }, { "character", KQ_TEXT },
+		{ "citext", KQ_TEXT }, { "name", KQ_TEXT },
+		{ "smallint", KQ_INT }, { "integer", KQ_INT }, { "bigint", KQ_INT },
+		{ "numeric", KQ_NUMBER }, { "real", KQ_NUMBER }, { "double precision", KQ_NUMBER },
+		{ "boolean", KQ_BOOL }, { "uuid", KQ_UUID },
+		{ "timestamp with time zone", KQ_TIME }, { "timestamp without time zone", KQ_TIME },
+		{ "date", KQ_TIME },
+	};
+
+	if (!json_object_is_type(cols, json_type_array) || json_object_array_length(cols) > max)
+		return -1;
+	*n = json_object_array_length(cols);
+	for (size_t i = 0; i < *n; i++) {
+		json_object *c = json_object_array_get_idx(cols, i), *name, *type, *sql;
+
+		if (!json_object_object_get_ex(c, "name", &name) ||
+		    !json_object_object_get_ex(c, "type", &type) ||
+		    !json_object_object_get_ex(c, "sql", &sql))
+			return -1;
+		f[i].name = json_object_get_string(name);
+		f[i].column = json_object_get_string(sql);
+		f[i].type = KQ_OPAQUE;
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+			if (strcmp(json_object_get_string(type), types[t].type) == 0)
+				f[i].type = types[t].kq;
+	}
+	return 0;
+}
+
+/* Build the query's one statement: the group's stamp and (paged) the total
+ * in the same snapshot as the page, one row per item (NULL j: none).
+ * $1 the group's key, $2 the caller, $3 the query; the translation's from $4. */
+static int
+query_sql(struct buf *b, const struct corestore_call *call, const struct kq_sql *q, int paged,
+    int limit_param)
+{
+	struct buf from = { 0 };
 	char lim[64];
 	int rc;
 
-	rc = buf_puts(&cond, "m.group_name = $1 AND ") | range_sql(&cond, q) |
-	    buf_puts(&cond, " AND ") | buf_puts(&cond, q->where.data) | buf_putc(&cond, '\0');
+	rc = buf_puts(&from, call->fn) | buf_puts(&from, "($2::pollhub.hub_call, $3::jsonb) r WHERE ") |
+	    buf_puts(&from, q->where.data) | buf_putc(&from, '\0');
 	if (rc == 0) {
 		rc = buf_puts(b, "SELECT s.stamp, s.total, p.j FROM (SELECT coalesce((SELECT"
 		    " g.last_seq FROM pollhub.groups g WHERE g.name = $1), 0) AS stamp, ");
 		if (paged)
-			rc |= buf_puts(b, "(SELECT count(*) FROM pollhub.meetings m WHERE ") |
-			    buf_puts(b, cond.data) | buf_puts(b, ") AS total");
+			rc |= buf_puts(b, "(SELECT count(*) FROM ") | buf_puts(b, from.data) |
+			    buf_puts(b, ") AS total");
 		else
 			rc |= buf_puts(b, "NULL::bigint AS total");
-		rc |= buf_puts(b, ") s LEFT JOIN LATERAL (SELECT pollhub.meeting_json(m)::text AS j"
-		    " FROM pollhub.meetings m WHERE ") | buf_puts(b, cond.data) |
-		    buf_puts(b, " ORDER BY ") | buf_puts(b, q->order.data);
+		rc |= buf_puts(b, ") s LEFT JOIN LATERAL (SELECT (") | buf_puts(b, call->item) |
+		    buf_puts(b, ")::text AS j FROM ") | buf_puts(b, from.data);
+		if (q->order.data[0] != '\0')
+			rc |= buf_puts(b, " ORDER BY ") | buf_puts(b, q->order.data);
 		snprintf(lim, sizeof(lim), " LIMIT $%d::bigint OFFSET $%d::bigint",
 		    limit_param, limit_param + 1);
 		rc |= buf_puts(b, lim) | buf_puts(b, ") p ON true") | buf_putc(b, '\0');
 	}
-	buf_free(&cond);
+	buf_free(&from);
 	return rc ? -1 : 0;
 }
 
@@ -550,13 +623,18 @@ query_answer(const PGresult *r, int paged, size_t max_answer, struct buf *out,
 }
 
 enum ph_err
-corestore_meetings_query(PGconn *db, const char *group, json_object *query, size_t max_answer,
-    struct buf *out, struct corestore_read *rd)
+corestore_query(PGconn *db, const char *group_key, const struct corestore_call *call,
+    json_object *query, size_t max_answer, struct buf *out, struct corestore_read *rd)
 {
+	struct kq_field fields[QUERY_FIELDS_MAX];
+	struct kq_schema schema = { fields, 0, "", NULL, 1 };
 	struct kq_sql q;
 	struct buf sql = { 0 };
-	const char *p[KQ_MAX_PARAMS + 3];
+	const char *p[KQ_MAX_PARAMS + 5];
+	const char *query_text = query != NULL ?
+	    json_object_to_json_string_ext(query, JSON_C_TO_STRING_PLAIN) : NULL;
 	char take[24], skip[24];
+	json_object *cols;
 	enum pgwait_status ws;
 	PGresult *r = NULL;
 	enum ph_err st;
@@ -567,39 +645,52 @@ corestore_meetings_query(PGconn *db, const char *group, json_object *query, size
 	rd->at_least = 0;
 	rd->too_large = 0;
 	rd->why[0] = '\0';
-	st = kendoquery_translate(&meeting_schema, query, 2, &q, rd->why, sizeof(rd->why));
-	if (st != PH_OK)
+	rd->state[0] = '\0';
+	if ((cols = hubproto_json_parse(call->result.data, call->result.len)) == NULL ||
+	    query_fields(cols, fields, QUERY_FIELDS_MAX, &schema.nfields) == -1) {
+		json_object_put(cols);
+		log_error("hub query %s: a column list pollhub.invoke should not give", call->fn);
+		return PH_DB;
+	}
+	/* Pages never overlap: a sort is completed by the first column (a key,
+	 * by convention: ID); without one the method's own order stands. */
+	schema.tiebreak = schema.nfields > 0 ? fields[0].column : NULL;
+	st = kendoquery_translate(&schema, query, 4, &q, rd->why, sizeof(rd->why));
+	if (st != PH_OK) {
+		json_object_put(cols);
 		return st;
+	}
 	paged = q.take >= 0;
 	rd->whole = q.range_start == 0 && q.range_end == 0 && strcmp(q.where.data, "true") == 0 &&
 	    !paged && q.skip == 0;
-	p[0] = group;
+	p[0] = group_key;
+	p[1] = call->caller;
+	p[2] = query_text;
 	for (n = 0; n < q.nparams; n++)
-		p[n + 1] = q.params[n];
+		p[n + 3] = q.params[n];
 	/* An answer of more rows than cap passes max_answer whatever they hold:
 	 * fetch one row past it and refuse, rather than build a whole large
 	 * calendar to measure it (7.9 MB, half a second, for 20,000 meetings). */
-	cap = max_answer > 0 ? (long long)(max_answer / MEETING_JSON_MIN) + 1 : -1;
+	cap = max_answer > 0 ? (long long)(max_answer / ROW_JSON_MIN) + 1 : -1;
 	limit = paged && (cap < 0 || q.take < cap) ? q.take : cap;
 	snprintf(take, sizeof(take), "%lld", limit);
 	snprintf(skip, sizeof(skip), "%lld", q.skip);
-	p[n + 1] = limit >= 0 ? take : NULL;	/* LIMIT NULL: no limit */
-	p[n + 2] = skip;
-	if (query_sql(&sql, &q, paged, n + 2) == -1) {
+	p[n + 3] = limit >= 0 ? take : NULL;	/* LIMIT NULL: no limit */
+	p[n + 4] = skip;
+	if (query_sql(&sql, call, &q, paged, n + 4) == -1) {
 		st = PH_NOMEM;
 		goto done;
 	}
-	r = pool_run(db, sql.data, n + 3, p, &ws);
+	r = pool_run(db, sql.data, n + 5, p, &ws);
 	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
 		rd->stamp = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		rd->at_least = limit == cap && PQntuples(r) == cap;
 		st = query_answer(r, paged, max_answer, out, rd);
-	} else if (r != NULL && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
-	    strncmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22", 2) == 0) {
-		/* A value the translator let through but PostgreSQL refuses
-		 * (a date out of its range): the client's, named by PostgreSQL. */
-		snprintf(rd->why, sizeof(rd->why), "Invalid read query: %.200s",
-		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+	} else if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR && method_failure(r)) {
+		/* The method's own RAISE, or a value PostgreSQL refuses (a date
+		 * out of its range): the client's to read. */
+		snprintf(rd->state, sizeof(rd->state), "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE));
+		snprintf(rd->why, sizeof(rd->why), "%s", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
 		st = PH_INVALID;
 	} else {
 		st = pool_failure(r, db, ws);
@@ -608,109 +699,8 @@ done:
 	PQclear(r);
 	buf_free(&sql);
 	kendoquery_free(&q);
+	json_object_put(cols);
 	return st;
-}
-
-/* Map a failed meeting statement: constraint violations are the client's
- * fault (named in why), anything else is ours. */
-static enum ph_err
-meeting_failure(PGresult *r, PGconn *db, enum pgwait_status ws, char *why, size_t whylen)
-{
-	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	const char *constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
-	enum ph_err st;
-
-	if (state != NULL && strncmp(state, "23", 2) == 0) {
-		if (constraint != NULL && strcmp(constraint, "meetings_recurrence") == 0)
-			snprintf(why, whylen, "Invalid meeting: 'RecurrenceID' does not name a"
-			    " meeting of this calendar.");
-		else if (constraint != NULL && strcmp(constraint, "meetings_end_after_start") == 0)
-			snprintf(why, whylen, "Invalid meeting: 'End' must not be before 'Start'.");
-		else
-			snprintf(why, whylen, "Invalid meeting: %s",
-			    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
-		PQclear(r);
-		return PH_INVALID;
-	}
-	if (state != NULL && strcmp(state, "42501") == 0) {
-		/* The meetings trigger: a read-only member wrote (its grant was
-		 * lowered after the POST began). Its message begins "Not allowed:". */
-		snprintf(why, whylen, "%s", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
-		PQclear(r);
-		return PH_FORBIDDEN;
-	}
-	if (state != NULL && strcmp(state, "22008") == 0) {	/* datetime out of range */
-		snprintf(why, whylen, "Invalid meeting: a date is out of range.");
-		PQclear(r);
-		return PH_INVALID;
-	}
-	st = pool_failure(r, db, ws);
-	PQclear(r);
-	return st;
-}
-
-static enum ph_err
-meeting_write(PGconn *db, const char *sql, const char *const *p, int n, struct buf *out,
-    char *why, size_t whylen)
-{
-	enum pgwait_status ws;
-	PGresult *r = pool_run(db, sql, n, p, &ws);
-	enum ph_err st = PH_OK;
-
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK)
-		return meeting_failure(r, db, ws, why, whylen);
-	if (PQntuples(r) == 0)
-		st = PH_NOT_FOUND;
-	else if (out != NULL &&
-	    buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)) == -1)
-		st = PH_DB;
-	PQclear(r);
-	return st;
-}
-
-enum ph_err
-corestore_meeting_create(PGconn *db, const char *group, const struct meeting *m,
-    struct buf *out, char *why, size_t whylen)
-{
-	const char *p[] = { group, m->title, m->description, m->start, m->end,
-	    m->start_timezone, m->end_timezone, m->is_all_day, m->room_id,
-	    m->recurrence_rule, m->recurrence_id, m->recurrence_exception, m->attendees };
-
-	return meeting_write(db,
-	    "INSERT INTO pollhub.meetings AS m (group_name, title, description, start_at, end_at,"
-	    " start_timezone, end_timezone, is_all_day, room_id, recurrence_rule, recurrence_id,"
-	    " recurrence_exception, attendees)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-	    " RETURNING pollhub.meeting_json(m)", p, 13, out, why, whylen);
-}
-
-enum ph_err
-corestore_meeting_update(PGconn *db, const char *group, const struct meeting *m,
-    struct buf *out, char *why, size_t whylen)
-{
-	const char *p[] = { group, m->title, m->description, m->start, m->end,
-	    m->start_timezone, m->end_timezone, m->is_all_day, m->room_id,
-	    m->recurrence_rule, m->recurrence_id, m->recurrence_exception, m->attendees, m->id };
-
-	return meeting_write(db,
-	    "UPDATE pollhub.meetings AS m SET title = $2, description = $3, start_at = $4,"
-	    " end_at = $5, start_timezone = $6, end_timezone = $7, is_all_day = $8,"
-	    " room_id = $9, recurrence_rule = $10, recurrence_id = $11,"
-	    " recurrence_exception = $12, attendees = $13"
-	    " WHERE m.id = $14 AND m.group_name = $1 RETURNING pollhub.meeting_json(m)",
-	    p, 14, out, why, whylen);
-}
-
-enum ph_err
-corestore_meeting_destroy(PGconn *db, const char *group, const struct meeting *m,
-    struct buf *out)
-{
-	const char *p[] = { group, m->id };
-	char why[16];
-
-	return meeting_write(db, "DELETE FROM pollhub.meetings AS m"
-	    " WHERE m.id = $2 AND m.group_name = $1 RETURNING pollhub.meeting_json(m)",
-	    p, 2, out, why, sizeof(why));
 }
 
 enum ph_err

@@ -5,21 +5,8 @@
 #include <strings.h>
 
 #include "corestore.h"
-#include "meeting.h"
+#include "log.h"
 #include "utf8.h"
-
-enum method { M_READ, M_CREATE, M_UPDATE, M_DESTROY, M_UNKNOWN };
-
-static const char *const method_names[] = { "read", "create", "update", "destroy" };
-
-static enum method
-method_lookup(const char *target)
-{
-	for (int i = 0; i < M_UNKNOWN; i++)
-		if (strcasecmp(target, method_names[i]) == 0)
-			return (enum method)i;
-	return M_UNKNOWN;
-}
 
 /* What one invocation produced: a result (JSON text) or an error message. */
 struct outcome {
@@ -59,55 +46,39 @@ fail_binding(struct outcome *o, const struct hub_caller *c, const char *target,
 }
 
 static void
-run_meeting(const struct hub_caller *c, enum method m, const char *target,
-    json_object *arg, struct outcome *o)
+method_missing(struct outcome *o, const char *target)
 {
-	struct meeting mt;
-	char why[300];
-	enum ph_err st;
-	static const enum meeting_mode modes[] = {
-		[M_CREATE] = MEETING_CREATE, [M_UPDATE] = MEETING_UPDATE,
-		[M_DESTROY] = MEETING_DESTROY };
+	/* ASP.NET Core says this in every mode: binding throws a HubException. */
+	snprintf(o->error, sizeof(o->error), "Failed to invoke '%.*s' due to an error on"
+	    " the server. HubException: Method does not exist.", utf8_prefix(target, 100), target);
+}
 
-	if (meeting_from_json(arg, modes[m], &mt, why, sizeof(why)) == -1) {
-		fail_invoke(o, c, target, "HubException", why);
-		return;
-	}
-	why[0] = '\0';
-	if (m == M_CREATE)
-		st = corestore_meeting_create(c->db, c->group, &mt, &o->result, why, sizeof(why));
-	else if (m == M_UPDATE)
-		st = corestore_meeting_update(c->db, c->group, &mt, &o->result, why, sizeof(why));
-	else
-		st = corestore_meeting_destroy(c->db, c->group, &mt, &o->result);
-	meeting_free(&mt);
-	switch (st) {
-	case PH_OK:
-		/* destroy is void, like the seed's Destroy(). */
-		if (m == M_DESTROY)
-			buf_reset(&o->result);
-		break;
-	case PH_NOT_FOUND:
-		fail_invoke(o, c, target, "HubException",
-		    "Meeting not found: no meeting with this 'ID' in this calendar.");
-		break;
-	case PH_INVALID:
-		fail_invoke(o, c, target, "HubException", why);
-		break;
-	case PH_FORBIDDEN:
-		/* The trigger's own words: they begin "Not allowed:". */
-		snprintf(o->error, sizeof(o->error), "%s", why);
-		break;
-	case PH_BUSY:
-		/* An open transaction elsewhere (an administrator's in psql) holds
-		 * this calendar or meeting past lock_timeout: nothing was saved. */
-		fail_invoke(o, c, target, "HubException", "The calendar is being changed in"
-		    " another session; nothing was saved. Try again.");
-		break;
-	default:	/* PH_DB: the statements answer nothing else */
-		o->db_failed = 1;
-		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
-		break;
+/* A method's failure, by its SQLSTATE (pollhub.invoke's own are class PH),
+ * in ASP.NET Core's words. */
+static void
+method_failed(struct outcome *o, const struct hub_caller *c, const char *target,
+    const char *state, const char *message)
+{
+	char detail[480];
+
+	if (strcmp(state, "PHM01") == 0) {
+		method_missing(o, target);
+	} else if (strcmp(state, "PHA01") == 0) {
+		snprintf(detail, sizeof(detail), "InvalidDataException: %s", message);
+		fail_binding(o, c, target, detail);
+	} else if (strcmp(state, "42501") == 0) {
+		/* invoke's, or a trigger's: they begin "Not allowed:". */
+		snprintf(o->error, sizeof(o->error), "%s", message);
+	} else if (strcmp(state, "P0001") == 0) {
+		/* The method's RAISE EXCEPTION: its message is for the client. */
+		fail_invoke(o, c, target, "HubException", message);
+	} else {
+		/* A broken method (a mistake in its SQL, a cast that fails): the
+		 * administrator's to read, in the log; the client learns it only
+		 * with detailed errors. */
+		log_warn("hub method '%s' failed: SQLSTATE %s: %s", LOG_TEXT(target), state,
+		    LOG_TEXT(message));
+		fail_invoke(o, c, target, "PostgresException", message);
 	}
 }
 
@@ -137,21 +108,34 @@ pending_bound(const struct hub_caller *c, const char *target, struct outcome *o)
 	fail_invoke(o, c, target, "HubException", why);
 }
 
-/* read(query): the meetings Kendo's DataSource asks for (corestore's
- * translation of its range, filter, sort and page). */
+/* A query method's rows: what Kendo's DataSource sent (its range, filter,
+ * sort and page) over the rows the method returns. */
 static void
-run_read(const struct hub_caller *c, const char *target, json_object *q, struct outcome *o)
+run_query(const struct hub_caller *c, const char *target, const struct corestore_call *call,
+    json_object *args, struct outcome *o)
 {
 	struct corestore_read rd;
+	json_object *q = json_object_array_length(args) > 0 ?
+	    json_object_array_get_idx(args, 0) : NULL;
 	char why[400];
 
-	switch (corestore_meetings_query(c->db, c->group, q, c->max_answer, &o->result, &rd)) {
+	if (q != NULL && !json_object_is_type(q, json_type_object)) {
+		fail_binding(o, c, target, "InvalidDataException: Error binding arguments. Make sure"
+		    " that the types of the provided values match the types of the hub method being"
+		    " invoked.");
+		return;
+	}
+	switch (corestore_query(c->db, c->group, call, q, c->max_answer, &o->result, &rd)) {
 	case PH_OK:
 		o->stamp = rd.stamp;
 		pending_bound(c, target, o);
 		break;
 	case PH_INVALID:
-		fail_invoke(o, c, target, "HubException", rd.why);
+		if (strcmp(rd.state, "P0001") == 0 || rd.state[0] == '\0' ||
+		    strncmp(rd.state, "22", 2) == 0)
+			fail_invoke(o, c, target, "HubException", rd.why);
+		else
+			method_failed(o, c, target, rd.state, rd.why);
 		break;
 	case PH_TOO_LARGE:
 		/* A poll answer or event is bounded: an answer too large for one
@@ -161,8 +145,7 @@ run_read(const struct hub_caller *c, const char *target, json_object *q, struct 
 			    " POLLHUB_MAX_ANSWER is %zu). Read it by range: set the DataSource's"
 			    " serverFiltering: true and a parameterMap that sends the visible range"
 			    " as { Start, End } (README, \"Reading by range\").",
-			    rd.at_least ? "more than " : "", rd.too_large,
-			    c->max_answer);
+			    rd.at_least ? "more than " : "", rd.too_large, c->max_answer);
 		else
 			snprintf(why, sizeof(why), "The result is too large to send (%s%zu bytes;"
 			    " POLLHUB_MAX_ANSWER is %zu). Ask for less: a narrower range, a filter,"
@@ -186,17 +169,12 @@ run_read(const struct hub_caller *c, const char *target, json_object *q, struct 
 static void
 dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outcome *o)
 {
-	/* A target with an embedded NUL names no method, whatever its prefix. */
-	enum method m = strlen(msg->target) == msg->target_len ?
-	    method_lookup(msg->target) : M_UNKNOWN;
-	size_t argc = json_object_array_length(msg->arguments);
-	char detail[160];
+	struct corestore_call call;
+	const char *args;
 
-	if (m == M_UNKNOWN) {
-		/* ASP.NET Core says this in every mode: binding throws a HubException. */
-		snprintf(o->error, sizeof(o->error), "Failed to invoke '%.*s' due to an error on"
-		    " the server. HubException: Method does not exist.",
-		    utf8_prefix(msg->target, 100), msg->target);
+	/* A target with an embedded NUL names no method, whatever its prefix. */
+	if (strlen(msg->target) != msg->target_len) {
+		method_missing(o, msg->target);
 		return;
 	}
 	if (msg->type == HUB_STREAM_INVOCATION) {
@@ -205,33 +183,41 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 		    utf8_prefix(msg->target, 100), msg->target);
 		return;
 	}
-	/* read takes the Kendo query object or nothing; the others one meeting. */
-	if ((m == M_READ && argc > 1) || (m != M_READ && argc != 1)) {
-		snprintf(detail, sizeof(detail), "InvalidDataException: Invocation provides %zu"
-		    " argument(s) but target expects %s.", argc, m == M_READ ? "0 or 1" : "1");
-		fail_binding(o, c, msg->target, detail);
-		return;
-	}
-	if (m == M_READ) {
-		json_object *q = argc ? json_object_array_get_idx(msg->arguments, 0) : NULL;
-		if (q != NULL && !json_object_is_type(q, json_type_object)) {
-			fail_binding(o, c, msg->target, "InvalidDataException: Error binding"
-			    " arguments. Make sure that the types of the provided values match the"
-			    " types of the hub method being invoked.");
-			return;
+	/* Borrowed from msg->arguments: valid until it is changed or freed. */
+	args = json_object_to_json_string_ext(msg->arguments, JSON_C_TO_STRING_PLAIN);
+	switch (corestore_invoke(c->db, c->connection_id, msg->target, args, &call)) {
+	case PH_OK:
+		if (call.query) {
+			run_query(c, msg->target, &call, msg->arguments, o);
+		} else {
+			/* Ownership of the result moves to the outcome. */
+			o->result = call.result;
+			memset(&call.result, 0, sizeof(call.result));
+			if (c->max_answer > 0 && o->result.len + 64 > c->max_answer) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "The result is too large to send (%zu bytes;"
+				    " POLLHUB_MAX_ANSWER is %zu).", o->result.len, c->max_answer);
+				buf_free(&o->result);
+				fail_invoke(o, c, msg->target, "HubException", why);
+			}
 		}
-		run_read(c, msg->target, q, o);
-		return;
+		corestore_call_free(&call);
+		break;
+	case PH_INVALID:
+		method_failed(o, c, msg->target, call.state, call.message);
+		break;
+	case PH_BUSY:
+		/* An open transaction elsewhere (an administrator's in psql) holds
+		 * what the method changes past lock_timeout: nothing was saved. */
+		fail_invoke(o, c, msg->target, "HubException", "The calendar is being changed in"
+		    " another session; nothing was saved. Try again.");
+		break;
+	default:	/* PH_DB, PH_NOMEM */
+		o->db_failed = 1;
+		fail_invoke(o, c, msg->target, "PostgresException", "the database is unavailable.");
+		break;
 	}
-	if (c->read_only) {
-		/* Checked again by the meetings trigger, in the same transaction:
-		 * a grant lowered meanwhile is not missed. */
-		snprintf(o->error, sizeof(o->error), "Not allowed: user '%.*s' may only read"
-		    " calendar '%.*s'.", utf8_prefix(c->user, 200), c->user,
-		    utf8_prefix(c->group, 200), c->group);
-		return;
-	}
-	run_meeting(c, m, msg->target, json_object_array_get_idx(msg->arguments, 0), o);
 }
 
 int
@@ -286,10 +272,10 @@ hub_refuse(const struct hub_caller *c, const struct hub_message *msg, const char
 int
 hub_writes(const struct hub_message *msg)
 {
-	enum method m;
-
+	/* Decided before the POST's transaction, from the name alone: every
+	 * method may write but read, which a query method or a STABLE function
+	 * serves by convention (as Kendo's DataSource names it). */
 	if (msg->type != HUB_INVOCATION && msg->type != HUB_STREAM_INVOCATION)
 		return 0;
-	m = strlen(msg->target) == msg->target_len ? method_lookup(msg->target) : M_UNKNOWN;
-	return m == M_CREATE || m == M_UPDATE || m == M_DESTROY;
+	return strlen(msg->target) != msg->target_len || strcasecmp(msg->target, "read") != 0;
 }

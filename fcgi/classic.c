@@ -64,6 +64,7 @@ negotiate(struct classic_request *cr)
 	named = app->cfg.group_param[0] != '\0' &&
 	    classic_param(cr, app->cfg.group_param, 0, named_group, sizeof(named_group)) == 1 &&
 	    named_group[0] != '\0';
+	ask.hub = cr->hub[0] != '\0' ? cr->hub : NULL;
 	ask.user = h->user[0] != '\0' ? h->user : NULL;
 	ask.group = ask.user == NULL || named ? group : NULL;
 	ask.remote_addr = h->client_addr;
@@ -74,6 +75,10 @@ negotiate(struct classic_request *cr)
 	}
 	st = classicstore_negotiate(db, id, key, &ask, &got);
 	pool_release(app->pool, db);
+	if (st == PH_NOT_FOUND) {
+		http_text(h, 400, "Protocol error: a Hub in connectionData could not be resolved.");
+		return;
+	}
 	if (st == PH_FORBIDDEN) {
 		snprintf(h->reason, sizeof(h->reason), "%.250s", got.why);
 		http_text(h, 403, "Forbidden");
@@ -248,7 +253,7 @@ send_invocation(struct classic_request *cr)
 	struct classic_invocation inv;
 	struct buf result = BUF_INIT;
 	enum ph_err st;
-	int found;
+	int found, parsed;
 
 	if (data == NULL) {
 		http_text(cr->h, 500, "Internal Server Error");
@@ -261,7 +266,14 @@ send_invocation(struct classic_request *cr)
 		    "Protocol error: data is missing." : "Payload Too Large");
 		goto done;
 	}
-	if (classic_invocation_parse(data, strlen(data), &inv, err, sizeof(err)) == -1) {
+	parsed = classic_invocation_parse(data, strlen(data), &inv, err, sizeof(err));
+	if (parsed == 0 && cr->hub[0] != '\0' && strcasecmp(inv.hub, cr->hub) != 0) {
+		/* The connection serves the one hub its connectionData names. */
+		snprintf(err, sizeof(err), "The hub named in 'H' could not be resolved.");
+		classic_invocation_free(&inv);
+		parsed = -1;
+	}
+	if (parsed == -1) {
 		/* An answer the client can route needs the invocation's I. */
 		if (inv.id[0] == '\0')
 			http_text(cr->h, 400, err);
@@ -398,16 +410,13 @@ hubs(struct classic_request *cr)
 		return PH_NOMEM;
 	}
 	found = classic_param(cr, "connectionData", 0, cd, max + 1);
+	cr->hub[0] = '\0';
 	if (found == 0) {
-		cr->our_hub = 0;
 		st = PH_OK;
 	} else if (found == 1) {
-		int listed = classic_connection_data(cd, strlen(cd));
-
-		switch (listed) {
+		switch (classic_connection_data(cd, strlen(cd), cr->hub)) {
 		case 1:
 		case 0:	/* [] : the page has no handlers (yet) */
-			cr->our_hub = listed == 1;
 			st = PH_OK;
 			break;
 		case -2:

@@ -34,11 +34,11 @@ push(void *arg, long long seq, const char *rec, size_t len)
 	size_t mark = s->out->len;
 	int r;
 
-	if (!s->cr->our_hub)
+	if (s->cr->hub[0] == '\0')
 		return 0;
 	if (s->out->len > 0 && buf_putc(s->out, ',') == -1)
 		return -1;
-	r = classic_push_from_record(s->out, rec, len);
+	r = classic_push_from_record(s->out, rec, len, s->cr->hub);
 	if (r != 1)
 		s->out->len = mark;	/* nothing appended: drop the comma */
 	if (r == -1)

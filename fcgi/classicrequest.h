@@ -21,7 +21,7 @@ struct classic_request {
 	char			 callback[CLASSIC_MAX_CALLBACK + 1];	/* "" = plain JSON */
 	char			 token[64];
 	int			 sse;		/* transport=serverSentEvents */
-	int			 our_hub;	/* connectionData lists the meetings hub */
+	char			 hub[CLASSIC_HUB_NAME_MAX];	/* connectionData's hub; "": none */
 	struct buf		 form;		/* the POST body (x-www-form-urlencoded) */
 	char			 reason[512];	/* set by classicreceive: why the server closed it */
 };

@@ -167,6 +167,25 @@ negotiate_refusal_body(struct buf *out, const char *why)
 }
 
 /* Protocol-level refusals are 200 + {"error": ...}, as ASP.NET Core answers. */
+int
+negotiate_hub_path(const char *path, char *out, size_t outlen)
+{
+	size_t len = strlen(path), end, start;
+
+	/* The segment before /negotiate: a hub is one segment (pollhub.hubs'
+	 * path), wherever the web server mounts the site. */
+	if (len < strlen("/negotiate") || strcmp(path + len - strlen("/negotiate"), "/negotiate") != 0)
+		return -1;
+	end = len - strlen("/negotiate");
+	start = end;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	if (start == 0 || start == end || end - start + 2 > outlen)
+		return -1;
+	snprintf(out, outlen, "/%.*s", (int)(end - start), path + start);
+	return 0;
+}
+
 static void
 refuse(struct http_request *h, const char *why)
 {
@@ -182,7 +201,7 @@ refuse(struct http_request *h, const char *why)
 void
 negotiate_handle(struct app *app, struct http_request *h)
 {
-	char id[ID_LEN + 1], token[ID_LEN + 1], key[ID_KEY_LEN + 1];
+	char id[ID_LEN + 1], token[ID_LEN + 1], key[ID_KEY_LEN + 1], hub_path[NEGOTIATE_HUB_PATH];
 	struct negotiate_plan plan;
 	struct connection_ask ask;
 	struct connection_grant got;
@@ -192,6 +211,10 @@ negotiate_handle(struct app *app, struct http_request *h)
 
 	if (strcmp(h->method, "POST") != 0) {
 		http_text(h, 405, "Method Not Allowed");
+		return;
+	}
+	if (negotiate_hub_path(h->path, hub_path, sizeof(hub_path)) == -1) {
+		http_text(h, 404, "Not Found: no hub at this path (pollhub.hubs).");
 		return;
 	}
 	negotiate_decide(h->query, strlen(h->query), app->cfg.group_param, h->client_addr, &plan);
@@ -207,6 +230,7 @@ negotiate_handle(struct app *app, struct http_request *h)
 	}
 	/* With an identity, the calendar is the one named, or the user's
 	 * default; the grants decide (pollhub.connection_create). */
+	ask.hub = hub_path;
 	ask.user = h->user[0] != '\0' ? h->user : NULL;
 	ask.group = ask.user == NULL || plan.group_named ? plan.group : NULL;
 	ask.remote_addr = h->client_addr;
@@ -217,6 +241,10 @@ negotiate_handle(struct app *app, struct http_request *h)
 	}
 	st = corestore_connection_create(db, id, key, &ask, &got);
 	pool_release(app->pool, db);
+	if (st == PH_NOT_FOUND) {
+		http_text(h, 404, "Not Found: no hub at this path (pollhub.hubs).");
+		return;
+	}
 	if (st == PH_FORBIDDEN) {
 		snprintf(h->reason, sizeof(h->reason), "%.250s", got.why);
 		http_text(h, 403, "Forbidden");

@@ -44,4 +44,10 @@ enum ph_err negotiate_group(const char *query, size_t len, const char *param,
  * character (utf8_is_control: C0, DEL, C1, U+2028/2029, bidi controls). */
 int	negotiate_group_valid(const char *name);
 
+/* The hub's path a negotiate at path names: "/" and the segment before
+ * "/negotiate" (/site/meetings/negotiate names /meetings), into out (at most
+ * NEGOTIATE_HUB_PATH bytes). Returns 0, or -1 when there is none. */
+#define NEGOTIATE_HUB_PATH	72
+int	negotiate_hub_path(const char *path, char *out, size_t outlen);
+
 #endif

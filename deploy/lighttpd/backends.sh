@@ -6,18 +6,18 @@
 # Socket paths must not contain spaces or double quotes.
 set -eu
 : "${POLLHUB_FCGI_SOCKET:?POLLHUB_FCGI_SOCKET is not set}"
-: "${POLLHUB_HUB_PATH:?POLLHUB_HUB_PATH is not set}"
 n=0
 for s in $POLLHUB_FCGI_SOCKET; do n=$((n + 1)); done
 if [ "$n" -gt 1 ]; then
 	echo 'fastcgi.balance = "round-robin"'
 fi
-# fastcgi.server matches a path prefix: /meetings.js would go to the hub too. The
-# condition narrows it to the hub and what is below it (<hub>/negotiate).
-re=$(printf '%s' "$POLLHUB_HUB_PATH" | sed 's/[].[\\*^$()+?{}|]/\\\\&/g')
-echo "\$HTTP[\"url\"] =~ \"^$re(/|\$)\" {"
+# Every hub's endpoints, whichever hubs pollhub.hubs holds (a hub added in psql is served
+# at once): one path segment, which names the hub (/meetings, /products), alone or with
+# an endpoint of either protocol after it. The demo's files all have a dot in their name,
+# so none of them matches; node_modules/ is below a directory.
+echo '$HTTP["url"] =~ "^/[A-Za-z0-9_-]+(/(negotiate|connect|reconnect|poll|start|send|abort|ping))?$" {'
 echo 'fastcgi.server = ('
-echo "	\"$POLLHUB_HUB_PATH\" => ("
+echo '	"/" => ('
 for s in $POLLHUB_FCGI_SOCKET; do
 	# disable-time 1: a responder that is down (restarting) is retried after 1 s.
 	echo "		( \"socket\" => \"$s\", \"check-local\" => \"disable\", \"read-timeout\" => 0, \"disable-time\" => 1 ),"

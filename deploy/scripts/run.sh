@@ -15,7 +15,6 @@
 #                       too long for a unix socket)
 #   POLLHUB_RUNDIR      sockets, pid files and logs (default .run/ in the repository)
 #   POLLHUB_DOCROOT     the static files served at / (default deploy/www)
-#   POLLHUB_HUB_PATH    where the hub is (default /meetings)
 #   POLLHUB_BIN         the responder (default build/pollhub)
 #   WEB                 web server: `lighttpd` (the default) or `apache`
 #                       (deploy/lighttpd/pollhub.conf or deploy/apache/pollhub.conf)
@@ -57,7 +56,9 @@ esac
 
 port=${PORT:-8080}
 bind=${POLLHUB_BIND:-127.0.0.1}
-hub_path=${POLLHUB_HUB_PATH:-/meetings}
+# Hubs are rows of pollhub.hubs now; the web servers serve every hub's path.
+[[ -z ${POLLHUB_HUB_PATH:-} ]] ||
+	echo "pollhub: POLLHUB_HUB_PATH is ignored: each hub's path is in pollhub.hubs (README, \"Hubs in SQL\")" >&2
 docroot=$(realpath -m -- "${POLLHUB_DOCROOT:-$repo/deploy/www}")
 bin=${POLLHUB_BIN:-$repo/build/pollhub}
 [[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number, not '$port'"
@@ -312,7 +313,7 @@ if [[ -n $htpasswd ]]; then
 	[[ $web == apache ]] && web_cmd+=(-DPOLLHUB_BASIC_AUTH)
 fi
 POLLHUB_PORT=$port POLLHUB_BIND=$web_bind POLLHUB_RUNDIR=$rundir POLLHUB_DOCROOT=$docroot \
-	POLLHUB_FCGI_SOCKET=$sock POLLHUB_HUB_PATH=$hub_path POLLHUB_HTPASSWD=$htpasswd \
+	POLLHUB_FCGI_SOCKET=$sock POLLHUB_HTPASSWD=$htpasswd \
 	setsid "${web_cmd[@]}" >>"$web_out" 2>&1 &
 web_pid=$!
 for ((i = 0; i < 50; i++)); do
@@ -344,7 +345,9 @@ if [[ $auth != none ]]; then
 			"'alice'" "'team'" "'write'"
 	fi
 fi
-say "serving http://$host:$port/ with $web (hub at $hub_path); Ctrl-C stops"
+hubs=$(psql -X -d pollhub -Atq -c "SELECT string_agg(path || ' (' || name || ')', ', ' ORDER BY path) FROM pollhub.hubs" 2>/dev/null) ||
+	hubs="those in pollhub.hubs"
+say "serving http://$host:$port/ with $web (hubs: $hubs); Ctrl-C stops"
 limits="descriptor limit $(ulimit -n) per process"
 if [[ $web == lighttpd ]]; then
 	# What pollhub.conf's include_shell gave lighttpd: "max-fds N, max-connections N/2".

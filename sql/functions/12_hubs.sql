@@ -54,7 +54,9 @@ $$;
 -- text (NULL: none). kind 'query': the method was not run; fn names it
 -- (quoted, schema-qualified), result lists its row's columns as the fields a
 -- query may name, [{"name", "type", "sql"}] ("sql": the column in a query
--- over "r"), and item is the expression of one row's JSON object over "r".
+-- over "r"), item is the expression of one row's JSON object over "r", and
+-- caller the pollhub.hub_call to run it with (its text form: the query binds
+-- it as a parameter, which keeps the method inlinable and evaluated once).
 --
 -- Its own refusals carry SQLSTATEs of class PH, which common/hub.c words as
 -- ASP.NET Core does: PHM01 no such method, PHA01 a wrong number of
@@ -62,7 +64,7 @@ $$;
 -- are not of a composite type; 42501 a read-only caller and a method that
 -- writes.
 CREATE OR REPLACE FUNCTION pollhub.invoke(p_connection text, p_method text, p_args jsonb,
-	OUT kind text, OUT result text, OUT fn text, OUT item text)
+	OUT kind text, OUT result text, OUT fn text, OUT item text, OUT caller text)
 LANGUAGE plpgsql AS $$
 DECLARE
 	call pollhub.hub_call := pollhub.hub_call_of(p_connection);
@@ -118,6 +120,7 @@ BEGIN
 			    USING ERRCODE = 'PHQ01';
 		END IF;
 		kind := 'query';
+		caller := call::text;
 		SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, NULL),
 			'sql', format('r.%I', a.attname)) ORDER BY a.attnum)::text,
 		       count(*)

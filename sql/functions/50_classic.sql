@@ -25,8 +25,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 DECLARE
 	h text;
 BEGIN
-	-- The hub its connectionData names (jquery.signalR lower-cases names).
-	SELECT x.name INTO h FROM pollhub.hubs x WHERE lower(x.name) = lower(p_hub);
+	-- The hub its connectionData names: by its name or its path's
+	-- ('meetingHub' or 'meetings'), in any case (jquery.signalR lower-cases
+	-- names); none named (a page without handlers yet): MeetingHub.
+	SELECT x.name INTO h FROM pollhub.hubs x
+	 WHERE lower(x.name) = lower(coalesce(p_hub, 'MeetingHub'))
+	    OR lower(x.path) = '/' || lower(p_hub)
+	 ORDER BY lower(x.name) = lower(p_hub) DESC LIMIT 1;
 	IF NOT FOUND THEN
 		verdict := 'no-hub';
 		RETURN;
