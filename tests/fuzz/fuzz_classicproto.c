@@ -24,10 +24,13 @@ is_digits(const char *s, size_t n)
 static void
 check_connection_data(const char *s, size_t n)
 {
-	int r = classic_connection_data(s, n);
+	char hub[CLASSIC_HUB_NAME_MAX];
+	int r = classic_connection_data(s, n, hub);
 	json_object *o;
 
 	REQUIRE(r >= -2 && r <= 1);
+	/* A name is given only with 1, and is one a hub may have. */
+	REQUIRE(r == 1 ? classic_hub_name_valid(hub, strlen(hub)) : hub[0] == '\0');
 	if (r >= 0) {
 		/* Accepted: strict JSON, an array of at most CLASSIC_MAX_HUBS objects. */
 		REQUIRE((o = hubproto_json_parse(s, n)) != NULL);
@@ -82,7 +85,8 @@ check_invocation(const char *s, size_t n)
 	json_object *o;
 
 	if (classic_invocation_parse(s, n, &inv, err, sizeof(err)) == 0) {
-		REQUIRE(inv.our_hub && inv.id[0] != '\0' && inv.msg.root != NULL);
+		REQUIRE(classic_hub_name_valid(inv.hub, strlen(inv.hub)) && inv.id[0] != '\0' &&
+		    inv.msg.root != NULL);
 		REQUIRE(inv.msg.type == HUB_INVOCATION && inv.msg.invocation_id == inv.id);
 		REQUIRE(inv.msg.target != NULL && json_object_is_type(inv.msg.arguments, json_type_array));
 		classic_invocation_free(&inv);
@@ -103,14 +107,14 @@ check_record(const char *s, size_t n)
 {
 	struct buf out = BUF_INIT, wrapped = BUF_INIT;
 	json_object *o, *h;
-	int r = classic_push_from_record(&out, s, n);
+	int r = classic_push_from_record(&out, s, n, "meetings");
 
 	REQUIRE(r >= -1 && r <= 1);
 	REQUIRE(r == 1 || out.len == 0);
 	if (r == 1) {
 		REQUIRE((o = hubproto_json_parse(out.data, out.len)) != NULL);
 		REQUIRE(json_object_object_get_ex(o, "H", &h) &&
-		    strcmp(json_object_get_string(h), CLASSIC_HUB) == 0);
+		    strcmp(json_object_get_string(h), "meetings") == 0);
 		json_object_put(o);
 		/* Wrapped for JSONP: no raw U+2028/U+2029 left. */
 		REQUIRE(classic_jsonp(&wrapped, "cb", out.data, out.len) == 0);

@@ -141,6 +141,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE((raw = malloc(len > 0 ? len : 1)) != NULL);
 	memcpy(raw, qs, len);
 
+	{
+		/* The hub's path of a negotiate at qs taken as a path: "/" and one
+		 * segment without a slash, or nothing. */
+		char hub[NEGOTIATE_HUB_PATH];
+
+		if (negotiate_hub_path(qs, hub, sizeof(hub)) == 0)
+			REQUIRE(hub[0] == '/' && hub[1] != '\0' && strchr(hub + 1, '/') == NULL &&
+			    strlen(hub) < sizeof(hub));
+	}
 	memset(&plan, 0x5a, sizeof(plan));
 	negotiate_decide(raw, len, param, remote, &plan);
 	negotiate_decide(raw, len, param, remote, &again);

@@ -33,24 +33,38 @@ test_verb(void)
 static void
 test_connection_data(void)
 {
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"}]")), 1);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"MeetingHub\"}]")), -2);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"Meetings\",\"x\":1}]")), 1);
-	CHECK_INTEQ(classic_connection_data(S(" [ ] ")), 0);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"},{\"name\":\"meetings\"}]")), -2);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"other\"}]")), -2);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\\u0000\"}]")), -2);
-	CHECK_INTEQ(classic_connection_data(S("")), -1);
-	CHECK_INTEQ(classic_connection_data(S("{}")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[\"meetings\"]")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":1}]")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[{}]")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"}")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"}] x")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[{'name':'meetings'}]")), -1);
-	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"\xc3\x28\"}]")), -1);
+	char hub[CLASSIC_HUB_NAME_MAX];
+
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"}]"), hub), 1);
+	CHECK_STREQ(hub, "meetings");
+	/* Which hub a name is, pollhub.hubs says (classic_negotiate). */
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"MeetingHub\"}]"), hub), 1);
+	CHECK_STREQ(hub, "MeetingHub");
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"Meetings\",\"x\":1}]"), hub), 1);
+	CHECK_STREQ(hub, "Meetings");
+	CHECK_INTEQ(classic_connection_data(S(" [ ] "), hub), 0);
+	CHECK_STREQ(hub, "");
+	/* One hub per connection. */
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"},{\"name\":\"meetings\"}]"), hub), -2);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"},{\"name\":\"productHub\"}]"), hub), -2);
+	CHECK_STREQ(hub, "");
+	/* Names no hub can have. */
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\\u0000\"}]"), hub), -2);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"a b\"}]"), hub), -2);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"\"}]"), hub), -2);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\""
+	    "a123456789a123456789a123456789a123456789a123456789a123456789abcd\"}]"), hub), -2);
+	CHECK_INTEQ(classic_connection_data(S(""), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("{}"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[\"meetings\"]"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":1}]"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{}]"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"}"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"meetings\"}] x"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{'name':'meetings'}]"), hub), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{\"name\":\"\xc3\x28\"}]"), hub), -1);
 	/* More hubs than a page has: refused before looking at them. */
-	CHECK_INTEQ(classic_connection_data(S("[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]")), -1);
+	CHECK_INTEQ(classic_connection_data(S("[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]"), hub), -1);
 	{
 		/* Deep nesting stops at the parser's depth limit. */
 		char deep[400];
@@ -60,7 +74,7 @@ test_connection_data(void)
 			deep[n++] = '[';
 		for (int i = 0; i < 150; i++)
 			deep[n++] = ']';
-		CHECK_INTEQ(classic_connection_data(deep, n), -1);
+		CHECK_INTEQ(classic_connection_data(deep, n, hub), -1);
 	}
 }
 
@@ -149,7 +163,7 @@ test_invocation(void)
 	classic_invocation_free(&inv);
 
 	/* Errors: with I read, the caller can still answer the invocation. */
-	CHECK_INTEQ(classic_invocation_parse(S("{\"H\":\"other\",\"M\":\"read\",\"A\":[],\"I\":3}"),
+	CHECK_INTEQ(classic_invocation_parse(S("{\"H\":\"no such hub\",\"M\":\"read\",\"A\":[],\"I\":3}"),
 	    &inv, err, sizeof(err)), -1);
 	CHECK_STREQ(inv.id, "3");
 	CHECK_CONTAINS(err, "could not be resolved");
@@ -231,17 +245,22 @@ test_push(void)
 	struct buf out = BUF_INIT;
 
 	CHECK_INTEQ(classic_push_from_record(&out,
-	    S("{\"type\":1,\"target\":\"create\",\"arguments\":[{\"ID\":\"x\",\"Title\":\"T\"}]}")), 1);
+	    S("{\"type\":1,\"target\":\"create\",\"arguments\":[{\"ID\":\"x\",\"Title\":\"T\"}]}"), "meetings"), 1);
 	CHECK_STREQ(out.data, "{\"H\":\"meetings\",\"M\":\"create\",\"A\":[{\"ID\":\"x\",\"Title\":\"T\"}]}");
 	buf_reset(&out);
+	/* H: the name the page gave its proxy. */
+	CHECK_INTEQ(classic_push_from_record(&out,
+	    S("{\"type\":1,\"target\":\"update\",\"arguments\":[1]}"), "productHub"), 1);
+	CHECK_STREQ(out.data, "{\"H\":\"productHub\",\"M\":\"update\",\"A\":[1]}");
+	buf_reset(&out);
 	/* Not invocations: nothing appended. */
-	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":6}")), 0);
-	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":7,\"error\":\"x\"}")), 0);
-	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":1,\"target\":\"x\"}")), 0);
-	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":\"1\",\"target\":\"x\",\"arguments\":[]}")), 0);
-	CHECK_INTEQ(classic_push_from_record(&out, S("[1]")), 0);
+	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":6}"), "meetings"), 0);
+	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":7,\"error\":\"x\"}"), "meetings"), 0);
+	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":1,\"target\":\"x\"}"), "meetings"), 0);
+	CHECK_INTEQ(classic_push_from_record(&out, S("{\"type\":\"1\",\"target\":\"x\",\"arguments\":[]}"), "meetings"), 0);
+	CHECK_INTEQ(classic_push_from_record(&out, S("[1]"), "meetings"), 0);
 	CHECK_INTEQ(out.len, 0);
-	CHECK_INTEQ(classic_push_from_record(&out, S("{")), -1);
+	CHECK_INTEQ(classic_push_from_record(&out, S("{"), "meetings"), -1);
 	buf_free(&out);
 }
 

@@ -205,9 +205,30 @@ test_decide(void)
 	buf_free(&b);
 }
 
+static void
+test_hub_path(void)
+{
+	char out[NEGOTIATE_HUB_PATH];
+
+	CHECK_INTEQ(negotiate_hub_path("/meetings/negotiate", out, sizeof(out)), 0);
+	CHECK_STREQ(out, "/meetings");
+	/* Mounted below a prefix: the hub is the segment before /negotiate. */
+	CHECK_INTEQ(negotiate_hub_path("/site/products/negotiate", out, sizeof(out)), 0);
+	CHECK_STREQ(out, "/products");
+	CHECK_INTEQ(negotiate_hub_path("/negotiate", out, sizeof(out)), -1);
+	CHECK_INTEQ(negotiate_hub_path("//negotiate", out, sizeof(out)), -1);
+	CHECK_INTEQ(negotiate_hub_path("/meetings", out, sizeof(out)), -1);
+	CHECK_INTEQ(negotiate_hub_path("meetings/negotiate", out, sizeof(out)), -1);
+	CHECK_INTEQ(negotiate_hub_path("", out, sizeof(out)), -1);
+	/* Longer than any hub's path may be: none. */
+	CHECK_INTEQ(negotiate_hub_path("/a123456789a123456789a123456789a123456789a123456789"
+	    "a123456789a123456789a/negotiate", out, sizeof(out)), -1);
+}
+
 int
 main(void)
 {
+	test_hub_path();
 	test_version();
 	test_body();
 	test_group();
