@@ -233,6 +233,16 @@ hubproto_json_parse(const char *text, size_t len)
 		return NULL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
+	if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+		/* A number at the very end ("1", a method's scalar result): json-c
+		 * waits for more digits. The grammar check saw a whole value, so
+		 * a space ends it and there is nothing after it. */
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		if (json_tokener_get_error(tok) == json_tokener_success) {
+			json_tokener_free(tok);
+			return obj;
+		}
+	}
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		/* Also "continue": the value was incomplete at the record's end. */
 		json_object_put(obj);

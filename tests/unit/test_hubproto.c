@@ -271,7 +271,17 @@ test_invalid_utf8(void)
 		json_object_put(o);
 		o = hubproto_json_parse(LIT("\"\\ud800\""));
 		CHECK(o == NULL);
+		json_object_put(o);		/* Scalars whole: a number at the very end included (json-c would
+		 * wait for more digits); a number cut short is still refused. */
+		o = hubproto_json_parse(LIT("12"));
+		CHECK(o != NULL && json_object_get_int(o) == 12);
 		json_object_put(o);
+		o = hubproto_json_parse(LIT(" -1.5e3 "));
+		CHECK(o != NULL && json_object_get_double(o) == -1500.0);
+		json_object_put(o);
+		CHECK(hubproto_json_parse(LIT("1.")) == NULL);
+		CHECK(hubproto_json_parse(LIT("-")) == NULL);
+		CHECK(hubproto_json_parse(LIT("1 2")) == NULL);
 	}
 	/* Valid multi-byte text is fine. */
 	CHECK_STREQ(bad_message(LIT("{\"type\":1,\"target\":\"x\",\"arguments\":[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"]}")),
