@@ -1,9 +1,10 @@
 /*
- * hub: the MeetingHub. Dispatches one invocation (method names match
- * case-insensitively, like ASP.NET Core), checks arguments, runs the
- * meeting's SQL inside a savepoint, and produces the completion record with
- * ASP.NET Core's error wording. Pushes to the other members of the group are
- * written by the database triggers, not here.
+ * hub: runs one invocation of the connection's hub, whose methods are SQL
+ * functions (sql/functions/12_hubs.sql: pollhub.invoke finds the method by
+ * name, case-insensitively, and arity, and runs it; a query method's rows
+ * are read here with Kendo's query, corestore_query). Inside a savepoint;
+ * the completion record in ASP.NET Core's error wording. Pushes are the
+ * methods' own (push_* in SQL, or their tables' triggers), never made here.
  */
 #ifndef POLLHUB_HUB_H
 #define POLLHUB_HUB_H

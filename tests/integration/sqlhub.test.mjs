@@ -11,7 +11,19 @@
 // only caller cannot run a VOLATILE method.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, connect, stopAll, waitFor, sleep, collector, transportName } from './stack.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startStack, connect, stopAll, waitFor, sleep, collector, transportName, repoRoot } from './stack.mjs';
+
+/** README.md's ```sql block under "Adding a hub for an existing table". */
+function readmeSteps() {
+	const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+	const at = readme.indexOf('### Adding a hub for an existing table');
+	assert.ok(at > 0, 'README.md has the section');
+	const m = /```sql\n([^]*?)\n```/.exec(readme.slice(at));
+	assert.ok(m, 'the section has a sql block');
+	return m[1];
+}
 
 const NOTES_SQL = `
 CREATE SCHEMA notes;
@@ -198,6 +210,26 @@ describe(`a hub written in SQL (${transportName})`, { timeout: 120000 }, () => {
 			assert.equal((await a.invoke('read')).length, 0);
 		} finally {
 			await stopAll(a);
+		}
+	});
+
+	test("README's steps add a hub for an existing table, live", async () => {
+		await stack.psql(`CREATE TABLE public.tasks (id serial PRIMARY KEY, team text NOT NULL,
+			title text NOT NULL, done boolean NOT NULL DEFAULT false, due date)`);
+		await stack.psql(readmeSteps());
+		const a = await connect(at('/tasks', 'ops'));
+		const b = await connect(at('/tasks', 'ops'));
+		const got = collector(b, ['create']);
+		try {
+			const made = await a.invoke('create', { Title: 'Renew certificates', Due: '2026-12-20' });
+			assert.deepEqual({ ...made, ID: 0 }, { ID: 0, Title: 'Renew certificates', Done: false, Due: '2026-12-20' });
+			await waitFor(() => got.count('create') === 1, 5000, 'the push');
+			await rejects(a.invoke('create', { Title: '' }), /HubException: Invalid task: 'Title' is required\.$/);
+			const page = await a.invoke('read', { take: 10, skip: 0, filter: { field: 'Done', operator: 'eq', value: false } });
+			assert.equal(page.Total, 1);
+			assert.equal(page.Data[0].Title, 'Renew certificates');
+		} finally {
+			await stopAll(a, b);
 		}
 	});
 
