@@ -54,8 +54,9 @@ const overlap = (a, b) => a.from < b.to && b.from < a.to;
 
 /**
  * Side-by-side lanes for overlapping segments: sets seg.lane, seg.cluster (its cluster of
- * overlapping meetings, numbered), seg.lanes (the lanes of that cluster) and seg.span (how many lanes, from its own rightwards,
- * it may fill because no meeting of the cluster is there at its time).
+ * overlapping meetings, numbered), seg.lanes (the lanes of that cluster) and seg.span (how
+ * many lanes, from its own rightwards, it may fill because no meeting of the cluster is
+ * there at its time).
  */
 function assignLanes(segments) {
 	segments.sort((a, b) => a.from - b.from || b.to - a.to);
