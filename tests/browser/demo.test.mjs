@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, connect, stopAll, repoRoot, RS } from '../integration/stack.mjs';
+import { startStack, connect, stopAll, repoRoot, RS, waitFor } from '../integration/stack.mjs';
 import { launchBrowser, openWindow, steps, transports } from './browser.mjs';
 
 // "Within a second"; POLLHUB_PUSH_DEADLINE_MS changes it (a machine busy with other work).
@@ -511,6 +511,10 @@ function recordReads(page) {
 	return reads;
 }
 
+/** Waits until the last read the page sent asked for `range`. */
+const lastReadIs = (reads, range) => waitFor(() => JSON.stringify(reads.at(-1)) === JSON.stringify(range), 5000,
+	`a read of ${JSON.stringify(range)} (the last sent: ${JSON.stringify(reads.at(-1))})`);
+
 const week = (monday, n) => ({
 	Start: new Date(monday.getTime() + n * 7 * 86400000).toISOString(),
 	End: new Date(monday.getTime() + (n + 1) * 7 * 86400000).toISOString(),
@@ -663,17 +667,20 @@ for (const transport of transports) {
 		test('the next week is read with the next range, and its meetings are shown', async () => {
 			const reads = recordReads(page);
 			await page.locator('#next-week').click();
+			await lastReadIs(reads, week(monday, 1));
 			await page.locator('.meeting', { hasText: 'Week 1 day 0' }).waitFor();
 			assert.deepEqual(reads, [week(monday, 1)]);
 			assert.deepEqual(await shownTitles(page), [0, 1, 2, 3, 4, 5, 6].map((d) => `Week 1 day ${d}`));
-			// Three weeks back in a row: the last read is for the week shown.
+			// Three weeks back in a row: the last read is for the week shown (those asked
+			// for while one is out are one read).
 			for (let i = 0; i < 3; i++) await page.locator('#prev-week').click();
-			await page.locator('.meeting', { hasText: 'Week -2 day 3' }).waitFor();
-			assert.deepEqual(reads.at(-1), week(monday, -2));
+			await lastReadIs(reads, week(monday, -2));
+			assert.ok(reads.length <= 4, `${reads.length} reads for 3 clicks`);
+			await page.waitForFunction(() => document.querySelectorAll('.meeting[data-id]').length === 7);
 			assert.deepEqual(await shownTitles(page), [0, 1, 2, 3, 4, 5, 6].map((d) => `Week -2 day ${d}`));
 			await page.locator('#today').click();
+			await lastReadIs(reads, week(monday, 0));
 			await page.locator('.day[data-day="1"] .more-chip').waitFor();
-			assert.deepEqual(reads.at(-1), week(monday, 0));
 			assert.deepEqual(page.problems, []);
 		});
 
@@ -698,7 +705,9 @@ for (const transport of transports) {
 				await stopAll(writer);
 			}
 			// Five weeks ahead, read there.
+			const reads = recordReads(page);
 			for (let i = 0; i < 5; i++) await page.locator('#next-week').click();
+			await lastReadIs(reads, week(monday, 5));
 			await page.locator(`.meeting[data-id="${far.ID}"]`).waitFor();
 			assert.equal(await page.locator('.meeting[data-id]').count(), 8);
 			assert.deepEqual(page.problems, []);
