@@ -74,7 +74,7 @@ function assign(meeting, values) {
  * Reads the week shown from the hub (the range is taken when the read is sent: see
  * data.js). Queued behind the syncs, as a read that replaced the data while a create was
  * in flight would lose the new meeting's model; several navigations while one read waits
- * send one read, for the week shown by then.
+ * send one read, for the week shown by then. Resolves to whether that read succeeded.
  */
 function readWeek() {
 	if (readQueued) return saving;
@@ -83,7 +83,13 @@ function readWeek() {
 		readQueued = false;
 		reading = true;
 		return meetings.read();
-	}).then(() => { reading = false; }, () => { reading = false; /* reported by onError */ });
+	}).then(() => {
+		reading = false;
+		return true;
+	}, () => {
+		reading = false;
+		return false;	// reported by onError
+	});
 	return saving;
 }
 
@@ -207,7 +213,7 @@ function wireToolbar() {
 }
 
 wireToolbar();
-showWeek(weekStart).then(() => { document.body.dataset.loaded = 'true'; });
+showWeek(weekStart).then((read) => { if (read) document.body.dataset.loaded = 'true'; });
 view.scrollToHour(7.5);
 // Pushes missed while the connection was down are lost: read the week shown again.
 hub.onreconnected(() => readWeek());
