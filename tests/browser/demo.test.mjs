@@ -552,7 +552,7 @@ for (const transport of transports) {
 			}
 			page = await openWindow(browser, `${stack.url}/?transport=${transport}`);
 			await waitConnected(page);
-			await page.locator('.day[data-day="1"] .more-chip').waitFor();
+			await page.locator('.day[data-day="1"] .meeting[data-id]').first().waitFor();
 			const day = await crowdedDay(page);
 			t.diagnostic(`900 px window: ${day.cards.length} drawn (${day.cards.map((c) => c.width.toFixed(0)).join(', ')} px), chip "${day.chipText}"`);
 			assertCrowdReadable(day, '900 px window');
