@@ -10,7 +10,6 @@
 
 #include <stddef.h>
 
-#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "buf.h"
@@ -153,40 +152,6 @@ enum ph_err corestore_set_sender(PGconn *, const char *connection_id);
 
 /* MeetingHub data: results are JSON text appended to out. On PH_INVALID
  * why names the offending field (e.g. a RecurrenceID that does not exist). */
-/* One invocation through pollhub.invoke (sql/functions/12_hubs.sql). */
-struct corestore_call {
-	int		 query;		/* a query method: result lists its columns */
-	struct buf	 result;	/* a value method's result (JSON; empty: none) */
-	char		*fn, *item, *caller;	/* a query method's, for corestore_query */
-	char		 state[6];	/* PH_INVALID: the method's SQLSTATE */
-	char		 message[400];	/* and its message */
-};
-/* Run method (the target as the client sent it) with arguments (a JSON
- * array) on connection_id's hub. PH_OK: *call holds a value or describes a
- * query (corestore_call_free it); PH_INVALID: the method, or invoke, refused
- * (state and message: P0001 a RAISE, PHM01 no such method, PHA01 a wrong
- * number of arguments, 42501 not allowed, ...); PH_BUSY; PH_DB. */
-enum ph_err corestore_invoke(PGconn *, const char *connection_id, const char *method,
-		    const char *arguments, struct corestore_call *call);
-void	    corestore_call_free(struct corestore_call *);
-
-/* What a query produced beside its answer. */
-struct corestore_read {
-	long long	stamp;		/* the group's last_seq in the read's snapshot; -1 */
-	int		whole;		/* the query asked for everything (no range, filter, page) */
-	size_t		too_large;	/* PH_TOO_LARGE: the answer's size in bytes */
-	int		at_least;	/* too_large counts only the rows fetched: there are more */
-	char		state[6];	/* PH_INVALID from the method: its SQLSTATE; "": ours */
-	char		why[400];	/* PH_INVALID: "Invalid read query: ..." or the method's message */
-};
-/* Run the query method call describes with what Kendo's DataSource sent
- * (query, borrowed; NULL: none), translated by kendoquery over its columns.
- * Appends a JSON array, or {"Data":[...],"Total":N} when the query pages
- * (take). PH_INVALID: refused (rd->why); PH_TOO_LARGE: the answer would pass
- * max_answer (0: no bound), nothing appended; PH_BUSY; PH_DB. */
-enum ph_err corestore_query(PGconn *, const char *group_key, const struct corestore_call *call,
-		    json_object *query, size_t max_answer, struct buf *out, struct corestore_read *rd);
-
 /* This responder (id "host:pid") is alive with these timeouts (seconds);
  * the reap thresholds every responder uses are the longest of those alive.
  * *poll and *disconnect become the thresholds in force. */

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "corestore.h"
+#include "hubstore.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -111,10 +112,10 @@ pending_bound(const struct hub_caller *c, const char *target, struct outcome *o)
 /* A query method's rows: what Kendo's DataSource sent (its range, filter,
  * sort and page) over the rows the method returns. */
 static void
-run_query(const struct hub_caller *c, const char *target, const struct corestore_call *call,
+run_query(const struct hub_caller *c, const char *target, const struct hub_invoked *call,
     json_object *args, struct outcome *o)
 {
-	struct corestore_read rd;
+	struct hub_read rd;
 	json_object *q = json_object_array_length(args) > 0 ?
 	    json_object_array_get_idx(args, 0) : NULL;
 	char why[400];
@@ -125,7 +126,7 @@ run_query(const struct hub_caller *c, const char *target, const struct corestore
 		    " invoked.");
 		return;
 	}
-	switch (corestore_query(c->db, c->group, call, q, c->max_answer, &o->result, &rd)) {
+	switch (hubstore_query(c->db, c->group, call, q, c->max_answer, &o->result, &rd)) {
 	case PH_OK:
 		o->stamp = rd.stamp;
 		pending_bound(c, target, o);
@@ -169,7 +170,7 @@ run_query(const struct hub_caller *c, const char *target, const struct corestore
 static void
 dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outcome *o)
 {
-	struct corestore_call call;
+	struct hub_invoked call;
 	const char *args;
 
 	/* A target with an embedded NUL names no method, whatever its prefix. */
@@ -185,7 +186,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 	}
 	/* Borrowed from msg->arguments: valid until it is changed or freed. */
 	args = json_object_to_json_string_ext(msg->arguments, JSON_C_TO_STRING_PLAIN);
-	switch (corestore_invoke(c->db, c->connection_id, msg->target, args, &call)) {
+	switch (hubstore_invoke(c->db, c->connection_id, msg->target, args, &call)) {
 	case PH_OK:
 		if (call.query) {
 			run_query(c, msg->target, &call, msg->arguments, o);
@@ -202,7 +203,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 				fail_invoke(o, c, msg->target, "HubException", why);
 			}
 		}
-		corestore_call_free(&call);
+		hubstore_call_free(&call);
 		break;
 	case PH_INVALID:
 		method_failed(o, c, msg->target, call.state, call.message);

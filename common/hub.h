@@ -2,7 +2,7 @@
  * hub: runs one invocation of the connection's hub, whose methods are SQL
  * functions (sql/functions/12_hubs.sql: pollhub.invoke finds the method by
  * name, case-insensitively, and arity, and runs it; a query method's rows
- * are read here with Kendo's query, corestore_query). Inside a savepoint;
+ * are read here with Kendo's query, hubstore_query). Inside a savepoint;
  * the completion record in ASP.NET Core's error wording. Pushes are the
  * methods' own (push_* in SQL, or their tables' triggers), never made here.
  */

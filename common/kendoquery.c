@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "meeting.h"
+#include "isoparse.h"
 #include "utf8.h"
 
 /* Filter nodes (leaves and groups) in all: leaves without a value (isnull)
@@ -378,12 +378,12 @@ value_text(struct kq_ctx *c, const struct kq_field *f, json_object *v, char **pa
 		*param = dup_text(c, x ? "true" : "false");
 		return PH_OK;
 	case KQ_TIME:
-		if (s == NULL || meeting_parse_datetime(s, n, canon, &x) == -1)
+		if (s == NULL || isoparse_datetime(s, n, canon, &x) == -1)
 			break;
 		*param = dup_text(c, canon);
 		return PH_OK;
 	case KQ_UUID:
-		if (s == NULL || meeting_parse_uuid(s, n, canon) == -1)
+		if (s == NULL || isoparse_uuid(s, n, canon) == -1)
 			break;
 		canon[36] = '\0';
 		*param = dup_text(c, canon);
@@ -695,7 +695,7 @@ range_bound(struct kq_ctx *c, const char *key, json_object *v, long long *usec, 
 	char canon[28], shown[QUOTE_SIZE + 2];
 
 	if (!json_object_is_type(v, json_type_string) ||
-	    meeting_parse_datetime(json_object_get_string(v),
+	    isoparse_datetime(json_object_get_string(v),
 		(size_t)json_object_get_string_len(v), canon, usec) == -1)
 		return refuse(c, "'%s' needs an ISO 8601 date and time with a zone, not %s.",
 		    key, show_value(shown, v));
