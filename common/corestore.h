@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "buf.h"
@@ -150,9 +151,21 @@ enum ph_err corestore_set_sender(PGconn *, const char *connection_id);
 
 /* MeetingHub data: results are JSON text appended to out. On PH_INVALID
  * why names the offending field (e.g. a RecurrenceID that does not exist). */
-/* *stamp = the group's last_seq in the same snapshot as the meetings read. */
-enum ph_err corestore_meetings_read(PGconn *, const char *group, struct buf *out,
-		    long long *stamp);
+/* What a read produced beside its answer. */
+struct corestore_read {
+	long long	stamp;		/* the group's last_seq in the read's snapshot; -1 */
+	int		whole;		/* the query asked for the whole calendar */
+	size_t		too_large;	/* PH_TOO_LARGE: the answer's size in bytes */
+	int		at_least;	/* too_large counts only the rows fetched: there are more */
+	char		why[320];	/* PH_INVALID: "Invalid read query: ..." for the client */
+};
+/* read(query): query (borrowed; NULL: none) is what Kendo's DataSource sent,
+ * translated by kendoquery over MeetingHub's fields (Start/End: the range).
+ * Appends a JSON array, or {"Data":[...],"Total":N} when the query pages
+ * (take). PH_INVALID: the query is refused (rd->why); PH_TOO_LARGE: the answer
+ * would pass max_answer (0: no bound), nothing appended. */
+enum ph_err corestore_meetings_query(PGconn *, const char *group, json_object *query,
+		    size_t max_answer, struct buf *out, struct corestore_read *rd);
 enum ph_err corestore_meeting_create(PGconn *, const char *group, const struct meeting *,
 		    struct buf *out, char *why, size_t whylen);
 enum ph_err corestore_meeting_update(PGconn *, const char *group, const struct meeting *,

@@ -137,6 +137,52 @@ pending_bound(const struct hub_caller *c, const char *target, struct outcome *o)
 	fail_invoke(o, c, target, "HubException", why);
 }
 
+/* read(query): the meetings Kendo's DataSource asks for (corestore's
+ * translation of its range, filter, sort and page). */
+static void
+run_read(const struct hub_caller *c, const char *target, json_object *q, struct outcome *o)
+{
+	struct corestore_read rd;
+	char why[400];
+
+	switch (corestore_meetings_query(c->db, c->group, q, c->max_answer, &o->result, &rd)) {
+	case PH_OK:
+		o->stamp = rd.stamp;
+		pending_bound(c, target, o);
+		break;
+	case PH_INVALID:
+		fail_invoke(o, c, target, "HubException", rd.why);
+		break;
+	case PH_TOO_LARGE:
+		/* A poll answer or event is bounded: an answer too large for one
+		 * is refused by name rather than sent whole, with the way out. */
+		if (rd.whole)
+			snprintf(why, sizeof(why), "The calendar is too large to send (%s%zu bytes;"
+			    " POLLHUB_MAX_ANSWER is %zu). Read it by range: set the DataSource's"
+			    " serverFiltering: true and a parameterMap that sends the visible range"
+			    " as { Start, End } (README, \"Reading by range\").",
+			    rd.at_least ? "more than " : "", rd.too_large,
+			    c->max_answer);
+		else
+			snprintf(why, sizeof(why), "The result is too large to send (%s%zu bytes;"
+			    " POLLHUB_MAX_ANSWER is %zu). Ask for less: a narrower range, a filter,"
+			    " or take.", rd.at_least ? "more than " : "", rd.too_large,
+			    c->max_answer);
+		buf_free(&o->result);
+		fail_invoke(o, c, target, "HubException", why);
+		break;
+	case PH_BUSY:
+		/* A lock held elsewhere (a restore's TRUNCATE in psql). */
+		fail_invoke(o, c, target, "HubException", "The calendar is being"
+		    " changed in another session. Try again.");
+		break;
+	default:
+		o->db_failed = 1;
+		fail_invoke(o, c, target, "PostgresException", "the database is unavailable.");
+		break;
+	}
+}
+
 static void
 dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outcome *o)
 {
@@ -174,35 +220,7 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 			    " types of the hub method being invoked.");
 			return;
 		}
-		/* The whole calendar: Kendo filters the view on the client. */
-		switch (corestore_meetings_read(c->db, c->group, &o->result, &o->stamp)) {
-		case PH_OK:
-			/* A poll answer or event is bounded: a calendar too large for
-			 * one is refused by name rather than sent whole. */
-			if (c->max_answer > 0 && o->result.len + 64 > c->max_answer) {
-				char why[200];
-
-				snprintf(why, sizeof(why), "The calendar is too large to send"
-				    " (%zu bytes; POLLHUB_MAX_ANSWER is %zu).", o->result.len,
-				    c->max_answer);
-				buf_free(&o->result);
-				o->stamp = -1;
-				fail_invoke(o, c, msg->target, "HubException", why);
-			} else {
-				pending_bound(c, msg->target, o);
-			}
-			break;
-		case PH_BUSY:
-			/* A lock held elsewhere (a restore's TRUNCATE in psql). */
-			fail_invoke(o, c, msg->target, "HubException", "The calendar is being"
-			    " changed in another session. Try again.");
-			break;
-		default:
-			o->db_failed = 1;
-			fail_invoke(o, c, msg->target, "PostgresException",
-			    "the database is unavailable.");
-			break;
-		}
+		run_read(c, msg->target, q, o);
 		return;
 	}
 	if (c->read_only) {

@@ -134,3 +134,24 @@ $$;
 
 CREATE OR REPLACE TRIGGER connection_messages_stamp BEFORE INSERT ON pollhub.connection_messages
 	FOR EACH ROW EXECUTE FUNCTION pollhub.connection_messages_stamp();
+
+-- The end of a recurring series, from its RRULE's UNTIL (RFC 5545: a date,
+-- or a date-time in UTC), or NULL: no UNTIL (endless, or bounded by COUNT,
+-- which only expanding the series could tell), or one that does not parse.
+-- A range read returns a series head unless its UNTIL lies before the range.
+CREATE OR REPLACE FUNCTION pollhub.rrule_until(rule text) RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+	m text[] := regexp_match(rule, '(?:^|;)UNTIL=([0-9]{8})(?:T([0-9]{6})Z?)?', 'i');
+BEGIN
+	IF m IS NULL THEN
+		RETURN NULL;
+	END IF;
+	-- A date alone ends the series at the end of that day.
+	RETURN CASE WHEN m[2] IS NULL
+		THEN to_timestamp(m[1], 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC' + interval '1 day'
+		ELSE to_timestamp(m[1] || m[2], 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'UTC' END;
+EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+	RETURN NULL;
+END
+$$;
