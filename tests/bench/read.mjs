@@ -8,6 +8,9 @@
 //               result, so one request is one read), from before connecting until
 //               END_REQUEST;
 //   week-http   the same through lighttpd (HTTP keep-alive), as a client sees it;
+//   week-small  the same at the responder on SMALL_GROUP, a calendar a tenth the size with
+//               the same meetings a day (--small-group, --small-weeks): with the indexes, a
+//               week costs what it holds, so the two should be alike;
 //   grid        a Grid's page: take 20 of a random one of the first 50 pages, sorted by
 //               Title, filtered on Title contains "review" (about a fifth of the calendar),
 //               at the responder;
@@ -28,6 +31,7 @@ const { values: opt } = parseArgs({
 		calls: { type: 'string', default: '300' }, json: { type: 'string' },
 		from: { type: 'string', default: '2024-01-01T00:00:00.000Z' }, weeks: { type: 'string', default: '260' },
 		meetings: { type: 'string', default: '0' },
+		'small-group': { type: 'string' }, 'small-weeks': { type: 'string', default: '26' },
 	},
 });
 for (const k of ['hub', 'socket', 'group', 'json'])
@@ -97,8 +101,8 @@ function fcgiPost(path, query, body) {
 
 // ------------------------------------------------------------------ the classic connection
 
-async function classicConnection() {
-	const neg = await (await fetch(`${opt.hub}/negotiate?${qs({ clientProtocol: '2.1', connectionData: CD, group: opt.group })}`)).json();
+async function classicConnection(group) {
+	const neg = await (await fetch(`${opt.hub}/negotiate?${qs({ clientProtocol: '2.1', connectionData: CD, group })}`)).json();
 	const params = { transport: 'longPolling', clientProtocol: '2.1', connectionToken: neg.ConnectionToken, connectionData: CD };
 	const form = { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' };
 	let r = await fetch(`${opt.hub}/connect?${qs(params)}`, { method: 'POST', headers: form, body: '' });
@@ -143,8 +147,8 @@ const rand = (n) => {
 	return seed % n;
 };
 const from = Date.parse(opt.from);
-const weekArg = () => {
-	const s = from + rand(Number(opt.weeks)) * WEEK;
+const weekArg = (weeks = Number(opt.weeks)) => {
+	const s = from + rand(weeks) * WEEK;
 	return { Start: new Date(s).toISOString(), End: new Date(s + WEEK).toISOString() };
 };
 
@@ -172,16 +176,26 @@ async function series(name, calls, fn, argOf) {
 	return out;
 }
 
-const c = await classicConnection();
-// Warm up: the first calls pay for plans and caches.
-for (let i = 0; i < 5; i++) await c.direct(weekArg());
-const week = await series('week at the responder', CALLS, (a) => c.direct(a), weekArg);
-const weekHttp = await series('week through lighttpd', Math.max(10, Math.round(CALLS / 3)), (a) => c.http(a), weekArg);
+// A fresh classic connection for each measurement: one that neither polls nor sends for a
+// while (the other measurements) is reaped as gone, as a browser's would be.
+const warm = async (c, argOf) => { for (let i = 0; i < 5; i++) await c.direct(argOf()); return c; };
+let c = await warm(await classicConnection(opt.group), () => weekArg());
+const week = await series('week at the responder', CALLS, (a) => c.direct(a), () => weekArg());
+c = await classicConnection(opt.group);
+const weekHttp = await series('week through lighttpd', Math.max(10, Math.round(CALLS / 3)), (a) => c.http(a), () => weekArg());
+let weekSmall = null;
+if (opt['small-group']) {
+	const smallArg = () => weekArg(Number(opt['small-weeks']));
+	c = await warm(await classicConnection(opt['small-group']), smallArg);
+	weekSmall = await series('week at the responder, calendar a tenth the size', CALLS, (a) => c.direct(a), smallArg);
+}
 const gridArg = () => ({
 	take: 20, skip: 20 * rand(50), page: 1, pageSize: 20, sort: [{ field: 'Title', dir: 'asc' }],
 	filter: { logic: 'and', filters: [{ field: 'Title', operator: 'contains', value: 'review' }] },
 });
+c = await warm(await classicConnection(opt.group), gridArg);
 const grid = await series('grid page at the responder', CALLS, (a) => c.direct(a), gridArg);
+c = await classicConnection(opt.group);
 const unranged = [];
 for (let i = 0; i < 3; i++) {
 	const r = await c.direct(undefined);
@@ -194,7 +208,7 @@ for (const e of errors.slice(0, 5)) console.log(`  ! ${e}`);
 
 fs.writeFileSync(opt.json, JSON.stringify({
 	label: 'read', kind: 'read', meetings: Number(opt.meetings), group: opt.group,
-	week, week_http: weekHttp, grid, unranged: u, errors: errors.length,
+	week, week_http: weekHttp, week_small: weekSmall, grid, unranged: u, errors: errors.length,
 	targets: { week_p99_ms: 20 },
 }) + '\n');
 process.exit(errors.length ? 1 : 0);

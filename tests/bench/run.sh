@@ -628,12 +628,13 @@ scenario_auth() {
 # ------------------------------------------------------------------ (e) read
 
 # A calendar of $read_meetings meetings of about 400 bytes over five years (2024 to 2028,
-# about 55 a day), plus 100 weekly series (half of them ended by an UNTIL), loaded in one
+# about 55 a day), plus 100 weekly series (half of them ended by an UNTIL), and beside it
+# one a tenth the size with as many meetings a day (half a year, 10 series), loaded in one
 # transaction as a restore would be: without the per-row push and audit triggers (nobody
 # has joined the calendar; 100,000 pushes would take minutes), then ANALYZEd. read.mjs
 # then times the reads (run "read", runs/read.json).
 scenario_read() {
-	local group=read-cal rc=0
+	local group=read-cal small=read-small rc=0
 	start_responder
 	say "read: loading $read_meetings meetings over five years into calendar '$group'"
 	psql_ >/dev/null <<EOF
@@ -657,13 +658,25 @@ SELECT '$group', 'Weekly ' || k, timestamptz '2024-01-01 09:00Z' + k * interval 
 		ELSE 'FREQ=WEEKLY;UNTIL=' || to_char((timestamptz '2024-07-01 00:00Z' + k * interval '17 days') AT TIME ZONE 'UTC',
 			'YYYYMMDD"T"HH24MISS"Z"') END
 FROM generate_series(1, 100) k;
+INSERT INTO pollhub.meetings (group_name, title, description, start_at, end_at, room_id, attendees,
+	recurrence_rule, recurrence_exception, start_timezone, end_timezone)
+SELECT '$small', 'Meeting ' || i, repeat('Agenda item ' || (i % 97) || '. ', 2),
+	timestamptz '2024-01-01 00:00Z' + (i - 1) * (1827 * 86400.0 / $read_meetings) * interval '1 second',
+	timestamptz '2024-01-01 00:00Z' + (i - 1) * (1827 * 86400.0 / $read_meetings) * interval '1 second'
+		+ (1 + i % 6) * interval '30 minutes',
+	1 + i % 3, '{1,2}', '', '', '', ''
+FROM generate_series(1, $read_meetings / 10) i;
+INSERT INTO pollhub.meetings (group_name, title, start_at, end_at, room_id, recurrence_rule)
+SELECT '$small', 'Weekly ' || k, timestamptz '2024-01-01 09:00Z' + k * interval '17 days',
+	timestamptz '2024-01-01 10:00Z' + k * interval '17 days', 2, 'FREQ=WEEKLY'
+FROM generate_series(1, 10) k;
 ALTER TABLE pollhub.meetings ENABLE TRIGGER meetings_push, ENABLE TRIGGER meetings_audit;
 COMMIT;
 ANALYZE pollhub.meetings;
 EOF
 	say "run read ($read_calls reads per measurement)"
 	node "$bench/read.mjs" --hub "$hub_url" --socket "$sock" --group "$group" --calls "$read_calls" \
-		--meetings "$read_meetings" --json "$out/runs/read.json" >"$work/read.txt" 2>"$work/read.err" || rc=$?
+		--meetings "$read_meetings" --small-group "$small" --small-weeks 25 --json "$out/runs/read.json" >"$work/read.txt" 2>"$work/read.err" || rc=$?
 	cat "$work/read.txt" >&2
 	if ((rc != 0)); then
 		failures=$((failures + 1))
