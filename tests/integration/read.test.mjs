@@ -5,9 +5,10 @@
 //   'big'    20,000 meetings of about 400 bytes over two years (2025-12-01 to 2027-11-30),
 //            plus recurring series and exceptions placed around one week W
 //            [2026-11-22, 2026-11-29): a weekly series whose head is a year before W, a
-//            series whose UNTIL ends before W, one whose UNTIL falls in W, one that starts
-//            after W, an exception inside W and one outside, meetings touching W's edges,
-//            one spanning it;
+//            series whose UNTIL ends before W, one whose UNTIL falls in W (and two whose
+//            UNTIL is a date alone, which ends the series with that day: the day before W
+//            out, W's first day in), one that starts after W, an exception inside W and one
+//            outside, meetings touching W's edges, one spanning it;
 //   'other'  meetings in W and a weekly series: never in a read of 'big';
 //   'q'      about 340 meetings for filter/sort/page translation: titles in mixed case
 //            with %, _, \ and quotes, null/empty/set descriptions, null rooms, all-day ones.
@@ -30,7 +31,9 @@
 //      skip alone; take 0; page/pageSize/group/aggregate as Kendo sends them;
 //   5. hostile input: SQL in field names and sort directions refused as unknown; SQL, %,
 //      _ and \ in values matched verbatim only; unknown operators and keys, Attendees,
-//      deep nesting, too many values, a too long value and wrong types refused by name;
+//      nesting past 8, more than 64 values (the range's two counted), a value past 1000
+//      characters, more than 8 sort keys and wrong types refused by name (each limit
+//      itself accepted); keys in any case;
 //      afterwards pollhub.meetings is unchanged (count and checksum);
 //   6. a classic (SignalR 2.x) client's send of read with a range answers the same rows,
 //      and its unranged read the same error (LongPolling runs only: transport-independent);
@@ -54,7 +57,7 @@ const id = (n) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const S = {
 	weeklyHead: id(1), movedInW: id(2), oldException: id(3), ended: id(4), endsInW: id(5),
 	startsAfter: id(6), endsAtStart: id(7), startsAtEnd: id(8), spanning: id(9), nullRule: id(10),
-	otherInW: id(11), otherWeekly: id(12),
+	otherInW: id(11), otherWeekly: id(12), dateUntilBefore: id(13), dateUntilInW: id(14),
 	quote: id(21), pct: id(22), aPctB: id(23), aUndB: id(24), aXB: id(25), aBsB: id(26), exact: id(27), exactUpper: id(28),
 };
 
@@ -74,7 +77,9 @@ INSERT INTO pollhub.meetings (id, group_name, title, start_at, end_at, is_all_da
 	('${S.endsAtStart}', 'big', 'Ends at W start', '2026-11-21 23:00Z', '2026-11-22 00:00Z', false, 1, '', NULL),
 	('${S.startsAtEnd}', 'big', 'Starts at W end', '2026-11-29 00:00Z', '2026-11-29 01:00Z', false, 1, '', NULL),
 	('${S.spanning}', 'big', 'Spanning W', '2026-11-01 00:00Z', '2026-12-15 00:00Z', true, NULL, '', NULL),
-	('${S.nullRule}', 'big', 'No rule, a year before', '2025-11-24 10:00Z', '2025-11-24 11:00Z', false, 2, NULL, NULL);
+	('${S.nullRule}', 'big', 'No rule, a year before', '2025-11-24 10:00Z', '2025-11-24 11:00Z', false, 2, NULL, NULL),
+	('${S.dateUntilBefore}', 'big', 'UNTIL a date, the Friday before W', '2026-10-05 07:00Z', '2026-10-05 07:30Z', false, 1, 'FREQ=DAILY;UNTIL=20261120', NULL),
+	('${S.dateUntilInW}', 'big', 'UNTIL a date, W''s Sunday', '2026-10-05 07:00Z', '2026-10-05 07:30Z', false, 1, 'FREQ=DAILY;UNTIL=20261122', NULL);
 INSERT INTO pollhub.meetings (id, group_name, title, start_at, end_at, room_id, recurrence_id) VALUES
 	('${S.movedInW}', 'big', 'Weekly review (moved)', '2026-11-23 14:00Z', '2026-11-23 15:00Z', 2, '${S.weeklyHead}'),
 	('${S.oldException}', 'big', 'Weekly review (old exception)', '2026-03-02 14:00Z', '2026-03-02 15:00Z', 2, '${S.weeklyHead}');
@@ -128,10 +133,13 @@ const TOO_LARGE_RESULT = new RegExp('^An unexpected error occurred invoking \'re
 	+ `The result is too large to send \\((?:more than )?(\\d+) bytes; POLLHUB_MAX_ANSWER is ${MAX_ANSWER}\\)\\. `
 	+ 'Ask for less: a narrower range, a filter, or take\\.$');
 
-/** UNTIL of an RRULE as a Date, or null. */
+/** UNTIL of an RRULE as a Date, or null; a date alone (RFC 5545's DATE form) ends the series
+ * with that day. */
 function untilOf(rule) {
 	const m = /(?:^|;)UNTIL=(\d{4})(\d\d)(\d\d)(?:T(\d\d)(\d\d)(\d\d)Z?)?/i.exec(rule || '');
-	return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0))) : null;
+	if (!m) return null;
+	return m[4] === undefined ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3] + 1))
+		: new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
 }
 
 const ids = (rows) => rows.map((r) => r.ID);
@@ -231,9 +239,9 @@ describe(`MeetingHub.read: ranges, filters, sort and paging (${transportName})`,
 		assert.deepEqual(sorted(ids(rows)), sorted(want));
 		assert.equal(new Set(ids(rows)).size, rows.length, 'no duplicates');
 		const got = new Set(ids(rows));
-		for (const k of ['weeklyHead', 'movedInW', 'endsInW', 'endsAtStart', 'spanning'])
+		for (const k of ['weeklyHead', 'movedInW', 'endsInW', 'endsAtStart', 'spanning', 'dateUntilInW'])
 			assert.ok(got.has(S[k]), `${k} is returned`);
-		for (const k of ['oldException', 'ended', 'startsAfter', 'startsAtEnd', 'nullRule', 'otherInW', 'otherWeekly'])
+		for (const k of ['oldException', 'ended', 'startsAfter', 'startsAtEnd', 'nullRule', 'otherInW', 'otherWeekly', 'dateUntilBefore'])
 			assert.ok(!got.has(S[k]), `${k} is not returned`);
 		assert.ok(byStartThenId(rows), 'ordered by Start, then ID');
 		// A row as the hub always sends it: the exception with its RecurrenceID.
@@ -362,6 +370,11 @@ describe(`MeetingHub.read: ranges, filters, sort and paging (${transportName})`,
 			[leaf('ID', 'eq', S.exactUpper), `id = '${S.exactUpper}'`, 'ID eq'],
 			[leaf('ID', 'eq', S.exactUpper.toUpperCase()), `id = '${S.exactUpper}'`, 'ID eq in upper case'],
 			[leaf('RecurrenceID', 'isnull'), 'recurrence_id IS NULL', 'RecurrenceID isnull'],
+			[leaf('RecurrenceRule', 'isempty'), `recurrence_rule = ''`, 'RecurrenceRule isempty'],
+			[leaf('RecurrenceException', 'isnull'), 'recurrence_exception IS NULL', 'RecurrenceException isnull'],
+			[leaf('EndTimezone', 'isnotempty'), `end_timezone <> ''`, 'EndTimezone isnotempty'],
+			[leaf('CreatedAt', 'lte', '2100-01-01T00:00:00.000Z'), 'true', 'CreatedAt lte'],
+			[leaf('CreatedAt', 'gt', '2100-01-01T00:00:00.000Z'), 'false', 'CreatedAt gt'],
 			// nesting
 			[or(and(leaf('Title', 'contains', 'standup'), leaf('RoomID', 'lt', 3)), leaf('IsAllDay', 'eq', true)),
 				`(strpos(lower(title), 'standup') > 0 AND room_id < 3) OR is_all_day`, 'or of an and'],
@@ -526,6 +539,17 @@ describe(`MeetingHub.read: ranges, filters, sort and paging (${transportName})`,
 		assert.deepEqual(await qc.invoke('read', { filter: or(...Array.from({ length: 30 }, (_, i) => leaf('Title', 'eq', `v${i}`))) }), [],
 			'30 values are fine');
 		await named({ filter: leaf('Title', 'contains', 'x'.repeat(1001)) }, /1000|long/, 'a value of 1001 characters');
+		assert.deepEqual(await titled(leaf('Title', 'contains', '\u00e9'.repeat(1000))), [], '1000 characters of two bytes each are allowed');
+		// 64 values in all, the range's two included.
+		const many = (n) => or(...Array.from({ length: n }, (_, i) => leaf('Title', 'eq', `v${i}`)));
+		assert.deepEqual(await qc.invoke('read', { filter: many(64) }), [], '64 values');
+		assert.deepEqual(await qc.invoke('read', { Start: W0, End: W1, filter: many(62) }), [], 'a range and 62 values');
+		await named({ Start: W0, End: W1, filter: many(63) }, /64|values|many/i, 'a range and 63 values');
+		// Keys in any case, as ASP.NET binds them; eight sort keys at most.
+		const p = await qc.invoke('read', { Take: 3, SKIP: 1, Filter: leaf('Title', 'eq', 'exactly this'), SORT: [{ field: 'ID' }] });
+		assert.deepEqual(p, { Data: p.Data, Total: 2 });
+		assert.equal(p.Data.length, 1);
+		assert.equal((await qc.invoke('read', { sort: new Array(8).fill({ field: 'Title' }) })).length, total, 'eight sort entries');
 		await named({ filter: leaf('RoomID', 'eq', 'abc') }, /RoomID|abc/, 'a word for an integer');
 		await named({ filter: leaf('RoomID', 'eq', 99999999999) }, /RoomID|99999999999/, 'an integer out of int4');
 		await named({ filter: leaf('IsAllDay', 'eq', 'maybe') }, /IsAllDay|maybe/, 'a word for a boolean');
