@@ -37,14 +37,17 @@
 //      afterwards pollhub.meetings is unchanged (count and checksum);
 //   6. a classic (SignalR 2.x) client's send of read with a range answers the same rows,
 //      and its unranged read the same error (LongPolling runs only: transport-independent);
-//   7. one-week reads of 'big' timed at the client: p50 printed, asserted under 200 ms.
+//   7. one-week reads of 'big' timed at the client: p50 printed, asserted under 200 ms (400
+//      under ASan: the bound catches a read gone badly wrong, not a slow machine); each
+//      read used the span index (pg_stat_user_indexes of meetings_group_span, migration
+//      016), which is what keeps a week's cost from growing with the calendar.
 // Cases 3-6 are transport-independent and run under LongPolling only (both web servers);
 // 1, 2 and 7 run in every combination (the answers travel by the transport under test).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startStack, connect, stopAll, transportName, repoRoot } from './stack.mjs';
+import { startStack, connect, stopAll, waitFor, transportName, repoRoot } from './stack.mjs';
 
 const lit = (s) => `'${String(s).replace(/'/g, "''")}'`;
 const W0 = '2026-11-22T00:00:00.000Z';
@@ -601,7 +604,10 @@ describe(`MeetingHub.read: ranges, filters, sort and paging (${transportName})`,
 
 	// ---------------------------------------------------------------- 7. duration
 
-	test('a one-week read of the 20,000-meeting calendar: p50 under 200 ms at the client', async (t) => {
+	test('a one-week read of the 20,000-meeting calendar: p50 under 200 ms at the client, through the span index', async (t) => {
+		const scans = async () => Number(await stack.psql(`SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes
+			WHERE schemaname = 'pollhub' AND indexrelname = 'meetings_group_span'`));
+		const scans0 = await scans();
 		const times = [];
 		let n = 0;
 		for (let i = 0; i < 25; i++) {
@@ -617,6 +623,10 @@ describe(`MeetingHub.read: ranges, filters, sort and paging (${transportName})`,
 		const at = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
 		t.diagnostic(`one-week read of ${BIG} meetings (${transportName}, ${stack.web}): ${times.length} reads, `
 			+ `${Math.round(n / times.length)} rows each, p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, max ${times.at(-1).toFixed(1)} ms`);
-		assert.ok(at(0.5) < 200, `p50 ${at(0.5).toFixed(1)} ms`);
+		const bound = /\/asan\//.test(process.env.POLLHUB_BIN || '') ? 400 : 200;
+		assert.ok(at(0.5) < bound, `p50 ${at(0.5).toFixed(1)} ms (bound ${bound} ms)`);
+		// Statistics reach pg_stat_* when a backend flushes them (within about ten seconds).
+		await waitFor(async () => (await scans()) - scans0 >= times.length, 20000,
+			`${times.length} scans of meetings_group_span (${(await scans()) - scans0} seen)`);
 	});
 });
