@@ -80,7 +80,7 @@ $$;
 -- these plans are cached with the function's. 0.1 ms against 0.9 with them.
 -- SECURITY DEFINER: the responder has no rights on the grants.
 CREATE OR REPLACE FUNCTION pollhub.connection_open(p_id text, p_key text, p_user text,
-	p_group text, p_remote text, p_ua text, p_transport text,
+	p_group text, p_remote text, p_ua text, p_transport text, p_hub text,
 	OUT verdict text, OUT group_name text, OUT permission text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 DECLARE
@@ -90,8 +90,9 @@ DECLARE
 	n bigint;
 BEGIN
 	IF usr IS NULL THEN
-		INSERT INTO pollhub.connections (id, token, group_name, transport, remote_addr, user_agent)
-		VALUES (p_id, p_key, p_group, p_transport, p_remote, p_ua);
+		INSERT INTO pollhub.connections (id, token, group_name, transport, remote_addr, user_agent,
+			hub)
+		VALUES (p_id, p_key, pollhub.hub_group(p_hub, p_group), p_transport, p_remote, p_ua, p_hub);
 		verdict := 'ok';
 		group_name := p_group;
 		RETURN;
@@ -125,19 +126,42 @@ BEGIN
 	END IF;
 	permission := (ARRAY['read', 'write', 'admin'])[rank];
 	INSERT INTO pollhub.connections (id, token, group_name, transport, remote_addr, user_agent,
-		user_name, permission)
-	VALUES (p_id, p_key, g, p_transport, p_remote, p_ua, usr, permission);
+		user_name, permission, hub)
+	VALUES (p_id, p_key, pollhub.hub_group(p_hub, g), p_transport, p_remote, p_ua, usr, permission,
+		p_hub);
 	verdict := 'ok';
 END
 $$;
 
--- A Core connection at negotiate (fcgi/negotiate.c); see connection_open.
+-- A Core connection at negotiate (fcgi/negotiate.c) of the hub at p_path
+-- (pollhub.hubs, case-insensitively); see connection_open. verdict 'no-hub':
+-- no hub is there.
+CREATE OR REPLACE FUNCTION pollhub.connection_create(p_id text, p_key text, p_user text,
+	p_group text, p_remote text, p_ua text, p_path text,
+	OUT verdict text, OUT group_name text, OUT permission text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
+DECLARE
+	h text;
+BEGIN
+	SELECT x.name INTO h FROM pollhub.hubs x WHERE lower(x.path) = lower(p_path);
+	IF NOT FOUND THEN
+		verdict := 'no-hub';
+		RETURN;
+	END IF;
+	SELECT o.verdict, o.group_name, o.permission INTO verdict, group_name, permission
+	  FROM pollhub.connection_open(p_id, p_key, p_user, p_group, p_remote, p_ua, NULL, h) o;
+END
+$$;
+
+-- The release before hubs (0.14) called this while a restart in place
+-- replaced it: MeetingHub's.
 CREATE OR REPLACE FUNCTION pollhub.connection_create(p_id text, p_key text, p_user text,
 	p_group text, p_remote text, p_ua text,
 	OUT verdict text, OUT group_name text, OUT permission text)
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 	SELECT o.verdict, o.group_name, o.permission
-	  FROM pollhub.connection_open(p_id, p_key, p_user, p_group, p_remote, p_ua, NULL) o
+	  FROM pollhub.connection_open(p_id, p_key, p_user, p_group, p_remote, p_ua, NULL,
+		'MeetingHub') o
 $$;
 
 -- Administration (README "Authentication and calendars"), for the role
@@ -239,9 +263,11 @@ BEGIN
 		  WHERE rm.role = p_principal ORDER BY 1 LOOP
 		PERFORM pg_advisory_xact_lock(28777, hashtext(u));
 	END LOOP;
-	FOR c IN SELECT x.id, x.user_name, x.group_name, x.permission FROM pollhub.connections x
+	-- A grant covers the calendar's groups in every hub (hub_group_name).
+	FOR c IN SELECT x.id, x.user_name, pollhub.hub_group_name(x.hub, x.group_name) AS group_name,
+			x.permission FROM pollhub.connections x
 		  WHERE x.state = 'open' AND x.user_name IS NOT NULL
-		    AND (p_group IS NULL OR x.group_name = p_group)
+		    AND (p_group IS NULL OR pollhub.hub_group_name(x.hub, x.group_name) = p_group)
 		    AND (x.user_name = p_principal OR x.user_name IN
 			 (SELECT rm.user_name FROM pollhub.role_members rm WHERE rm.role = p_principal))
 		  ORDER BY x.id LOOP
@@ -394,8 +420,9 @@ CREATE OR REPLACE TRIGGER meetings_audit AFTER INSERT OR UPDATE OR DELETE ON pol
 -- opening a connection is the responder's, administering grants the
 -- administrator's. The trigger functions run as their owner.
 REVOKE EXECUTE ON FUNCTION
-	pollhub.connection_open(text, text, text, text, text, text, text),
+	pollhub.connection_open(text, text, text, text, text, text, text, text),
 	pollhub.connection_create(text, text, text, text, text, text),
+	pollhub.connection_create(text, text, text, text, text, text, text),
 	pollhub.grant_group(text, text, text),
 	pollhub.revoke_group(text, text),
 	pollhub.grant_role(text, text),
@@ -403,8 +430,8 @@ REVOKE EXECUTE ON FUNCTION
 	pollhub.set_default_group(text, text),
 	pollhub.access_changed(text, text),
 	pollhub.change_author() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pollhub.connection_create(text, text, text, text, text, text)
-	TO pollhub_app;
+GRANT EXECUTE ON FUNCTION pollhub.connection_create(text, text, text, text, text, text),
+	pollhub.connection_create(text, text, text, text, text, text, text) TO pollhub_app;
 GRANT EXECUTE ON FUNCTION
 	pollhub.grant_group(text, text, text),
 	pollhub.revoke_group(text, text),

@@ -19,19 +19,39 @@ $$;
 -- p_key is the token's key, p_user NULL without identity; verdict 'ok',
 -- 'no-default' or 'no-grant', the calendar and the permission.
 CREATE OR REPLACE FUNCTION pollhub.classic_negotiate(p_id text, p_key text, p_user text,
+	p_group text, p_remote_addr text, p_user_agent text, p_hub text,
+	OUT verdict text, OUT group_name text, OUT permission text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
+DECLARE
+	h text;
+BEGIN
+	-- The hub its connectionData names (jquery.signalR lower-cases names).
+	SELECT x.name INTO h FROM pollhub.hubs x WHERE lower(x.name) = lower(p_hub);
+	IF NOT FOUND THEN
+		verdict := 'no-hub';
+		RETURN;
+	END IF;
+	SELECT o.verdict, o.group_name, o.permission INTO verdict, group_name, permission
+	  FROM pollhub.connection_open(p_id, p_key, p_user, p_group, p_remote_addr, p_user_agent,
+		'ClassicLongPolling', h) o;
+END
+$$;
+
+-- The release before hubs (0.14), during a restart in place: MeetingHub's.
+CREATE OR REPLACE FUNCTION pollhub.classic_negotiate(p_id text, p_key text, p_user text,
 	p_group text, p_remote_addr text, p_user_agent text,
 	OUT verdict text, OUT group_name text, OUT permission text)
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 	SELECT o.verdict, o.group_name, o.permission
-	  FROM pollhub.connection_open(p_id, p_key, p_user, p_group, p_remote_addr, p_user_agent,
-		'ClassicLongPolling') o
+	  FROM pollhub.classic_negotiate(p_id, p_key, p_user, p_group, p_remote_addr, p_user_agent,
+		'MeetingHub') o
 $$;
 
 -- Only the responder opens connections (connection_open has the grants).
-REVOKE EXECUTE ON FUNCTION pollhub.classic_negotiate(text, text, text, text, text, text)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pollhub.classic_negotiate(text, text, text, text, text, text)
-	TO pollhub_app;
+REVOKE EXECUTE ON FUNCTION pollhub.classic_negotiate(text, text, text, text, text, text),
+	pollhub.classic_negotiate(text, text, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pollhub.classic_negotiate(text, text, text, text, text, text),
+	pollhub.classic_negotiate(text, text, text, text, text, text, text) TO pollhub_app;
 
 -- Whether p_token names a classic connection (a /ping that names one).
 CREATE OR REPLACE FUNCTION pollhub.classic_exists(p_token text) RETURNS boolean

@@ -31,6 +31,8 @@ sources() {
 	fuzz_tcpdiag) echo common/tcpdiag.c ;;
 	fuzz_heldconn) echo fcgi/fcgirec.c common/buf.c ;;
 	fuzz_meeting) echo common/meeting.c common/hubproto.c common/buf.c common/utf8.c ;;
+	fuzz_kendoquery) echo common/kendoquery.c common/meeting.c common/hubproto.c common/buf.c \
+		common/utf8.c ;;
 	fuzz_auth) echo common/auth.c common/config.c common/log.c common/jwtcheck.c \
 		common/authcache.c common/netaddr.c common/query.c common/utf8.c common/ids.c ;;
 	# negotiate.c's request handler pulls in the store, HTTP and logging.
@@ -41,7 +43,7 @@ sources() {
 }
 libs() {
 	case $1 in
-	fuzz_hubproto | fuzz_meeting) echo -ljson-c ;;
+	fuzz_hubproto | fuzz_meeting | fuzz_kendoquery) echo -ljson-c ;;
 	fuzz_escape | fuzz_tcpdiag | fuzz_heldconn) ;;
 	fuzz_auth) echo -ljson-c -ljwt -lcrypto -lpthread ;;
 	# common/auth.c and common/ids.c need libjwt and libcrypto.
