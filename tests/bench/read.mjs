@@ -7,7 +7,8 @@
 //               server writes it (a classic SignalR 2.x send, whose answer carries the
 //               result, so one request is one read), from before connecting until
 //               END_REQUEST;
-//   week-http   the same through lighttpd (HTTP keep-alive), as a client sees it;
+//   week-http   the same through lighttpd (HTTP keep-alive), as a client sees it (the
+//               week measurements take turns call by call);
 //   week-small  the same at the responder on SMALL_GROUP, a calendar a tenth the size with
 //               the same meetings a day (--small-group, --small-weeks): with the indexes, a
 //               week costs what it holds, so the two should be alike;
@@ -152,50 +153,63 @@ const weekArg = (weeks = Number(opt.weeks)) => {
 	return { Start: new Date(s).toISOString(), End: new Date(s + WEEK).toISOString() };
 };
 
-async function series(name, calls, fn, argOf) {
+/** A measurement: add() each call's outcome, done() prints it and returns its figures. */
+function measurement(name) {
 	const ms = [];
 	let rows = 0, bytes = 0, total = null;
-	for (let i = 0; i < calls; i++) {
-		const r = await fn(argOf(i));
-		if (r.error || r.result === undefined) {
-			errors.push(`${name}: ${r.error || 'no result'}`);
-			if (errors.length > 5) break;
-			continue;
-		}
-		ms.push(r.ms);
-		const data = Array.isArray(r.result) ? r.result : r.result.Data;
-		rows += data.length;
-		bytes += r.bytes;
-		if (!Array.isArray(r.result)) total = r.result.Total;
-	}
-	const s = stats(ms);
-	const out = { n: ms.length, ...(s || {}), rows_avg: ms.length ? rows / ms.length : null, bytes_avg: ms.length ? bytes / ms.length : null, total };
-	const f = (x) => (x === undefined || x === null ? '-' : x.toFixed(1));
-	console.log(`  ${name}: ${ms.length} calls, p50 ${f(s?.p50)} / p99 ${f(s?.p99)} / max ${f(s?.max)} ms, `
-		+ `${Math.round(out.rows_avg ?? 0)} rows (${Math.round((out.bytes_avg ?? 0) / 1024)} KiB) each${total !== null ? `, Total ${total}` : ''}`);
-	return out;
+	return {
+		add(r) {
+			if (r.error || r.result === undefined) {
+				errors.push(`${name}: ${r.error || 'no result'}`);
+				return false;
+			}
+			ms.push(r.ms);
+			const data = Array.isArray(r.result) ? r.result : r.result.Data;
+			rows += data.length;
+			bytes += r.bytes;
+			if (!Array.isArray(r.result)) total = r.result.Total;
+			return true;
+		},
+		done() {
+			const s = stats(ms);
+			const out = { n: ms.length, ...(s || {}), rows_avg: ms.length ? rows / ms.length : null,
+				bytes_avg: ms.length ? bytes / ms.length : null, total };
+			const f = (x) => (x === undefined || x === null ? '-' : x.toFixed(1));
+			console.log(`  ${name}: ${ms.length} calls, p50 ${f(s?.p50)} / p99 ${f(s?.p99)} / max ${f(s?.max)} ms, `
+				+ `${Math.round(out.rows_avg ?? 0)} rows (${Math.round((out.bytes_avg ?? 0) / 1024)} KiB) each`
+				+ `${total !== null ? `, Total ${total}` : ''}`);
+			return out;
+		},
+	};
 }
 
-// A fresh classic connection for each measurement: one that neither polls nor sends for a
-// while (the other measurements) is reaped as gone, as a browser's would be.
+// The week measurements take turns, call by call, so that the machine's ups and downs (two
+// CPUs shared with PostgreSQL and lighttpd) fall on each alike; every connection is used
+// all along (a classic connection that neither polls nor sends for a while is reaped).
 const warm = async (c, argOf) => { for (let i = 0; i < 5; i++) await c.direct(argOf()); return c; };
-let c = await warm(await classicConnection(opt.group), () => weekArg());
-const week = await series('week at the responder', CALLS, (a) => c.direct(a), () => weekArg());
-c = await classicConnection(opt.group);
-const weekHttp = await series('week through lighttpd', Math.max(10, Math.round(CALLS / 3)), (a) => c.http(a), () => weekArg());
-let weekSmall = null;
-if (opt['small-group']) {
-	const smallArg = () => weekArg(Number(opt['small-weeks']));
-	c = await warm(await classicConnection(opt['small-group']), smallArg);
-	weekSmall = await series('week at the responder, calendar a tenth the size', CALLS, (a) => c.direct(a), smallArg);
+const smallArg = () => weekArg(Number(opt['small-weeks']));
+const cBig = await warm(await classicConnection(opt.group), () => weekArg());
+const cSmall = opt['small-group'] ? await warm(await classicConnection(opt['small-group']), smallArg) : null;
+const mWeek = measurement('week at the responder');
+const mHttp = measurement('week through lighttpd');
+const mSmall = cSmall ? measurement('week at the responder, calendar a tenth the size') : null;
+for (let i = 0; i < CALLS && errors.length <= 5; i++) {
+	mWeek.add(await cBig.direct(weekArg()));
+	mHttp.add(await cBig.http(weekArg()));
+	if (cSmall) mSmall.add(await cSmall.direct(smallArg()));
 }
+const week = mWeek.done();
+const weekHttp = mHttp.done();
+const weekSmall = mSmall ? mSmall.done() : null;
 const gridArg = () => ({
 	take: 20, skip: 20 * rand(50), page: 1, pageSize: 20, sort: [{ field: 'Title', dir: 'asc' }],
 	filter: { logic: 'and', filters: [{ field: 'Title', operator: 'contains', value: 'review' }] },
 });
-c = await warm(await classicConnection(opt.group), gridArg);
-const grid = await series('grid page at the responder', CALLS, (a) => c.direct(a), gridArg);
-c = await classicConnection(opt.group);
+const cGrid = await warm(await classicConnection(opt.group), gridArg);
+const mGrid = measurement('grid page at the responder');
+for (let i = 0; i < CALLS && errors.length <= 5; i++) mGrid.add(await cGrid.direct(gridArg()));
+const grid = mGrid.done();
+const c = await classicConnection(opt.group);
 const unranged = [];
 for (let i = 0; i < 3; i++) {
 	const r = await c.direct(undefined);
