@@ -28,11 +28,13 @@
 // what the hub holds, a create made by a Node client shows up in the page as a push, and
 // nothing failed: no page error, no console error, no HTTP error, no request leaving the
 // stack. Every marker this test knows must be in README.md exactly once and every ```html
-// or ```js block there must be marked: a renamed or removed snippet fails, never skips.
+// or ```js block there must be marked: a renamed or removed snippet fails, never skips. A js
+// block marked `<!-- fragment: NAME -->` (a few lines of a page, not a page) is compiled, not run.
 // (The Razor `cshtml` variant of the Scheduler needs ASP.NET and is not run.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import vm from 'node:vm';
 import path from 'node:path';
 import { startStack, connect, stopAll, waitFor } from '../integration/stack.mjs';
 import { launchBrowser, makeDocroot, here, transports, seedMeeting } from './browser.mjs';
@@ -52,6 +54,7 @@ function extractSnippets(text) {
 	const lines = text.split('\n');
 	const found = [];
 	const unmarked = [];
+	const fragments = [];
 	for (let i = 0; i < lines.length; i++) {
 		const open = /^```(\S*)\s*$/.exec(lines[i]);
 		if (!open || !open[1]) continue;
@@ -61,14 +64,17 @@ function extractSnippets(text) {
 		let prev = i - 1;
 		while (prev >= 0 && lines[prev].trim() === '') prev--;
 		const marker = prev >= 0 ? /^<!-- snippet: ([a-z0-9-]+)\b.*-->$/.exec(lines[prev].trim()) : null;
+		// A js fragment (a few lines inside a page, not a page): compiled, not run.
+		const fragment = prev >= 0 ? /^<!-- fragment: ([a-z0-9-]+)\b.*-->$/.exec(lines[prev].trim()) : null;
 		if (marker) found.push({ name: marker[1], lang, code: lines.slice(i + 1, end).join('\n'), line: i + 1 });
+		else if (fragment && lang === 'js') fragments.push({ name: fragment[1], code: lines.slice(i + 1, end).join('\n'), line: i + 1 });
 		else if (lang === 'html' || lang === 'js') unmarked.push(`${path.basename(readmePath)}:${i + 1} (${lang})`);
 		i = end;
 	}
-	return { found, unmarked };
+	return { found, unmarked, fragments };
 }
 
-const { found, unmarked } = extractSnippets(readme);
+const { found, unmarked, fragments } = extractSnippets(readme);
 const snippet = (name) => {
 	const all = found.filter((s) => s.name === name);
 	assert.equal(all.length, 1, `README.md has ${all.length} blocks marked <!-- snippet: ${name} --> (want 1)`);
@@ -209,6 +215,13 @@ describe('README.md: the marked snippets', () => {
 		assert.deepEqual(found.map((s) => s.name).filter((n) => !EXPECTED.includes(n)), [],
 			'markers this test does not run');
 		for (const name of EXPECTED) assert.equal(snippet(name).lang, 'html', `${name} is an html block`);
+	});
+	it('every js fragment compiles', () => {
+		assert.ok(fragments.length > 0, 'README.md has fragments');
+		for (const f of fragments) {
+			assert.doesNotThrow(() => new vm.Script(f.code, { filename: `README.md:${f.line}` }),
+				`fragment ${f.name} (README.md:${f.line})`);
+		}
 	});
 });
 
