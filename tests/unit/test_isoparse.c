@@ -142,43 +142,6 @@ test_uuid(void)
 	CHECK_STREQ(uuid(UUID_UPPER "trailing", 36), UUID_LOWER);
 }
 
-/* Parse JSON text for a test input (json-c's plain parser, as a test fixture). */
-static json_object *
-J(const char *text)
-{
-	json_object *o = json_tokener_parse(text);
-
-	if (o == NULL)
-		printf("bad fixture: %s\n", text);
-	return o;
-}
-
-static int
-all_null(const struct meeting *m)
-{
-	static const struct meeting zero;
-
-	return memcmp(m, &zero, sizeof(zero)) == 0;
-}
-
-/* Expect failure; returns the error text (or a marker) for CHECK_CONTAINS. */
-static const char *
-meeting_err(const char *text, enum meeting_mode mode)
-{
-	static char err[256];
-	json_object *o = J(text);
-	struct meeting m;
-
-	strcpy(err, "(no error text)");
-	if (meeting_from_json(o, mode, &m, err, sizeof(err)) == 0) {
-		meeting_free(&m);
-		json_object_put(o);
-		return "(accepted)";
-	}
-	json_object_put(o);
-	return all_null(&m) ? err : "(meeting not cleared on error)";
-}
-
 int
 main(void)
 {
