@@ -242,6 +242,18 @@ LANGUAGE sql IMMUTABLE AS $$
 		ELSE 'Invalid meeting: ' || message END
 $$;
 
+-- The instant of a read's query named name (Start or End), in any case
+-- (Kendo and ASP.NET bind names case-insensitively; kendoquery.c has refused
+-- a name given twice and a value that is no instant): NULL when absent or
+-- null. IMMUTABLE: a query the statement gives as a constant is read once,
+-- when the statement is planned, and the planner sees the range.
+CREATE OR REPLACE FUNCTION meetinghub.query_instant(query jsonb, name text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT meetinghub.parse_instant(coalesce(query -> name,
+		(SELECT e.value FROM jsonb_each(CASE WHEN jsonb_typeof(query) = 'object' THEN query END) e
+		  WHERE lower(e.key) = lower(name) LIMIT 1)) #>> '{}')
+$$;
+
 -- The meetings of the caller's calendar (the whole calendar, or by the
 -- Scheduler's visible range): a query method, whose rows the responder
 -- filters, sorts and pages as Kendo's DataSource asked (common/kendoquery.c,
@@ -261,18 +273,14 @@ LANGUAGE sql STABLE AS $$
 	SELECT m.id, m.title, m.description, m.start_at, m.end_at, m.start_timezone, m.end_timezone,
 	       m.is_all_day, m.room_id, m.recurrence_rule, m.recurrence_id, m.recurrence_exception,
 	       m.attendees, m.created_at
-	  FROM pollhub.meetings m,
-	       (SELECT (SELECT meetinghub.parse_instant(e.value #>> '{}') FROM jsonb_each(q.o) e
-			 WHERE lower(e.key) = 'start') AS range_start,
-		       (SELECT meetinghub.parse_instant(e.value #>> '{}') FROM jsonb_each(q.o) e
-			 WHERE lower(e.key) = 'end') AS range_end
-		  FROM (SELECT CASE WHEN jsonb_typeof(query) = 'object' THEN query END AS o) q) r
+	  FROM pollhub.meetings m
 	 WHERE m.group_name = call.group_name
 	   -- Without a range, the first test holds for every meeting: (,) is all time.
-	   AND (tstzrange(m.start_at, m.end_at, '[]') && tstzrange(r.range_start, r.range_end, '[)')
+	   AND (tstzrange(m.start_at, m.end_at, '[]')
+		&& tstzrange(meetinghub.query_instant(query, 'Start'), meetinghub.query_instant(query, 'End'), '[)')
 		OR m.recurrence_rule <> '' AND m.recurrence_id IS NULL
-		   AND m.start_at < coalesce(r.range_end, 'infinity')
-		   AND coalesce(pollhub.rrule_until(m.recurrence_rule) >= r.range_start, true))
+		   AND m.start_at < coalesce(meetinghub.query_instant(query, 'End'), 'infinity')
+		   AND coalesce(pollhub.rrule_until(m.recurrence_rule) >= meetinghub.query_instant(query, 'Start'), true))
 	 ORDER BY m.start_at, m.id
 $$;
 
