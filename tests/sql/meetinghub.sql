@@ -102,6 +102,40 @@ BEGIN
 END
 $$;
 
+-- 1b. The bounds: 65536 bytes a string (characters of two bytes count twice), 1000
+-- attendees, checked before the entries are.
+DO $$
+DECLARE
+	t jsonb := '{"Start":"2026-01-01T00:00Z","End":"2026-01-01T00:00Z"}';
+	c record;
+	got text;
+BEGIN
+	FOR c IN SELECT * FROM (VALUES
+	    (jsonb_build_object('Title', repeat('t', 65536)), NULL),
+	    (jsonb_build_object('Title', repeat('t', 65537)), 'Invalid meeting: ''Title'' is too long.'),
+	    (jsonb_build_object('Description', repeat('é', 32768)), NULL),
+	    (jsonb_build_object('Description', repeat('é', 32768) || 'x'), 'Invalid meeting: ''Description'' is too long.'),
+	    (jsonb_build_object('RecurrenceRule', repeat('é', 32769)), 'Invalid meeting: ''RecurrenceRule'' is too long.'),
+	    (jsonb_build_object('Attendees', (SELECT jsonb_agg(i) FROM generate_series(1, 1000) i)), NULL),
+	    (jsonb_build_object('Attendees', (SELECT jsonb_agg(i) FROM generate_series(1, 1001) i)),
+	     'Invalid meeting: ''Attendees'' has too many entries.'),
+	    (jsonb_build_object('Attendees', (SELECT jsonb_agg(i) FROM generate_series(1, 1000) i) || '["x"]'),
+	     'Invalid meeting: ''Attendees'' has too many entries.'),
+	    (jsonb_build_object('Attendees', (SELECT jsonb_agg(i) FROM generate_series(1, 999) i) || '["x"]'),
+	     'Invalid meeting: ''Attendees'' must be an array of integers.')) v(fields, error) LOOP
+		got := NULL;
+		BEGIN
+			PERFORM pollhub.invoke('mh-w', 'create', jsonb_build_array(t || c.fields));
+			RAISE EXCEPTION USING ERRCODE = 'PHT01', MESSAGE = 'undo';
+		EXCEPTION
+			WHEN SQLSTATE 'PHT01' THEN NULL;
+			WHEN raise_exception THEN got := SQLERRM;
+		END;
+		ASSERT got IS NOT DISTINCT FROM c.error, format('%s…: %s', left(c.fields::text, 40), got);
+	END LOOP;
+END
+$$;
+
 -- 2. Writes through invoke: the result is meeting_json's text; the table's trigger pushes
 -- it to the others (the caller is the sender); method names in any case.
 DO $$
