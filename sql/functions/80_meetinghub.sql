@@ -5,13 +5,15 @@
 -- other pages of the calendar are the table's trigger's (meetings_push in
 -- 10_meetings.sql), so that an edit made in psql pushes the same way.
 --
--- Validation answers as the C hub of 0.14 did (common/meeting.c), message
--- for message: each names the field, in Kendo's name for it. Only the
+-- Validation answers as the C hub of 0.14 did (its common/meeting.c), message
+-- for message: each names the field, in Kendo's name for it
+-- (tests/sql/meetinghub.sql holds the cases, with 0.14's answers). Only the
 -- functions whose first argument is pollhub.hub_call are methods; the
 -- others here are their helpers.
 
--- An instant as a client may send it, or NULL when s is not one: ISO 8601
--- with a zone ('Z' or ±hh[:]mm; 'T' and 'Z' in either case), seconds
+-- An instant as a client may send it, or NULL when s is not one (the rules
+-- of common/isoparse.c, by which kendoquery.c checks a read's Start and End,
+-- and 0.14 checked a meeting's): ISO 8601 with a zone ('Z' or ±hh[:]mm; 'T' and 'Z' in either case), seconds
 -- optional, a fraction of 1 to 9 digits only after seconds (truncated to
 -- microseconds), fields in range (no leap second), a year of 1..9999 once
 -- in UTC. PostgreSQL's own input is far laxer ('tomorrow', no zone read as
@@ -49,7 +51,7 @@ BEGIN
 	    OR (zone <> '' AND (substr(zone, 2, 2)::int > 23 OR right(zone, 2)::int > 59)) THEN
 		RETURN NULL;
 	END IF;
-	-- A fraction is truncated to microseconds, as meeting.c truncates it.
+	-- A fraction is truncated to microseconds, as isoparse.c truncates it.
 	t := make_timestamp(y, mo, d, substr(s, 12, 2)::int, substr(s, 15, 2)::int,
 		CASE WHEN length(body) >= 19 THEN substr(body, 18, 2)::int ELSE 0 END)
 	    + rpad(substr(body, 21, 6), 6, '0')::bigint * interval '1 microsecond'

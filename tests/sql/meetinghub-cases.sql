@@ -1,5 +1,6 @@
--- The cases of tests/sql/meetinghub.sql: every meeting object of tests/unit/test_meeting.c
--- (its validation table, its dates and its UUIDs) in each mode it means something in, one
+-- The cases of tests/sql/meetinghub.sql: every meeting object of 0.14's unit test of the C
+-- hub's validation (tests/unit/test_meeting.c: its table, its dates and its UUIDs; gone
+-- with common/meeting.c in 0.15) in each mode it means something in, one
 -- wrong value per field (create and update), and arguments that are not objects, with what
 -- the C hub of 0.14 answered: common/meeting.c's message, or corestore's in a calendar
 -- holding one meeting (3f2504e0-4f89-11d3-9a0c-0305e82c3301), or what it wrote. Generated

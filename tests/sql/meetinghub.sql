@@ -1,5 +1,5 @@
 -- MeetingHub in SQL (sql/functions/80_meetinghub.sql) answers as the C hub of 0.14 did:
--- every case of meetinghub-cases.sql (meeting.c's validation, corestore's writes and
+-- every case of meetinghub-cases.sql (0.14's meeting.c validation, corestore's writes and
 -- failures) through pollhub.invoke as the responder calls it, the pushes of its writes,
 -- the failures of the database worded as corestore worded them, read by range (recurring
 -- series included), and each row read as the same JSON as pollhub.meeting_json. Run by
