@@ -70,6 +70,10 @@ method_failed(struct outcome *o, const struct hub_caller *c, const char *target,
 	} else if (strcmp(state, "42501") == 0) {
 		/* invoke's, or a trigger's: they begin "Not allowed:". */
 		snprintf(o->error, sizeof(o->error), "%s", message);
+	} else if (strcmp(state, "22P05") == 0) {
+		/* \u0000 in an argument of a method that takes jsonb. */
+		fail_invoke(o, c, target, "HubException", "An argument holds the character U+0000,"
+		    " which PostgreSQL cannot store in text.");
 	} else if (strcmp(state, "P0001") == 0) {
 		/* The method's RAISE EXCEPTION: its message is for the client. */
 		fail_invoke(o, c, target, "HubException", message);

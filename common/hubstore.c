@@ -46,7 +46,7 @@ hubstore_invoke(PGconn *db, const char *connection_id, const char *method,
 	enum ph_err st = PH_OK;
 
 	memset(call, 0, sizeof(*call));
-	r = pool_run(db, "SELECT kind, result, fn, item, caller FROM pollhub.invoke($1, $2, $3)",
+	r = pool_run(db, "SELECT kind, result, fn, item, caller FROM pollhub.invoke($1, $2, $3::json)",
 	    3, p, &ws);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR && method_failure(r)) {
@@ -146,6 +146,17 @@ query_sql(struct buf *b, const struct hub_invoked *call, const struct kq_sql *q,
 			    buf_puts(b, ") AS total");
 		else
 			rc |= buf_puts(b, "NULL::bigint AS total");
+		/* Start and End are the method's to apply (it has the query); the
+		 * translation checked them and bound them: typed here, unused. */
+		for (int i = 0; i < 2; i++) {
+			char range[40];
+			int n = i == 0 ? q->range_start : q->range_end;
+
+			if (n > 0) {
+				snprintf(range, sizeof(range), ", $%d::timestamptz AS range%d", n, i);
+				rc |= buf_puts(b, range);
+			}
+		}
 		rc |= buf_puts(b, ") s LEFT JOIN LATERAL (SELECT (") | buf_puts(b, call->item) |
 		    buf_puts(b, ")::text AS j FROM ") | buf_puts(b, from.data);
 		if (q->order.data[0] != '\0')

@@ -50,7 +50,8 @@ $$;
 
 -- Run method p_method (matched case-insensitively, as ASP.NET Core does) of
 -- the hub of connection p_connection with the invocation's arguments p_args
--- (a JSON array). kind 'value': result is the completion's result as JSON
+-- (a JSON array, as json: jsonb cannot hold a \u0000, which the methods that
+-- take jsonb refuse with SQLSTATE 22P05). kind 'value': result is the completion's result as JSON
 -- text (NULL: none). kind 'query': the method was not run; fn names it
 -- (quoted, schema-qualified), result lists its row's columns as the fields a
 -- query may name, [{"name", "type", "sql"}] ("sql": the column in a query
@@ -63,7 +64,7 @@ $$;
 -- arguments (the message is ASP.NET Core's), PHQ01 a query method whose rows
 -- are not of a composite type; 42501 a read-only caller and a method that
 -- writes.
-CREATE OR REPLACE FUNCTION pollhub.invoke(p_connection text, p_method text, p_args jsonb,
+CREATE OR REPLACE FUNCTION pollhub.invoke(p_connection text, p_method text, p_args json,
 	OUT kind text, OUT result text, OUT fn text, OUT item text, OUT caller text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -71,7 +72,7 @@ DECLARE
 	sch name;
 	f record;
 	chosen record;
-	n integer := jsonb_array_length(p_args);
+	n integer := json_array_length(p_args);
 	expects text[] := '{}';
 	args text := '';
 	rel oid;
@@ -146,8 +147,11 @@ BEGIN
 	END IF;
 	kind := 'value';
 	FOR i IN 1 .. n LOOP
+		-- p_args is json, text as the client sent it: a query method's
+		-- argument reaches the Kendo translation whole, and only a method
+		-- that takes jsonb has it converted (where a \u0000 cannot go).
 		args := args || format(', ($2->%s)%s', i - 1,
-		    CASE WHEN chosen.proargtypes[i] = 'json'::regtype THEN '::json' ELSE '' END);
+		    CASE WHEN chosen.proargtypes[i] = 'jsonb'::regtype THEN '::jsonb' ELSE '' END);
 	END LOOP;
 	IF chosen.prorettype = 'void'::regtype THEN
 		EXECUTE format('SELECT %s($1%s)', fn, args) USING call, p_args;

@@ -59,12 +59,16 @@ describe('grants, revocation, authors and the audit in PostgreSQL', { timeout: 1
 			assert.equal(await psqlDb(`SELECT user_name IS NULL AND permission IS NULL FROM pollhub.connections WHERE id = 'old-1'`), 't');
 			assert.equal(await psqlDb(`SELECT created_by IS NULL AND updated_by IS NULL FROM pollhub.meetings WHERE group_name = 'up'`), 't',
 				'older meetings have no author');
-			// The old signatures are gone, the new ones there.
-			assert.equal(await psqlDb(`SELECT string_agg(pg_get_function_identity_arguments(p.oid), ' | ')
+			// The old signatures are gone, the new ones there: 0.14's (kept for a
+			// responder of 0.14 during a restart) and 0.15's, which names the hub.
+			assert.equal(await psqlDb(`SELECT string_agg(pg_get_function_identity_arguments(p.oid), ' | '
+					ORDER BY p.pronargs)
 				FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 				WHERE n.nspname = 'pollhub' AND p.proname = 'classic_negotiate'`),
 				'p_id text, p_key text, p_user text, p_group text, p_remote_addr text, p_user_agent text,'
-				+ ' OUT verdict text, OUT group_name text, OUT permission text');
+				+ ' OUT verdict text, OUT group_name text, OUT permission text'
+				+ ' | p_id text, p_key text, p_user text, p_group text, p_remote_addr text, p_user_agent text,'
+				+ ' p_hub text, OUT verdict text, OUT group_name text, OUT permission text');
 		} finally {
 			await execFileP('psql', ['-X', '-q', '-d', 'postgres', '-c', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`], { env }).catch(() => {});
 		}

@@ -39,7 +39,7 @@ DECLARE
 	i record;
 BEGIN
 	SELECT * INTO i FROM pollhub.invoke(p_connection, 'read',
-	    CASE WHEN p_query IS NULL THEN '[]' ELSE jsonb_build_array(p_query) END);
+	    (CASE WHEN p_query IS NULL THEN '[]' ELSE jsonb_build_array(p_query) END)::json);
 	ASSERT i.kind = 'query' AND i.fn = 'meetinghub.read', 'read is a query method';
 	RETURN QUERY EXECUTE format('SELECT (%s)::text FROM %s(pollhub.hub_call_of($1), $2::jsonb) r',
 	    i.item, i.fn) USING p_connection, p_query;
@@ -71,7 +71,7 @@ BEGIN
 		gone := NULL;
 		BEGIN
 			SELECT * INTO i FROM pollhub.invoke('mh-w', c.method,
-			    ('[' || c.argument || ']')::jsonb);
+			    ('[' || c.argument || ']')::json);
 			IF c.method = 'destroy' THEN
 				ASSERT i.kind = 'value' AND i.result IS NULL, 'destroy sends no result';
 				gone := NOT EXISTS (SELECT FROM pollhub.meetings m
@@ -125,7 +125,7 @@ BEGIN
 	     'Invalid meeting: ''Attendees'' must be an array of integers.')) v(fields, error) LOOP
 		got := NULL;
 		BEGIN
-			PERFORM pollhub.invoke('mh-w', 'create', jsonb_build_array(t || c.fields));
+			PERFORM pollhub.invoke('mh-w', 'create', jsonb_build_array(t || c.fields)::json);
 			RAISE EXCEPTION USING ERRCODE = 'PHT01', MESSAGE = 'undo';
 		EXCEPTION
 			WHEN SQLSTATE 'PHT01' THEN NULL;
@@ -157,20 +157,20 @@ BEGIN
 	    'arguments', jsonb_build_array(made::jsonb)), 'the create is pushed to the others, as sent back';
 
 	SELECT * INTO i FROM pollhub.invoke('mh-w', 'Update', jsonb_build_array(
-	    (made::jsonb) || '{"Title":"Renamed","RoomID":0}'));
+	    (made::jsonb) || '{"Title":"Renamed","RoomID":0}')::json);
 	ASSERT (i.result::json ->> 'Title') = 'Renamed' AND (i.result::json ->> 'RoomID') = '0'
 	    AND i.result = (SELECT pollhub.meeting_json(m)::text FROM pollhub.meetings m WHERE m.id = mid),
 	    'update answers the meeting as it is now';
 	SELECT * INTO o FROM pollhub.outbox WHERE group_name = 'mh-cal' ORDER BY seq DESC LIMIT 1;
 	ASSERT o.sender = 'mh-w' AND (o.payload::json ->> 'target') = 'update', 'the update is pushed';
 
-	SELECT * INTO i FROM pollhub.invoke('mh-w', 'destroy', jsonb_build_array(jsonb_build_object('ID', mid)));
+	SELECT * INTO i FROM pollhub.invoke('mh-w', 'destroy', jsonb_build_array(jsonb_build_object('ID', mid))::json);
 	ASSERT i.kind = 'value' AND i.result IS NULL, 'destroy: no result';
 	ASSERT NOT EXISTS (SELECT FROM pollhub.meetings m WHERE m.id = mid), 'destroyed';
 	SELECT * INTO o FROM pollhub.outbox WHERE group_name = 'mh-cal' ORDER BY seq DESC LIMIT 1;
 	ASSERT o.sender = 'mh-w' AND (o.payload::json ->> 'target') = 'destroy', 'the destroy is pushed';
 	BEGIN
-		PERFORM pollhub.invoke('mh-w', 'destroy', jsonb_build_array(jsonb_build_object('ID', mid)));
+		PERFORM pollhub.invoke('mh-w', 'destroy', jsonb_build_array(jsonb_build_object('ID', mid))::json);
 		ASSERT false, 'a second destroy';
 	EXCEPTION WHEN raise_exception THEN
 		ASSERT SQLERRM = 'Meeting not found: no meeting with this ''ID'' in this calendar.', SQLERRM;
@@ -289,7 +289,7 @@ BEGIN
 	    ('overflow', 'Invalid meeting: a date is out of range.') LOOP
 		BEGIN
 			PERFORM pollhub.invoke('mh-w', 'create', jsonb_build_array(jsonb_build_object(
-			    'Title', t, 'Start', '2026-11-26T10:00Z', 'End', '2026-11-26T10:00Z')));
+			    'Title', t, 'Start', '2026-11-26T10:00Z', 'End', '2026-11-26T10:00Z'))::json);
 			ASSERT false, 'create ' || t;
 		EXCEPTION WHEN raise_exception THEN
 			ASSERT SQLERRM = msg, SQLERRM;
@@ -297,7 +297,7 @@ BEGIN
 		BEGIN
 			PERFORM pollhub.invoke('mh-w', 'update', jsonb_build_array(jsonb_build_object(
 			    'ID', '3f2504e0-4f89-11d3-9a0c-0305e82c3301', 'Title', t,
-			    'Start', '2026-11-26T10:00Z', 'End', '2026-11-26T10:00Z')));
+			    'Start', '2026-11-26T10:00Z', 'End', '2026-11-26T10:00Z'))::json);
 			ASSERT false, 'update ' || t;
 		EXCEPTION WHEN raise_exception THEN
 			ASSERT SQLERRM = msg, SQLERRM;
