@@ -7,11 +7,35 @@
 -- answer the product as read sends it, and push it to the group's other
 -- members, as the demo hub's Clients.OthersInGroup does.
 
+-- The LIKE pattern that a `contains` filter on ProductName in query implies
+-- (Kendo's filter, as read gets it): '%value%' lowered, its % _ \ escaped,
+-- when the filter is that one condition or one of an "and" of conditions,
+-- case ignored (Kendo's default), and the text is 3 characters or more (a
+-- shorter one has no trigram: the index would not help); NULL otherwise.
+-- What the responder's own filter then checks is the same condition:
+-- strpos(lower(ProductName), lower(value)) > 0.
+CREATE OR REPLACE FUNCTION producthub.name_pattern(query jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT '%' || replace(replace(replace(lower(f ->> 'value'), '\', '\\'), '%', '\%'), '_', '\_') || '%'
+	  FROM (SELECT CASE WHEN jsonb_typeof(query -> 'filter' -> 'filters') = 'array'
+			     AND lower(coalesce(query -> 'filter' ->> 'logic', 'and')) = 'and'
+			THEN query -> 'filter' -> 'filters'
+			ELSE jsonb_build_array(query -> 'filter') END AS leaves) l,
+	       jsonb_array_elements(l.leaves) f
+	 WHERE jsonb_typeof(f) = 'object' AND lower(f ->> 'field') = 'productname'
+	   AND lower(f ->> 'operator') = 'contains' AND jsonb_typeof(f -> 'value') = 'string'
+	   AND length(f ->> 'value') >= 3 AND coalesce(f ->> 'ignoreCase', 'true') <> 'false'
+	 LIMIT 1
+$$;
+
 -- The products of the caller's group. One SELECT, LANGUAGE sql, STABLE, no
 -- SET: PostgreSQL inlines it into the responder's query, whose filter, sort
 -- and LIMIT then use the table's indexes. The query argument (Kendo's
 -- filter/sort/page) is applied by the responder over the columns of
--- producthub.product.
+-- producthub.product; read only adds what a `contains` on ProductName
+-- implies, which the trigram index products_name_trgm answers. The query is
+-- a constant of the responder's statement, so the CASE is decided when it is
+-- planned: without such a filter nothing is added.
 -- No ORDER BY of its own: a subquery with one is not flattened into the
 -- responder's query, so a page sorted otherwise (ProductName, UnitPrice...)
 -- first reads the whole group in this order, and the Total's count sorts
@@ -25,6 +49,8 @@ LANGUAGE sql STABLE AS $$
 	SELECT p.id, p.product_name, p.unit_price, p.units_in_stock, p.created_at, p.category
 	  FROM producthub.products p
 	 WHERE p.group_name = call.group_name
+	   AND CASE WHEN producthub.name_pattern(query) IS NULL THEN true
+		    ELSE lower(p.product_name) LIKE producthub.name_pattern(query) END
 $$;
 
 -- A product's JSON object, as the responder renders a row of read (the

@@ -92,6 +92,19 @@ describe(`ProductHub at /products (${transportName})`, { timeout: 120000 }, () =
 		assert.equal(named.Total, 10);
 		assert.deepEqual(named.Data.map((p) => p.ProductName), ['Chai 12', 'Chai 15', 'Chai 18', 'Chai 21', 'Chai 24']);
 
+		// read() narrows a `contains` on ProductName through the trigram index by what it
+		// implies (lower(name) LIKE '%chai%'); the answer is the filter's, whatever its form.
+		const count = async (filter) => (await a.invoke('read', page(1, 1, { filter }))).Total;
+		const leaf = (value, extra = {}) => ({ field: 'ProductName', operator: 'contains', value, ...extra });
+		assert.equal(await count(leaf('chai')), 10);
+		assert.equal(await count(leaf('CHAI', { ignoreCase: false })), 0);
+		assert.equal(await count(leaf('Chai', { ignoreCase: false })), 10);
+		assert.equal(await count({ logic: 'or', filters: [leaf('chai'), leaf('tofu')] }), 20);
+		assert.equal(await count({ logic: 'and', filters: [leaf('chai'), { field: 'UnitsInStock', operator: 'lt', value: 10 }] }), 3);
+		assert.equal(await count({ logic: 'and', filters: [{ logic: 'or', filters: [leaf('ai 1'), leaf('ng 2')] }] }), 6);
+		assert.equal(await count(leaf('i 2')), 3);	// Chai 21, 24, 27
+		assert.equal(await count(leaf('u')), 10);	// one letter: no trigram, no narrowing
+
 		// Nested and/or over numbers and text, sorted by price descending.
 		const mixed = await a.invoke('read', page(1, 100, {
 			sort: [{ field: 'UnitPrice', dir: 'desc' }],
