@@ -23,6 +23,8 @@ const notification = $('#notification').kendoNotification({
 let weekStart = startOfWeek(new Date());
 const flash = new Set();
 let saving = Promise.resolve();
+let readQueued = false;	// a read of the week shown waits in `saving`
+let reading = false;	// a read is out: an error now is the read's
 
 function showConnection(state, detail) {
 	document.body.dataset.connection = state;
@@ -43,7 +45,9 @@ const hubStart = hub.start()
 	.then(() => showConnection('connected'))
 	.catch((err) => showConnection('disconnected', err.message));
 
-const meetings = meetingDataSource(hub, hubStart, { change: draw, push: onPush, error: onError });
+// The DataSource reads the week shown (Monday 00:00 to the next Monday 00:00, local time).
+const meetings = meetingDataSource(hub, hubStart, { change: draw, push: onPush, error: onError },
+	() => ({ start: weekStart, end: addDays(weekStart, 7) }));
 const view = createWeekView(document.getElementById('week'), {
 	onSlot: (start) => editor.open(null, { start, end: addMinutes(start, 60) }),
 	onOpen: (meeting) => editor.open(meeting),
@@ -66,6 +70,29 @@ function assign(meeting, values) {
 	return meeting;
 }
 
+/**
+ * Reads the week shown from the hub (the range is taken when the read is sent: see
+ * data.js). Queued behind the syncs, as a read that replaced the data while a create was
+ * in flight would lose the new meeting's model; several navigations while one read waits
+ * send one read, for the week shown by then. Resolves to whether that read succeeded.
+ */
+function readWeek() {
+	if (readQueued) return saving;
+	readQueued = true;
+	saving = saving.then(() => {
+		readQueued = false;
+		reading = true;
+		return meetings.read();
+	}).then(() => {
+		reading = false;
+		return true;
+	}, () => {
+		reading = false;
+		return false;	// reported by onError
+	});
+	return saving;
+}
+
 /** Applies a change to the DataSource and syncs, one sync at a time (a second sync
  *  while a create is in flight would send that create again). Resolves to what
  *  change() returned once synced, to undefined if the sync failed. */
@@ -80,6 +107,10 @@ function save(change) {
 
 function onError(e) {
 	const message = e.xhr && e.xhr.message ? e.xhr.message : e.errorThrown || 'request failed';
+	if (reading) {
+		notification.showText(`Could not read the calendar: ${message}`, 'error');
+		return;
+	}
 	notification.showText(`Not saved: ${message}`, 'error');
 	// The failed changes would be re-sent with the next sync: drop them instead.
 	setTimeout(() => { meetings.cancelChanges(); draw(); });
@@ -114,9 +145,8 @@ function arrived(item, mine) {
 	flash.add(model.ID);
 	setTimeout(() => {
 		flash.delete(model.ID);
-		for (const node of document.querySelectorAll(`.meeting[data-id="${CSS.escape(model.ID)}"]`)) {
-			node.classList.remove('flash');
-		}
+		for (const node of document.querySelectorAll(`.meeting[data-id="${CSS.escape(model.ID)}"], `
+			+ `.more-chip[data-ids~="${CSS.escape(model.ID)}"]`)) node.classList.remove('flash');
 	}, FLASH_MS);
 	draw();
 	view.reveal(model.ID);
@@ -137,6 +167,8 @@ function showAdminMessage(...args) {
 	banner.classList.add('arrived');
 }
 
+/** Shows the week starting at `start` (a Monday, 00:00) with what the DataSource holds of
+ *  it, and reads it from the hub; returns the read's promise (see readWeek). */
 function showWeek(start) {
 	weekStart = start;
 	const end = addDays(start, 6);
@@ -145,6 +177,7 @@ function showWeek(start) {
 	showTimeZone();
 	view.show(start);
 	draw();
+	return readWeek();
 }
 
 /** The zone the grid's hours are in: the browser's (the DataSource turns the hub's UTC
@@ -182,9 +215,8 @@ function wireToolbar() {
 }
 
 wireToolbar();
-showWeek(weekStart);
+showWeek(weekStart).then((read) => { if (read) document.body.dataset.loaded = 'true'; });
 view.scrollToHour(7.5);
-// Pushes missed while the connection was down are lost: read everything again.
-hub.onreconnected(() => meetings.read());
-meetings.read().then(() => { document.body.dataset.loaded = 'true'; });
+// Pushes missed while the connection was down are lost: read the week shown again.
+hub.onreconnected(() => readWeek());
 setInterval(draw, 60 * 1000);	// the "now" line

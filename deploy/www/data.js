@@ -23,11 +23,30 @@ export const meetingModel = {
 
 const methods = { read: 'read', create: 'create', update: 'update', destroy: 'destroy' };
 
-/** events: { change, push, error } handlers of the DataSource. */
-export function meetingDataSource(hub, hubStart, events) {
+/**
+ * What `read` sends: the visible range as the hub's { Start, End } (UTC ISO 8601, End
+ * exclusive), as Telerik's "Scheduler SignalR DataSource with server filtering" sends it.
+ * The hub answers with the meetings that overlap it and the recurring series that reach
+ * into it, so a calendar of years is read a week at a time. Kendo's own query (a filter
+ * the page never sets) is left out; create, update and destroy send the meeting as it is.
+ */
+export function rangeParameterMap(visibleRange) {
+	return (data, type) => {
+		if (type !== 'read') return data;
+		const { start, end } = visibleRange();
+		return { Start: start.toISOString(), End: end.toISOString() };
+	};
+}
+
+/**
+ * events: { change, push, error } handlers of the DataSource; visibleRange() returns the
+ * { start, end } Dates a read asks for (serverFiltering: every read() asks the hub again).
+ */
+export function meetingDataSource(hub, hubStart, events, visibleRange) {
 	return new kendo.data.DataSource({
 		type: 'signalr',
 		schema: { model: meetingModel },
+		serverFiltering: true,
 		transport: {
 			signalr: {
 				promise: hubStart,
@@ -35,6 +54,7 @@ export function meetingDataSource(hub, hubStart, events) {
 				server: { ...methods },
 				client: { ...methods },
 			},
+			parameterMap: rangeParameterMap(visibleRange),
 		},
 		change: events.change,
 		push: events.push,

@@ -43,4 +43,4 @@ CREATE TYPE pollhub.hub_call AS (
 
 -- connection_open takes the hub now; connection_create and classic_negotiate
 -- gain a form that names it, and keep theirs for a responder of 0.14.
-DROP FUNCTION pollhub.connection_open(text, text, text, text, text, text, text);
+DROP FUNCTION IF EXISTS pollhub.connection_open(text, text, text, text, text, text, text);

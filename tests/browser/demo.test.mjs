@@ -5,8 +5,9 @@
 import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { startStack, connect, stopAll, repoRoot } from '../integration/stack.mjs';
+import { startStack, connect, stopAll, repoRoot, RS, waitFor } from '../integration/stack.mjs';
 import { launchBrowser, openWindow, steps, transports } from './browser.mjs';
 
 // "Within a second"; POLLHUB_PUSH_DEADLINE_MS changes it (a machine busy with other work).
@@ -397,6 +398,319 @@ for (const transport of transports) {
 				assert.equal(await added.count(), 1);
 				assert.equal(await page.locator('.meeting[data-id]').count(), 9);
 			}
+		});
+	});
+}
+
+// --- Crowded hours and a calendar of many weeks (issue 21): six meetings in one hour stay
+// readable ("+N more" for what does not fit side by side), and the page reads the week it
+// shows, { Start, End }, again on every navigation.
+
+const MIN_CARD_PX = 52;		// week.js: the narrowest card drawn side by side
+const MAX_ANSWER = 65536;	// this stack's POLLHUB_MAX_ANSWER: far less than the whole calendar
+const CROWD = ['Launch at 2', 'New hire sync', 'Budget review', 'Design critique', 'Vendor call', 'Hiring loop'];
+const CHIP_BG = [243, 244, 246];	// .more-chip's background in app.css (#f3f4f6)
+
+/** Six meetings on Tuesday that all overlap 14:30 (so they need six lanes). */
+function crowdedHour(monday) {
+	const base = seedMeetings(monday)[0];
+	const times = [[[14, 0], [15, 0]], [[14, 0], [15, 0]], [[14, 0], [14, 45]], [[14, 15], [15, 0]],
+		[[14, 30], [15, 30]], [[14, 0], [15, 30]]];
+	return CROWD.map((title, i) => ({ ...base, Title: title,
+		Start: at(monday, 1, ...times[i][0]), End: at(monday, 1, ...times[i][1]) }));
+}
+
+/** The lines a title element's text is laid out in (by the top of each character's box). */
+const titleLines = (page, selector) => page.evaluate((sel) => [...document.querySelectorAll(sel)].map((title) => {
+	const text = title.firstChild;
+	const lines = [];
+	let top = null;
+	for (let i = 0; i < text.length; i++) {
+		const range = document.createRange();
+		range.setStart(text, i);
+		range.setEnd(text, i + 1);
+		const rect = range.getClientRects()[0];
+		if (!rect) continue;	// a space collapsed at a line break
+		if (top === null || Math.abs(rect.top - top) > 2) {
+			lines.push('');
+			top = rect.top;
+		}
+		lines[lines.length - 1] += text.data[i];
+	}
+	return { title: text.data, lines: lines.map((l) => l.trim()).filter(Boolean) };
+}), selector);
+
+/**
+ * What the crowded Tuesday shows: the cards drawn (title, width), the chip's text and the
+ * titles broken into pieces a reader cannot read: a line of one or two letters that is
+ * not a whole word ("L", "N e w" when six cards share 113 px).
+ */
+async function crowdedDay(page) {
+	const cards = await page.locator('.day[data-day="1"] .meeting[data-id]').evaluateAll((nodes) =>
+		nodes.map((n) => ({ title: n.querySelector('.meeting-title').textContent, width: n.getBoundingClientRect().width })));
+	const chip = page.locator('.day[data-day="1"] .more-chip');
+	const chipText = (await chip.count()) === 1 ? (await chip.textContent()).replace(/\s+/g, ' ').trim() : null;
+	const broken = (await titleLines(page, '.day[data-day="1"] .meeting[data-id] .meeting-title'))
+		.filter(({ title, lines }) => lines.some((line) => line.length < 3 && !title.split(' ').includes(line)))
+		.map(({ title, lines }) => `${title}: ${JSON.stringify(lines)}`);
+	return { cards, chipText, broken };
+}
+
+function assertCrowdReadable(day, what) {
+	assert.deepEqual(day.broken, [], `${what}: titles broken letter by letter`);
+	assert.ok(day.cards.length >= 1, `${what}: no card drawn`);
+	for (const card of day.cards) {
+		assert.ok(card.width >= 60, `${what}: "${card.title}" is ${card.width.toFixed(1)} px wide`);
+	}
+	assert.equal(day.chipText, `+${CROWD.length - day.cards.length} more`, `${what}: the chip`);
+}
+
+/**
+ * Pixels of a PNG (decoded by the browser) in the given boxes: for each, the share of its
+ * pixels within 8 of `rgb` on every channel and the number of dark ones (text).
+ */
+async function pixelsIn(browser, png, boxes) {
+	const page = await browser.newPage();
+	try {
+		return await page.evaluate(async ([b64, regions]) => {
+			const img = new Image();
+			img.src = `data:image/png;base64,${b64}`;
+			await img.decode();
+			const canvas = document.createElement('canvas');
+			canvas.width = img.width;
+			canvas.height = img.height;
+			const ctx = canvas.getContext('2d');
+			ctx.drawImage(img, 0, 0);
+			return { width: img.width, height: img.height, regions: regions.map(({ x, y, width, height, rgb }) => {
+				const data = ctx.getImageData(Math.round(x), Math.round(y), Math.round(width), Math.round(height)).data;
+				let match = 0;
+				let dark = 0;
+				for (let i = 0; i < data.length; i += 4) {
+					if (rgb.every((c, k) => Math.abs(data[i + k] - c) <= 8)) match++;
+					if (data[i] + data[i + 1] + data[i + 2] < 3 * 120) dark++;
+				}
+				return { share: match / (data.length / 4), dark };
+			}) };
+		}, [png.toString('base64'), boxes]);
+	} finally {
+		await page.close();
+	}
+}
+
+/** The hub's `read` invocations a page sends ({ Start, End } or undefined), as they go out. */
+function recordReads(page) {
+	const reads = [];
+	page.on('request', (req) => {
+		if (req.method() !== 'POST' || !new URL(req.url()).pathname.startsWith('/meetings')) return;
+		for (const record of (req.postData() || '').split(RS)) {
+			if (!record.trim().startsWith('{')) continue;
+			const msg = JSON.parse(record);
+			if (msg.type === 1 && msg.target === 'read') reads.push(msg.arguments[0]);
+		}
+	});
+	return reads;
+}
+
+/** Waits until the last read the page sent asked for `range`. */
+const lastReadIs = (reads, range) => waitFor(() => JSON.stringify(reads.at(-1)) === JSON.stringify(range), 5000,
+	`a read of ${JSON.stringify(range)} (the last sent: ${JSON.stringify(reads.at(-1))})`);
+
+const week = (monday, n) => ({
+	Start: new Date(monday.getTime() + n * 7 * 86400000).toISOString(),
+	End: new Date(monday.getTime() + (n + 1) * 7 * 86400000).toISOString(),
+});
+
+/** Titles of the timed meetings the page shows, sorted. */
+const shownTitles = (page) => page.locator('.meeting[data-id]:not(.allday) .meeting-title')
+	.evaluateAll((nodes) => nodes.map((n) => n.textContent).sort());
+
+for (const transport of transports) {
+	describe(`demo page: crowded hours, weeks read by range, over ${transport}`, { timeout: 90000 }, () => {
+		let stack;
+		let browser;
+		let page;
+		let tmp;
+		const monday = thisMonday();
+
+		before(async () => {
+			stack = await startStack({ env: { POLLHUB_POLL_TIMEOUT: '20', POLLHUB_MAX_ANSWER: String(MAX_ANSWER) } });
+			browser = await launchBrowser();
+			tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ph-demo-'));
+		});
+		after(async () => {
+			await browser?.close();
+			await stack?.stop();
+		});
+		const test = steps(() => stack, transport);
+
+		test('six meetings in one hour: as many side by side as fit, "+N more" for the rest', async (t) => {
+			const seeder = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			try {
+				for (const m of crowdedHour(monday)) await seeder.invoke('create', m);
+			} finally {
+				await stopAll(seeder);
+			}
+			page = await openWindow(browser, `${stack.url}/?transport=${transport}`);
+			await waitConnected(page);
+			await page.locator('.day[data-day="1"] .meeting[data-id]').first().waitFor();
+			const day = await crowdedDay(page);
+			t.diagnostic(`900 px window: ${day.cards.length} drawn (${day.cards.map((c) => c.width.toFixed(0)).join(', ')} px), chip "${day.chipText}"`);
+			assertCrowdReadable(day, '900 px window');
+			assert.deepEqual(await cutTitles(page), []);
+
+			// The screenshot: the chip and the cards are there, drawn where the page says.
+			await page.evaluate(() => document.querySelector('.week-scroll').scrollTo({ top: 13 * 44 }));
+			const file = path.join(tmp, `crowded-${transport}.png`);
+			const png = await page.locator('#week').screenshot({ path: file, animations: 'disabled' });
+			t.diagnostic(`screenshot: ${file}`);
+			assert.ok(fs.statSync(file).size > 1000, 'screenshot written');
+			const origin = await page.locator('#week').boundingBox();
+			const inset = (box, rgb) => ({ x: box.x - origin.x + 4, y: box.y - origin.y + 4,
+				width: box.width - 8, height: Math.min(box.height, 40) - 8, rgb });
+			const chip = await page.locator('.day[data-day="1"] .more-chip').boundingBox();
+			const cards = page.locator('.day[data-day="1"] .meeting[data-id]');
+			const boxes = [inset(chip, CHIP_BG)];
+			for (let i = 0; i < await cards.count(); i++) {
+				const bg = await cards.nth(i).evaluate((n) => getComputedStyle(n).backgroundColor.match(/\d+/g).map(Number));
+				boxes.push(inset(await cards.nth(i).boundingBox(), bg));
+			}
+			const shot = await pixelsIn(browser, png, boxes);
+			assert.equal(shot.width, Math.round(origin.width));
+			for (const [i, region] of shot.regions.entries()) {
+				const what = i === 0 ? 'the "+N more" chip' : `card ${i}`;
+				assert.ok(region.share > 0.4, `${what} is not visible in the screenshot (${(region.share * 100).toFixed(0)} % of its colour)`);
+				assert.ok(region.dark > 10, `${what} has no text in the screenshot`);
+			}
+			assert.deepEqual(page.problems, []);
+		});
+
+		test('"+N more" lists the others; each opens in the editor; keyboard and ARIA', async (t) => {
+			const chip = page.locator('.day[data-day="1"] .more-chip');
+			const shown = (await crowdedDay(page)).cards.map((c) => c.title);
+			assert.equal(await chip.getAttribute('aria-expanded'), 'false');
+			assert.equal(await chip.getAttribute('aria-haspopup'), 'dialog');
+			await chip.click();
+			const list = page.locator('.more-list');
+			await list.waitFor({ state: 'visible' });
+			assert.equal(await chip.getAttribute('aria-expanded'), 'true');
+			const listed = await list.locator('.more-item .more-item-title').allTextContents();
+			assert.equal(listed.length, CROWD.length - shown.length);
+			assert.deepEqual([...shown, ...listed].sort(), [...CROWD].sort(), 'drawn and listed: each meeting once');
+			assert.match(await list.locator('.more-heading').textContent(), new RegExp(`^${listed.length} more · Tuesday`));
+			const file = path.join(tmp, `crowded-list-${transport}.png`);
+			await page.screenshot({ path: file, animations: 'disabled' });
+			t.diagnostic(`screenshot: ${file}`);
+			// Keyboard: the first meeting has the focus, the arrows move it, Escape closes.
+			assert.equal(await page.evaluate(() => document.activeElement.classList.contains('more-item')), true);
+			await page.keyboard.press('ArrowDown');
+			assert.equal(await page.evaluate(() => document.activeElement.textContent), await list.locator('.more-item').nth(1).textContent());
+			await page.keyboard.press('Escape');
+			await list.waitFor({ state: 'hidden' });
+			assert.equal(await chip.getAttribute('aria-expanded'), 'false');
+			assert.equal(await page.evaluate(() => document.activeElement.classList.contains('more-chip')), true);
+			// Enter on the chip opens it again; a pick opens that meeting in the editor.
+			await page.keyboard.press('Enter');
+			await list.waitFor({ state: 'visible' });
+			await list.locator('.more-item').nth(1).click();
+			await list.waitFor({ state: 'hidden' });
+			await page.locator('#editor').waitFor({ state: 'visible' });
+			assert.equal(await page.locator('#meeting-title').inputValue(), listed[1]);
+			await page.locator('#meeting-cancel').click();
+			// A drawn card opens from the keyboard too.
+			await page.locator('.day[data-day="1"] .meeting[data-id]').first().focus();
+			await page.keyboard.press('Enter');
+			await page.locator('#editor').waitFor({ state: 'visible' });
+			assert.equal(await page.locator('#meeting-title').inputValue(), shown[0]);
+			await page.locator('#meeting-cancel').click();
+			await page.locator('#editor').waitFor({ state: 'hidden' });
+			assert.deepEqual(page.problems, []);
+		});
+
+		test('a wider window draws more of them side by side', async (t) => {
+			await page.setViewportSize({ width: 1280, height: 640 });
+			await page.waitForFunction(() => document.querySelectorAll('.day[data-day="1"] .meeting[data-id]').length === 2);
+			const day = await crowdedDay(page);
+			t.diagnostic(`1280 px window: ${day.cards.length} drawn (${day.cards.map((c) => c.width.toFixed(0)).join(', ')} px), chip "${day.chipText}"`);
+			assertCrowdReadable(day, '1280 px window');
+			await page.setViewportSize({ width: 900, height: 640 });
+			await page.waitForFunction(() => document.querySelectorAll('.day[data-day="1"] .meeting[data-id]').length === 1);
+		});
+
+		test('a calendar of many weeks: the page reads the week it shows, { Start, End }', async () => {
+			// Seven meetings a week at 08:00, from 30 weeks back to 30 ahead: the whole
+			// calendar is far larger than one answer may be (read() is refused).
+			const group = await stack.psql('SELECT group_name FROM pollhub.meetings LIMIT 1');
+			await page.context().close();
+			await stack.psql(`INSERT INTO pollhub.meetings (group_name, title, start_at, end_at)
+				SELECT '${group}', 'Week ' || w || ' day ' || d,
+					'${monday.toISOString()}'::timestamptz + make_interval(weeks => w, days => d, hours => 8),
+					'${monday.toISOString()}'::timestamptz + make_interval(weeks => w, days => d, hours => 9)
+				FROM generate_series(-30, 30) w, generate_series(0, 6) d`);
+			const reader = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			try {
+				await assert.rejects(reader.invoke('read'), /The calendar is too large to send/);
+			} finally {
+				await stopAll(reader);
+			}
+			page = await openWindow(browser, `${stack.url}/?transport=${transport}`);
+			const reads = recordReads(page);
+			await page.reload();
+			await waitConnected(page);
+			assert.deepEqual(reads, [week(monday, 0)]);
+			const titles = await shownTitles(page);
+			assert.deepEqual(titles.filter((x) => x.startsWith('Week ')), [0, 1, 2, 3, 4, 5, 6].map((d) => `Week 0 day ${d}`));
+			assert.equal(titles.filter((x) => CROWD.includes(x)).length, 1, 'the crowded hour as before');
+			assert.equal(await page.locator('.day[data-day="1"] .more-chip').textContent(), '+5 more');
+			assert.deepEqual(page.problems, []);
+		});
+
+		test('the next week is read with the next range, and its meetings are shown', async () => {
+			const reads = recordReads(page);
+			await page.locator('#next-week').click();
+			await lastReadIs(reads, week(monday, 1));
+			await page.locator('.meeting', { hasText: 'Week 1 day 0' }).waitFor();
+			assert.deepEqual(reads, [week(monday, 1)]);
+			assert.deepEqual(await shownTitles(page), [0, 1, 2, 3, 4, 5, 6].map((d) => `Week 1 day ${d}`));
+			// Three weeks back in a row: the last read is for the week shown (those asked
+			// for while one is out are one read).
+			for (let i = 0; i < 3; i++) await page.locator('#prev-week').click();
+			await lastReadIs(reads, week(monday, -2));
+			assert.ok(reads.length <= 4, `${reads.length} reads for 3 clicks`);
+			await page.waitForFunction(() => document.querySelectorAll('.meeting[data-id]').length === 7);
+			assert.deepEqual(await shownTitles(page), [0, 1, 2, 3, 4, 5, 6].map((d) => `Week -2 day ${d}`));
+			await page.locator('#today').click();
+			await lastReadIs(reads, week(monday, 0));
+			await page.locator('.day[data-day="1"] .more-chip').waitFor();
+			assert.deepEqual(page.problems, []);
+		});
+
+		test('pushes of meetings outside the week shown leave it as it is', async () => {
+			const before = await shownTitles(page);
+			const writer = await connect(stack.hubUrl, { transport: 'LongPolling' });
+			let far;
+			try {
+				far = await writer.invoke('create', { ...seedMeetings(monday)[0], Title: 'Offsite',
+					Start: at(monday, 5 * 7 + 2, 10), End: at(monday, 5 * 7 + 2, 12) });
+				await page.locator('.k-notification', { hasText: 'New meeting: Offsite' }).waitFor();
+				assert.deepEqual(await shownTitles(page), before);
+				// A meeting of this week moved to another: it leaves the week shown.
+				const stored = (await page.evaluate(() => [...document.querySelectorAll('.meeting[data-id]')]
+					.map((n) => ({ id: n.dataset.id, title: n.querySelector('.meeting-title').textContent }))))
+					.find((m) => m.title === 'Week 0 day 4');
+				await writer.invoke('update', { ...seedMeetings(monday)[0], ID: stored.id, Title: 'Week 0 day 4',
+					Start: at(monday, 3 * 7 + 4, 8), End: at(monday, 3 * 7 + 4, 9) });
+				await page.locator(`.meeting[data-id="${stored.id}"]`).waitFor({ state: 'detached' });
+				assert.deepEqual(await shownTitles(page), before.filter((x) => x !== 'Week 0 day 4'));
+			} finally {
+				await stopAll(writer);
+			}
+			// Five weeks ahead, read there.
+			const reads = recordReads(page);
+			for (let i = 0; i < 5; i++) await page.locator('#next-week').click();
+			await lastReadIs(reads, week(monday, 5));
+			await page.locator(`.meeting[data-id="${far.ID}"]`).waitFor();
+			assert.equal(await page.locator('.meeting[data-id]').count(), 8);
+			assert.deepEqual(page.problems, []);
 		});
 	});
 }
