@@ -170,6 +170,25 @@ if (Object.keys(runs).some((k) => k.startsWith('auth-'))) {
 		' (half the negotiate + first poll difference: two verified requests)');
 }
 
+// (e) read: MeetingHub.read on a large calendar (tests/bench/read.mjs).
+const rd = runs.read;
+if (rd) {
+	const row = (what, s, where, target) => [what, where, s ? s.n : '-', s?.p50 != null ? `${num(s.p50)} / ${num(s.p99)} / ${num(s.max)}` : '-',
+		s?.rows_avg == null ? '-' : Math.round(s.rows_avg), s?.bytes_avg == null ? '-' : Math.round(s.bytes_avg / 1024),
+		target === undefined ? '' : s?.p99 != null ? (s.p99 < target ? `yes (p99 < ${target} ms)` : `NO (p99 ≥ ${target} ms)`) : '-'];
+	results.read = { meetings: rd.meetings, week: rd.week, week_http: rd.week_http, week_small: rd.week_small, grid: rd.grid, unranged: rd.unranged,
+		errors: rd.errors, week_p99_within_target: rd.week ? rd.week.p99 < rd.targets.week_p99_ms : null };
+	table(`(e) read: a calendar of ${rd.meetings.toLocaleString('en-US')} meetings over five years; ms p50 / p99 / max`,
+		['read', 'measured', 'calls', 'p50/p99/max ms', 'rows', 'KiB', 'target'], [
+			row('one week {Start, End}', rd.week, 'responder (FastCGI)', rd.targets.week_p99_ms),
+			row('one week {Start, End}', rd.week_http, 'client via lighttpd'),
+			...(rd.week_small ? [row(`one week, a calendar a tenth the size`, rd.week_small, 'responder (FastCGI)')] : []),
+			row(`grid: take 20, sort Title, Title contains (Total ${rd.grid?.total ?? '-'})`, rd.grid, 'responder (FastCGI)'),
+			['read() unranged, refused', 'responder (FastCGI)', rd.unranged?.n ?? '-', rd.unranged ? `${num(rd.unranged.p50)} (p50)` : '-', '-', '-', ''],
+		]);
+	if (rd.errors) console.log(`    ${rd.errors} read(s) failed (see the run's output)`);
+}
+
 if (meta.idle_note) console.log(`\nidle: ${meta.idle_note}`);
 console.log(`\nnotes: lighttpd ${meta.lighttpd_conf ?? '?'}; responder DB pool ${meta.responder_db_pool ?? '?'};` +
 	` responder threads ${meta.responder_threads ?? '?'}; ${meta.lighttpds ?? 1} lighttpd;` +

@@ -13,6 +13,10 @@
 #   (d) auth: what identity costs: negotiate + first poll (connect latency) and create
 #       throughput with POLLHUB_AUTH=none and with POLLHUB_AUTH=jwt (an RS256 bearer token
 #       on every request), alternated in the same run, side by side with the difference
+#   (e) read: a calendar of 100,000 meetings over five years: one-week read({Start, End})
+#       latency at the responder (a FastCGI request on its socket) and through lighttpd,
+#       a Grid's paged, sorted and filtered read, and what an unranged read's refusal costs
+#       (tests/bench/read.mjs)
 #
 # Prints one table and writes $BENCH_OUT/results.json (default build/bench/); each
 # loadgen run's own JSON is in $BENCH_OUT/runs/. A failed scenario is reported, not fatal:
@@ -34,7 +38,9 @@
 #                                the other: latency, not queueing)
 #   BENCH_AUTH_CONCURRENCY ["1 8"]   callers for (d)'s throughput (BENCH_DURATION each)
 #   BENCH_AUTH_ROUNDS [3]        none/jwt rounds for (d), alternated (medians reported)
-#   BENCH_SCENARIOS ["fanout throughput idle auth"]   which scenarios to run
+#   BENCH_READ_MEETINGS [100000] meetings of (e)'s calendar (over five years)
+#   BENCH_READ_CALLS [300]       reads per measurement of (e)
+#   BENCH_SCENARIOS ["fanout throughput idle auth read"]   which scenarios to run
 #   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL, BENCH_THREADS [responder defaults]
 #   BENCH_LIGHTTPDS [1]          lighttpd front ends before the one responder socket; (c)
 #                                splits its clients over them (one loadgen each)
@@ -66,6 +72,8 @@ if ((quick)); then
 	auth_clients=${BENCH_AUTH_CLIENTS:-40}
 	auth_concurrency=${BENCH_AUTH_CONCURRENCY:-8}
 	auth_rounds=${BENCH_AUTH_ROUNDS:-1}
+	read_meetings=${BENCH_READ_MEETINGS:-20000}
+	read_calls=${BENCH_READ_CALLS:-30}
 else
 	fanout_sizes=${BENCH_FANOUT_SIZES:-"100 1000 5000"}
 	messages=${BENCH_MESSAGES:-20}
@@ -79,9 +87,11 @@ else
 	auth_clients=${BENCH_AUTH_CLIENTS:-200}
 	auth_concurrency=${BENCH_AUTH_CONCURRENCY:-"1 8"}
 	auth_rounds=${BENCH_AUTH_ROUNDS:-3}
+	read_meetings=${BENCH_READ_MEETINGS:-100000}
+	read_calls=${BENCH_READ_CALLS:-300}
 fi
 auth_connect_concurrency=${BENCH_AUTH_CONNECT_CONCURRENCY:-1}
-scenarios=${BENCH_SCENARIOS:-"fanout throughput idle auth"}
+scenarios=${BENCH_SCENARIOS:-"fanout throughput idle auth read"}
 targets=${BENCH_TARGETS:-"pollhub nchan"}
 
 say() { echo "bench: [${SECONDS}s] $*" >&2; }
@@ -615,6 +625,65 @@ scenario_auth() {
 	start_responder fresh
 }
 
+# ------------------------------------------------------------------ (e) read
+
+# A calendar of $read_meetings meetings of about 400 bytes over five years (2024 to 2028,
+# about 55 a day), plus 100 weekly series (half of them ended by an UNTIL), and beside it
+# one a tenth the size with as many meetings a day (half a year, 10 series), loaded in one
+# transaction as a restore would be: without the per-row push and audit triggers (nobody
+# has joined the calendar; 100,000 pushes would take minutes), then ANALYZEd. read.mjs
+# then times the reads (run "read", runs/read.json).
+scenario_read() {
+	local group=read-cal small=read-small rc=0
+	start_responder
+	say "read: loading $read_meetings meetings over five years into calendar '$group'"
+	psql_ >/dev/null <<EOF
+BEGIN;
+ALTER TABLE pollhub.meetings DISABLE TRIGGER meetings_push, DISABLE TRIGGER meetings_audit;
+INSERT INTO pollhub.meetings (group_name, title, description, start_at, end_at, room_id, attendees,
+	recurrence_rule, recurrence_exception, start_timezone, end_timezone)
+SELECT '$group',
+	(ARRAY['Standup', 'Design review', 'Planning', '1:1', 'Retro', 'Customer call', 'Budget review',
+		'Interview', 'Lunch', 'Sprint demo'])[1 + i % 10] || ' ' || i,
+	repeat('Agenda item ' || (i % 97) || '. ', 2),
+	timestamptz '2024-01-01 00:00Z' + (i - 1) * (1827 * 86400.0 / $read_meetings) * interval '1 second',
+	timestamptz '2024-01-01 00:00Z' + (i - 1) * (1827 * 86400.0 / $read_meetings) * interval '1 second'
+		+ (1 + i % 6) * interval '30 minutes',
+	1 + i % 3, '{1,2}', '', '', '', ''
+FROM generate_series(1, $read_meetings) i;
+INSERT INTO pollhub.meetings (group_name, title, start_at, end_at, room_id, recurrence_rule)
+SELECT '$group', 'Weekly ' || k, timestamptz '2024-01-01 09:00Z' + k * interval '17 days',
+	timestamptz '2024-01-01 10:00Z' + k * interval '17 days', 2,
+	CASE WHEN k % 2 = 0 THEN 'FREQ=WEEKLY'
+		ELSE 'FREQ=WEEKLY;UNTIL=' || to_char((timestamptz '2024-07-01 00:00Z' + k * interval '17 days') AT TIME ZONE 'UTC',
+			'YYYYMMDD"T"HH24MISS"Z"') END
+FROM generate_series(1, 100) k;
+INSERT INTO pollhub.meetings (group_name, title, description, start_at, end_at, room_id, attendees,
+	recurrence_rule, recurrence_exception, start_timezone, end_timezone)
+SELECT '$small', 'Meeting ' || i, repeat('Agenda item ' || (i % 97) || '. ', 2),
+	timestamptz '2024-01-01 00:00Z' + (i - 1) * (1827 * 86400.0 / $read_meetings) * interval '1 second',
+	timestamptz '2024-01-01 00:00Z' + (i - 1) * (1827 * 86400.0 / $read_meetings) * interval '1 second'
+		+ (1 + i % 6) * interval '30 minutes',
+	1 + i % 3, '{1,2}', '', '', '', ''
+FROM generate_series(1, $read_meetings / 10) i;
+INSERT INTO pollhub.meetings (group_name, title, start_at, end_at, room_id, recurrence_rule)
+SELECT '$small', 'Weekly ' || k, timestamptz '2024-01-01 09:00Z' + k * interval '17 days',
+	timestamptz '2024-01-01 10:00Z' + k * interval '17 days', 2, 'FREQ=WEEKLY'
+FROM generate_series(1, 10) k;
+ALTER TABLE pollhub.meetings ENABLE TRIGGER meetings_push, ENABLE TRIGGER meetings_audit;
+COMMIT;
+ANALYZE pollhub.meetings;
+EOF
+	say "run read ($read_calls reads per measurement)"
+	node "$bench/read.mjs" --hub "$hub_url" --socket "$sock" --group "$group" --calls "$read_calls" \
+		--meetings "$read_meetings" --small-group "$small" --small-weeks 25 --json "$out/runs/read.json" >"$work/read.txt" 2>"$work/read.err" || rc=$?
+	cat "$work/read.txt" >&2
+	if ((rc != 0)); then
+		failures=$((failures + 1))
+		head -n 5 "$work/read.err" | sed 's/^/  ! /' >&2
+	fi
+}
+
 # ------------------------------------------------------------------ run
 
 started=$(date +%s)
@@ -625,6 +694,7 @@ for s in $scenarios; do
 	throughput) scenario_throughput ;;
 	idle) scenario_idle ;;
 	auth) scenario_auth ;;
+	read) scenario_read ;;
 	*) die "unknown scenario '$s' in BENCH_SCENARIOS" ;;
 	esac
 done

@@ -12,23 +12,29 @@
 //   kendo-scheduler   the complete Kendo Scheduler page. Its commercial kendo.all.min.js
 //                     (a CDN URL, never fetched) is answered with kendo-ui-core's DataSource
 //                     and Notification plus a Scheduler stand-in that only builds and reads
-//                     the DataSource (readme-snippets/kendo-scheduler-stub.js), so what is
-//                     asserted is the page's own code: its elements and includes, the
-//                     schema (RoomID and Attendees mapped, each resource a schema field), the
-//                     DataSource reading through the hub, and the Notification widget
-//                     showing a push without a TypeError. Not the calendar's rendering nor
-//                     what timezone does: that needs the commercial script.
+//                     the DataSource and gives its week view's dates
+//                     (readme-snippets/kendo-scheduler-stub.js), so what is asserted is the
+//                     page's own code: its elements and includes, the schema (RoomID and
+//                     Attendees mapped, each resource a schema field), serverFiltering and
+//                     the parameterMap: the read the page sends is the visible week in UTC
+//                     ({ Start, End } of the week of today, in a browser in New York), on a
+//                     calendar too large to read whole (which the hub refuses), and the
+//                     DataSource holds that week and nothing else; the Notification widget
+//                     shows a push without a TypeError. Not the calendar's rendering nor
+//                     what timezone does to events: that needs the commercial script.
 //
 // For every snippet: the page connects over the transport under test (the snippet's own
 // transport line is rewritten to it; the rewrite must find that line), the read answers
 // what the hub holds, a create made by a Node client shows up in the page as a push, and
 // nothing failed: no page error, no console error, no HTTP error, no request leaving the
 // stack. Every marker this test knows must be in README.md exactly once and every ```html
-// or ```js block there must be marked: a renamed or removed snippet fails, never skips.
+// or ```js block there must be marked: a renamed or removed snippet fails, never skips. A js
+// block marked `<!-- fragment: NAME -->` (a few lines of a page, not a page) is compiled, not run.
 // (The Razor `cshtml` variant of the Scheduler needs ASP.NET and is not run.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import vm from 'node:vm';
 import path from 'node:path';
 import { startStack, connect, stopAll, waitFor } from '../integration/stack.mjs';
 import { launchBrowser, makeDocroot, here, transports, seedMeeting } from './browser.mjs';
@@ -48,6 +54,7 @@ function extractSnippets(text) {
 	const lines = text.split('\n');
 	const found = [];
 	const unmarked = [];
+	const fragments = [];
 	for (let i = 0; i < lines.length; i++) {
 		const open = /^```(\S*)\s*$/.exec(lines[i]);
 		if (!open || !open[1]) continue;
@@ -57,14 +64,17 @@ function extractSnippets(text) {
 		let prev = i - 1;
 		while (prev >= 0 && lines[prev].trim() === '') prev--;
 		const marker = prev >= 0 ? /^<!-- snippet: ([a-z0-9-]+)\b.*-->$/.exec(lines[prev].trim()) : null;
+		// A js fragment (a few lines inside a page, not a page): compiled, not run.
+		const fragment = prev >= 0 ? /^<!-- fragment: ([a-z0-9-]+)\b.*-->$/.exec(lines[prev].trim()) : null;
 		if (marker) found.push({ name: marker[1], lang, code: lines.slice(i + 1, end).join('\n'), line: i + 1 });
+		else if (fragment && lang === 'js') fragments.push({ name: fragment[1], code: lines.slice(i + 1, end).join('\n'), line: i + 1 });
 		else if (lang === 'html' || lang === 'js') unmarked.push(`${path.basename(readmePath)}:${i + 1} (${lang})`);
 		i = end;
 	}
-	return { found, unmarked };
+	return { found, unmarked, fragments };
 }
 
-const { found, unmarked } = extractSnippets(readme);
+const { found, unmarked, fragments } = extractSnippets(readme);
 const snippet = (name) => {
 	const all = found.filter((s) => s.name === name);
 	assert.equal(all.length, 1, `README.md has ${all.length} blocks marked <!-- snippet: ${name} --> (want 1)`);
@@ -136,7 +146,8 @@ async function openSnippet(browser, stack, url, routes = {}) {
 		if (res.status() >= 400) page.problems.push(`${res.status()} for ${res.request().method()} ${res.url()}`);
 	});
 	page.on('request', (req) => {
-		if (req.url().startsWith(`${stack.url}/meetings`)) page.requests.push({ url: req.url(), headers: req.headers() });
+		if (req.url().startsWith(`${stack.url}/meetings`))
+			page.requests.push({ url: req.url(), headers: req.headers(), body: req.method() === 'POST' ? req.postData() : null });
 	});
 	page.on('requestfailed', (req) => {
 		if (!req.url().includes('/meetings')) page.problems.push(`request failed: ${req.url()}`);
@@ -166,6 +177,21 @@ async function logged(page, re, what) {
 	}
 }
 
+/** The hub invocations of target the page POSTed (Core JSON protocol records). */
+const invocations = (page, target) => page.requests.filter((r) => r.body && /\/meetings\?id=/.test(r.url))
+	.flatMap((r) => r.body.split('\x1e').filter(Boolean))
+	.map((rec) => { try { return JSON.parse(rec); } catch { return null; } })
+	.filter((m) => m && m.type === 1 && m.target === target);
+
+const DAY = 86400000;
+/** The week the page shows today: [its Sunday, the next Sunday) at 00:00 UTC, for a browser
+ * in zone (en-US weeks start on Sunday; the Scheduler's timezone is Etc/UTC). */
+function visibleWeek(zone) {
+	const today = Date.parse(`${new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date())}T00:00:00.000Z`);
+	const start = today - new Date(today).getUTCDay() * DAY;
+	return { Start: new Date(start).toISOString(), End: new Date(start + 7 * DAY).toISOString(), start };
+}
+
 /** Asserts the page's hub traffic used transport (Core or classic wire). */
 function assertTransport(page, transport, classic) {
 	const urls = page.requests.map((r) => r.url);
@@ -189,6 +215,13 @@ describe('README.md: the marked snippets', () => {
 		assert.deepEqual(found.map((s) => s.name).filter((n) => !EXPECTED.includes(n)), [],
 			'markers this test does not run');
 		for (const name of EXPECTED) assert.equal(snippet(name).lang, 'html', `${name} is an html block`);
+	});
+	it('every js fragment compiles', () => {
+		assert.ok(fragments.length > 0, 'README.md has fragments');
+		for (const f of fragments) {
+			assert.doesNotThrow(() => new vm.Script(f.code, { filename: `README.md:${f.line}` }),
+				`fragment ${f.name} (README.md:${f.line})`);
+		}
 	});
 });
 
@@ -293,12 +326,31 @@ for (const transport of transports) {
 			assert.deepEqual(page.problems, []);
 		})());
 
-		it('kendo-scheduler: the page, its schema and its notification work (kendo.all stubbed)', async (t) => stack.guard(async () => {
+		it('kendo-scheduler: the page reads the visible week (serverFiltering, parameterMap), its schema and notification work (kendo.all stubbed)', async (t) => stack.guard(async () => {
 			const code = coreTransport(snippet('kendo-scheduler').code, transport);
 			assert.match(code, /^<!DOCTYPE html>/i, 'a complete page');
 			const kendoAll = /<script src="(https:\/\/[^"]+\/kendo\.all\.min\.js)"><\/script>/.exec(code);
 			assert.ok(kendoAll, 'the page loads the commercial kendo.all.min.js');
-			const count = await held();
+			// A calendar too large to read whole: 4,000 meetings of the year before (loaded with
+			// psql, without pushes), beside one in the visible week and one the week before it.
+			const week = visibleWeek('America/New_York');
+			const group = await stack.psql(`SELECT group_name FROM pollhub.connections WHERE id = '${node.connectionId}'`);
+			assert.ok(group, 'the Node client\'s calendar');
+			const q = `'${group.replace(/'/g, "''")}'`;
+			await stack.psql(`BEGIN;
+				ALTER TABLE pollhub.meetings DISABLE TRIGGER meetings_push, DISABLE TRIGGER meetings_audit;
+				INSERT INTO pollhub.meetings (group_name, title, description, start_at, end_at, room_id, attendees)
+				SELECT ${q}, 'Last year ' || i, repeat('Agenda. ', 30), timestamptz '${new Date(week.start - 400 * DAY).toISOString()}' + i * interval '2 hours',
+					timestamptz '${new Date(week.start - 400 * DAY).toISOString()}' + i * interval '2 hours' + interval '1 hour', 1, '{1}'
+				FROM generate_series(1, 4000) i;
+				ALTER TABLE pollhub.meetings ENABLE TRIGGER meetings_push, ENABLE TRIGGER meetings_audit;
+				COMMIT;`);
+			await assert.rejects(node.invoke('read'), /The calendar is too large to send/, 'an unranged read is refused');
+			const at = (days, hour) => new Date(week.start + days * DAY + hour * 3600000).toISOString();
+			const inWeek = await node.invoke('create', { ...meeting('In the visible week', 1), Start: at(3, 9), End: at(3, 10), RoomID: 1, Attendees: [1, 2] });
+			await node.invoke('create', { ...meeting('The week before', 1), Start: at(-4, 9), End: at(-4, 10) });
+			const shown = await node.invoke('read', { Start: week.Start, End: week.End });
+			assert.ok(shown.some((m) => m.ID === inWeek.ID));
 			const page = await open('kendo-scheduler', code, {
 				[kendoAll[1]]: { body: kendoAllStandIn(), contentType: 'application/javascript' },
 			});
@@ -306,11 +358,14 @@ for (const transport of transports) {
 			/* global $ */
 			const widget = () => page.evaluate(() => {
 				const s = $('#scheduler').data('kendoScheduler');
-				const fields = s.options.dataSource.schema.model.fields;
+				const ds = s.options.dataSource;
+				const fields = ds.schema.model.fields;
 				return {
 					elements: [$('#scheduler').length, $('#notification').length],
 					notification: !!$('#notification').data('kendoNotification'),
 					timezone: s.options.timezone,
+					serverFiltering: ds.serverFiltering,
+					parameterMap: typeof (ds.transport && ds.transport.parameterMap),
 					from: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.from || k])),
 					resources: (s.options.resources || []).map((r) => r.field),
 					total: s.dataSource.total(),
@@ -323,29 +378,38 @@ for (const transport of transports) {
 			await page.waitForFunction((n) => {
 				const s = window.jQuery && jQuery('#scheduler').data('kendoScheduler');
 				return s && s.dataSource.total() === n;
-			}, count, { timeout: 8000 }).catch(() => { throw new Error(`the Scheduler's DataSource did not read ${count} meetings; problems: ${JSON.stringify(page.problems)}`); });
+			}, shown.length, { timeout: 8000 }).catch(() => { throw new Error(`the Scheduler's DataSource did not read the week's ${shown.length} meetings; problems: ${JSON.stringify(page.problems)}; reads sent: ${JSON.stringify(invocations(page, 'read'))}`); });
+			const reads = invocations(page, 'read');
+			assert.equal(reads.length, 1, `one read: ${JSON.stringify(reads)}`);
+			assert.deepEqual(reads[0].arguments, [{ Start: week.Start, End: week.End }],
+				'the read sends the visible week in UTC, from its Sunday to the next (a browser in New York)');
 			const w = await widget();
 			assert.deepEqual(w.elements, [1, 1], 'the page has #scheduler and #notification');
 			assert.ok(w.notification, 'the Notification widget exists before any push');
 			assert.equal(w.timezone, 'Etc/UTC');
+			assert.equal(w.serverFiltering, true, 'serverFiltering: true');
+			assert.equal(w.parameterMap, 'function', 'a parameterMap on the transport');
 			assert.equal(w.from.roomId, 'RoomID');
 			assert.equal(w.from.attendees, 'Attendees');
 			assert.equal(w.from.recurrenceId, 'RecurrenceID', 'recurrenceId with a lower-case d');
 			for (const field of w.resources) assert.ok(field in w.from, `the resource field ${field} is in the schema`);
 			assert.deepEqual(w.resources.sort(), ['attendees', 'roomId']);
-			const seeded = w.rows.find((r) => r.title === 'Seeded for the README snippets');
-			assert.deepEqual(seeded, { title: seeded.title, start: seedMeeting.Start, roomId: 1, attendees: [1, 2] });
+			const titles = w.rows.map((r) => r.title);
+			assert.deepEqual(titles.sort(), shown.map((m) => m.Title).sort(), 'the DataSource holds the week, as the hub reads it');
+			assert.ok(!titles.includes('The week before') && !titles.some((x) => x.startsWith('Last year ')), 'and nothing else');
+			const seen = w.rows.find((r) => r.title === 'In the visible week');
+			assert.deepEqual(seen, { title: seen.title, start: inWeek.Start, roomId: 1, attendees: [1, 2] });
 			assertTransport(page, transport, false);
 
 			const title = `Scheduler snippet push ${transport}`;
 			const t0 = Date.now();
-			await create(title, 4);
+			await node.invoke('create', { ...meeting(title, 4), Start: at(4, 9), End: at(4, 10) });
 			await page.locator('.k-notification', { hasText: `create: ${title}` }).waitFor({ state: 'visible', timeout: 8000 })
 				.catch(() => { throw new Error(`no notification for the push; problems: ${JSON.stringify(page.problems)}`); });
 			t.diagnostic(`notification shown after ${Date.now() - t0} ms`);
 			const after = await widget();
 			const pushed = after.rows.find((r) => r.title === title);
-			assert.deepEqual(pushed, { title, start: '2026-12-04T09:00:00.000Z', roomId: 2, attendees: [1, 3] });
+			assert.deepEqual(pushed, { title, start: at(4, 9), roomId: 2, attendees: [1, 3] });
 			assert.deepEqual(page.problems, []);
 		})());
 	});
