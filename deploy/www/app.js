@@ -204,6 +204,8 @@ function wireToolbar() {
 		params.set('transport', select.value);
 		location.search = params.toString();
 	});
+	// The products grid, with the same transport and group.
+	document.getElementById('to-products').href = `products.html${location.search}`;
 	document.getElementById('admin-message-close').addEventListener('click', () => {
 		document.getElementById('admin-message').hidden = true;
 	});
