@@ -130,7 +130,8 @@ run_query(const struct hub_caller *c, const char *target, const struct hub_invok
 		    " invoked.");
 		return;
 	}
-	switch (hubstore_query(c->db, c->group, call, q, c->max_answer, &o->result, &rd)) {
+	switch (hubstore_query(c->db, c->group, c->connection_id, call, q, c->max_answer,
+	    &o->result, &rd)) {
 	case PH_OK:
 		o->stamp = rd.stamp;
 		pending_bound(c, target, o);

@@ -46,7 +46,8 @@ hubstore_invoke(PGconn *db, const char *connection_id, const char *method,
 	enum ph_err st = PH_OK;
 
 	memset(call, 0, sizeof(*call));
-	r = pool_run(db, "SELECT kind, result, fn, item, caller FROM pollhub.invoke($1, $2, $3::json)",
+	r = pool_run(db, "SELECT kind, result, fn, item, call_hub, call_group, call_user,"
+	    " call_permission FROM pollhub.invoke($1, $2, $3::json)",
 	    3, p, &ws);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR && method_failure(r)) {
@@ -64,9 +65,12 @@ hubstore_invoke(PGconn *db, const char *connection_id, const char *method,
 		st = PH_NOMEM;
 	if (call->query && st == PH_OK &&
 	    ((call->fn = strdup(PQgetvalue(r, 0, 2))) == NULL ||
-	    (call->item = strdup(PQgetvalue(r, 0, 3))) == NULL ||
-	    (call->caller = strdup(PQgetvalue(r, 0, 4))) == NULL))
+	    (call->item = strdup(PQgetvalue(r, 0, 3))) == NULL))
 		st = PH_NOMEM;
+	for (int i = 0; call->query && st == PH_OK && i < 4; i++)
+		if (!PQgetisnull(r, 0, 4 + i) &&
+		    (call->caller[i] = strdup(PQgetvalue(r, 0, 4 + i))) == NULL)
+			st = PH_NOMEM;
 	PQclear(r);
 	if (st != PH_OK)
 		hubstore_call_free(call);
@@ -79,8 +83,11 @@ hubstore_call_free(struct hub_invoked *call)
 	buf_free(&call->result);
 	free(call->fn);
 	free(call->item);
-	free(call->caller);
-	call->fn = call->item = call->caller = NULL;
+	call->fn = call->item = NULL;
+	for (int i = 0; i < 4; i++) {
+		free(call->caller[i]);
+		call->caller[i] = NULL;
+	}
 }
 
 /* The fewest bytes a row's JSON object takes: "{}" and a comma. A bound on
@@ -127,7 +134,9 @@ query_fields(json_object *cols, struct kq_field *f, size_t max, size_t *n)
 
 /* Build the query's one statement: the group's stamp and (paged) the total
  * in the same snapshot as the page, one row per item (NULL j: none).
- * $1 the group's key, $2 the caller, $3 the query; the translation's from $4. */
+ * $1 the group's key, $2..$6 the caller's fields, $7 the query; the
+ * translation's from $8. The caller is a ROW of parameters, not one of
+ * type pollhub.hub_call: the planner then sees its group as a value. */
 static int
 query_sql(struct buf *b, const struct hub_invoked *call, const struct kq_sql *q, int paged,
     int limit_param)
@@ -136,7 +145,7 @@ query_sql(struct buf *b, const struct hub_invoked *call, const struct kq_sql *q,
 	char lim[64];
 	int rc;
 
-	rc = buf_puts(&from, call->fn) | buf_puts(&from, "($2::pollhub.hub_call, $3::jsonb) r WHERE ") |
+	rc = buf_puts(&from, call->fn) | buf_puts(&from, "(ROW($2, $3, $4, $5, $6)::pollhub.hub_call, $7::jsonb) r WHERE ") |
 	    buf_puts(&from, q->where.data) | buf_putc(&from, '\0');
 	if (rc == 0) {
 		rc = buf_puts(b, "SELECT s.stamp, s.total, p.j FROM (SELECT coalesce((SELECT"
@@ -200,14 +209,15 @@ query_answer(const PGresult *r, int paged, size_t max_answer, struct buf *out,
 }
 
 enum ph_err
-hubstore_query(PGconn *db, const char *group_key, const struct hub_invoked *call,
-    json_object *query, size_t max_answer, struct buf *out, struct hub_read *rd)
+hubstore_query(PGconn *db, const char *group_key, const char *connection_id,
+    const struct hub_invoked *call, json_object *query, size_t max_answer, struct buf *out,
+    struct hub_read *rd)
 {
 	struct kq_field fields[QUERY_FIELDS_MAX];
 	struct kq_schema schema = { fields, 0, "", NULL, 1 };
 	struct kq_sql q;
 	struct buf sql = { 0 };
-	const char *p[KQ_MAX_PARAMS + 5];
+	const char *p[KQ_MAX_PARAMS + 9];
 	const char *query_text = query != NULL ?
 	    json_object_to_json_string_ext(query, JSON_C_TO_STRING_PLAIN) : NULL;
 	char take[24], skip[24];
@@ -232,7 +242,7 @@ hubstore_query(PGconn *db, const char *group_key, const struct hub_invoked *call
 	/* Pages never overlap: a sort is completed by the first column (a key,
 	 * by convention: ID); without one the method's own order stands. */
 	schema.tiebreak = schema.nfields > 0 ? fields[0].column : NULL;
-	st = kendoquery_translate(&schema, query, 4, &q, rd->why, sizeof(rd->why));
+	st = kendoquery_translate(&schema, query, 8, &q, rd->why, sizeof(rd->why));
 	if (st != PH_OK) {
 		json_object_put(cols);
 		return st;
@@ -241,10 +251,14 @@ hubstore_query(PGconn *db, const char *group_key, const struct hub_invoked *call
 	rd->whole = q.range_start == 0 && q.range_end == 0 && strcmp(q.where.data, "true") == 0 &&
 	    !paged && q.skip == 0;
 	p[0] = group_key;
-	p[1] = call->caller;
-	p[2] = query_text;
+	p[1] = call->caller[0];		/* hub */
+	p[2] = connection_id;
+	p[3] = call->caller[1];		/* group, as the client named it */
+	p[4] = call->caller[2];		/* user */
+	p[5] = call->caller[3];		/* permission */
+	p[6] = query_text;
 	for (n = 0; n < q.nparams; n++)
-		p[n + 3] = q.params[n];
+		p[n + 7] = q.params[n];
 	/* An answer of more rows than cap passes max_answer whatever they hold:
 	 * fetch one row past it and refuse, rather than build a whole large
 	 * calendar to measure it (7.9 MB, half a second, for 20,000 meetings). */
@@ -252,13 +266,13 @@ hubstore_query(PGconn *db, const char *group_key, const struct hub_invoked *call
 	limit = paged && (cap < 0 || q.take < cap) ? q.take : cap;
 	snprintf(take, sizeof(take), "%lld", limit);
 	snprintf(skip, sizeof(skip), "%lld", q.skip);
-	p[n + 3] = limit >= 0 ? take : NULL;	/* LIMIT NULL: no limit */
-	p[n + 4] = skip;
-	if (query_sql(&sql, call, &q, paged, n + 4) == -1) {
+	p[n + 7] = limit >= 0 ? take : NULL;	/* LIMIT NULL: no limit */
+	p[n + 8] = skip;
+	if (query_sql(&sql, call, &q, paged, n + 8) == -1) {
 		st = PH_NOMEM;
 		goto done;
 	}
-	r = pool_run(db, sql.data, n + 5, p, &ws);
+	r = pool_run(db, sql.data, n + 9, p, &ws);
 	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
 		rd->stamp = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		rd->at_least = limit == cap && PQntuples(r) == cap;

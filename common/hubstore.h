@@ -21,7 +21,9 @@
 struct hub_invoked {
 	int		 query;		/* a query method: result lists its columns */
 	struct buf	 result;	/* a value method's result (JSON; empty: none) */
-	char		*fn, *item, *caller;	/* a query method's, for hubstore_query */
+	char		*fn, *item;	/* a query method's, for hubstore_query */
+	char		*caller[4];	/* and its caller's hub, group, user, permission
+					 * (NULL: SQL NULL) */
 	char		 state[6];	/* PH_INVALID: the method's SQLSTATE */
 	char		 message[400];	/* and its message */
 };
@@ -48,7 +50,8 @@ struct hub_read {
  * Appends a JSON array, or {"Data":[...],"Total":N} when the query pages
  * (take). PH_INVALID: refused (rd->why); PH_TOO_LARGE: the answer would pass
  * max_answer (0: no bound), nothing appended; PH_BUSY; PH_DB. */
-enum ph_err hubstore_query(PGconn *, const char *group_key, const struct hub_invoked *call,
-		    json_object *query, size_t max_answer, struct buf *out, struct hub_read *rd);
+enum ph_err hubstore_query(PGconn *, const char *group_key, const char *connection_id,
+		    const struct hub_invoked *call, json_object *query, size_t max_answer,
+		    struct buf *out, struct hub_read *rd);
 
 #endif

@@ -1,7 +1,7 @@
 -- 017_hubs: hubs written in SQL (issue 21). A hub is a row of pollhub.hubs:
 -- its name (what classic clients' proxies name), the URL path its Core
 -- clients connect to, and the schema whose functions are its methods
--- (sql/functions/70_hubs.sql: pollhub.invoke finds and calls them). Every
+-- (sql/functions/12_hubs.sql: pollhub.invoke finds and calls them). Every
 -- connection belongs to one hub. MeetingHub, the first, is defined in
 -- sql/functions/80_meetinghub.sql.
 CREATE TABLE pollhub.hubs (

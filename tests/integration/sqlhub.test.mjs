@@ -57,6 +57,7 @@ $$;
 CREATE FUNCTION notes.whoami(call pollhub.hub_call) RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('hub', call.hub, 'group', call.group_name, 'connection', call.connection_id)
 $$;
+CREATE FUNCTION notes."MixedCase"(call pollhub.hub_call) RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'quoted' $$;
 CREATE FUNCTION notes.version(call pollhub.hub_call) RETURNS integer LANGUAGE sql STABLE AS $$ SELECT 1 $$;
 CREATE FUNCTION notes.nothing(call pollhub.hub_call, x json DEFAULT NULL) RETURNS void LANGUAGE sql AS $$ SELECT $$;
 CREATE FUNCTION notes.refuse(call pollhub.hub_call) RETURNS void LANGUAGE plpgsql AS $$
@@ -106,6 +107,9 @@ describe(`a hub written in SQL (${transportName})`, { timeout: 120000 }, () => {
 			assert.deepEqual(gotB.payloads('added')[0], made);
 			assert.deepEqual(await a.invoke('whoami'), { hub: 'NotesHub', group: 'n1', connection: a.connectionId });
 			assert.equal(await a.invoke('version'), 1);
+			// A quoted name in mixed case, called in another case: found all the same.
+			assert.equal(await a.invoke('mixedcase'), 'quoted');
+			assert.equal(await a.invoke('MIXEDCASE'), 'quoted');
 			assert.equal(await a.invoke('nothing'), null);
 			assert.equal(await a.invoke('Nothing', { any: 1 }), null);
 			await rejects(a.invoke('nothing', 1, 2), /Failed to invoke 'nothing' due to an error on the server\./);
