@@ -244,8 +244,8 @@ send_begin(PGconn *db, const char *token, enum corestore_proto proto, int wait,
 	if ((st = command(db, "BEGIN", 0, NULL)) != PH_OK)
 		return st;
 	/* Binary result: inbound is bytea and may hold any bytes. */
-	r = pool_exec_params(db, "SELECT id, group_name, handshaken, closing, inbound, locked,"
-	    " permission, user_name FROM pollhub.send_begin($1, $2, $3)", 3, p, NULL, NULL, 1, PGRES_TUPLES_OK, &st);
+	r = pool_exec_params(db, "SELECT id, group_name, handshaken, closing, inbound, locked"
+	    " FROM pollhub.send_begin($1, $2, $3)", 3, p, NULL, NULL, 1, PGRES_TUPLES_OK, &st);
 	if (r == NULL) {
 		pool_rollback(db);
 		return st;
@@ -257,9 +257,6 @@ send_begin(PGconn *db, const char *token, enum corestore_proto proto, int wait,
 	}
 	snprintf(sc->id, sizeof(sc->id), "%.*s", PQgetlength(r, 0, 0), PQgetvalue(r, 0, 0));
 	snprintf(sc->group, sizeof(sc->group), "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
-	snprintf(sc->permission, sizeof(sc->permission), "%.*s", PQgetlength(r, 0, 6),
-	    PQgetvalue(r, 0, 6));
-	snprintf(sc->user, sizeof(sc->user), "%.*s", PQgetlength(r, 0, 7), PQgetvalue(r, 0, 7));
 	if (*PQgetvalue(r, 0, 5) == 0) {
 		PQclear(r);
 		pool_rollback(db);

@@ -109,8 +109,6 @@ struct send_conn {
 	char		group[SQL_GROUP_SIZE];
 	int		handshaken;
 	int		closing;
-	char		permission[8];	/* read, write, admin; "" without identity */
-	char		user[1025];	/* "" without identity */
 	struct buf	inbound;	/* carried-over partial record + this body; caller frees */
 };
 /* BEGIN and take the connection's send lock (POSTs of one connection run one

@@ -9,6 +9,10 @@
 #include "log.h"
 #include "utf8.h"
 
+/* A value method's result above this many bytes is checked against the
+ * connection's pending bound, as every query method's is. */
+#define VALUE_PENDING_CHECK	65536
+
 /* What one invocation produced: a result (JSON text) or an error message. */
 struct outcome {
 	struct buf	result;		/* JSON text; empty = null */
@@ -206,6 +210,10 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 				    " POLLHUB_MAX_ANSWER is %zu).", o->result.len, c->max_answer);
 				buf_free(&o->result);
 				fail_invoke(o, c, msg->target, "HubException", why);
+			} else if (o->result.len > VALUE_PENDING_CHECK) {
+				/* Only a large result can fill the queue: a create's
+				 * answer costs no statement for it. */
+				pending_bound(c, msg->target, o);
 			}
 		}
 		hubstore_call_free(&call);

@@ -17,16 +17,11 @@
 struct hub_caller {
 	PGconn		*db;		/* inside the POST's transaction */
 	const char	*connection_id;
-	const char	*group;
+	const char	*group;		/* its key (connections.group_name) */
 	int		 detailed_errors;
-	size_t		 max_answer;	/* a read's result above this is a completion error */
-	size_t		 max_pending_bytes; /* a read that would queue more for the
+	size_t		 max_answer;	/* a result above this is a completion error */
+	size_t		 max_pending_bytes; /* a result that would queue more for the
 					     * connection is refused; 0: no bound */
-	/* The caller's grant allows reading only (permission 'read'): create,
-	 * update and destroy are refused "Not allowed: ...". user: the
-	 * caller's ("" without identity), for that message. */
-	int		 read_only;
-	const char	*user;
 };
 
 /* Run one invocation (type 1 or 4). When it has an invocationId, exactly one

@@ -25,11 +25,14 @@
 #define SQL_SELF	"self"		/* drain_many: not drained; drain yourself */
 #define SQL_LATER	"later"		/* drain_many: past the batch's budget; next batch */
 
-/* A group name: 1 to SQL_GROUP_MAX characters, as the CHECK constraints of
- * groups.name and connections.group_name count them (length(), characters
- * not bytes); SQL_GROUP_SIZE bytes hold the longest with its NUL. */
-#define SQL_GROUP_MAX	256
-#define SQL_GROUP_SIZE	(4 * SQL_GROUP_MAX + 1)
+/* A group name: 1 to SQL_GROUP_MAX characters (length(), characters not
+ * bytes). Its key in groups.name and connections.group_name is the name, or
+ * for a hub other than MeetingHub "Hub/name" (pollhub.hub_group; a hub's
+ * name is at most 63 characters): at most SQL_GROUP_KEY_MAX, as their CHECK
+ * constraints count. SQL_GROUP_SIZE bytes hold the longest key with its NUL. */
+#define SQL_GROUP_MAX		256
+#define SQL_GROUP_KEY_MAX	(63 + 1 + SQL_GROUP_MAX)
+#define SQL_GROUP_SIZE		(4 * SQL_GROUP_KEY_MAX + 1)
 
 /* LISTEN/NOTIFY: channel, and payload prefixes (group name, connection id). */
 #define SQL_CHANNEL		"pollhub"

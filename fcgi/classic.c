@@ -224,7 +224,7 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 	} else {
 		/* The result goes in this answer, not the queue: no pending bound. */
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
-		    app->cfg.max_answer, 0, strcmp(sc.permission, "read") == 0, sc.user };
+		    app->cfg.max_answer, 0 };
 
 		if (corestore_set_sender(db, sc.id) != PH_OK ||
 		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||

@@ -19,8 +19,8 @@
 #include "log.h"
 #include "sqlproto.h"
 
-/* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2049s. */
-_Static_assert(2 * SQL_GROUP_SIZE == 2050, "the %2049s below");
+/* handoff_resume reads a group of SQL_GROUP_SIZE bytes as hex with %2561s. */
+_Static_assert(2 * SQL_GROUP_SIZE == 2562, "the %2561s below");
 
 #define ENV_LISTEN "POLLHUB_LISTEN_FD"
 /* A line of the list: numbers, token, id, the group in hex (2 bytes a byte),
@@ -375,7 +375,7 @@ parse_item(const char *line, struct handoff_item *p, char *hex, size_t *carry_le
 	*carry_len = 0;
 	memset(p, 0, sizeof(*p));
 	p->cors_index = -1;
-	n = sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2049s%n", &kind, &p->fd,
+	n = sscanf(line, "%c %d %d %d %lld %63s %63s %lld %d %d %2561s%n", &kind, &p->fd,
 	    &p->request_id, &p->keep, &p->pi.poll_no, p->token, p->pi.connection_id, &p->left_ms,
 	    &p->cors_index, &p->vary_origin, hex, &end);
 	if (n == 11 && (kind == HANDOFF_STREAM || kind == HANDOFF_POLL || kind == HANDOFF_ANSWER)) {
@@ -388,7 +388,7 @@ parse_item(const char *line, struct handoff_item *p, char *hex, size_t *carry_le
 	memset(p, 0, sizeof(*p));
 	p->cors_index = -1;
 	p->kind = HANDOFF_STREAM;
-	if (sscanf(line, "%d %d %d %lld %63s %63s %2049s", &p->fd, &p->request_id, &p->keep,
+	if (sscanf(line, "%d %d %d %lld %63s %63s %2561s", &p->fd, &p->request_id, &p->keep,
 	    &p->pi.poll_no, p->token, p->pi.connection_id, hex) != 7)
 		return -1;
 	p->rd.request_id = (uint16_t)p->request_id;

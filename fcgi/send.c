@@ -80,9 +80,10 @@ message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size
     int *invocations)
 {
 	struct hub_message msg;
+	/* Who may run what is pollhub.invoke's to check (the permission in the
+	 * connection's row). */
 	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors,
-	    app->cfg.max_answer, app->cfg.max_pending_bytes,
-	    strcmp(sc->permission, "read") == 0, sc->user };
+	    app->cfg.max_answer, app->cfg.max_pending_bytes };
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
 	long long stamp = -1;

@@ -29,8 +29,11 @@ GRANT SELECT ON pollhub.hubs TO pollhub_app;
 -- other than MeetingHub is 'Hub/group' (pollhub.hub_group): two hubs'
 -- groups of one name never share pushes.
 ALTER TABLE pollhub.connections ADD COLUMN hub text NOT NULL DEFAULT 'MeetingHub';
+-- A key is at most 63 + 1 + 256 characters (SQL_GROUP_KEY_MAX in sqlproto.h).
 ALTER TABLE pollhub.connections DROP CONSTRAINT connections_group_name_check,
-	ADD CONSTRAINT connections_group_name_check CHECK (length(group_name) BETWEEN 1 AND 330);
+	ADD CONSTRAINT connections_group_name_check CHECK (length(group_name) BETWEEN 1 AND 320);
+ALTER TABLE pollhub.groups DROP CONSTRAINT groups_name_check,
+	ADD CONSTRAINT groups_name_check CHECK (length(name) BETWEEN 1 AND 320);
 
 -- What a hub method is told about its caller (its first argument).
 CREATE TYPE pollhub.hub_call AS (

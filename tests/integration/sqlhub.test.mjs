@@ -124,6 +124,22 @@ describe(`a hub written in SQL (${transportName})`, { timeout: 120000 }, () => {
 		}
 	});
 
+	test("the longest group name a client may give: its key 'NotesHub/…' still fits", async () => {
+		const longest = '\u00e9'.repeat(256);	// 256 characters, 512 bytes
+		const a = await connect(at('/notes', longest));
+		const b = await connect(at('/notes', longest));
+		const got = collector(b, ['added']);
+		try {
+			assert.equal((await a.invoke('whoami')).group, longest);
+			await a.invoke('add', { Body: 'long' });
+			await waitFor(() => got.count('added') === 1, 5000, 'the push in the long group');
+			assert.equal(await stack.psql(`SELECT length(group_name) FROM pollhub.connections WHERE id = '${a.connectionId}'`),
+				String('NotesHub/'.length + 256));
+		} finally {
+			await stopAll(a, b);
+		}
+	});
+
 	test('RAISE is the completion error with its message; a broken function is one too', async () => {
 		const a = await connect(at('/notes', 'n3'));
 		try {
