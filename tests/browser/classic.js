@@ -2,11 +2,12 @@
 // against pollhub's /meetings, exposed as window.harness for tests/browser/classic.test.mjs.
 // ?start= picks the start options: jsonp ({ jsonp: true }, the seed's), longPolling,
 // serverSentEvents ({ transport: ... }) or auto (start() without options); ?hub= an absolute
-// hub URL (a page on another origin).
+// hub URL (a page on another origin) or another hub's path; ?proxy= the proxy's hub name.
 /* global $ */
 var hubUrl = new URLSearchParams(location.search).get("hub") || "/meetings";	// ?hub=: another origin's
 var connection = $.hubConnection(hubUrl, { useDefaultPath: false });
-var hub = connection.createHubProxy("meetings");
+// ?proxy=: another hub of pollhub.hubs, by its name (productHub), on its own connection.
+var hub = connection.createHubProxy(new URLSearchParams(location.search).get("proxy") || "meetings");
 
 var harness = {
 	pushes: [],	// { type, item, at }

@@ -218,6 +218,31 @@ for (const transport of transports) {
 				await classicSeen(one, 'create', later.ID, t0);
 			});
 
+			test('a hub written in SQL: ProductHub through its proxy, beside MeetingHub', async () => {
+				const page = await openWindow(browser, `${stack.url}/classic.html?start=${mode}&hub=/products&proxy=productHub`);
+				await page.waitForFunction(() => harness.ready || harness.startError, null, { timeout: 15000 });
+				assert.equal(await page.evaluate(() => harness.startError), null, 'start failed');
+				const shopper = await connect(`${stack.url}/products`);
+				const got = [];
+				shopper.on('create', (p) => { got.push(p); });
+				try {
+					const made = await page.evaluate(() => harness.invoke('create',
+						{ ProductName: 'Classic tea', UnitPrice: 4.5, UnitsInStock: 3, Category: 'Beverages' }));
+					assert.match(made.ID, UUID_RE);
+					assert.equal(made.ProductName, 'Classic tea');
+					await waitFor(() => got.some((p) => p.ID === made.ID), 5000, 'the Core client of ProductHub got the create');
+					const page1 = await page.evaluate(() => harness.invoke('read', { take: 5, skip: 0,
+						filter: { field: 'ProductName', operator: 'contains', value: 'classic' } }));
+					assert.ok(page1.Total >= 1 && page1.Data.some((p) => p.ID === made.ID), JSON.stringify(page1));
+					// Its validation, in SQL, names the field.
+					await assert.rejects(page.evaluate(() => harness.invoke('create', { ProductName: '' })), /ProductName/);
+				} finally {
+					await stopAll(shopper);
+					await page.evaluate(() => connection.stop());
+					await page.close();
+				}
+			});
+
 			test('nothing failed; stop() sends /abort and the connection is removed', async () => {
 				// Only the poll the test dropped (window one, long polling) may have failed.
 				const dropped = (p) => p === 'console error: Failed to load resource: net::ERR_CONNECTION_RESET';
