@@ -214,29 +214,44 @@ BEGIN
 END
 $$;
 
--- To every open connection of user p_user on the caller's hub (Clients.User).
--- Returns how many connections it was queued for (see send_to_user).
-CREATE OR REPLACE FUNCTION pollhub.push_user(p_call pollhub.hub_call, p_user text, p_target text,
-	p_arguments jsonb DEFAULT '[]') RETURNS integer
+-- Queue record for every open Core connection of user p_user (of hub
+-- p_hub; NULL: of every hub). Returns how many. As send_to_connection: the
+-- send lock orders each queue, the row lock keeps the connection open until
+-- commit; taken in id order, like drain_many's row locks, so two of these
+-- never wait for each other in a cycle. Classic connections cannot receive
+-- it (they read only their group's pushes): the callers say so.
+CREATE OR REPLACE FUNCTION pollhub.queue_to_user(p_user text, p_hub text, p_record text)
+RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 DECLARE
-	record text := pollhub.invocation(p_target, p_arguments::json);
 	cid text;
 	sent integer := 0;
 BEGIN
 	FOR cid IN SELECT c.id FROM pollhub.connections c
-		    WHERE c.user_name = p_user AND c.hub = p_call.hub AND c.state = 'open'
-		      AND pollhub.is_core(c.transport)
+		    WHERE c.user_name = p_user AND (p_hub IS NULL OR c.hub = p_hub)
+		      AND c.state = 'open' AND pollhub.is_core(c.transport)
 		    ORDER BY c.id LOOP
 		PERFORM pollhub.send_lock(cid, true);
 		PERFORM 1 FROM pollhub.connections c WHERE c.id = cid AND c.state = 'open'
 		   FOR NO KEY UPDATE;
 		CONTINUE WHEN NOT FOUND;
-		INSERT INTO pollhub.connection_messages (connection_id, payload) VALUES (cid, record);
+		INSERT INTO pollhub.connection_messages (connection_id, payload) VALUES (cid, p_record);
 		PERFORM pg_notify('pollhub', 'c:' || cid);
 		sent := sent + 1;
 	END LOOP;
 	RETURN sent;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION pollhub.queue_to_user(text, text, text) FROM PUBLIC;
+
+-- To every open connection of user p_user on the caller's hub (Clients.User).
+-- Returns how many connections it was queued for.
+CREATE OR REPLACE FUNCTION pollhub.push_user(p_call pollhub.hub_call, p_user text, p_target text,
+	p_arguments jsonb DEFAULT '[]') RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
+BEGIN
+	-- plpgsql, not sql: pollhub.invocation is defined in a later file.
+	RETURN pollhub.queue_to_user(p_user, p_call.hub, pollhub.invocation(p_target, p_arguments::json));
 END
 $$;
 

@@ -174,8 +174,6 @@ RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pollhub AS $$
 DECLARE
 	record text := pollhub.invocation(p_target, p_arguments);
-	cid text;
-	sent integer := 0;
 	classic integer;
 BEGIN
 	SELECT count(*) INTO classic FROM pollhub.connections c
@@ -184,20 +182,7 @@ BEGIN
 		RAISE NOTICE '% classic SignalR 2.x connection(s) of user % skipped: they receive only their group''s pushes',
 		    classic, quote_literal(p_user);
 	END IF;
-	FOR cid IN SELECT c.id FROM pollhub.connections c
-		    WHERE c.user_name = p_user AND c.state = 'open' AND pollhub.is_core(c.transport)
-		    ORDER BY c.id LOOP
-		-- As send_to_connection: the send lock orders its queue, the row
-		-- lock keeps it open until commit.
-		PERFORM pollhub.send_lock(cid, true);
-		PERFORM 1 FROM pollhub.connections c WHERE c.id = cid AND c.state = 'open'
-		   FOR NO KEY UPDATE;
-		CONTINUE WHEN NOT FOUND;
-		INSERT INTO pollhub.connection_messages (connection_id, payload) VALUES (cid, record);
-		PERFORM pg_notify('pollhub', 'c:' || cid);
-		sent := sent + 1;
-	END LOOP;
-	RETURN sent;
+	RETURN pollhub.queue_to_user(p_user, NULL, record);
 END
 $$;
 

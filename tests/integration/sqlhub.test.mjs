@@ -70,6 +70,21 @@ BEGIN
 	RETURN (SELECT to_jsonb(x.no_such_column) FROM notes.notes x LIMIT 1);
 END
 $$;
+CREATE FUNCTION notes.announce(call pollhub.hub_call, text jsonb) RETURNS bigint LANGUAGE sql AS $$
+	SELECT pollhub.push_group(call, 'announced', jsonb_build_array(text))
+$$;
+CREATE FUNCTION notes.tell(call pollhub.hub_call, who jsonb, text jsonb) RETURNS integer LANGUAGE sql AS $$
+	SELECT pollhub.push_user(call, who #>> '{}', 'told', jsonb_build_array(text))
+$$;
+CREATE FUNCTION notes.whisper(call pollhub.hub_call, conn jsonb, text jsonb) RETURNS boolean LANGUAGE sql AS $$
+	SELECT pollhub.push_connection(call, conn #>> '{}', 'whispered', jsonb_build_array(text))
+$$;
+CREATE FUNCTION notes.shout_and_fail(call pollhub.hub_call) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pollhub.push_group(call, 'announced', '["never sent"]');
+	RAISE EXCEPTION 'changed my mind';
+END
+$$;
 INSERT INTO pollhub.hubs (name, path, schema_name) VALUES ('NotesHub', '/notes', 'notes');
 `;
 
@@ -137,6 +152,35 @@ describe(`a hub written in SQL (${transportName})`, { timeout: 120000 }, () => {
 				String('NotesHub/'.length + 256));
 		} finally {
 			await stopAll(a, b);
+		}
+	});
+
+	test('push_group, push_user and push_connection reach whom they name, and only if the method commits', async () => {
+		const a = await connect(at('/notes', 'p'));
+		const b = await connect(at('/notes', 'p'));
+		const far = await connect(at('/notes', 'elsewhere'));	// bob's, in another group
+		const meetings = await connect(at('/meetings', 'p'));	// bob's too, on MeetingHub
+		const heard = (conn) => collector(conn, ['announced', 'told', 'whispered']);
+		const [ha, hb, hfar, hm] = [heard(a), heard(b), heard(far), heard(meetings)];
+		try {
+			for (const c of [b, far, meetings])
+				await stack.psql(`UPDATE pollhub.connections SET user_name = 'bob' WHERE id = '${c.connectionId}'`);
+			await a.invoke('announce', 'to all of p');
+			await waitFor(() => ha.count('announced') === 1 && hb.count('announced') === 1, 5000, 'push_group: the caller too');
+			assert.equal(await a.invoke('tell', 'bob', 'hi bob'), 2, "bob's two connections on this hub");
+			await waitFor(() => hb.count('told') === 1 && hfar.count('told') === 1, 5000, 'push_user');
+			assert.equal(await a.invoke('whisper', b.connectionId, 'psst'), true);
+			assert.equal(await a.invoke('whisper', meetings.connectionId, 'psst'), false, "another hub's connection");
+			await waitFor(() => hb.count('whispered') === 1, 5000, 'push_connection');
+			await assert.rejects(a.invoke('shout_and_fail'), /changed my mind/);
+			await sleep(500);
+			assert.equal(ha.count('announced'), 1, 'a push of a method that failed is never sent');
+			assert.equal(hb.count('announced'), 1);
+			assert.equal(ha.count('told') + ha.count('whispered'), 0, 'nothing else reached the caller');
+			assert.equal(hfar.count('announced') + hfar.count('whispered'), 0);
+			assert.equal(hm.count('announced') + hm.count('told') + hm.count('whispered'), 0, 'MeetingHub heard nothing');
+		} finally {
+			await stopAll(a, b, far, meetings);
 		}
 	});
 
