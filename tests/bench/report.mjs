@@ -177,6 +177,7 @@ if (rd) {
 		s?.rows_avg == null ? '-' : Math.round(s.rows_avg), s?.bytes_avg == null ? '-' : Math.round(s.bytes_avg / 1024),
 		target === undefined ? '' : s?.p99 != null ? (s.p99 < target ? `yes (p99 < ${target} ms)` : `NO (p99 ≥ ${target} ms)`) : '-'];
 	results.read = { meetings: rd.meetings, week: rd.week, week_http: rd.week_http, week_small: rd.week_small, grid: rd.grid, unranged: rd.unranged,
+		products: rd.products, products_first: rd.products_first,
 		errors: rd.errors, week_p99_within_target: rd.week ? rd.week.p99 < rd.targets.week_p99_ms : null };
 	table(`(e) read: a calendar of ${rd.meetings.toLocaleString('en-US')} meetings over five years; ms p50 / p99 / max`,
 		['read', 'measured', 'calls', 'p50/p99/max ms', 'rows', 'KiB', 'target'], [
@@ -185,6 +186,11 @@ if (rd) {
 			...(rd.week_small ? [row(`one week, a calendar a tenth the size`, rd.week_small, 'responder (FastCGI)')] : []),
 			row(`grid: take 20, sort Title, Title contains (Total ${rd.grid?.total ?? '-'})`, rd.grid, 'responder (FastCGI)'),
 			['read() unranged, refused', 'responder (FastCGI)', rd.unranged?.n ?? '-', rd.unranged ? `${num(rd.unranged.p50)} (p50)` : '-', '-', '-', ''],
+			...(rd.products ? [
+				row(`ProductHub, ${(rd.product_count ?? 0).toLocaleString('en-US')} products: take 20, sort ProductName, contains "chai" (Total ${rd.products.total ?? '-'})`,
+					rd.products, 'responder (FastCGI)', rd.targets.products_p99_ms),
+				row('ProductHub: first page, CreatedAt desc', rd.products_first, 'responder (FastCGI)', rd.targets.products_p99_ms),
+			] : []),
 		]);
 	if (rd.errors) console.log(`    ${rd.errors} read(s) failed (see the run's output)`);
 }

@@ -671,12 +671,20 @@ SELECT '$small', 'Weekly ' || k, timestamptz '2024-01-01 09:00Z' + k * interval 
 	timestamptz '2024-01-01 10:00Z' + k * interval '17 days', 2, 'FREQ=WEEKLY'
 FROM generate_series(1, 10) k;
 ALTER TABLE pollhub.meetings ENABLE TRIGGER meetings_push, ENABLE TRIGGER meetings_audit;
+-- ProductHub's grid: $read_meetings products in one group (a name in eight holds "Chai").
+INSERT INTO producthub.products (group_name, product_name, unit_price, units_in_stock, category, created_at)
+SELECT '$group', (ARRAY['Chai', 'Chang', 'Aniseed Syrup', 'Tofu', 'Ikura', 'Konbu', 'Pavlova', 'Geitost'])[1 + i % 8]
+	|| ' ' || i, (i % 9000) / 100.0, i % 500, (ARRAY['Beverages', 'Condiments', 'Seafood', 'Dairy'])[1 + i % 4],
+	timestamptz '2024-01-01 00:00Z' + i * interval '1 minute'
+FROM generate_series(1, $read_meetings) i;
 COMMIT;
 ANALYZE pollhub.meetings;
+ANALYZE producthub.products;
 EOF
 	say "run read ($read_calls reads per measurement)"
 	node "$bench/read.mjs" --hub "$hub_url" --socket "$sock" --group "$group" --calls "$read_calls" \
-		--meetings "$read_meetings" --small-group "$small" --small-weeks 25 --json "$out/runs/read.json" >"$work/read.txt" 2>"$work/read.err" || rc=$?
+		--meetings "$read_meetings" --small-group "$small" --small-weeks 25 \
+		--products-group "$group" --products "$read_meetings" --json "$out/runs/read.json" >"$work/read.txt" 2>"$work/read.err" || rc=$?
 	cat "$work/read.txt" >&2
 	if ((rc != 0)); then
 		failures=$((failures + 1))
