@@ -9,6 +9,11 @@
 #include "log.h"
 #include "utf8.h"
 
+/* A method that runs past statement_timeout (POLLHUB_DB_STATEMENT_TIMEOUT):
+ * the server ended it, and its transaction's savepoint is rolled back. */
+#define TOO_SLOW "The method ran longer than the database allows a statement"\
+	" (POLLHUB_DB_STATEMENT_TIMEOUT); nothing was saved."
+
 /* A value method's result above this many bytes is checked against the
  * connection's pending bound, as every query method's is. */
 #define VALUE_PENDING_CHECK	65536
@@ -164,6 +169,9 @@ run_query(const struct hub_caller *c, const char *target, const struct hub_invok
 		buf_free(&o->result);
 		fail_invoke(o, c, target, "HubException", why);
 		break;
+	case PH_TIMEOUT:
+		fail_invoke(o, c, target, "HubException", TOO_SLOW);
+		break;
 	case PH_BUSY:
 		/* A lock held elsewhere (a restore's TRUNCATE in psql). */
 		fail_invoke(o, c, target, "HubException", "The calendar is being"
@@ -220,6 +228,9 @@ dispatch(const struct hub_caller *c, const struct hub_message *msg, struct outco
 		break;
 	case PH_INVALID:
 		method_failed(o, c, msg->target, call.state, call.message);
+		break;
+	case PH_TIMEOUT:
+		fail_invoke(o, c, msg->target, "HubException", TOO_SLOW);
 		break;
 	case PH_BUSY:
 		/* An open transaction elsewhere (an administrator's in psql) holds

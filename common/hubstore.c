@@ -27,6 +27,17 @@ method_failure(const PGresult *r)
 	return 1;
 }
 
+/* A statement the server ended at statement_timeout (not one we cancelled
+ * at our own deadline, which is a session in trouble): the method's own
+ * slowness, told to the client as such. */
+static int
+method_too_slow(const PGresult *r, enum pgwait_status ws)
+{
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return ws != PGWAIT_TIMEOUT && state != NULL && strcmp(state, "57014") == 0;
+}
+
 static void
 method_error(const PGresult *r, struct hub_invoked *call)
 {
@@ -55,6 +66,8 @@ hubstore_invoke(PGconn *db, const char *connection_id, const char *method,
 			st = PH_INVALID;
 		} else {
 			st = pool_failure(r, db, ws);
+			if (method_too_slow(r, ws))
+				st = PH_TIMEOUT;
 		}
 		PQclear(r);
 		return st;
@@ -295,6 +308,8 @@ hubstore_query(PGconn *db, const char *group_key, const char *connection_id,
 		st = PH_INVALID;
 	} else {
 		st = pool_failure(r, db, ws);
+		if (method_too_slow(r, ws))
+			st = PH_TIMEOUT;
 	}
 done:
 	PQclear(r);

@@ -31,7 +31,8 @@ struct hub_invoked {
  * array) on connection_id's hub. PH_OK: *call holds a value or describes a
  * query (hubstore_call_free it); PH_INVALID: the method, or invoke, refused
  * (state and message: P0001 a RAISE, PHM01 no such method, PHA01 a wrong
- * number of arguments, 42501 not allowed, ...); PH_BUSY; PH_DB. */
+ * number of arguments, 42501 not allowed, ...); PH_TIMEOUT: it ran past
+ * statement_timeout; PH_BUSY; PH_DB. */
 enum ph_err hubstore_invoke(PGconn *, const char *connection_id, const char *method,
 		    const char *arguments, struct hub_invoked *call);
 void	    hubstore_call_free(struct hub_invoked *);
@@ -49,7 +50,7 @@ struct hub_read {
  * (query, borrowed; NULL: none), translated by kendoquery over its columns.
  * Appends a JSON array, or {"Data":[...],"Total":N} when the query pages
  * (take). PH_INVALID: refused (rd->why); PH_TOO_LARGE: the answer would pass
- * max_answer (0: no bound), nothing appended; PH_BUSY; PH_DB. */
+ * max_answer (0: no bound), nothing appended; PH_TIMEOUT; PH_BUSY; PH_DB. */
 enum ph_err hubstore_query(PGconn *, const char *group_key, const char *connection_id,
 		    const struct hub_invoked *call, json_object *query, size_t max_answer,
 		    struct buf *out, struct hub_read *rd);

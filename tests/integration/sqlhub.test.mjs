@@ -329,3 +329,38 @@ describe(`a hub written in SQL (${transportName})`, { timeout: 120000 }, () => {
 		assert.match(await unknown.text(), /could not be resolved/);
 	});
 });
+
+// A method slower than statement_timeout: the server ends it, the client is told so, and the
+// connection goes on (its own stack: POLLHUB_DB_STATEMENT_TIMEOUT of 2 s).
+describe(`a hub method slower than the statement timeout (${transportName})`, {
+	timeout: 60000,
+	skip: transportName !== 'LongPolling' && 'transport-independent: runs in the LongPolling runs only',
+}, () => {
+	let stack;
+	before(async () => {
+		stack = await startStack({ env: { POLLHUB_DB_STATEMENT_TIMEOUT: '2000' } });
+		await stack.psql(`CREATE SCHEMA slow;
+			GRANT USAGE ON SCHEMA slow TO pollhub_app;
+			CREATE FUNCTION slow.nap(call pollhub.hub_call, s jsonb) RETURNS text
+			LANGUAGE sql AS $$ SELECT pg_sleep((s #>> '{}')::float8)::text || 'awake' $$;
+			INSERT INTO pollhub.hubs (name, path, schema_name) VALUES ('SlowHub', '/slow', 'slow');`);
+	});
+	after(async () => { await stack?.stop(); });
+
+	it('is a completion error that says so, and the connection goes on', async (t) => stack.guard(async () => {
+		const a = await connect(`${stack.url}/slow`);
+		try {
+			const t0 = Date.now();
+			await assert.rejects(a.invoke('nap', 5), (e) => {
+				assert.match(e.message, /HubException: The method ran longer than the database allows a statement \(POLLHUB_DB_STATEMENT_TIMEOUT\); nothing was saved\.$/);
+				return true;
+			});
+			const took = Date.now() - t0;
+			t.diagnostic(`refused after ${took} ms`);
+			assert.ok(took < 4500, `ended by the statement timeout (2 s), not the nap (5 s): ${took} ms`);
+			assert.equal(await a.invoke('nap', 0), 'awake');
+		} finally {
+			await stopAll(a);
+		}
+	})(t));
+});
