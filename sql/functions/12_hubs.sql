@@ -65,10 +65,7 @@ $$;
 -- arguments (the message is ASP.NET Core's), PHQ01 a query method whose rows
 -- are not of a composite type; 42501 a read-only caller and a method that
 -- writes.
--- Forms of releases in development (0.15 before its end): their results differ.
-DROP FUNCTION IF EXISTS pollhub.invoke(text, text, jsonb);
-DROP FUNCTION IF EXISTS pollhub.invoke(text, text, json);
-CREATE FUNCTION pollhub.invoke(p_connection text, p_method text, p_args json,
+CREATE OR REPLACE FUNCTION pollhub.invoke(p_connection text, p_method text, p_args json,
 	OUT kind text, OUT result text, OUT fn text, OUT item text,
 	OUT call_hub text, OUT call_group text, OUT call_user text, OUT call_permission text)
 LANGUAGE plpgsql AS $$
