@@ -103,7 +103,7 @@ deliver_group(PGresult *r, struct waiter **waiters, size_t n)
 	for (i = rows; i < PQntuples(r); i++) {
 		size_t k = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1;
 		const char *status = PQgetvalue(r, i, 1);
-		long long cursor = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		long long cursor = PQgetisnull(r, i, 2) ? 0 : strtoll(PQgetvalue(r, i, 2), NULL, 10);
 		struct waiter *w;
 		int first = 0, own = 0, rc = 0;
 
@@ -112,6 +112,10 @@ deliver_group(PGresult *r, struct waiter **waiters, size_t n)
 		w = waiters[k];
 		if (strcmp(status, SQL_LATER) == 0) {
 			w->later = 1;
+			continue;
+		}
+		if (strcmp(status, SQL_QUEUED) == 0) {
+			w->direct = 1;
 			continue;
 		}
 		while (first < rows && strtoll(PQgetvalue(r, first, 2), NULL, 10) <= cursor)

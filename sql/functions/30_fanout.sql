@@ -174,9 +174,9 @@ $$;
 -- row always). Candidates at from or ahead of it are served: each gets the
 -- rows past its own cursor, and the cursors below top move to top (one
 -- UPDATE; a compare-and-set, since the rows are locked and the cursors read
--- after the lock). A member with a queued record, a cursor behind from, a
--- superseded poll or a row held elsewhere is left out ('self', by absence):
--- it drains alone, in causal order (drain_one's merge). The long polls among
+-- after the lock). A member with a cursor behind from, a superseded poll or a
+-- row held elsewhere is left out ('self', by absence): it drains alone, in
+-- causal order (drain_one's merge); one with a queued record is 'queued'. The long polls among
 -- the served that get a row not their own end here.
 --
 -- Result: first the rows (n NULL: seq, sender, payload), in seq order; then a
@@ -184,7 +184,9 @@ $$;
 -- seq: its cursor): 'ok' served; 'more' served, with rows left past top (its
 -- next turn takes them); 'later' not served, past p_total (each served
 -- member costs the caller the rows' bytes; the first always is): untouched,
--- for the next batch.
+-- for the next batch; and one per member with a queued record: 'queued', not
+-- served (the caller gives it to the connection ids' turn, drain_many, which
+-- merges its queue with its pushes).
 --
 -- Plans: every statement is an index lookup by primary key or a range of one
 -- group's outbox, whatever the estimates; plan_cache_mode keeps PL/pgSQL from
@@ -201,6 +203,7 @@ DECLARE
 	m_ns bigint[];
 	m_curs bigint[];
 	m_lp boolean[];
+	q_ns bigint[];		-- ... with a queued record
 	s_ids text[];		-- served
 	s_curs bigint[];
 	s_lp boolean[];
@@ -232,15 +235,22 @@ BEGIN
 
 	-- One snapshot for the cursors, the queues and the head: a completion
 	-- committed with a push is seen with it or not at all.
-	SELECT array_agg(l.id ORDER BY l.n), array_agg(l.n ORDER BY l.n),
-	       array_agg(m.cursor ORDER BY l.n), array_agg(l.lp ORDER BY l.n),
+	SELECT array_agg(l.id ORDER BY l.n) FILTER (WHERE NOT l.q),
+	       array_agg(l.n ORDER BY l.n) FILTER (WHERE NOT l.q),
+	       array_agg(l.cursor ORDER BY l.n) FILTER (WHERE NOT l.q),
+	       array_agg(l.lp ORDER BY l.n) FILTER (WHERE NOT l.q),
+	       array_agg(l.n) FILTER (WHERE l.q),
 	       (SELECT g.last_seq FROM pollhub.groups g WHERE g.name = p_group)
-	  INTO m_ids, m_ns, m_curs, m_lp, v_head
-	  FROM unnest(l_ids, l_ns, l_lp) AS l(id, n, lp)
-	  JOIN pollhub.memberships m ON m.connection_id = l.id AND m.group_name = p_group
-	 WHERE NOT EXISTS (SELECT 1 FROM pollhub.connection_messages d
-			    WHERE d.connection_id = l.id);
+	  INTO m_ids, m_ns, m_curs, m_lp, q_ns, v_head
+	  FROM (SELECT l.id, l.n, l.lp, m.cursor,
+		       EXISTS (SELECT 1 FROM pollhub.connection_messages d
+			        WHERE d.connection_id = l.id) AS q
+		  FROM unnest(l_ids, l_ns, l_lp) AS l(id, n, lp)
+		  JOIN pollhub.memberships m ON m.connection_id = l.id
+		   AND m.group_name = p_group) l;
 	IF m_ids IS NULL THEN
+		RETURN QUERY SELECT q.n, 'queued'::text, NULL::bigint, NULL::text, NULL::text
+		  FROM unnest(q_ns) AS q(n);
 		RETURN;
 	END IF;
 	SELECT c.cur INTO v_from FROM unnest(m_curs) AS c(cur)
@@ -294,5 +304,9 @@ BEGIN
 			 ELSE 'later' END, x.cur, NULL::text, NULL::text
 	  FROM (SELECT m.n, m.cur, row_number() OVER (ORDER BY m.n) AS rank
 		  FROM unnest(m_ns, m_curs) AS m(n, cur) WHERE m.cur >= v_from) x;
+	-- Members with a queued record (a completion): the turn of the
+	-- connection ids merges it with their pushes (drain_many), in order.
+	RETURN QUERY SELECT q.n, 'queued'::text, NULL::bigint, NULL::text, NULL::text
+	  FROM unnest(q_ns) AS q(n);
 END
 $$;
