@@ -235,19 +235,22 @@ BEGIN
 
 	-- One snapshot for the cursors, the queues and the head: a completion
 	-- committed with a push is seen with it or not at all.
-	SELECT array_agg(l.id ORDER BY l.n) FILTER (WHERE NOT l.q),
-	       array_agg(l.n ORDER BY l.n) FILTER (WHERE NOT l.q),
-	       array_agg(l.cursor ORDER BY l.n) FILTER (WHERE NOT l.q),
-	       array_agg(l.lp ORDER BY l.n) FILTER (WHERE NOT l.q),
-	       array_agg(l.n) FILTER (WHERE l.q),
-	       (SELECT g.last_seq FROM pollhub.groups g WHERE g.name = p_group)
-	  INTO m_ids, m_ns, m_curs, m_lp, q_ns, v_head
-	  FROM (SELECT l.id, l.n, l.lp, m.cursor,
+	-- (Materialized, in the order of p_ids: each member's queue is looked
+	-- at once, and the arrays need no sort each.)
+	WITH l AS MATERIALIZED (
+		SELECT l.id, l.n, l.lp, m.cursor,
 		       EXISTS (SELECT 1 FROM pollhub.connection_messages d
 			        WHERE d.connection_id = l.id) AS q
 		  FROM unnest(l_ids, l_ns, l_lp) AS l(id, n, lp)
 		  JOIN pollhub.memberships m ON m.connection_id = l.id
-		   AND m.group_name = p_group) l;
+		   AND m.group_name = p_group
+		 ORDER BY l.n)
+	SELECT array_agg(l.id) FILTER (WHERE NOT l.q), array_agg(l.n) FILTER (WHERE NOT l.q),
+	       array_agg(l.cursor) FILTER (WHERE NOT l.q), array_agg(l.lp) FILTER (WHERE NOT l.q),
+	       array_agg(l.n) FILTER (WHERE l.q),
+	       (SELECT g.last_seq FROM pollhub.groups g WHERE g.name = p_group)
+	  INTO m_ids, m_ns, m_curs, m_lp, q_ns, v_head
+	  FROM l;
 	IF m_ids IS NULL THEN
 		RETURN QUERY SELECT q.n, 'queued'::text, NULL::bigint, NULL::text, NULL::text
 		  FROM unnest(q_ns) AS q(n);
