@@ -397,7 +397,8 @@ corestore_send_commit(PGconn *db, const struct send_conn *sc, const char *rest, 
 
 	if (restlen > 0 || sc->stored_len > 0 || !sc->handshaken != !sc->stored_handshaken) {
 		r = pool_exec_params(db, "UPDATE pollhub.connections SET inbound = $2,"
-		    " handshaken = $3, last_seen = now() WHERE id = $1", 3, p, lens, fmts, 0, PGRES_COMMAND_OK, &st);
+		    " handshaken = $3, last_seen = now() WHERE id = $1", 3, p, lens, fmts, 0,
+		    PGRES_COMMAND_OK, &st);
 		if (r == NULL) {
 			pool_rollback(db);
 			return st;
