@@ -265,6 +265,8 @@ send_begin(PGconn *db, const char *token, enum corestore_proto proto, int wait,
 	*locked = 1;
 	sc->handshaken = *PQgetvalue(r, 0, 2) != 0;
 	sc->closing = *PQgetvalue(r, 0, 3) != 0;
+	sc->stored_handshaken = sc->handshaken;
+	sc->stored_len = (size_t)PQgetlength(r, 0, 4);
 	buf_reset(&sc->inbound);
 	if (buf_append(&sc->inbound, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4)) == -1) {
 		PQclear(r);
@@ -393,13 +395,16 @@ corestore_send_commit(PGconn *db, const struct send_conn *sc, const char *rest, 
 	PGresult *r;
 	enum ph_err st;
 
-	r = pool_exec_params(db, "UPDATE pollhub.connections SET inbound = $2, handshaken = $3,"
-	    " last_seen = now() WHERE id = $1", 3, p, lens, fmts, 0, PGRES_COMMAND_OK, &st);
-	if (r == NULL) {
-		pool_rollback(db);
-		return st;
+	if (restlen > 0 || sc->stored_len > 0 || !sc->handshaken != !sc->stored_handshaken) {
+		r = pool_exec_params(db, "UPDATE pollhub.connections SET inbound = $2,"
+		    " handshaken = $3, last_seen = now() WHERE id = $1", 3, p, lens, fmts, 0,
+		    PGRES_COMMAND_OK, &st);
+		if (r == NULL) {
+			pool_rollback(db);
+			return st;
+		}
+		PQclear(r);
 	}
-	PQclear(r);
 	if ((st = command(db, "COMMIT", 0, NULL)) != PH_OK)
 		pool_rollback(db);
 	return st;
@@ -422,19 +427,6 @@ enum ph_err
 corestore_savepoint_rollback(PGconn *db)
 {
 	return command(db, "ROLLBACK TO SAVEPOINT invocation", 0, NULL);
-}
-
-enum ph_err
-corestore_set_sender(PGconn *db, const char *connection_id)
-{
-	const char *p[] = { connection_id };
-	PGresult *r;
-	enum ph_err st;
-
-	if ((st = tuples(db, "SELECT set_config('pollhub.sender', $1, true)", 1, p, &r)) != PH_OK)
-		return st;
-	PQclear(r);
-	return PH_OK;
 }
 
 enum ph_err

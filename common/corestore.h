@@ -110,10 +110,15 @@ struct send_conn {
 	int		handshaken;
 	int		closing;
 	struct buf	inbound;	/* carried-over partial record + this body; caller frees */
+	/* The row as send_begin read it: corestore_send_commit writes it only
+	 * when it changes. */
+	size_t		stored_len;	/* its inbound's length */
+	int		stored_handshaken;
 };
 /* BEGIN and take the connection's send lock (POSTs of one connection run one
- * at a time). On PH_OK the transaction is open; PH_NOT_FOUND: unknown,
- * or a connection of the other protocol. */
+ * at a time); pollhub.sender is the connection for the transaction (the
+ * meeting triggers leave it out of their pushes). On PH_OK the transaction
+ * is open; PH_NOT_FOUND: unknown, or a connection of the other protocol. */
 enum ph_err corestore_send_begin(PGconn *, const char *token, enum corestore_proto,
 		    struct send_conn *);
 /* Acquire a connection and corestore_send_begin on it. writes: the POST may
@@ -137,16 +142,20 @@ enum ph_err corestore_join_group(PGconn *, const char *connection_id, const char
 /* Mark the connection closing and leave its groups: after what is queued,
  * its next poll answers 204. */
 enum ph_err corestore_mark_closing(PGconn *, const char *connection_id);
-/* Save state and COMMIT (rest = the unparsed tail to carry over). */
+/* Save state and COMMIT (rest = the unparsed tail to carry over). The row
+ * is written only when its inbound or handshaken changes: a create's commit
+ * writes no connections row. Its last_seen is then the polls' and streams'
+ * to keep, as for a Ping (a POST does not vouch for a poller, as in
+ * ASP.NET Core). */
 enum ph_err corestore_send_commit(PGconn *, const struct send_conn *,
 		    const char *rest, size_t restlen);
 
-/* Savepoints around one invocation, so a failed statement does not abort the POST. */
+/* A savepoint before each invocation, so a failed statement does not abort
+ * the POST: rolled back to when it fails; released only before another
+ * (COMMIT commits a savepoint still open). */
 enum ph_err corestore_savepoint(PGconn *);
 enum ph_err corestore_savepoint_release(PGconn *);
 enum ph_err corestore_savepoint_rollback(PGconn *);
-/* Make the meeting triggers skip this connection when pushing (transaction-local). */
-enum ph_err corestore_set_sender(PGconn *, const char *connection_id);
 
 /* MeetingHub data: results are JSON text appended to out. On PH_INVALID
  * why names the offending field (e.g. a RecurrenceID that does not exist). */

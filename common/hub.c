@@ -255,10 +255,21 @@ hub_invoke(const struct hub_caller *c, const struct hub_message *msg, struct buf
 
 	memset(&o, 0, sizeof(o));
 	o.stamp = -1;
+	/* The savepoint is left open after the method: what follows (its
+	 * completion, the connection's row) runs inside it and COMMIT commits
+	 * it all the same, without a RELEASE's round trip. Only a POST's next
+	 * invocation releases it first, so that savepoints do not nest. */
+	if (c->savepoint != NULL && *c->savepoint) {
+		if (corestore_savepoint_release(c->db) != PH_OK)
+			return -1;
+		*c->savepoint = 0;
+	}
 	if (corestore_savepoint(c->db) != PH_OK)
 		return -1;
+	if (c->savepoint != NULL)
+		*c->savepoint = 1;
 	dispatch(c, msg, &o);
-	if (o.error[0] != '\0' ? corestore_savepoint_rollback(c->db) : corestore_savepoint_release(c->db))
+	if (o.error[0] != '\0' && corestore_savepoint_rollback(c->db) != PH_OK)
 		o.db_failed = 1;
 	if (o.db_failed)
 		rc = -1;

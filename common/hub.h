@@ -22,6 +22,9 @@ struct hub_caller {
 	size_t		 max_answer;	/* a result above this is a completion error */
 	size_t		 max_pending_bytes; /* a result that would queue more for the
 					     * connection is refused; 0: no bound */
+	int		*savepoint;	/* 1: an invocation's savepoint is open in the
+					 * transaction (released before the next one's);
+					 * NULL: one invocation per transaction */
 };
 
 /* Run one invocation (type 1 or 4). When it has an invocationId, exactly one

@@ -224,10 +224,9 @@ invoke(struct classic_request *cr, struct classic_invocation *inv, struct buf *r
 	} else {
 		/* The result goes in this answer, not the queue: no pending bound. */
 		struct hub_caller caller = { db, sc.id, sc.group, app->cfg.detailed_errors,
-		    app->cfg.max_answer, 0 };
+		    app->cfg.max_answer, 0, NULL };
 
-		if (corestore_set_sender(db, sc.id) != PH_OK ||
-		    hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
+		if (hub_invoke(&caller, &inv->msg, &completion, NULL) == -1 ||
 		    corestore_send_commit(db, &sc, "", 0) != PH_OK) {
 			pool_rollback(db);
 			buf_reset(&completion);

@@ -77,13 +77,13 @@ handshake(PGconn *db, struct send_conn *sc, const char *rec, size_t len)
  * is answered with a completion error and not run. */
 static enum ph_err
 message(struct app *app, PGconn *db, struct send_conn *sc, const char *rec, size_t len,
-    int *invocations)
+    int *invocations, int *savepoint)
 {
 	struct hub_message msg;
 	/* Who may run what is pollhub.invoke's to check (the permission in the
 	 * connection's row). */
 	struct hub_caller caller = { db, sc->id, sc->group, app->cfg.detailed_errors,
-	    app->cfg.max_answer, app->cfg.max_pending_bytes };
+	    app->cfg.max_answer, app->cfg.max_pending_bytes, savepoint };
 	struct buf out = BUF_INIT;
 	char err[256], why[300];
 	long long stamp = -1;
@@ -134,7 +134,7 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 {
 	size_t off = 0, max = app->cfg.max_message_size;
 	char why[200];
-	int invocations = 0;
+	int invocations = 0, savepoint = 0;
 	long n;
 
 	while (!sc->closing && off < sc->inbound.len &&
@@ -150,7 +150,7 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 		} else if (!sc->handshaken) {
 			st = handshake(db, sc, rec, (size_t)n);
 		} else {
-			st = message(app, db, sc, rec, (size_t)n, &invocations);
+			st = message(app, db, sc, rec, (size_t)n, &invocations, &savepoint);
 		}
 		if (st != PH_OK)
 			return st;
@@ -168,69 +168,54 @@ process(struct app *app, PGconn *db, struct send_conn *sc, size_t *consumed)
 	return PH_OK;
 }
 
-/* 1 when a record of body may write meetings (hub_writes), or cannot be
- * told apart (it completes a record begun in an earlier POST): the POST then
- * counts against its group's share of the pool. */
-static int
-body_writes(const struct buf *body)
+/* What the POST's body holds, read in one pass (a create's record is
+ * parsed here and once more in process(), not twice here). *writes: 1 when
+ * a record may write meetings (hub_writes), or cannot be told apart (it
+ * completes a record begun in an earlier POST): the POST then counts
+ * against its group's share of the pool. *pings: 1 when the body is
+ * nothing but whole Ping records (every client sends one every 15 s): they
+ * need no transaction. */
+static void
+body_kinds(const struct buf *body, int *writes, int *pings)
 {
 	size_t off = 0;
 	long n;
 
+	*writes = 0;
+	*pings = body->len > 0 && body->data[body->len - 1] == 0x1e;
 	while (off < body->len && (n = hubproto_record_len(body->data + off, body->len - off)) >= 0) {
 		struct hub_message msg;
 		char err[64];
-		int writes;
 
 		if (hubproto_parse_message(body->data + off, (size_t)n, &msg, err, sizeof(err)) == -1) {
+			*pings = 0;
 			/* A handshake is no hub message; anything else may be half of one. */
-			if (hubproto_parse_handshake(body->data + off, (size_t)n, err, sizeof(err)) == -1)
-				return 1;
+			if (hubproto_parse_handshake(body->data + off, (size_t)n, err, sizeof(err)) == -1) {
+				*writes = 1;
+				return;
+			}
 		} else {
-			writes = hub_writes(&msg);
+			if (msg.type != HUB_PING)
+				*pings = 0;
+			*writes = hub_writes(&msg);
 			hub_message_free(&msg);
-			if (writes)
-				return 1;
+			if (*writes)
+				return;
 		}
 		off += (size_t)n + 1;
 	}
-	return 0;
-}
-
-/* 1 when body is nothing but whole Ping records (every client sends one
- * every 15 s): they need no transaction. */
-static int
-only_pings(const struct buf *body)
-{
-	size_t off = 0;
-	long n;
-
-	if (body->len == 0 || body->data[body->len - 1] != 0x1e)
-		return 0;
-	while (off < body->len && (n = hubproto_record_len(body->data + off, body->len - off)) >= 0) {
-		struct hub_message msg;
-		char err[64];
-		int ping;
-
-		if (hubproto_parse_message(body->data + off, (size_t)n, &msg, err, sizeof(err)) == -1)
-			return 0;
-		ping = msg.type == HUB_PING;
-		hub_message_free(&msg);
-		if (!ping)
-			return 0;
-		off += (size_t)n + 1;
-	}
-	return off == body->len;
+	if (off != body->len)
+		*pings = 0;
 }
 
 /* The Ping-only fast path: 1 when it answered. */
 static int
-ping(struct app *app, struct http_request *h, const char *token, const struct buf *body)
+ping(struct app *app, struct http_request *h, const char *token)
 {
 	PGconn *db;
 	int done = 0;
 
-	if (!only_pings(body) || (db = pool_acquire(app->pool)) == NULL)
+	if ((db = pool_acquire(app->pool)) == NULL)
 		return 0;
 	if (corestore_ping(db, token, &done) != PH_OK)
 		done = 0;
@@ -248,6 +233,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	size_t consumed = 0;
 	PGconn *db;
 	enum ph_err st;
+	int writes, pings;
 
 	memset(&sc, 0, sizeof(sc));
 	if ((st = http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout,
@@ -259,12 +245,13 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		http_error(h, st);
 		goto done;
 	}
-	if (ping(app, h, token, &body))
+	body_kinds(&body, &writes, &pings);
+	if (pings && ping(app, h, token))
 		goto done;
 	/* Counted against the group's share of the pool: a send may wait on its
 	 * calendar's locks (an open transaction in psql) and must not take the
 	 * pool from the other calendars. */
-	st = corestore_send_open(app->pool, token, PROTO_CORE, body_writes(&body), &sc, &db);
+	st = corestore_send_open(app->pool, token, PROTO_CORE, writes, &sc, &db);
 	if (st != PH_OK) {
 		http_error(h, st);	/* PH_NOT_FOUND, PH_BUSY or PH_DB */
 		goto done;
@@ -278,7 +265,6 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		goto done;
 	}
 	if (buf_append(&sc.inbound, body.data, body.len) == -1 ||
-	    corestore_set_sender(db, sc.id) != PH_OK ||
 	    process(app, db, &sc, &consumed) != PH_OK ||
 	    corestore_send_commit(db, &sc, consumed < sc.inbound.len ?
 		sc.inbound.data + consumed : "", sc.inbound.len - consumed) != PH_OK) {

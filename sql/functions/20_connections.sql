@@ -179,6 +179,8 @@ $$;
 -- connection holds it (it may itself be waiting for a calendar's lock),
 -- locked is false and only id and group_name are given (the caller waits
 -- elsewhere: it must not hold a shared pool connection while it waits).
+-- Locked, it sets pollhub.sender to the connection's id for the transaction
+-- (the meetings trigger and push_others leave the sender out of their pushes).
 -- permission and user_name: the connection's identity (015_auth.sql; both
 -- NULL without one): the hub refuses a 'read' connection's writes before
 -- they run (the meetings trigger refuses them again).
@@ -202,6 +204,9 @@ BEGIN
 		RETURN QUERY SELECT cid, grp, NULL::boolean, NULL::boolean, NULL::bytea, false, perm, usr;
 		RETURN;
 	END IF;
+	-- The sender of what this send pushes (the triggers leave it out of
+	-- their pushes): set here, not in a statement of its own.
+	PERFORM set_config('pollhub.sender', cid, true);
 	-- A new snapshot: what the send we may have waited for committed (a
 	-- revocation's new permission too).
 	RETURN QUERY SELECT c.id, c.group_name, c.handshaken, c.state = 'closing', c.inbound, true,

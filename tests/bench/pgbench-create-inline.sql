@@ -1,14 +1,16 @@
--- pgbench-create.sql with the triggers' work written out, so that the NOTIFYs can be left
--- out: `-D notify=1` sends both (the push's `g:` and the completion's `c:`, as the
--- responder's transaction does), `-D notify=0` neither. The difference between the two
--- is what PostgreSQL's commit-time NOTIFY (a lock serialising every notifying commit)
--- costs. Triggers are turned off for the transaction (session_replication_role =
--- replica, superuser: the private cluster's owner), which also skips the foreign-key
--- checks: compare these two runs with each other, not with pgbench-create.sql.
+-- The responder's create transaction (pgbench-create.sql) with MeetingHub's create
+-- written out as its INSERT and the trigger's work, so that the NOTIFYs can be left
+-- out: `-D notify=1 -D notify_c=1` sends both (the push's `g:` and the completion's
+-- `c:`, as the responder's transaction does), `-D notify=1 -D notify_c=0` the push's
+-- alone, `-D notify=0 -D notify_c=0` neither. The difference is what PostgreSQL's
+-- commit-time NOTIFY costs (a lock serialising every notifying commit: taken once per
+-- transaction, however many it sends). Triggers are turned off for the transaction
+-- (session_replication_role = replica, superuser: the private cluster's owner), which
+-- also skips the foreign-key checks: compare these runs with each other, not with
+-- pgbench-create.sql.
 BEGIN;
 SELECT id, group_name, handshaken, closing, inbound, locked
   FROM pollhub.send_begin('bench-t' || :client_id, false, false);
-SELECT set_config('pollhub.sender', 'bench-c' || :client_id, true);
 SET LOCAL session_replication_role = replica;
 SAVEPOINT invocation;
 INSERT INTO pollhub.meetings AS m (group_name, title, description, start_at, end_at,
@@ -28,15 +30,12 @@ WITH s AS (INSERT INTO pollhub.groups AS gr (name, last_seq) VALUES ('bench-g' |
 \if :notify
 SELECT pg_notify('pollhub', 'g:' || 'bench-g' || :client_id);
 \endif
-RELEASE SAVEPOINT invocation;
 -- the completion, stamped as connection_messages_stamp would
 INSERT INTO pollhub.connection_messages (connection_id, group_seq, payload)
   VALUES ('bench-c' || :client_id,
     (SELECT last_seq FROM pollhub.groups WHERE name = 'bench-g' || :client_id),
     '{"type":3,"invocationId":"0","result":' || :meeting || '}');
-\if :notify
+\if :notify_c
 SELECT pg_notify('pollhub', 'c:' || 'bench-c' || :client_id);
 \endif
-UPDATE pollhub.connections SET inbound = '', handshaken = true, last_seen = now()
-  WHERE id = 'bench-c' || :client_id;
 COMMIT;

@@ -89,22 +89,24 @@ for (const c of callers) {
 	const full = runs[`throughput-pgbench-create-${c}`];
 	const ins = runs[`throughput-pgbench-insert-${c}`];
 	const withN = runs[`throughput-pgbench-notify-${c}`];
+	const oneN = runs[`throughput-pgbench-notify1-${c}`];
 	const noN = runs[`throughput-pgbench-nonotify-${c}`];
 	const p = ph?.throughput_per_s ?? null;
 	const ratio = (x) => (p !== null && x?.tps ? p / x.tps : null);
 	results.throughput.push({
 		callers: c, pollhub_per_s: p, pollhub_rtt_ms: ph?.invocations?.rtt_ms ?? null,
 		pgbench_create_tps: full?.tps ?? null, pgbench_insert_tps: ins?.tps ?? null,
-		pgbench_inline_notify_tps: withN?.tps ?? null, pgbench_inline_nonotify_tps: noN?.tps ?? null,
+		pgbench_inline_notify_tps: withN?.tps ?? null, pgbench_inline_notify1_tps: oneN?.tps ?? null,
+		pgbench_inline_nonotify_tps: noN?.tps ?? null,
 		ratio_to_create_tx: ratio(full), ratio_to_insert_tx: ratio(ins),
 		pollhub_errors: ph?.errors?.total ?? null, pgbench_failed: (full?.failed ?? 0) + (ins?.failed ?? 0),
 	});
 	tpRows.push([c, num(p), lat3(ph?.invocations?.rtt_ms), num(full?.tps), num(ratio(full), 2),
-		num(ins?.tps), num(ratio(ins), 2), `${num(withN?.tps)} / ${num(noN?.tps)}`, errs(ph)]);
+		num(ins?.tps), num(ratio(ins), 2), `${num(withN?.tps)} / ${num(oneN?.tps)} / ${num(noN?.tps)}`, errs(ph)]);
 }
 if (tpRows.length)
 	table('(b) create throughput: callers invoking back-to-back (pollhub, LP) beside pgbench at the same concurrency',
-		['callers', 'pollhub/s', 'rtt p50/p99/max ms', 'pgbench create tx/s', 'ratio', 'pgbench INSERT tx/s', 'ratio', 'inline tx/s NOTIFY / none', 'pollhub errors'],
+		['callers', 'pollhub/s', 'rtt p50/p99/max ms', 'pgbench create tx/s', 'ratio', 'pgbench INSERT tx/s', 'ratio', 'inline tx/s 2 NOTIFY / 1 / none', 'pollhub errors'],
 		tpRows);
 
 // (c) idle

@@ -414,8 +414,12 @@ scenario_throughput() {
 		for c in $concurrency; do
 			pgbench_run "throughput-pgbench-create-$c" pgbench-create.sql "$c"
 			pgbench_run "throughput-pgbench-insert-$c" pgbench-insert.sql "$c"
-			pgbench_run "throughput-pgbench-notify-$c" pgbench-create-inline.sql "$c" -D notify=1
-			pgbench_run "throughput-pgbench-nonotify-$c" pgbench-create-inline.sql "$c" -D notify=0
+			pgbench_run "throughput-pgbench-notify-$c" pgbench-create-inline.sql "$c" \
+				-D notify=1 -D notify_c=1
+			pgbench_run "throughput-pgbench-notify1-$c" pgbench-create-inline.sql "$c" \
+				-D notify=1 -D notify_c=0
+			pgbench_run "throughput-pgbench-nonotify-$c" pgbench-create-inline.sql "$c" \
+				-D notify=0 -D notify_c=0
 		done
 		psql_ -f "$bench/pgbench-teardown.sql" >/dev/null
 	else
