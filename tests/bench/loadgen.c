@@ -267,6 +267,9 @@ struct options {
 	 * outside sampler start together); results are also reported per bucket_s. */
 	const char	*go_file;
 	double		 bucket_s;
+	/* --messages runs: publishing ends after this many seconds even when publishers
+	 * that fell behind have messages left (0: never); what was not sent is said. */
+	double		 publish_limit_s;
 	/* Checks of the accounting itself: the inject_drop-th delivery is ignored, the
 	 * inject_dup-th counted twice; client stop_client stops reading stop_s seconds
 	 * after publishing started (an LP client polls no more, an SSE client drops
@@ -349,6 +352,7 @@ struct msg {
 	int	expected;	/* members ready when it was sent (all-delivered time) */
 	int	received;	/* members that got it (once each) */
 	int	dups, missing;	/* receipts past the first; expected members without it */
+	int	cut;		/* expected members without it that failed later */
 	bool	completed, posted;
 	int64_t	complete_ns;
 };
@@ -1772,7 +1776,7 @@ publisher_tick(struct client *c, int64_t now)
 		if (now >= r->publish_end || c->inflight >= 0)
 			return;
 	} else {
-		if (c->sent >= r->opt.messages || now < c->next_send)
+		if (c->sent >= r->opt.messages || now < c->next_send || now >= r->publish_end)
 			return;
 		c->next_send += (int64_t)(r->opt.interval_ms * NS_PER_MS);
 	}
@@ -1782,7 +1786,7 @@ publisher_tick(struct client *c, int64_t now)
 static bool
 publishing_done(const struct run *r, int64_t now)
 {
-	if (duration_mode(r))
+	if (duration_mode(r) || now >= r->publish_end)
 		return now >= r->publish_end;
 	for (int i = 0; i < r->nclients; i++) {
 		const struct client *c = &r->clients[i];
@@ -1860,7 +1864,8 @@ start_publishing(struct run *r, int64_t now)
 	replace_failed_publishers(r);
 	enter(r, PH_PUBLISH, now);
 	r->publish_start = now;
-	r->publish_end = duration_mode(r) ? now + (int64_t)(r->opt.duration_s * NS_PER_S) : INT64_MAX;
+	r->publish_end = duration_mode(r) ? now + (int64_t)(r->opt.duration_s * NS_PER_S) :
+	    r->opt.publish_limit_s > 0 ? now + (int64_t)(r->opt.publish_limit_s * NS_PER_S) : INT64_MAX;
 	/* Publishers start staggered over one interval so groups do not all fire at once. */
 	for (int i = 0; i < r->nclients; i++) {
 		struct client *c = &r->clients[i];
@@ -2177,12 +2182,13 @@ bucket_results(struct run *r)
 	if (width <= 0 || r->publish_start == 0 || r->nmsgs == 0)
 		return arr;
 	printf("per %.0f s:   (from send time) sent, deliveries/s, latency ms p50 / p99 / max,"
-	    " LP p99, SSE p99, missing, duplicate\n", r->opt.bucket_s);
+	    " LP p99, SSE p99, missing, duplicate, not received by clients that failed later,"
+	    " clients failed\n", r->opt.bucket_s);
 	for (int k = 0; m < r->nmsgs; k++) {
 		int64_t end = r->publish_start + (k + 1) * width;
-		struct samples all = { 0 }, lp = { 0 }, sse = { 0 };
-		long long sent = 0, got = 0, miss = 0, dup = 0, members = 0;
-		struct stat3 st, sl, ss;
+		struct samples all = { 0 }, lp = { 0 }, sse = { 0 }, rtt = { 0 };
+		long long sent = 0, got = 0, miss = 0, dup = 0, members = 0, cut = 0, failed = 0;
+		struct stat3 st, sl, ss, sr;
 		json_object *o;
 
 		for (; m < r->nmsgs && r->msgs[m].sent_ns < end; m++) {
@@ -2191,20 +2197,30 @@ bucket_results(struct run *r)
 			sent++;
 			got += mm->received;
 			miss += mm->missing;
+			cut += mm->cut;
 			dup += mm->dups;
-			members += mm->received + mm->missing;
+			members += mm->received + mm->missing + mm->cut;
+			if (mm->completed)
+				samples_add(&rtt, mm->complete_ns - mm->sent_ns);
 			for (; i < r->ndl && r->dl[i].msg == m; i++) {
 				samples_add(&all, r->dl[i].lat);
 				samples_add(r->dl[i].sse ? &sse : &lp, r->dl[i].lat);
 			}
 		}
+		for (int q = 0; q < r->nclients; q++) {
+			int64_t tf = r->clients[q].t_failed;
+
+			if (tf != 0 && tf >= end - width && (tf < end || m >= r->nmsgs))
+				failed++;
+		}
 		st = stat_of(&all);
 		sl = stat_of(&lp);
 		ss = stat_of(&sse);
-		printf("  %3d  %6lld  %8.1f  %s / %s / %s  %s  %s  %lld  %lld\n", k, sent,
+		sr = stat_of(&rtt);
+		printf("  %3d  %6lld  %8.1f  %s / %s / %s  %s  %s  %lld  %lld  %lld  %lld\n", k, sent,
 		    (double)all.n / r->opt.bucket_s, fmt_ms(a, sizeof(a), st.p50),
 		    fmt_ms(b, sizeof(b), st.p99), fmt_ms(c, sizeof(c), st.max),
-		    fmt_ms(d, sizeof(d), sl.p99), fmt_ms(e, sizeof(e), ss.p99), miss, dup);
+		    fmt_ms(d, sizeof(d), sl.p99), fmt_ms(e, sizeof(e), ss.p99), miss, dup, cut, failed);
 		o = json_object_new_object();
 		json_object_object_add(o, "bucket", json_object_new_int(k));
 		json_object_object_add(o, "start_s", json_object_new_double((double)k * r->opt.bucket_s));
@@ -2213,15 +2229,20 @@ bucket_results(struct run *r)
 		json_object_object_add(o, "received", json_object_new_int64(got));
 		json_object_object_add(o, "receipts", json_object_new_int64((int64_t)all.n));
 		json_object_object_add(o, "missing", json_object_new_int64(miss));
+		json_object_object_add(o, "cut_by_failure", json_object_new_int64(cut));
+		json_object_object_add(o, "clients_failed", json_object_new_int64(failed));
 		json_object_object_add(o, "duplicate", json_object_new_int64(dup));
 		json_object_object_add(o, "deliveries_per_s", jnum((double)all.n / r->opt.bucket_s));
 		json_object_object_add(o, "latency_ms", jstat(st, all.n));
 		json_object_object_add(o, "lp_ms", jstat(sl, lp.n));
 		json_object_object_add(o, "sse_ms", jstat(ss, sse.n));
+		json_object_object_add(o, "sent_per_s", jnum((double)sent / r->opt.bucket_s));
+		json_object_object_add(o, "rtt_ms", jstat(sr, rtt.n));
 		json_object_array_add(arr, o);
 		free(all.v);
 		free(lp.v);
 		free(sse.v);
+		free(rtt.v);
 	}
 	return arr;
 }
@@ -2232,18 +2253,20 @@ results(struct run *r)
 	struct samples all = { 0 };
 	struct stat3 lat, con, fp, rtt, post, med = { NAN, NAN, NAN };
 	double *p50s, *p99s, *maxs, *lasts, med_last = NAN, publish_s, tput = NAN;
-	long long missing = 0, dup = 0, total_err = 0;
+	long long missing = 0, cut = 0, dup = 0, total_err = 0;
 	json_object *root, *o, *pm, *buckets;
 	char a[32], b[32], c[32], d[32];
 	size_t i, j;
 	long m;
 
 	/* Exactly once: every member that was connected when a message was sent (and did
-	 * not fail before) must have it; duplicates were counted as they came. */
+	 * not fail before) must have it; duplicates were counted as they came. What a
+	 * member that failed later lacks is counted apart (cut): its failure is already
+	 * an error, and the server may still hold it for a reconnect. */
 	for (m = 0; m < r->nmsgs; m++) {
 		struct msg *mm = &r->msgs[m];
 
-		mm->missing = 0;
+		mm->missing = mm->cut = 0;
 		for (int k = mm->group; k < r->nclients; k += r->opt.groups) {
 			const struct client *cl = &r->clients[k];
 			size_t byte = (size_t)mm->gseq / 8;
@@ -2251,10 +2274,15 @@ results(struct run *r)
 			if (!cl->subscriber || cl->idx == mm->publisher || !cl->ever_ready ||
 			    cl->t_ready > mm->sent_ns || (cl->t_failed != 0 && cl->t_failed <= mm->sent_ns))
 				continue;
-			if (byte >= cl->seen_cap || !(cl->seen[byte] & (1u << (mm->gseq % 8))))
-				mm->missing++;
+			if (byte >= cl->seen_cap || !(cl->seen[byte] & (1u << (mm->gseq % 8)))) {
+				if (cl->t_failed != 0)
+					mm->cut++;
+				else
+					mm->missing++;
+			}
 		}
 		missing += mm->missing;
+		cut += mm->cut;
 		dup += mm->dups;
 		if (!mm->completed)
 			r->errors[E_INVOKE_TIMEOUT]++;
@@ -2328,8 +2356,11 @@ results(struct run *r)
 	if (is_hub(r))
 		printf("first poll:  negotiate + first poll (LP) or stream open (SSE) ms p50 %s p99 %s max %s\n",
 		    fmt_ms(a, sizeof(a), fp.p50), fmt_ms(b, sizeof(b), fp.p99), fmt_ms(c, sizeof(c), fp.max));
-	printf("deliveries:  %lld expected, %zu received, %lld missing, %lld duplicate\n",
+	printf("deliveries:  %lld expected, %zu received, %lld missing, %lld duplicate",
 	    r->expected_total, r->ndl, missing, dup);
+	if (cut > 0)
+		printf("; %lld not received by clients that failed later", cut);
+	printf("\n");
 	printf("latency ms:  p50 %s p99 %s max %s (all deliveries)\n", fmt_ms(a, sizeof(a), lat.p50),
 	    fmt_ms(b, sizeof(b), lat.p99), fmt_ms(c, sizeof(c), lat.max));
 	printf("per message: median of p50 %s p99 %s max %s; all delivered after %s ms (median)\n",
@@ -2339,6 +2370,9 @@ results(struct run *r)
 	    is_hub(r) ? "invocations:" : "publishes:  ", r->nmsgs, r->completions,
 	    fmt_ms(a, sizeof(a), rtt.p50), fmt_ms(b, sizeof(b), rtt.p99),
 	    fmt_ms(c, sizeof(c), rtt.max), fmt_ms(d, sizeof(d), post.p50));
+	if (!duration_mode(r) && r->nmsgs < (long)r->opt.messages * r->opt.publishers)
+		printf("behind:      %ld of %ld messages sent before --publish-limit (publishers waited"
+		    " for their previous POST)\n", r->nmsgs, (long)r->opt.messages * r->opt.publishers);
 	if (duration_mode(r))
 		printf("throughput:  %.1f per second (%lld answered in %.1f s)\n", tput,
 		    r->completions_in_window, publish_s);
@@ -2380,6 +2414,7 @@ results(struct run *r)
 		json_object_object_add(o, "expected", json_object_new_int64(r->expected_total));
 		json_object_object_add(o, "received", json_object_new_int64((int64_t)r->ndl));
 		json_object_object_add(o, "missing", json_object_new_int64(missing));
+		json_object_object_add(o, "cut_by_failure", json_object_new_int64(cut));
 		json_object_object_add(o, "duplicate", json_object_new_int64(dup));
 		json_object_object_add(root, "deliveries", o);
 		json_object_object_add(root, "latency_ms", jstat(lat, all.n));
@@ -2393,6 +2428,8 @@ results(struct run *r)
 		buckets = NULL;
 		o = json_object_new_object();
 		json_object_object_add(o, "sent", json_object_new_int64(r->nmsgs));
+		json_object_object_add(o, "planned", json_object_new_int64(duration_mode(r) ? r->nmsgs :
+		    (int64_t)r->opt.messages * r->opt.publishers));
 		json_object_object_add(o, "answered", json_object_new_int64(r->completions));
 		json_object_object_add(o, "rtt_ms", jstat(rtt, r->rtt.n));
 		json_object_object_add(o, "post_ms", jstat(post, r->post.n));
@@ -2469,6 +2506,7 @@ usage(FILE *f)
 	    "                             odd (every group and the publishers half each)\n"
 	    "  --go-file PATH             publishing waits (after --idle) until PATH exists\n"
 	    "  --bucket S                 also report latency, deliveries and losses per S seconds\n"
+	    "  --publish-limit S          stop publishing after S seconds, messages left or not\n"
 	    "  --inject-drop N            ignore the N-th delivery (checks the loss accounting)\n"
 	    "  --inject-dup N             count the N-th delivery twice (checks the duplicates)\n"
 	    "  --stop-reading I:S         client I stops reading S s after publishing starts\n"
@@ -2541,6 +2579,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "no-cleanup", no_argument, NULL, 'n' },
 		{ "go-file", required_argument, NULL, 'O' },
 		{ "bucket", required_argument, NULL, 'K' },
+		{ "publish-limit", required_argument, NULL, 'M' },
 		{ "inject-drop", required_argument, NULL, 'D' },
 		{ "inject-dup", required_argument, NULL, 'E' },
 		{ "stop-reading", required_argument, NULL, 'Z' },
@@ -2641,6 +2680,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'n': o->cleanup = false; break;
 		case 'O': o->go_file = optarg; break;
 		case 'K': o->bucket_s = atof(optarg); break;
+		case 'M': o->publish_limit_s = atof(optarg); break;
 		case 'D': o->inject_drop = atoll(optarg); break;
 		case 'E': o->inject_dup = atoll(optarg); break;
 		case 'Z':

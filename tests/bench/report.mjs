@@ -212,7 +212,8 @@ const slope = (ys) => {
 const susSummary = (lg, sm) => {
 	if (!lg && !sm) return null;
 	const buckets = lg?.per_bucket ?? [];
-	const samples = (sm?.samples ?? []).filter((x) => x.bucket >= 0);
+	// Samples of the publishing's buckets only (not of the drain and cleanup after it).
+	const samples = (sm?.samples ?? []).filter((x) => x.bucket >= 0 && (!buckets.length || x.bucket < buckets.length));
 	const mb = (k) => samples.map((x) => (typeof x[k] === 'number' ? x[k] / 1024 : null));
 	const grow = (k) => {
 		const v = mb(k).filter((x) => x !== null);
@@ -226,7 +227,7 @@ const susSummary = (lg, sm) => {
 		bucket_s: lg?.bucket_s ?? sm?.bucket_s, ready: lg?.setup?.ready, failed: lg?.setup?.failed,
 		deliveries: lg?.deliveries ?? null, latency_ms: lg?.latency_ms ?? null,
 		worst_bucket_p99_ms: worst((b) => b.latency_ms?.p99), worst_bucket_max_ms: worst((b) => b.latency_ms?.max),
-		sent: lg?.invocations?.sent, answered: lg?.invocations?.answered,
+		sent: lg?.invocations?.sent, planned: lg?.invocations?.planned, answered: lg?.invocations?.answered,
 		server_memory: grow(lg?.target === 'nchan' || sm?.target === 'nchan' ? 'server_pss_kb' : 'server_rss_kb'),
 		pg_memory: sm?.target === 'pollhub' ? grow('pg_pss_kb') : null,
 		errors: lg?.errors?.total ?? null, error_kinds: lg ? errs(lg) : 'not run',
@@ -244,9 +245,10 @@ if (susP || susN) {
 		const n = susN?.buckets[k];
 		const ps = p?.sample;
 		const ns = n?.sample;
-		rows.push([k + 1,
+		rows.push([k + 1, p ? num(p.sent_per_s, 1) : '-', p ? lat3(p.rtt_ms) : '-',
 			p ? lat3(p.latency_ms) : '-', p ? `${num(p.lp_ms?.p99)} / ${num(p.sse_ms?.p99)}` : '-',
 			p ? num(p.deliveries_per_s, 0) : '-', p ? `${p.missing} / ${p.duplicate}` : '-',
+			p ? `${p.clients_failed ?? 0} (${p.cut_by_failure ?? 0})` : '-',
 			ps ? num(ps.server_cpu_percent, 1) : '-', ps ? num(ps.server_rss_kb / 1024, 0) : '-',
 			ps ? num(ps.pg_cpu_percent, 1) : '-', ps ? num(ps.pg_pss_kb / 1024, 0) : '-',
 			ps ? num(ps.lighttpd_cpu_percent, 1) : '-',
@@ -256,18 +258,22 @@ if (susP || susN) {
 	const b = susP?.bucket_s ?? susN?.bucket_s ?? 60;
 	table(`(f) sustained: ${(susP?.clients ?? '?').toLocaleString?.('en-US') ?? susP?.clients} clients (half LP, half SSE) in ${susP?.groups ?? susN?.groups} groups, one create per group every ` +
 		`${(sustained['sustained-pollhub'] ?? sustained['sustained-nchan'])?.interval_ms ?? '?'} ms; per ${b} s (by send time): push latency ms, deliveries/s, lost / duplicated, CPU % and memory MB`,
-		['#', 'pollhub p50/p99/max', 'LP / SSE p99', 'deliv/s', 'lost/dup', 'resp CPU', 'resp RSS', 'PG CPU', 'PG PSS', 'lighttpd CPU',
+		['#', 'creates/s', 'create rtt p50/p99/max', 'pollhub p50/p99/max', 'LP / SSE p99', 'deliv/s', 'lost/dup', 'failed (cut)', 'resp CPU', 'resp RSS', 'PG CPU', 'PG PSS', 'lighttpd CPU',
 			'nchan p50/p99/max', 'deliv/s', 'lost/dup', 'nginx CPU', 'nginx PSS'], rows);
 	for (const [name, s] of [['pollhub', susP], ['nchan', susN]]) {
 		if (!s) continue;
 		const d = s.deliveries;
 		const mem = (m, what) => (m ? `${what} ${num(m.first_mb, 0)} → ${num(m.last_mb, 0)} MB (${m.growth_percent >= 0 ? '+' : ''}${num(m.growth_percent, 1)} %, slope ${num(m.slope_mb_per_bucket, 2)} MB per ${b} s; ${num(m.baseline_mb, 0)} MB before publishing)` : `${what} -`);
-		console.log(`    ${name}: ${s.ready ?? '?'} connected (${s.failed ?? '?'} failed), ${s.minutes ?? '?'} min, ${s.sent ?? '?'} sent;` +
-			` deliveries ${d ? `${d.received} received of ${d.expected} expected, ${d.missing} lost, ${d.duplicate} duplicated` : '-'};` +
+		console.log(`    ${name}: ${s.ready ?? '?'} connected (${s.failed ?? '?'} failed), ${s.minutes ?? '?'} min, ${s.sent ?? '?'} of ${s.planned ?? '?'} planned sent;` +
+			` deliveries ${d ? `${d.received} received of ${d.expected} expected, ${d.missing} lost, ${d.duplicate} duplicated` +
+				(d.cut_by_failure ? `, ${d.cut_by_failure} not received by clients that failed later` : '') : '-'};` +
 			` all in: p50 / p99 / max ${lat3(s.latency_ms)} ms, worst minute p99 ${num(s.worst_bucket_p99_ms)} ms;` +
 			` ${mem(s.server_memory, name === 'pollhub' ? 'responder RSS' : 'nginx PSS')}` +
 			(s.pg_memory ? `; ${mem(s.pg_memory, 'PostgreSQL PSS')}` : '') + `; errors: ${s.error_kinds}`);
 	}
+	console.log('    lost: a member connected when the message was sent, and connected to the end, never got it;' +
+		' failed (cut): clients that failed in that minute (what they had not received by then);' +
+		' memory: PostgreSQL and nginx as PSS (shared memory counted once)');
 	if (susP && susN && susN.minutes < susP.minutes)
 		console.log(`    nchan ran ${susN.minutes} min, pollhub ${susP.minutes} min (BENCH_SUSTAINED_NCHAN_MINUTES)`);
 }

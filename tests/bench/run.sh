@@ -817,7 +817,8 @@ sustained_run() {
 	"$loadgen" --quiet --target "$target" --port "$ports" --label "$name" \
 		--json "$out/runs/$name.json" --transport mixed --clients "$clients" \
 		--groups "$sustained_groups" --publishers "$sustained_groups" --messages "$messages" \
-		--interval "$sustained_interval" --idle 1 --go-file "$go" --ready-file "$ready" \
+		--interval "$sustained_interval" --publish-limit $((minutes * 60)) --idle 1 \
+		--go-file "$go" --ready-file "$ready" \
 		--bucket "$sustained_bucket" --settle 30 --connect-concurrency 64 --source-addrs 4 \
 		--setup-timeout $((60 + clients / 20)) --timeout $((400 + clients / 20 + minutes * 60)) \
 		${BENCH_SUSTAINED_LOADGEN_ARGS:-} >"$work/$name.txt" 2>"$work/$name.err" &
@@ -832,9 +833,10 @@ sustained_run() {
 		t_go=${EPOCHREALTIME/./}
 		t_prev=$t_go
 		: >"$go"
-		for ((k = 0; k < nb; k++)); do
-			# The last bucket's sample is taken even when the loadgen has just finished
-			# (its last messages go out in the bucket's last seconds).
+		# One sample per bucket, also past the publishing (drain and cleanup) while the
+		# loadgen runs; the last is taken even when it has just finished (its last
+		# messages go out in the bucket's last seconds).
+		for ((k = 0; k < nb + 5; k++)); do
 			kill -0 "$lg_pid" 2>/dev/null || break
 			due=$((t_go + (k + 1) * sustained_bucket * 1000000))
 			now=${EPOCHREALTIME/./}
