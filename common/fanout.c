@@ -79,17 +79,88 @@ deliver(PGresult *r, struct waiter **waiters, size_t n)
 	}
 }
 
+/* Hand fanout_group's rows to the waiters it served. The rows are framed
+ * once (0x1E-terminated, in seq order); a member gets those past its cursor,
+ * a contiguous tail of them, appended whole unless it sent one of them
+ * itself (then it gets the others only). */
+static void
+deliver_group(PGresult *r, struct waiter **waiters, size_t n)
+{
+	struct buf all = BUF_INIT;
+	size_t *off = NULL;
+	int rows = 0, i;
+
+	while (rows < PQntuples(r) && PQgetisnull(r, rows, 0))
+		rows++;
+	if (rows > 0 && (off = malloc((size_t)rows * sizeof(*off))) == NULL)
+		goto oom;
+	for (i = 0; i < rows; i++) {
+		off[i] = all.len;
+		if (buf_append(&all, PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4)) == -1 ||
+		    buf_putc(&all, 0x1e) == -1)
+			goto oom;
+	}
+	for (i = rows; i < PQntuples(r); i++) {
+		size_t k = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1;
+		const char *status = PQgetvalue(r, i, 1);
+		long long cursor = PQgetisnull(r, i, 2) ? 0 : strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		struct waiter *w;
+		int first = 0, own = 0, rc = 0;
+
+		if (k >= n)
+			continue;
+		w = waiters[k];
+		if (strcmp(status, SQL_LATER) == 0) {
+			w->later = 1;
+			continue;
+		}
+		if (strcmp(status, SQL_QUEUED) == 0) {
+			w->direct = 1;
+			continue;
+		}
+		while (first < rows && strtoll(PQgetvalue(r, first, 2), NULL, 10) <= cursor)
+			first++;
+		for (int j = first; j < rows && !own; j++)
+			own = !PQgetisnull(r, j, 3) && strcmp(PQgetvalue(r, j, 3), w->connection_id) == 0;
+		if (!own && first < rows)
+			rc = buf_append(&w->records, all.data + off[first], all.len - off[first]);
+		for (int j = first; own && j < rows && rc == 0; j++) {
+			if (!PQgetisnull(r, j, 3) && strcmp(PQgetvalue(r, j, 3), w->connection_id) == 0)
+				continue;
+			rc = buf_append(&w->records, all.data + off[j],
+			    (j + 1 < rows ? off[j + 1] : all.len) - off[j]);
+		}
+		if (rc != 0) {
+			log_error("connection %s: out of memory; %zu bytes of records lost",
+			    w->connection_id, all.len);
+			continue;
+		}
+		w->served = 1;
+		w->more = strcmp(status, SQL_MORE) == 0;
+	}
+	free(off);
+	buf_free(&all);
+	return;
+oom:
+	/* Their cursors moved: the records are lost for them (logged, as a
+	 * drain that cannot hand out what it read). */
+	log_error("fan-out: out of memory; a batch of %zu waiter(s) lost its records", n);
+	free(off);
+	buf_free(&all);
+}
+
 /* drain_many for waiters[0..n) in a transaction of its own, so that a
  * statement given up past its deadline can never commit later (a stopped
  * backend resumed runs it, then finds the session closed before COMMIT):
  * records are consumed only when they are in hand. Returns -1 when the
  * session must be given up, 0 otherwise (failures leave waiters unserved). */
 static int
-drain_chunk(PGconn *db, const char *ids, const char *polls, size_t budget, size_t total,
-    struct waiter **waiters, size_t n)
+drain_chunk(PGconn *db, const char *group, const char *ids, const char *polls, size_t budget,
+    size_t total, struct waiter **waiters, size_t n)
 {
 	char bud[24], tot[24];
-	const char *p[] = { ids, polls, bud, tot };
+	const char *p[] = { ids, polls, bud, tot, group };
+	void (*hand)(PGresult *, struct waiter **, size_t) = group != NULL ? deliver_group : deliver;
 	PGresult *r, *rows;
 	int ok;
 
@@ -101,7 +172,11 @@ drain_chunk(PGconn *db, const char *ids, const char *polls, size_t budget, size_
 	PQclear(r);
 	if (!ok)
 		return -1;	/* a session in an unknown state: a new one */
-	if ((rows = step(db, "batched drain", "SELECT n, status, payload FROM"
+	if ((rows = group != NULL ?
+	    step(db, "group fan-out", "SELECT n, status, seq, sender, payload FROM"
+	    " pollhub.fanout_group($5, $1::text[], $2::bigint[], $3::integer, $4::integer)",
+	    5, p) :
+	    step(db, "batched drain", "SELECT n, status, payload FROM"
 	    " pollhub.drain_many($1::text[], $2::bigint[], $3::integer, $4::integer)",
 	    4, p)) == NULL)
 		return -1;
@@ -121,13 +196,13 @@ drain_chunk(PGconn *db, const char *ids, const char *polls, size_t budget, size_
 		 * records are handed out: a duplicate (a backend that dies instead)
 		 * is better than a loss. */
 		log_warn("fan-out: COMMIT of %zu waiter(s) in doubt; their records are sent", n);
-		deliver(rows, waiters, n);
+		hand(rows, waiters, n);
 		PQclear(rows);
 		return -1;
 	}
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (ok)
-		deliver(rows, waiters, n);
+		hand(rows, waiters, n);
 	else
 		log_warn("batched drain of %zu waiter(s): COMMIT failed; they drain alone: %s", n,
 		    PQresultErrorMessage(r));
@@ -137,7 +212,7 @@ drain_chunk(PGconn *db, const char *ids, const char *polls, size_t budget, size_
 }
 
 int
-fanout_drain(void *ctx, PGconn *db, struct waiter **all, size_t total)
+fanout_drain(void *ctx, PGconn *db, const char *group, struct waiter **all, size_t total)
 {
 	struct buf ids = BUF_INIT, polls = BUF_INIT;
 	const struct config *cfg = ctx;
@@ -166,7 +241,7 @@ fanout_drain(void *ctx, PGconn *db, struct waiter **all, size_t total)
 	if (oom != 0)
 		log_warn("batched drain of %zu waiter(s): out of memory; they drain alone", n);
 	else
-		rc = drain_chunk(db, ids.data, polls.data, budget,
+		rc = drain_chunk(db, group, ids.data, polls.data, budget,
 		    budget > FANOUT_BATCH_BYTES ? budget : FANOUT_BATCH_BYTES, waiters, n);
 done:
 	buf_free(&ids);

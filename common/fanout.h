@@ -1,7 +1,13 @@
 /*
  * fanout: the listener's drain callback. Drains every waiter of a batch with
- * one query (drain_many) on the listener's drain connection, so a push to a
- * group of N waiting members of this process costs one round trip, not N.
+ * one query on the listener's drain connection, so a push to a group of N
+ * waiting members of this process costs one round trip, not N. A group's
+ * turn reads the group's new rows once (fanout_group: one read, one cursor
+ * UPDATE for all, the rows framed once and appended whole to each member
+ * that sent none of them); members it does not serve (a queued completion,
+ * a cursor of their own, a row held elsewhere) drain alone. The turn of the
+ * connection ids ('c:' notifications) merges each one's queue and pushes
+ * (drain_many).
  *
  * A batch is bounded: at most WAITERS_BATCH waiters (waiters.c forms them,
  * fewer while the bytes cut its group's batches) and FANOUT_BATCH_BYTES
@@ -26,6 +32,7 @@
 
 /* A listen_drain_fn (db: the listener's own connection); ctx is the
  * struct config (its max_answer: one waiter's budget). */
-int	fanout_drain(void *ctx, PGconn *db, struct waiter **waiters, size_t n);
+int	fanout_drain(void *ctx, PGconn *db, const char *group, struct waiter **waiters,
+	    size_t n);
 
 #endif

@@ -153,7 +153,8 @@ fan_out(struct listener *n)
 	/* Claimed waiters stay registered and leave their records alone. Not
 	 * drained (no connection): each drains for itself. */
 	t0 = monotime_ms();
-	if (count > 0 && work != NULL && n->drain(n->drain_ctx, work, batch, count) == -1)
+	if (count > 0 && work != NULL && n->drain(n->drain_ctx, work,
+	    group ? batch[0]->group : NULL, batch, count) == -1)
 		given_up = 1;
 	if (count > 0)
 		log_debug("fan-out: %zu waiter(s) of %s drained in %lld ms", count,

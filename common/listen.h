@@ -37,8 +37,11 @@ struct waiters;
  * stop the fan-out); sets served (and records) on each it could serve, later
  * on each it left for the next batch. Runs on the listener's thread. Returns
  * -1 when db must be given up (it did not answer within the callback's
- * deadline, or failed): the listener closes it and opens a new one. */
-typedef int (*listen_drain_fn)(void *ctx, PGconn *db, struct waiter **waiters, size_t n);
+ * deadline, or failed): the listener closes it and opens a new one. group:
+ * the group whose turn it is (every waiter is its member), or NULL for the
+ * turn of the connection ids named by 'c:' notifications. */
+typedef int (*listen_drain_fn)(void *ctx, PGconn *db, const char *group,
+    struct waiter **waiters, size_t n);
 
 /* Connect (with the pool's connection parameters: timeouts, keepalives),
  * LISTEN and start the thread, which serves the registry (borrowed; it

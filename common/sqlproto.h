@@ -24,6 +24,8 @@
 #define SQL_TRANSPORT	"transport"	/* the connection uses another transport */
 #define SQL_SELF	"self"		/* drain_many: not drained; drain yourself */
 #define SQL_LATER	"later"		/* drain_many: past the batch's budget; next batch */
+#define SQL_QUEUED	"queued"	/* fanout_group: its own queue has records: the
+					 * connection ids' turn drains it */
 
 /* A group name: 1 to SQL_GROUP_MAX characters (length(), characters not
  * bytes). Its key in groups.name and connections.group_name is the name, or

@@ -106,7 +106,7 @@ claim_key(struct waiters *n, int is_group, const char *key, size_t cap, size_t *
 		}
 		w->pending = 0;
 		w->claimed = 1;
-		w->served = w->more = w->later = 0;
+		w->served = w->more = w->later = w->direct = 0;
 		n->batch[(*count)++] = w;
 	}
 	return left;
@@ -223,6 +223,11 @@ waiters_settle(struct waiters *n, int given_up)
 			later = 1;
 		else if (again && turns_queue(n->turns, 0, w->connection_id, WAITERS_BATCH) == -1)
 			again = 0;
+		/* A group's turn left it to the connection ids' one: its queue is
+		 * merged there with its pushes, in one batch with the others. */
+		if (!again && !given_up && w->direct &&
+		    turns_queue(n->turns, 0, w->connection_id, WAITERS_BATCH) == 0)
+			again = 1;
 		if (again)
 			w->pending = 1;
 		else if (!w->served || w->more)

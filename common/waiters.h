@@ -60,6 +60,8 @@ struct waiter {
 	int		 more;		/* served, but the budget left records: drain after */
 	int		 later;		/* past the batch's byte budget: not drained; the
 					 * group's next batch takes it */
+	int		 direct;	/* not drained: its own queue has records; the
+					 * connection ids' turn takes it (drain_many) */
 };
 
 /* Waiters per batch (one drain call). */

@@ -161,3 +161,155 @@ LANGUAGE sql AS $$
 	SELECT d.payload, d.status = 'more'
 	  FROM pollhub.drain_many(ARRAY[c.id], ARRAY[c.poll_no], p_budget, 2147483647, true) d
 $$;
+
+-- The group's fan-out (issue 22): one read of the group's new outbox rows for
+-- all the waiting members of this process, not a merge per member.
+--
+-- p_ids[i] / p_polls[i]: the waiting polls and streams of group p_group. Of
+-- them, the members that are open, whose poll is still p_polls[i], whose row
+-- no other session holds (SKIP LOCKED) and whose own queue
+-- (connection_messages: completions, Close) is empty are candidates. from is
+-- the cursor most of them share (the lowest of equals); the rows (from, top]
+-- are read once, top being the last row that fits p_budget bytes (the first
+-- row always). Candidates at from or ahead of it are served: each gets the
+-- rows past its own cursor, and the cursors below top move to top (one
+-- UPDATE; a compare-and-set, since the rows are locked and the cursors read
+-- after the lock). A member with a cursor behind from, a superseded poll or a
+-- row held elsewhere is left out ('self', by absence): it drains alone, in
+-- causal order (drain_one's merge); one with a queued record is 'queued'. The long polls among
+-- the served that get a row not their own end here.
+--
+-- Result: first the rows (n NULL: seq, sender, payload), in seq order; then a
+-- row per candidate at from or ahead (n, its index in p_ids from 1; status;
+-- seq: its cursor): 'ok' served; 'more' served, with rows left past top (its
+-- next turn takes them); 'later' not served, past p_total (each served
+-- member costs the caller the rows' bytes; the first always is): untouched,
+-- for the next batch; and one per member with a queued record: 'queued', not
+-- served (the caller gives it to the connection ids' turn, drain_many, which
+-- merges its queue with its pushes).
+--
+-- Plans: every statement is an index lookup by primary key or a range of one
+-- group's outbox, whatever the estimates; plan_cache_mode keeps PL/pgSQL from
+-- switching to a generic plan for the array arguments.
+CREATE OR REPLACE FUNCTION pollhub.fanout_group(p_group text, p_ids text[], p_polls bigint[],
+	p_budget integer DEFAULT 2147483647, p_total integer DEFAULT 2147483647)
+RETURNS TABLE (n bigint, status text, seq bigint, sender text, payload text)
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+	l_ids text[];		-- locked: open, current poll
+	l_ns bigint[];
+	l_lp boolean[];
+	m_ids text[];		-- ... with an empty queue, and their cursors
+	m_ns bigint[];
+	m_curs bigint[];
+	m_lp boolean[];
+	q_ns bigint[];		-- ... with a queued record
+	s_ids text[];		-- served
+	s_curs bigint[];
+	s_lp boolean[];
+	v_head bigint;
+	v_from bigint;
+	v_top bigint;
+	v_bytes bigint := 0;
+	v_more boolean := false;
+	r_seq bigint[] := '{}';
+	r_sender text[] := '{}';
+	r_payload text[] := '{}';
+	r record;
+	cap integer;
+	k integer;
+BEGIN
+	-- Lock first, in id order, and only then read: the next statement's
+	-- snapshot sees whatever a drain that held a row before committed.
+	SELECT array_agg(l.id), array_agg(l.n), array_agg(l.transport = 'LongPolling')
+	  INTO l_ids, l_ns, l_lp
+	  FROM (SELECT c.id, w.n, c.transport
+		  FROM unnest(p_ids, p_polls) WITH ORDINALITY AS w(id, poll_no, n)
+		  JOIN pollhub.connections c ON c.id = w.id AND c.poll_no = w.poll_no
+		 WHERE c.state = 'open'
+		 ORDER BY c.id
+		   FOR NO KEY UPDATE OF c SKIP LOCKED) l;
+	IF l_ids IS NULL THEN
+		RETURN;
+	END IF;
+
+	-- One snapshot for the cursors, the queues and the head: a completion
+	-- committed with a push is seen with it or not at all.
+	-- (Materialized, in the order of p_ids: each member's queue is looked
+	-- at once, and the arrays need no sort each.)
+	WITH l AS MATERIALIZED (
+		SELECT l.id, l.n, l.lp, m.cursor,
+		       EXISTS (SELECT 1 FROM pollhub.connection_messages d
+			        WHERE d.connection_id = l.id) AS q
+		  FROM unnest(l_ids, l_ns, l_lp) AS l(id, n, lp)
+		  JOIN pollhub.memberships m ON m.connection_id = l.id
+		   AND m.group_name = p_group
+		 ORDER BY l.n)
+	SELECT array_agg(l.id) FILTER (WHERE NOT l.q), array_agg(l.n) FILTER (WHERE NOT l.q),
+	       array_agg(l.cursor) FILTER (WHERE NOT l.q), array_agg(l.lp) FILTER (WHERE NOT l.q),
+	       array_agg(l.n) FILTER (WHERE l.q),
+	       (SELECT g.last_seq FROM pollhub.groups g WHERE g.name = p_group)
+	  INTO m_ids, m_ns, m_curs, m_lp, q_ns, v_head
+	  FROM l;
+	IF m_ids IS NULL THEN
+		RETURN QUERY SELECT q.n, 'queued'::text, NULL::bigint, NULL::text, NULL::text
+		  FROM unnest(q_ns) AS q(n);
+		RETURN;
+	END IF;
+	SELECT c.cur INTO v_from FROM unnest(m_curs) AS c(cur)
+	 GROUP BY c.cur ORDER BY count(*) DESC, c.cur LIMIT 1;
+	v_top := v_from;
+
+	-- The rows (from, head], within the budget. Rows up to a committed head
+	-- are all committed (a group's seqs are taken under its row's lock).
+	FOR r IN SELECT o.seq, o.sender, o.payload FROM pollhub.outbox o
+		  WHERE o.group_name = p_group AND o.seq > v_from AND o.seq <= v_head
+		  ORDER BY o.seq LOOP
+		IF v_top > v_from AND v_bytes + octet_length(r.payload) + 1 > p_budget THEN
+			v_more := true;
+			EXIT;
+		END IF;
+		v_bytes := v_bytes + octet_length(r.payload) + 1;
+		v_top := r.seq;
+		r_seq := r_seq || r.seq;
+		r_sender := r_sender || r.sender;
+		r_payload := r_payload || r.payload;
+	END LOOP;
+
+	-- Served: the candidates at from or ahead, in the order of p_ids, as
+	-- many as p_total holds copies of the rows.
+	cap := CASE WHEN v_bytes = 0 THEN 2147483647
+		    ELSE greatest(1, p_total / v_bytes)::integer END;
+	SELECT array_agg(x.id ORDER BY x.n), array_agg(x.cur ORDER BY x.n),
+	       array_agg(x.lp ORDER BY x.n)
+	  INTO s_ids, s_curs, s_lp
+	  FROM (SELECT m.id, m.n, m.cur, m.lp FROM unnest(m_ids, m_ns, m_curs, m_lp) AS m(id, n, cur, lp)
+		 WHERE m.cur >= v_from ORDER BY m.n LIMIT cap) x;
+
+	IF v_top > v_from THEN
+		UPDATE pollhub.memberships m SET cursor = v_top
+		 WHERE m.connection_id = ANY(s_ids) AND m.group_name = p_group
+		   AND m.cursor < v_top;
+		-- A long poll that gets a row not its own answers with it: it
+		-- ends here. Streams are not written (touch() vouches for them).
+		UPDATE pollhub.connections c SET last_seen = now(), poll_active = false
+		 WHERE c.id = ANY(ARRAY(
+			SELECT x.id FROM unnest(s_ids, s_curs, s_lp) AS x(id, cur, lp)
+			 WHERE x.lp AND EXISTS (SELECT 1 FROM unnest(r_seq, r_sender) AS o(sq, who)
+						 WHERE o.sq > x.cur AND o.who IS DISTINCT FROM x.id)));
+	END IF;
+
+	FOR k IN 1 .. coalesce(array_length(r_seq, 1), 0) LOOP
+		RETURN QUERY SELECT NULL::bigint, NULL::text, r_seq[k], r_sender[k], r_payload[k];
+	END LOOP;
+	RETURN QUERY
+	SELECT x.n, CASE WHEN x.rank <= cap THEN CASE WHEN v_more THEN 'more' ELSE 'ok' END
+			 ELSE 'later' END, x.cur, NULL::text, NULL::text
+	  FROM (SELECT m.n, m.cur, row_number() OVER (ORDER BY m.n) AS rank
+		  FROM unnest(m_ns, m_curs) AS m(n, cur) WHERE m.cur >= v_from) x;
+	-- Members with a queued record (a completion): the turn of the
+	-- connection ids merges it with their pushes (drain_many), in order.
+	RETURN QUERY SELECT q.n, 'queued'::text, NULL::bigint, NULL::text, NULL::text
+	  FROM unnest(q_ns) AS q(n);
+END
+$$;

@@ -31,6 +31,7 @@
 # Environment (defaults in brackets; BENCH_QUICK=1 makes a smoke run of under a minute):
 #   POLLHUB_BIN [build/pollhub]  LOADGEN [build/bench/loadgen]  BENCH_OUT [build/bench]
 #   BENCH_FANOUT_SIZES ["100 1000 5000"]   group sizes for (a)
+#   BENCH_FANOUT_TRANSPORTS ["lp sse"]     transports for (a)
 #   BENCH_MESSAGES [20]          messages per fan-out run (median over them)
 #   BENCH_INTERVAL [by size]     ms between them (1000 up to 100 clients, 2000 up to
 #                                1,000, then 5000: one fan-out ends before the next)
@@ -396,7 +397,7 @@ scenario_fanout() {
 			else
 				start_nginx
 			fi
-			for transport in lp sse; do
+			for transport in ${BENCH_FANOUT_TRANSPORTS:-lp sse}; do
 				run_loadgen "fanout-$target-$transport-$n" "$target" --transport "$transport" \
 					--clients "$n" --groups 1 --publishers 1 --messages "$messages" \
 					--interval "$interval" --settle 30

@@ -939,6 +939,214 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* 2'. fanout_group: one read of a group's rows for all its waiting members   */
+
+static const char *const group_sql =
+    "SELECT n, status, seq, sender, payload FROM pollhub.fanout_group($1, $2::text[], $3::bigint[])";
+
+/*
+ * A fanout_group result as fanout.c hands it out: d[i] for the member at
+ * ids[i] (n = i + 1): its status, or "self" when the result leaves it out
+ * (it drains alone), and the rows without those it sent itself, as names.
+ * 0, or -1 on a malformed result.
+ */
+static int
+group_rows(PGresult *r, struct drained *d, const char *const *ids, int n)
+{
+	int rows = 0, ok = r != NULL;
+
+	for (int i = 0; i < n; i++) {
+		memset(&d[i], 0, sizeof(d[i]));
+		d[i].ok = ok;
+		snprintf(d[i].status, sizeof(d[i].status), "self");
+	}
+	while (ok && rows < PQntuples(r) && PQgetisnull(r, rows, 0))
+		rows++;
+	for (int i = rows; ok && i < PQntuples(r); i++) {
+		int k = atoi(PQgetvalue(r, i, 0)) - 1;
+
+		if (k < 0 || k >= n) {
+			ok = 0;
+			break;
+		}
+		snprintf(d[k].status, sizeof(d[k].status), "%s", PQgetvalue(r, i, 1));
+		for (int j = 0; j < rows; j++) {
+			if (PQgetisnull(r, i, 2) ||
+			    strtoll(PQgetvalue(r, j, 2), NULL, 10) <= strtoll(PQgetvalue(r, i, 2), NULL, 10))
+				continue;	/* at or before its cursor */
+			char raw[256], one[256];
+
+			if (!PQgetisnull(r, j, 3) && strcmp(PQgetvalue(r, j, 3), ids[k]) == 0)
+				continue;
+			snprintf(raw, sizeof(raw), "%s\x1e", PQgetvalue(r, j, 4));
+			names(raw, one, sizeof(one));
+			if (d[k].recs[0] != '\0')
+				append(d[k].recs, sizeof(d[k].recs), " ");
+			append(d[k].recs, sizeof(d[k].recs), one);
+		}
+	}
+	if (!ok)
+		check(0, "fanout_group answered a malformed result (%d rows)",
+		    r != NULL ? PQntuples(r) : -1);
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* A push with a sender (its own pushes are not sent back to it). */
+static int
+push_from(int s, const char *group, const struct conn *c, const char *name)
+{
+	int rc = exec_(s, "BEGIN", NOARGS);
+
+	rc |= exec_(s, "SELECT set_config('pollhub.sender', $1, true)", ARGS(c->id));
+	rc |= push(s, group, name);
+	rc |= exec_(s, "COMMIT", NOARGS);
+	return rc;
+}
+
+/* Rows read once for every member at the group's common cursor or ahead
+ * of it (each gets those past its cursor); the sender's own row left out for
+ * it; a member with a queued completion, one behind the common cursor or a
+ * superseded poll is not served (it drains alone, in order); nothing is
+ * returned twice. */
+static void
+case_group_basic(void)
+{
+	struct conn x, y, z, w;
+	const char *g = ident("g");
+	const char *ids[4];
+	char lit[1024], polls[128], stale[24];
+	struct drained d[4];
+
+	if (mkconn(&x, "x", g) == -1 || mkconn(&y, "y", g) == -1 || mkconn(&z, "z", g) == -1 ||
+	    mkconn(&w, "w", g) == -1)
+		goto out;
+	ids[0] = x.id, ids[1] = y.id, ids[2] = z.id, ids[3] = w.id;
+	array_lit(lit, sizeof(lit), ids, 4);
+	array_lit(polls, sizeof(polls), (const char *const[]){ x.poll, y.poll, z.poll, w.poll }, 4);
+	push(X, g, "P1");
+	push_from(X, g, &x, "P2");
+	if (group_rows(run(B, group_sql, ARGS(g, lit, polls)), d, ids, 4) == 0) {
+		expect_drain(d[0], "ok", "P1", "X: the rows but its own");
+		expect_drain(d[1], "ok", "P1 P2", "Y: the rows");
+		expect_drain(d[3], "ok", "P1 P2", "W: the rows");
+	}
+	if (group_rows(run(B, group_sql, ARGS(g, lit, polls)), d, ids, 4) == 0)
+		expect_drain(d[1], "ok", "", "again: nothing twice");
+	expect_drain(drain(B, &y), "ok", "", "Y's own drain after: nothing twice");
+
+	/* X has a completion queued; Z drained alone (a cursor of its own); W's
+	 * poll is superseded. */
+	push(X, g, "P3");
+	queue(X, &x, "CX");
+	push(X, g, "P4");
+	expect_drain(drain(B, &z), "ok", "P3 P4", "Z drains alone");
+	push(X, g, "P5");
+	snprintf(stale, sizeof(stale), "%lld", strtoll(w.poll, NULL, 10) - 1);
+	array_lit(polls, sizeof(polls), (const char *const[]){ x.poll, y.poll, z.poll, stale }, 4);
+	if (group_rows(run(B, group_sql, ARGS(g, lit, polls)), d, ids, 4) == 0) {
+		expect_drain(d[0], "queued", "", "X (a queued completion): left to drain_many's merge");
+		expect_drain(d[1], "ok", "P3 P4 P5", "Y: at the common cursor");
+		expect_drain(d[2], "ok", "P5", "Z (ahead of the common cursor): what is past its own");
+		expect_drain(d[3], "self", "", "W (a superseded poll): drains alone");
+	}
+	{
+		char xi[128], xp[32];
+		struct drained dm[1];
+
+		array_lit(xi, sizeof(xi), (const char *const[]){ x.id }, 1);
+		array_lit(xp, sizeof(xp), (const char *const[]){ x.poll }, 1);
+		if (many_rows(run(B, many_sql, ARGS(xi, xp)), dm, 1) == 0)
+			expect_drain(dm[0], "ok", "P3 CX P4 P5",
+			    "X by drain_many: the merge, in commit order");
+	}
+	expect_drain(drain(B, &z), "ok", "", "Z alone: nothing twice");
+	expect_drain(drain(B, &w), "ok", "P3 P4 P5", "W's current poll");
+
+	/* W behind the common cursor (Y, Z), X ahead of it. */
+	push(X, g, "P6");
+	expect_drain(drain(B, &y), "ok", "P6", "Y alone");
+	expect_drain(drain(B, &z), "ok", "P6", "Z alone");
+	push(X, g, "P7");
+	expect_drain(drain(B, &x), "ok", "P6 P7", "X alone");
+	push(X, g, "P8");
+	array_lit(polls, sizeof(polls), (const char *const[]){ x.poll, y.poll, z.poll, w.poll }, 4);
+	if (group_rows(run(B, group_sql, ARGS(g, lit, polls)), d, ids, 4) == 0) {
+		expect_drain(d[0], "ok", "P8", "X (ahead)");
+		expect_drain(d[1], "ok", "P7 P8", "Y (the common cursor)");
+		expect_drain(d[2], "ok", "P7 P8", "Z (the common cursor)");
+		expect_drain(d[3], "self", "", "W (behind): drains alone");
+	}
+	expect_drain(drain(B, &w), "ok", "P6 P7 P8", "W alone: all of it once");
+out:
+	cleanup();
+}
+
+/*
+ * The forced interleaving: fanout_group has read the group's rows and the
+ * members' queues, and waits (a membership row another session holds) before
+ * it moves the cursors; meanwhile X's own completion (after a push) commits.
+ * X gets the rows of the batch from the fan-out, then, draining alone, the
+ * push and its completion in commit order: nothing twice, nothing lost.
+ * Also: a connection closed while a batch holds it keeps the batch's
+ * records, and its Close comes after them.
+ */
+static void
+case_group_interleave(void)
+{
+	struct conn x, y;
+	const char *g = ident("g");
+	const char *ids[2];
+	char lit[512], polls[64];
+	struct drained d[2];
+
+	if (mkconn(&x, "x", g) == -1 || mkconn(&y, "y", g) == -1)
+		goto out;
+	ids[0] = x.id, ids[1] = y.id;
+	array_lit(lit, sizeof(lit), ids, 2);
+	array_lit(polls, sizeof(polls), (const char *const[]){ x.poll, y.poll }, 2);
+	push(X, g, "P1");
+	exec_(A, "BEGIN", NOARGS);
+	exec_(A, "SELECT 1 FROM pollhub.memberships WHERE connection_id = $1 FOR UPDATE",
+	    ARGS(y.id));
+	exec_(B, "BEGIN", NOARGS);
+	send_(B, group_sql, ARGS(g, lit, polls));
+	check(waits_for_lock(B), "the fan-out waits before it moves the cursors");
+	push(C, g, "P2");
+	queue(C, &x, "CX");
+	exec_(A, "COMMIT", NOARGS);
+	if (group_rows(settle(B, "fanout_group"), d, ids, 2) == 0) {
+		expect_drain(d[0], "ok", "P1", "X: the batch's rows");
+		expect_drain(d[1], "ok", "P1", "Y: the batch's rows");
+	}
+	exec_(B, "COMMIT", NOARGS);
+	expect_drain(drain(B, &x), "ok", "P2 CX", "X alone: what came after, in commit order");
+	expect_drain(drain(B, &y), "ok", "P2", "Y alone: the push after the batch");
+
+	/* A closes X (the admin's close waits for the batch's row lock). */
+	push(X, g, "P3");
+	exec_(B, "BEGIN", NOARGS);
+	if (group_rows(run(B, group_sql, ARGS(g, lit, polls)), d, ids, 2) == 0)
+		expect_drain(d[0], "ok", "P3", "X: served in an open batch");
+	send_(A, "SELECT pollhub.disconnect_connection($1, 'closed by a test', false)",
+	    ARGS(x.id));
+	check(waits_for_lock(A), "closing X waits for the batch that holds it");
+	exec_(B, "COMMIT", NOARGS);
+	PQclear(settle(A, "disconnect_connection"));
+	push(X, g, "P4");
+	{
+		struct drained c = drain(B, &x);
+
+		check(c.ok && strstr(c.recs, "P3") == NULL && strstr(c.recs, "P4") == NULL,
+		    "X closed after the batch: only its Close is left [%s] (%s)", c.recs, c.status);
+		check(c.ok && strcmp(c.status, "closing") == 0, "X: status closing (%s)", c.status);
+	}
+	expect_drain(drain(B, &y), "ok", "P4", "Y: every push once (P3 came in the batch)");
+out:
+	cleanup();
+}
+
+/* ------------------------------------------------------------------------ */
 /* 3. The send transaction (a POST) does not hold up its connection's drains */
 
 static void
@@ -1522,6 +1730,8 @@ main(int argc, char **argv)
 		case_run("2a-many-skips-locked", case_many_skips_locked);
 		case_run("2b-many-exactly-once", case_many_exactly_once);
 		case_run("2c-many-input-order", case_many_input_order);
+		case_run("2d-group-basic", case_group_basic);
+		case_run("2e-group-interleave", case_group_interleave);
 		case_run("3-send-blocked", case_send_blocked);
 		case_run("4a-reaper-skips-locked", case_reaper_skips_locked);
 		case_run("4b-reaper-sizing", case_reaper_sizing);
