@@ -221,7 +221,8 @@ median_d(double *v, size_t n)
 /* ---------------------------------------------------------------- run context */
 
 enum target { TARGET_POLLHUB, TARGET_NCHAN };
-enum transport { TRANSPORT_LP, TRANSPORT_SSE };
+/* MIXED is an option only: each client then is LP or SSE (client_transport()). */
+enum transport { TRANSPORT_LP, TRANSPORT_SSE, TRANSPORT_MIXED };
 
 enum err {
 	E_CONNECT, E_IO, E_HTTP, E_PROTOCOL, E_NEGOTIATE, E_HANDSHAKE, E_CLOSED,
@@ -244,7 +245,10 @@ static const char *const phase_names[] = {
 
 struct options {
 	const char	*host;
-	int		 port;
+	int		 port;		/* the first of ports */
+	/* --port P1,P2,...: several front ends before one server; client i uses
+	 * ports[(i / groups) % nports], so that every group has members on each. */
+	int		 ports[8], nports;
 	const char	*hub_path, *sub_prefix, *pub_prefix, *group_prefix;
 	enum target	 target;
 	enum transport	 transport;
@@ -259,6 +263,20 @@ struct options {
 	 * header, or access_token in the query of an event stream (EventSource sends
 	 * no headers); NULL without. */
 	char		*bearer;
+	/* Sustained runs: publishing waits for go_file (so that several loadgens and the
+	 * outside sampler start together); results are also reported per bucket_s. */
+	const char	*go_file;
+	double		 bucket_s;
+	/* --messages runs: publishing ends after this many seconds even when publishers
+	 * that fell behind have messages left (0: never); what was not sent is said. */
+	double		 publish_limit_s;
+	/* Checks of the accounting itself: the inject_drop-th delivery is ignored, the
+	 * inject_dup-th counted twice; client stop_client stops reading stop_s seconds
+	 * after publishing started (an LP client polls no more, an SSE client drops
+	 * events). 0 / -1: off. */
+	long long	 inject_drop, inject_dup;
+	int		 stop_client;
+	double		 stop_s;
 };
 
 /* What a request on a connection is for; decides who handles its answer. */
@@ -302,6 +320,8 @@ enum client_state {
 struct client {
 	struct run	*run;
 	int		 idx, group;
+	enum transport	 tr;		/* LP or SSE, never MIXED */
+	int		 port_idx;	/* into run.addr */
 	bool		 publisher, subscriber;
 	enum client_state st;
 	bool		 ever_ready;
@@ -309,7 +329,10 @@ struct client {
 	bool		 queued;	/* on run.dead, waiting for that */
 	struct hconn	 recv, send;
 	char		 token[64];
-	int64_t		 t_start, t_ready;
+	int64_t		 t_start, t_ready, t_failed;
+	/* Bit k: the k-th message of its group arrived (exactly-once accounting). */
+	uint8_t		*seen;
+	size_t		 seen_cap;
 	int64_t		 last_post;	/* when it last POSTed anything (SSE pings) */
 	struct buf	 sse_line, sse_data;
 	char		 etag[128], last_modified[96];	/* nchan long-poll position */
@@ -325,7 +348,11 @@ struct client {
 struct msg {
 	int64_t	sent_ns;
 	int	group, publisher;
-	int	expected, received;
+	int	gseq;		/* the gseq-th message of its group, from 0 */
+	int	expected;	/* members ready when it was sent (all-delivered time) */
+	int	received;	/* members that got it (once each) */
+	int	dups, missing;	/* receipts past the first; expected members without it */
+	int	cut;		/* expected members without it that failed later */
 	bool	completed, posted;
 	int64_t	complete_ns;
 };
@@ -333,11 +360,12 @@ struct msg {
 struct delivery {
 	long	msg;
 	int64_t	lat;
+	bool	sse;		/* the receiver's transport */
 };
 
 struct run {
 	struct options	 opt;
-	struct sockaddr_in addr;
+	struct sockaddr_in addr[8];	/* one per --port */
 	int		 epfd;
 	unsigned	 next_src;
 	enum phase	 phase;
@@ -348,6 +376,7 @@ struct run {
 	int		 ready, failed, cleanup_next, cleanup_active;
 	int		*dead, ndead;	/* clients to close once no parser of theirs is running */
 	int		*ready_in_group;
+	int		*group_sent;	/* messages sent per group so far */
 	char		 setup_note[160];
 	/* messages and measurements */
 	struct msg	*msgs;
@@ -355,6 +384,7 @@ struct run {
 	long long	 expected_total, matched, completions, completions_in_window;
 	struct delivery	*dl;
 	size_t		 ndl, capdl;
+	long long	 receipts;	/* deliveries seen, injected ones included */
 	struct samples	 connect, first_poll, rtt, post;
 	int64_t		 first_send, last_send;
 	/* errors */
@@ -489,7 +519,7 @@ hconn_connect(struct hconn *h)
 			return rc;
 		}
 	}
-	rc = connect(fd, (struct sockaddr *)&r->addr, sizeof(r->addr));
+	rc = connect(fd, (struct sockaddr *)&r->addr[h->owner->port_idx], sizeof(r->addr[0]));
 	if (rc == -1 && errno != EINPROGRESS) {
 		rc = -errno;
 		close(fd);
@@ -933,7 +963,7 @@ http_begin(struct buf *b, const struct run *r, const char *method, const char *t
 {
 	buf_reset(b);
 	buf_printf(b, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: pollhub-loadgen\r\n",
-	    method, target, r->opt.host, r->opt.port);
+	    method, target, r->opt.host, r->opt.port);	/* the same server behind every port */
 }
 
 static void
@@ -1013,7 +1043,7 @@ send_nchan_sub(struct client *c)
 	group_name(r, c->group, g, sizeof(g));
 	buf_printf(&target, "%s%s", r->opt.sub_prefix, g);
 	http_begin(&req, r, "GET", target.data);
-	if (r->opt.transport == TRANSPORT_SSE) {
+	if (c->tr == TRANSPORT_SSE) {
 		buf_puts(&req, "Accept: text/event-stream\r\nCache-Control: no-cache\r\n");
 	} else {
 		if (c->last_modified[0] != '\0')
@@ -1022,7 +1052,7 @@ send_nchan_sub(struct client *c)
 			buf_printf(&req, "If-None-Match: %s\r\n", c->etag);
 	}
 	http_end(&req, NULL, NULL, 0, false);
-	hconn_request(&c->recv, REQ_NCHAN_SUB, r->opt.transport == TRANSPORT_SSE, &req);
+	hconn_request(&c->recv, REQ_NCHAN_SUB, c->tr == TRANSPORT_SSE, &req);
 	buf_free(&target);
 	buf_free(&req);
 }
@@ -1090,6 +1120,7 @@ client_fail(struct client *c, enum err e, const char *fmt, ...)
 		if (c->subscriber)
 			r->ready_in_group[c->group]--;
 		r->ready--;
+		c->t_failed = now_ns();
 	} else if (r->phase == PH_SETUP && c->st != CS_WAITING) {
 		r->starting--;
 	}
@@ -1156,6 +1187,52 @@ msg_find(const struct run *r, int64_t sent_ns)
 	return -1;
 }
 
+/* Whether c has stopped reading (--stop-reading): what reaches it is not taken in. */
+static bool
+stopped_reading(const struct client *c)
+{
+	const struct run *r = c->run;
+
+	return c->idx == r->opt.stop_client && r->publish_start != 0 &&
+	    now_ns() - r->publish_start >= (int64_t)(r->opt.stop_s * NS_PER_S);
+}
+
+/* One receipt of message m by c: the first counts, any further one is a duplicate. */
+static void
+record_delivery(struct client *c, long m, int64_t lat)
+{
+	struct run *r = c->run;
+	struct msg *mm = &r->msgs[m];
+	size_t byte = (size_t)mm->gseq / 8;
+	uint8_t bit = (uint8_t)(1u << (mm->gseq % 8));
+
+	if (byte >= c->seen_cap) {
+		size_t cap = c->seen_cap ? c->seen_cap : 16;
+
+		while (cap <= byte)
+			cap *= 2;
+		c->seen = xrealloc(c->seen, cap);
+		memset(c->seen + c->seen_cap, 0, cap - c->seen_cap);
+		c->seen_cap = cap;
+	}
+	if (c->seen[byte] & bit) {
+		mm->dups++;
+		report(r, E_DUPLICATE, c, "message %ld (group %d) received again", m, mm->group);
+	} else {
+		c->seen[byte] |= bit;
+		if (++mm->received <= mm->expected)
+			r->matched++;
+	}
+	if (r->ndl == r->capdl) {
+		r->capdl = r->capdl ? r->capdl * 2 : 4096;
+		r->dl = xrealloc(r->dl, r->capdl * sizeof(*r->dl));
+	}
+	r->dl[r->ndl].msg = m;
+	r->dl[r->ndl].lat = lat;
+	r->dl[r->ndl].sse = c->tr == TRANSPORT_SSE;
+	r->ndl++;
+}
+
 /* A message "t <ns>" arrived at c. */
 static void
 delivered(struct client *c, const char *text, size_t len)
@@ -1183,15 +1260,24 @@ delivered(struct client *c, const char *text, size_t len)
 		report(r, E_PROTOCOL, c, "push for group %d delivered in group %d", mm->group, c->group);
 		return;
 	}
-	if (++mm->received <= mm->expected)
-		r->matched++;
-	if (r->ndl == r->capdl) {
-		r->capdl = r->capdl ? r->capdl * 2 : 4096;
-		r->dl = xrealloc(r->dl, r->capdl * sizeof(*r->dl));
+	if (mm->publisher == c->idx) {
+		report(r, E_UNKNOWN_PUSH, c, "its own message %ld pushed back to it", m);
+		return;
 	}
-	r->dl[r->ndl].msg = m;
-	r->dl[r->ndl].lat = now - sent;
-	r->ndl++;
+	if (stopped_reading(c))
+		return;
+	r->receipts++;
+	if (r->receipts == r->opt.inject_drop) {
+		fprintf(stderr, "loadgen: --inject-drop: delivery %lld (message %ld to client %d)"
+		    " ignored\n", r->receipts, m, c->idx);
+		return;
+	}
+	record_delivery(c, m, now - sent);
+	if (r->receipts == r->opt.inject_dup) {
+		fprintf(stderr, "loadgen: --inject-dup: delivery %lld (message %ld to client %d)"
+		    " counted twice\n", r->receipts, m, c->idx);
+		record_delivery(c, m, now - sent);
+	}
 }
 
 static void publisher_tick(struct client *c, int64_t now);
@@ -1456,7 +1542,7 @@ on_negotiate(struct client *c, struct hconn *h)
 	snprintf(c->token, sizeof(c->token), "%s", tok);
 	json_object_put(o);
 	c->st = CS_CONNECT;
-	if (r->opt.transport == TRANSPORT_LP)
+	if (c->tr == TRANSPORT_LP)
 		send_hub(c, &c->recv, REQ_POLL, "GET", NULL, 0);
 	else
 		send_hub(c, &c->recv, REQ_STREAM, "GET", NULL, 0);
@@ -1491,7 +1577,7 @@ on_poll(struct client *c, struct hconn *h)
 	}
 	if (h->body.len > 0)
 		hub_records(c, h->body.data, h->body.len);
-	if (!c->dead && !h->busy)
+	if (!c->dead && !h->busy && !stopped_reading(c))
 		send_hub(c, &c->recv, REQ_POLL, "GET", NULL, 0);
 }
 
@@ -1640,6 +1726,7 @@ send_message(struct client *c, int64_t now)
 	/* Strictly increasing: the send time is the message's identity. */
 	mm->sent_ns = m > 0 && now <= r->msgs[m - 1].sent_ns ? r->msgs[m - 1].sent_ns + 1 : now;
 	mm->group = c->group;
+	mm->gseq = r->group_sent[c->group]++;
 	mm->publisher = c->idx;
 	mm->expected = r->ready_in_group[c->group] - (c->subscriber ? 1 : 0);
 	if (mm->expected < 0)
@@ -1689,7 +1776,7 @@ publisher_tick(struct client *c, int64_t now)
 		if (now >= r->publish_end || c->inflight >= 0)
 			return;
 	} else {
-		if (c->sent >= r->opt.messages || now < c->next_send)
+		if (c->sent >= r->opt.messages || now < c->next_send || now >= r->publish_end)
 			return;
 		c->next_send += (int64_t)(r->opt.interval_ms * NS_PER_MS);
 	}
@@ -1699,7 +1786,7 @@ publisher_tick(struct client *c, int64_t now)
 static bool
 publishing_done(const struct run *r, int64_t now)
 {
-	if (duration_mode(r))
+	if (duration_mode(r) || now >= r->publish_end)
 		return now >= r->publish_end;
 	for (int i = 0; i < r->nclients; i++) {
 		const struct client *c = &r->clients[i];
@@ -1777,7 +1864,8 @@ start_publishing(struct run *r, int64_t now)
 	replace_failed_publishers(r);
 	enter(r, PH_PUBLISH, now);
 	r->publish_start = now;
-	r->publish_end = duration_mode(r) ? now + (int64_t)(r->opt.duration_s * NS_PER_S) : INT64_MAX;
+	r->publish_end = duration_mode(r) ? now + (int64_t)(r->opt.duration_s * NS_PER_S) :
+	    r->opt.publish_limit_s > 0 ? now + (int64_t)(r->opt.publish_limit_s * NS_PER_S) : INT64_MAX;
 	/* Publishers start staggered over one interval so groups do not all fire at once. */
 	for (int i = 0; i < r->nclients; i++) {
 		struct client *c = &r->clients[i];
@@ -1889,7 +1977,7 @@ client_ping(struct client *c, int64_t now)
 {
 	struct run *r = c->run;
 
-	if (!is_hub(r) || r->opt.transport != TRANSPORT_SSE || r->opt.client_ping_s <= 0 ||
+	if (!is_hub(r) || c->tr != TRANSPORT_SSE || r->opt.client_ping_s <= 0 ||
 	    c->st != CS_READY || c->send.busy || r->phase >= PH_CLEANUP ||
 	    (c->publisher && r->phase == PH_PUBLISH))	/* its invocations are enough */
 		return;
@@ -1985,7 +2073,7 @@ run_timers(struct run *r, int64_t now)
 		break;
 	}
 	case PH_IDLE:
-		if (now >= r->idle_end)
+		if (now >= r->idle_end && (r->opt.go_file == NULL || access(r->opt.go_file, F_OK) == 0))
 			start_publishing(r, now);
 		break;
 	case PH_PUBLISH:
@@ -2021,6 +2109,12 @@ run_timers(struct run *r, int64_t now)
 struct stat3 {
 	double p50, p99, max;
 };
+
+static const char *
+transport_name(enum transport t)
+{
+	return t == TRANSPORT_LP ? "lp" : t == TRANSPORT_SSE ? "sse" : "mixed";
+}
 
 static struct stat3
 stat_of(struct samples *s)
@@ -2073,30 +2167,127 @@ fmt_ms(char *out, size_t len, double v)
 	return out;
 }
 
+/* Per --bucket seconds of publishing (by send time): messages, deliveries per second,
+ * latency over all receivers and per transport, missing and duplicate deliveries.
+ * r->dl must be sorted by message. Printed, and returned as a JSON array. */
+static json_object *
+bucket_results(struct run *r)
+{
+	json_object *arr = json_object_new_array();
+	int64_t width = (int64_t)(r->opt.bucket_s * NS_PER_S);
+	long m = 0;
+	size_t i = 0;
+	char a[32], b[32], c[32], d[32], e[32];
+
+	if (width <= 0 || r->publish_start == 0 || r->nmsgs == 0)
+		return arr;
+	printf("per %.0f s:   (from send time) sent, deliveries/s, latency ms p50 / p99 / max,"
+	    " LP p99, SSE p99, missing, duplicate, not received by clients that failed later,"
+	    " clients failed\n", r->opt.bucket_s);
+	for (int k = 0; m < r->nmsgs; k++) {
+		int64_t end = r->publish_start + (k + 1) * width;
+		struct samples all = { 0 }, lp = { 0 }, sse = { 0 }, rtt = { 0 };
+		long long sent = 0, got = 0, miss = 0, dup = 0, members = 0, cut = 0, failed = 0;
+		struct stat3 st, sl, ss, sr;
+		json_object *o;
+
+		for (; m < r->nmsgs && r->msgs[m].sent_ns < end; m++) {
+			const struct msg *mm = &r->msgs[m];
+
+			sent++;
+			got += mm->received;
+			miss += mm->missing;
+			cut += mm->cut;
+			dup += mm->dups;
+			members += mm->received + mm->missing + mm->cut;
+			if (mm->completed)
+				samples_add(&rtt, mm->complete_ns - mm->sent_ns);
+			for (; i < r->ndl && r->dl[i].msg == m; i++) {
+				samples_add(&all, r->dl[i].lat);
+				samples_add(r->dl[i].sse ? &sse : &lp, r->dl[i].lat);
+			}
+		}
+		for (int q = 0; q < r->nclients; q++) {
+			int64_t tf = r->clients[q].t_failed;
+
+			if (tf != 0 && tf >= end - width && (tf < end || m >= r->nmsgs))
+				failed++;
+		}
+		st = stat_of(&all);
+		sl = stat_of(&lp);
+		ss = stat_of(&sse);
+		sr = stat_of(&rtt);
+		printf("  %3d  %6lld  %8.1f  %s / %s / %s  %s  %s  %lld  %lld  %lld  %lld\n", k, sent,
+		    (double)all.n / r->opt.bucket_s, fmt_ms(a, sizeof(a), st.p50),
+		    fmt_ms(b, sizeof(b), st.p99), fmt_ms(c, sizeof(c), st.max),
+		    fmt_ms(d, sizeof(d), sl.p99), fmt_ms(e, sizeof(e), ss.p99), miss, dup, cut, failed);
+		o = json_object_new_object();
+		json_object_object_add(o, "bucket", json_object_new_int(k));
+		json_object_object_add(o, "start_s", json_object_new_double((double)k * r->opt.bucket_s));
+		json_object_object_add(o, "sent", json_object_new_int64(sent));
+		json_object_object_add(o, "expected", json_object_new_int64(members));
+		json_object_object_add(o, "received", json_object_new_int64(got));
+		json_object_object_add(o, "receipts", json_object_new_int64((int64_t)all.n));
+		json_object_object_add(o, "missing", json_object_new_int64(miss));
+		json_object_object_add(o, "cut_by_failure", json_object_new_int64(cut));
+		json_object_object_add(o, "clients_failed", json_object_new_int64(failed));
+		json_object_object_add(o, "duplicate", json_object_new_int64(dup));
+		json_object_object_add(o, "deliveries_per_s", jnum((double)all.n / r->opt.bucket_s));
+		json_object_object_add(o, "latency_ms", jstat(st, all.n));
+		json_object_object_add(o, "lp_ms", jstat(sl, lp.n));
+		json_object_object_add(o, "sse_ms", jstat(ss, sse.n));
+		json_object_object_add(o, "sent_per_s", jnum((double)sent / r->opt.bucket_s));
+		json_object_object_add(o, "rtt_ms", jstat(sr, rtt.n));
+		json_object_array_add(arr, o);
+		free(all.v);
+		free(lp.v);
+		free(sse.v);
+		free(rtt.v);
+	}
+	return arr;
+}
+
 static int
 results(struct run *r)
 {
 	struct samples all = { 0 };
 	struct stat3 lat, con, fp, rtt, post, med = { NAN, NAN, NAN };
 	double *p50s, *p99s, *maxs, *lasts, med_last = NAN, publish_s, tput = NAN;
-	long long missing = 0, dup = 0, total_err = 0;
-	json_object *root, *o, *pm;
+	long long missing = 0, cut = 0, dup = 0, total_err = 0;
+	json_object *root, *o, *pm, *buckets;
 	char a[32], b[32], c[32], d[32];
 	size_t i, j;
 	long m;
 
+	/* Exactly once: every member that was connected when a message was sent (and did
+	 * not fail before) must have it; duplicates were counted as they came. What a
+	 * member that failed later lacks is counted apart (cut): its failure is already
+	 * an error, and the server may still hold it for a reconnect. */
 	for (m = 0; m < r->nmsgs; m++) {
 		struct msg *mm = &r->msgs[m];
 
-		if (mm->received < mm->expected)
-			missing += mm->expected - mm->received;
-		else
-			dup += mm->received - mm->expected;
+		mm->missing = mm->cut = 0;
+		for (int k = mm->group; k < r->nclients; k += r->opt.groups) {
+			const struct client *cl = &r->clients[k];
+			size_t byte = (size_t)mm->gseq / 8;
+
+			if (!cl->subscriber || cl->idx == mm->publisher || !cl->ever_ready ||
+			    cl->t_ready > mm->sent_ns || (cl->t_failed != 0 && cl->t_failed <= mm->sent_ns))
+				continue;
+			if (byte >= cl->seen_cap || !(cl->seen[byte] & (1u << (mm->gseq % 8)))) {
+				if (cl->t_failed != 0)
+					mm->cut++;
+				else
+					mm->missing++;
+			}
+		}
+		missing += mm->missing;
+		cut += mm->cut;
+		dup += mm->dups;
 		if (!mm->completed)
 			r->errors[E_INVOKE_TIMEOUT]++;
 	}
 	r->errors[E_MISSING] += missing;
-	r->errors[E_DUPLICATE] += dup;
 	for (int e = 0; e < E_COUNT; e++)
 		total_err += r->errors[e];
 
@@ -2157,7 +2348,7 @@ results(struct run *r)
 
 	printf("== %s: %s %s, %d clients in %d groups, %d publishers ==\n",
 	    r->opt.label ? r->opt.label : "loadgen",
-	    is_hub(r) ? "pollhub" : "nchan", r->opt.transport == TRANSPORT_LP ? "lp" : "sse",
+	    is_hub(r) ? "pollhub" : "nchan", transport_name(r->opt.transport),
 	    r->nclients, r->opt.groups, r->opt.publishers);
 	printf("setup:       %d ready, %d failed; connect ms p50 %s p99 %s max %s\n", r->ready,
 	    r->failed, fmt_ms(a, sizeof(a), con.p50), fmt_ms(b, sizeof(b), con.p99),
@@ -2165,8 +2356,11 @@ results(struct run *r)
 	if (is_hub(r))
 		printf("first poll:  negotiate + first poll (LP) or stream open (SSE) ms p50 %s p99 %s max %s\n",
 		    fmt_ms(a, sizeof(a), fp.p50), fmt_ms(b, sizeof(b), fp.p99), fmt_ms(c, sizeof(c), fp.max));
-	printf("deliveries:  %lld expected, %zu received, %lld missing, %lld duplicate\n",
+	printf("deliveries:  %lld expected, %zu received, %lld missing, %lld duplicate",
 	    r->expected_total, r->ndl, missing, dup);
+	if (cut > 0)
+		printf("; %lld not received by clients that failed later", cut);
+	printf("\n");
 	printf("latency ms:  p50 %s p99 %s max %s (all deliveries)\n", fmt_ms(a, sizeof(a), lat.p50),
 	    fmt_ms(b, sizeof(b), lat.p99), fmt_ms(c, sizeof(c), lat.max));
 	printf("per message: median of p50 %s p99 %s max %s; all delivered after %s ms (median)\n",
@@ -2176,9 +2370,13 @@ results(struct run *r)
 	    is_hub(r) ? "invocations:" : "publishes:  ", r->nmsgs, r->completions,
 	    fmt_ms(a, sizeof(a), rtt.p50), fmt_ms(b, sizeof(b), rtt.p99),
 	    fmt_ms(c, sizeof(c), rtt.max), fmt_ms(d, sizeof(d), post.p50));
+	if (!duration_mode(r) && r->nmsgs < (long)r->opt.messages * r->opt.publishers)
+		printf("behind:      %ld of %ld messages sent before --publish-limit (publishers waited"
+		    " for their previous POST)\n", r->nmsgs, (long)r->opt.messages * r->opt.publishers);
 	if (duration_mode(r))
 		printf("throughput:  %.1f per second (%lld answered in %.1f s)\n", tput,
 		    r->completions_in_window, publish_s);
+	buckets = bucket_results(r);
 	printf("errors:      %lld", total_err);
 	for (int e = 0; e < E_COUNT; e++)
 		if (r->errors[e])
@@ -2197,7 +2395,7 @@ results(struct run *r)
 		json_object_object_add(root, "label", r->opt.label ? json_object_new_string(r->opt.label) : NULL);
 		json_object_object_add(root, "target", json_object_new_string(is_hub(r) ? "pollhub" : "nchan"));
 		json_object_object_add(root, "transport",
-		    json_object_new_string(r->opt.transport == TRANSPORT_LP ? "lp" : "sse"));
+		    json_object_new_string(transport_name(r->opt.transport)));
 		json_object_object_add(root, "clients", json_object_new_int(r->nclients));
 		json_object_object_add(root, "groups", json_object_new_int(r->opt.groups));
 		json_object_object_add(root, "publishers", json_object_new_int(r->opt.publishers));
@@ -2216,6 +2414,7 @@ results(struct run *r)
 		json_object_object_add(o, "expected", json_object_new_int64(r->expected_total));
 		json_object_object_add(o, "received", json_object_new_int64((int64_t)r->ndl));
 		json_object_object_add(o, "missing", json_object_new_int64(missing));
+		json_object_object_add(o, "cut_by_failure", json_object_new_int64(cut));
 		json_object_object_add(o, "duplicate", json_object_new_int64(dup));
 		json_object_object_add(root, "deliveries", o);
 		json_object_object_add(root, "latency_ms", jstat(lat, all.n));
@@ -2224,8 +2423,13 @@ results(struct run *r)
 		json_object_object_add(root, "per_message_median_ms", o);
 		json_object_object_add(root, "per_message", pm);
 		pm = NULL;
+		json_object_object_add(root, "bucket_s", json_object_new_double(r->opt.bucket_s));
+		json_object_object_add(root, "per_bucket", buckets);
+		buckets = NULL;
 		o = json_object_new_object();
 		json_object_object_add(o, "sent", json_object_new_int64(r->nmsgs));
+		json_object_object_add(o, "planned", json_object_new_int64(duration_mode(r) ? r->nmsgs :
+		    (int64_t)r->opt.messages * r->opt.publishers));
 		json_object_object_add(o, "answered", json_object_new_int64(r->completions));
 		json_object_object_add(o, "rtt_ms", jstat(rtt, r->rtt.n));
 		json_object_object_add(o, "post_ms", jstat(post, r->post.n));
@@ -2254,6 +2458,7 @@ results(struct run *r)
 		json_object_put(root);
 	}
 	json_object_put(pm);
+	json_object_put(buckets);
 	free(p50s);
 	free(p99s);
 	free(maxs);
@@ -2271,6 +2476,8 @@ usage(FILE *f)
 	    "  --target pollhub|nchan     server kind (pollhub)\n"
 	    "  --transport lp|sse         long polling or server-sent events / EventSource (lp)\n"
 	    "  --host ADDR --port N       IPv4 address and port (127.0.0.1:8080)\n"
+	    "  --port N1,N2,...           several front ends of one server (at most 8): client i\n"
+	    "                             uses the (i / G %% count)-th\n"
 	    "  --hub-path PATH            pollhub hub path (/meetings)\n"
 	    "  --sub-prefix P --pub-prefix P   nchan locations (/sub/, /pub/)\n"
 	    "  --clients N                clients, publishers included (10)\n"
@@ -2295,6 +2502,14 @@ usage(FILE *f)
 	    "  --bearer-file FILE         send the token in FILE as Authorization: Bearer on every\n"
 	    "                             pollhub request (access_token in an event stream's query)\n"
 	    "  --no-cleanup               do not DELETE pollhub connections at the end\n"
+	    "  --transport mixed          half LP, half SSE: client i is SSE when i / G + i %% G is\n"
+	    "                             odd (every group and the publishers half each)\n"
+	    "  --go-file PATH             publishing waits (after --idle) until PATH exists\n"
+	    "  --bucket S                 also report latency, deliveries and losses per S seconds\n"
+	    "  --publish-limit S          stop publishing after S seconds, messages left or not\n"
+	    "  --inject-drop N            ignore the N-th delivery (checks the loss accounting)\n"
+	    "  --inject-dup N             count the N-th delivery twice (checks the duplicates)\n"
+	    "  --stop-reading I:S         client I stops reading S s after publishing starts\n"
 	    "  --json FILE                write the results as JSON\n"
 	    "  --label TEXT               name of the run in the output\n"
 	    "  --quiet                    no phase messages on stderr\n"
@@ -2362,6 +2577,12 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "stream-idle-timeout", required_argument, NULL, 'e' },
 		{ "client-ping", required_argument, NULL, 'w' },
 		{ "no-cleanup", no_argument, NULL, 'n' },
+		{ "go-file", required_argument, NULL, 'O' },
+		{ "bucket", required_argument, NULL, 'K' },
+		{ "publish-limit", required_argument, NULL, 'M' },
+		{ "inject-drop", required_argument, NULL, 'D' },
+		{ "inject-dup", required_argument, NULL, 'E' },
+		{ "stop-reading", required_argument, NULL, 'Z' },
 		{ "bearer-file", required_argument, NULL, 'b' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "label", required_argument, NULL, 'L' },
@@ -2374,7 +2595,8 @@ parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	snprintf(prefix, sizeof(prefix), "lg%ld-", (long)getpid());
 	o->host = "127.0.0.1";
-	o->port = 8080;
+	o->port = o->ports[0] = 8080;
+	o->nports = 1;
 	o->hub_path = "/meetings";
 	o->sub_prefix = "/sub/";
 	o->pub_prefix = "/pub/";
@@ -2394,6 +2616,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->connect_concurrency = 128;
 	o->source_addrs = 1;
 	o->cleanup = true;
+	o->stop_client = -1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'T':
@@ -2409,11 +2632,29 @@ parse_options(int argc, char **argv, struct options *o)
 				o->transport = TRANSPORT_LP;
 			else if (strcmp(optarg, "sse") == 0)
 				o->transport = TRANSPORT_SSE;
+			else if (strcmp(optarg, "mixed") == 0)
+				o->transport = TRANSPORT_MIXED;
 			else
 				return -1;
 			break;
 		case 'H': o->host = optarg; break;
-		case 'p': o->port = atoi(optarg); break;
+		case 'p': {
+			char *q = optarg, *e;
+
+			for (o->nports = 0; o->nports < 8; q = e + 1) {
+				long v = strtol(q, &e, 10);
+
+				if (e == q || v <= 0 || v > 65535 || (*e != ',' && *e != '\0'))
+					return -1;
+				o->ports[o->nports++] = (int)v;
+				if (*e == '\0')
+					break;
+			}
+			if (*e != '\0')
+				return -1;
+			o->port = o->ports[0];
+			break;
+		}
 		case 'P': o->hub_path = optarg; break;
 		case 'S': o->sub_prefix = optarg; break;
 		case 'B': o->pub_prefix = optarg; break;
@@ -2437,6 +2678,16 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'e': o->stream_idle_s = atof(optarg); break;
 		case 'w': o->client_ping_s = atof(optarg); break;
 		case 'n': o->cleanup = false; break;
+		case 'O': o->go_file = optarg; break;
+		case 'K': o->bucket_s = atof(optarg); break;
+		case 'M': o->publish_limit_s = atof(optarg); break;
+		case 'D': o->inject_drop = atoll(optarg); break;
+		case 'E': o->inject_dup = atoll(optarg); break;
+		case 'Z':
+			if (sscanf(optarg, "%d:%lf", &o->stop_client, &o->stop_s) != 2 ||
+			    o->stop_client < 0 || o->stop_s < 0)
+				return -1;
+			break;
 		case 'b':
 			if ((o->bearer = read_bearer(optarg)) == NULL)
 				return -1;
@@ -2453,7 +2704,8 @@ parse_options(int argc, char **argv, struct options *o)
 	    o->messages < 0 || o->interval_ms < 0 || o->duration_s < 0 || o->idle_s < 0 ||
 	    o->settle_s < 0 || o->connect_concurrency < 1 || o->source_addrs < 1 ||
 	    o->source_addrs > 250 || o->keepalive_s <= 0 || o->request_timeout_s <= 0 ||
-	    o->poll_timeout_s <= 0 || o->stream_idle_s <= 0 || strlen(o->group_prefix) > 64)
+	    o->poll_timeout_s <= 0 || o->stream_idle_s <= 0 || strlen(o->group_prefix) > 64 ||
+	    o->bucket_s < 0 || o->inject_drop < 0 || o->inject_dup < 0)
 		return -1;
 	if (o->setup_timeout_s <= 0)
 		o->setup_timeout_s = 30 + o->clients / 50.0;
@@ -2497,12 +2749,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	memset(&r->addr, 0, sizeof(r->addr));
-	r->addr.sin_family = AF_INET;
-	r->addr.sin_port = htons((uint16_t)r->opt.port);
-	if (inet_pton(AF_INET, r->opt.host, &r->addr.sin_addr) != 1) {
-		fprintf(stderr, "loadgen: --host must be an IPv4 address\n");
-		return 2;
+	memset(r->addr, 0, sizeof(r->addr));
+	for (int k = 0; k < r->opt.nports; k++) {
+		r->addr[k].sin_family = AF_INET;
+		r->addr[k].sin_port = htons((uint16_t)r->opt.ports[k]);
+		if (inet_pton(AF_INET, r->opt.host, &r->addr[k].sin_addr) != 1) {
+			fprintf(stderr, "loadgen: --host must be an IPv4 address\n");
+			return 2;
+		}
 	}
 	raise_nofile((rlim_t)r->opt.clients * 2 + 256);
 	memset(&sa, 0, sizeof(sa));
@@ -2519,8 +2773,10 @@ main(int argc, char **argv)
 	r->nclients = r->opt.clients;
 	r->clients = calloc((size_t)r->nclients, sizeof(*r->clients));
 	r->ready_in_group = calloc((size_t)r->opt.groups, sizeof(int));
+	r->group_sent = calloc((size_t)r->opt.groups, sizeof(int));
 	r->dead = calloc((size_t)r->nclients, sizeof(int));
-	if (r->clients == NULL || r->ready_in_group == NULL || r->dead == NULL || r->tok == NULL) {
+	if (r->clients == NULL || r->ready_in_group == NULL || r->group_sent == NULL ||
+	    r->dead == NULL || r->tok == NULL) {
 		fprintf(stderr, "loadgen: out of memory\n");
 		return 3;
 	}
@@ -2531,6 +2787,9 @@ main(int argc, char **argv)
 		c->idx = i;
 		c->group = i % r->opt.groups;
 		c->publisher = i < r->opt.publishers;
+		c->port_idx = i / r->opt.groups % r->opt.nports;
+		c->tr = r->opt.transport != TRANSPORT_MIXED ? r->opt.transport :
+		    (i / r->opt.groups + i % r->opt.groups) % 2 ? TRANSPORT_SSE : TRANSPORT_LP;
 		/* nchan publishers only publish; pollhub publishers are members like browsers. */
 		c->subscriber = is_hub(r) || !c->publisher;
 		c->inflight = -1;
@@ -2563,9 +2822,12 @@ main(int argc, char **argv)
 			client_finish(&r->clients[r->dead[--r->ndead]]);
 	}
 	rc = results(r);
-	for (int i = 0; i < r->nclients; i++)
+	for (int i = 0; i < r->nclients; i++) {
 		client_finish(&r->clients[i]);
+		free(r->clients[i].seen);
+	}
 	json_tokener_free(r->tok);
+	free(r->group_sent);
 	free(r->clients);
 	free(r->ready_in_group);
 	free(r->dead);

@@ -13,6 +13,7 @@ if (!runsDir || !resultsPath) {
 
 const runs = {};
 const idle = {};
+const sustained = {};
 let meta = {};
 for (const f of fs.readdirSync(runsDir).sort()) {
 	if (!f.endsWith('.json')) continue;
@@ -25,6 +26,7 @@ for (const f of fs.readdirSync(runsDir).sort()) {
 	}
 	if (f === 'meta.json') meta = v;
 	else if (f.endsWith('.idle.json')) idle[v.label] = v;
+	else if (f.endsWith('.sustained.json')) sustained[v.label] = v;
 	else runs[v.label] = v;
 }
 
@@ -195,6 +197,87 @@ if (rd) {
 			] : []),
 		]);
 	if (rd.errors) console.log(`    ${rd.errors} read(s) failed (see the run's output)`);
+}
+
+// (f) sustained: per bucket (a minute) of publishing, pollhub beside nchan. Latency and
+// deliveries are the loadgen's (by send time); CPU and memory run.sh's samples at the
+// end of each bucket. Memory growth: first vs last bucket, and the least-squares slope.
+const slope = (ys) => {
+	const pts = ys.map((y, x) => [x, y]).filter(([, y]) => typeof y === 'number');
+	if (pts.length < 2) return null;
+	const n = pts.length;
+	const mx = pts.reduce((a, [x]) => a + x, 0) / n;
+	const my = pts.reduce((a, [, y]) => a + y, 0) / n;
+	const sxx = pts.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+	return sxx ? pts.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx : null;
+};
+const susSummary = (lg, sm) => {
+	if (!lg && !sm) return null;
+	const buckets = lg?.per_bucket ?? [];
+	// Samples of the publishing's buckets only (not of the drain and cleanup after it).
+	const samples = (sm?.samples ?? []).filter((x) => x.bucket >= 0 && (!buckets.length || x.bucket < buckets.length));
+	const mb = (k) => samples.map((x) => (typeof x[k] === 'number' ? x[k] / 1024 : null));
+	const grow = (k) => {
+		const v = mb(k).filter((x) => x !== null);
+		const sl = slope(mb(k));
+		return v.length ? { first_mb: v[0], last_mb: v[v.length - 1], baseline_mb: sm?.samples?.find((x) => x.bucket === -1)?.[k] / 1024,
+			slope_mb_per_bucket: sl, growth_percent: v[0] ? ((v[v.length - 1] - v[0]) / v[0]) * 100 : null } : null;
+	};
+	const worst = (f) => buckets.reduce((a, b) => Math.max(a, f(b) ?? 0), 0);
+	return {
+		clients: lg?.clients ?? sm?.clients, groups: lg?.groups ?? sm?.groups, minutes: sm?.minutes,
+		bucket_s: lg?.bucket_s ?? sm?.bucket_s, ready: lg?.setup?.ready, failed: lg?.setup?.failed,
+		deliveries: lg?.deliveries ?? null, latency_ms: lg?.latency_ms ?? null,
+		worst_bucket_p99_ms: worst((b) => b.latency_ms?.p99), worst_bucket_max_ms: worst((b) => b.latency_ms?.max),
+		sent: lg?.invocations?.sent, planned: lg?.invocations?.planned, answered: lg?.invocations?.answered,
+		server_memory: grow(lg?.target === 'nchan' || sm?.target === 'nchan' ? 'server_pss_kb' : 'server_rss_kb'),
+		pg_memory: sm?.target === 'pollhub' ? grow('pg_pss_kb') : null,
+		errors: lg?.errors?.total ?? null, error_kinds: lg ? errs(lg) : 'not run',
+		buckets: buckets.map((b) => ({ ...b, sample: samples.find((x) => x.bucket === b.bucket) ?? null })),
+	};
+};
+const susP = susSummary(runs['sustained-pollhub'], sustained['sustained-pollhub']);
+const susN = susSummary(runs['sustained-nchan'], sustained['sustained-nchan']);
+if (susP || susN) {
+	results.sustained = { pollhub: susP, nchan: susN };
+	const nb = Math.max(susP?.buckets.length ?? 0, susN?.buckets.length ?? 0);
+	const rows = [];
+	for (let k = 0; k < nb; k++) {
+		const p = susP?.buckets[k];
+		const n = susN?.buckets[k];
+		const ps = p?.sample;
+		const ns = n?.sample;
+		rows.push([k + 1, p ? num(p.sent_per_s, 1) : '-', p ? lat3(p.rtt_ms) : '-',
+			p ? lat3(p.latency_ms) : '-', p ? `${num(p.lp_ms?.p99)} / ${num(p.sse_ms?.p99)}` : '-',
+			p ? num(p.deliveries_per_s, 0) : '-', p ? `${p.missing} / ${p.duplicate}` : '-',
+			p ? `${p.clients_failed ?? 0} (${p.cut_by_failure ?? 0})` : '-',
+			ps ? num(ps.server_cpu_percent, 1) : '-', ps ? num(ps.server_rss_kb / 1024, 0) : '-',
+			ps ? num(ps.pg_cpu_percent, 1) : '-', ps ? num(ps.pg_pss_kb / 1024, 0) : '-',
+			ps ? num(ps.lighttpd_cpu_percent, 1) : '-',
+			n ? lat3(n.latency_ms) : '-', n ? num(n.deliveries_per_s, 0) : '-', n ? `${n.missing} / ${n.duplicate}` : '-',
+			ns ? num(ns.server_cpu_percent, 1) : '-', ns ? num(ns.server_pss_kb / 1024, 0) : '-']);
+	}
+	const b = susP?.bucket_s ?? susN?.bucket_s ?? 60;
+	table(`(f) sustained: ${(susP?.clients ?? '?').toLocaleString?.('en-US') ?? susP?.clients} clients (half LP, half SSE) in ${susP?.groups ?? susN?.groups} groups, one create per group every ` +
+		`${(sustained['sustained-pollhub'] ?? sustained['sustained-nchan'])?.interval_ms ?? '?'} ms; per ${b} s (by send time): push latency ms, deliveries/s, lost / duplicated, CPU % and memory MB`,
+		['#', 'creates/s', 'create rtt p50/p99/max', 'pollhub p50/p99/max', 'LP / SSE p99', 'deliv/s', 'lost/dup', 'failed (cut)', 'resp CPU', 'resp RSS', 'PG CPU', 'PG PSS', 'lighttpd CPU',
+			'nchan p50/p99/max', 'deliv/s', 'lost/dup', 'nginx CPU', 'nginx PSS'], rows);
+	for (const [name, s] of [['pollhub', susP], ['nchan', susN]]) {
+		if (!s) continue;
+		const d = s.deliveries;
+		const mem = (m, what) => (m ? `${what} ${num(m.first_mb, 0)} → ${num(m.last_mb, 0)} MB (${m.growth_percent >= 0 ? '+' : ''}${num(m.growth_percent, 1)} %, slope ${num(m.slope_mb_per_bucket, 2)} MB per ${b} s; ${num(m.baseline_mb, 0)} MB before publishing)` : `${what} -`);
+		console.log(`    ${name}: ${s.ready ?? '?'} connected (${s.failed ?? '?'} failed), ${s.minutes ?? '?'} min, ${s.sent ?? '?'} of ${s.planned ?? '?'} planned sent;` +
+			` deliveries ${d ? `${d.received} received of ${d.expected} expected, ${d.missing} lost, ${d.duplicate} duplicated` +
+				(d.cut_by_failure ? `, ${d.cut_by_failure} not received by clients that failed later` : '') : '-'};` +
+			` all in: p50 / p99 / max ${lat3(s.latency_ms)} ms, worst minute p99 ${num(s.worst_bucket_p99_ms)} ms;` +
+			` ${mem(s.server_memory, name === 'pollhub' ? 'responder RSS' : 'nginx PSS')}` +
+			(s.pg_memory ? `; ${mem(s.pg_memory, 'PostgreSQL PSS')}` : '') + `; errors: ${s.error_kinds}`);
+	}
+	console.log('    lost: a member connected when the message was sent, and connected to the end, never got it;' +
+		' failed (cut): clients that failed in that minute (what they had not received by then);' +
+		' memory: PostgreSQL and nginx as PSS (shared memory counted once)');
+	if (susP && susN && susN.minutes < susP.minutes)
+		console.log(`    nchan ran ${susN.minutes} min, pollhub ${susP.minutes} min (BENCH_SUSTAINED_NCHAN_MINUTES)`);
 }
 
 if (meta.idle_note) console.log(`\nidle: ${meta.idle_note}`);

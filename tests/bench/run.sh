@@ -17,6 +17,12 @@
 #       latency at the responder (a FastCGI request on its socket) and through lighttpd,
 #       a Grid's paged, sorted and filtered read, and what an unranged read's refusal costs
 #       (tests/bench/read.mjs)
+#   (f) sustained: BENCH_SUSTAINED_CLIENTS held clients (half LP, half SSE) over
+#       BENCH_SUSTAINED_GROUPS groups behind BENCH_SUSTAINED_LIGHTTPDS front ends, one
+#       create per group every 2 s for BENCH_SUSTAINED_MINUTES: per minute push latency,
+#       deliveries per second, lost and duplicated deliveries, responder and PostgreSQL CPU
+#       and memory; beside nchan with as many subscribers (long-poll and EventSource) and
+#       as many publishes. Not in the default list: it takes 2 x 10 minutes and more.
 #
 # Prints one table and writes $BENCH_OUT/results.json (default build/bench/); each
 # loadgen run's own JSON is in $BENCH_OUT/runs/. A failed scenario is reported, not fatal:
@@ -41,7 +47,13 @@
 #   BENCH_AUTH_ROUNDS [3]        none/jwt rounds for (d), alternated (medians reported)
 #   BENCH_READ_MEETINGS [100000] meetings of (e)'s calendar (over five years)
 #   BENCH_READ_CALLS [300]       reads per measurement of (e)
-#   BENCH_SCENARIOS ["fanout throughput idle auth read"]   which scenarios to run
+#   BENCH_SUSTAINED_CLIENTS [10000]  BENCH_SUSTAINED_GROUPS [100]  BENCH_SUSTAINED_MINUTES [10]
+#   BENCH_SUSTAINED_NCHAN_MINUTES [= MINUTES]   BENCH_SUSTAINED_INTERVAL [2000] ms between
+#                                two creates of one group;  BENCH_SUSTAINED_BUCKET [60] s
+#                                per reported row;  BENCH_SUSTAINED_LIGHTTPDS [2]
+#   BENCH_SUSTAINED_LOADGEN_ARGS  extra loadgen options for (f), e.g. "--inject-drop 100"
+#   BENCH_SCENARIOS ["fanout throughput idle auth read"]   which scenarios to run; add
+#                                "sustained" (or run it alone) for (f)
 #   BENCH_TARGETS ["pollhub nchan"]   BENCH_DB_POOL, BENCH_THREADS [responder defaults]
 #   BENCH_LIGHTTPDS [1]          lighttpd front ends before the one responder socket; (c)
 #                                splits its clients over them (one loadgen each)
@@ -75,6 +87,10 @@ if ((quick)); then
 	auth_rounds=${BENCH_AUTH_ROUNDS:-1}
 	read_meetings=${BENCH_READ_MEETINGS:-20000}
 	read_calls=${BENCH_READ_CALLS:-30}
+	sustained_clients=${BENCH_SUSTAINED_CLIENTS:-400}
+	sustained_groups=${BENCH_SUSTAINED_GROUPS:-10}
+	sustained_minutes=${BENCH_SUSTAINED_MINUTES:-1}
+	sustained_bucket=${BENCH_SUSTAINED_BUCKET:-20}
 else
 	fanout_sizes=${BENCH_FANOUT_SIZES:-"100 1000 5000"}
 	messages=${BENCH_MESSAGES:-20}
@@ -90,7 +106,14 @@ else
 	auth_rounds=${BENCH_AUTH_ROUNDS:-3}
 	read_meetings=${BENCH_READ_MEETINGS:-100000}
 	read_calls=${BENCH_READ_CALLS:-300}
+	sustained_clients=${BENCH_SUSTAINED_CLIENTS:-10000}
+	sustained_groups=${BENCH_SUSTAINED_GROUPS:-100}
+	sustained_minutes=${BENCH_SUSTAINED_MINUTES:-10}
+	sustained_bucket=${BENCH_SUSTAINED_BUCKET:-60}
 fi
+sustained_nchan_minutes=${BENCH_SUSTAINED_NCHAN_MINUTES:-$sustained_minutes}
+sustained_interval=${BENCH_SUSTAINED_INTERVAL:-2000}
+sustained_lighttpds=${BENCH_SUSTAINED_LIGHTTPDS:-2}
 auth_connect_concurrency=${BENCH_AUTH_CONNECT_CONCURRENCY:-1}
 scenarios=${BENCH_SCENARIOS:-"fanout throughput idle auth read"}
 targets=${BENCH_TARGETS:-"pollhub nchan"}
@@ -697,6 +720,178 @@ EOF
 	fi
 }
 
+# ------------------------------------------------------------------ (f) sustained
+
+# CPU ticks per pid, kept between the samples of (f): ticks_since KEY PIDS... sets
+# ticks_d to the ticks these pids used since the previous call with KEY (a pid first seen
+# counts all its ticks: a backend started within the minute; one that ended within it is
+# missed). Not in a subshell: tick_prev must outlive the call.
+declare -A tick_prev=()
+ticks_d=0
+ticks_since() {
+	local key=$1 pid v
+	shift
+	ticks_d=0
+	for pid in "$@"; do
+		v=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || true
+		[[ -n $v ]] || continue
+		ticks_d=$((ticks_d + v - ${tick_prev[$key:$pid]:-0}))
+		tick_prev[$key:$pid]=$v
+	done
+}
+# Proportional set size in kB summed over pids: shared memory (PostgreSQL's shared
+# buffers, nchan's shared zone) counted once, not once per process as RSS would.
+proc_pss_kb() {
+	local t=0 pid v
+	for pid in "$@"; do
+		v=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# sustained_sample TARGET BUCKET ELAPSED_US: sets sample_json to what the processes used
+# over the last ELAPSED_US microseconds (bucket -1: the baseline, at the start).
+sample_json=
+sustained_sample() {
+	local target=$1 k=$2 us=$3 hz srv pg=() lh=() sd pd ld gd load
+	local pct='BEGIN { if (us > 0) printf "%.2f", d / hz / (us / 1e6) * 100; else print "null" }'
+	hz=$(getconf CLK_TCK)
+	read -r load _ </proc/loadavg
+	if [[ $target == pollhub ]]; then
+		srv=("$pollhub_pid")
+		read -ra pg <<<"$(postgres_pids)"
+		lh=("${lighttpd_pids[@]}")
+	else
+		read -ra srv <<<"$(nginx_pids)"
+	fi
+	ticks_since "$target-srv" "${srv[@]}"
+	sd=$ticks_d
+	ticks_since "$target-lg" "${loadgen_pids[@]}"
+	gd=$ticks_d
+	sample_json=$(printf '{"bucket":%d,"elapsed_s":%s,"server_cpu_percent":%s,"server_rss_kb":%d,"server_pss_kb":%d,"loadgen_cpu_percent":%s,"loadavg":%s' \
+		"$k" "$(awk -v us="$us" 'BEGIN { printf "%.2f", us / 1e6 }')" \
+		"$(awk -v d="$sd" -v hz="$hz" -v us="$us" "$pct")" "$(proc_rss_kb "${srv[@]}")" \
+		"$(proc_pss_kb "${srv[@]}")" "$(awk -v d="$gd" -v hz="$hz" -v us="$us" "$pct")" "$load")
+	if [[ $target == pollhub ]]; then
+		ticks_since pg "${pg[@]}"
+		pd=$ticks_d
+		ticks_since lighttpd "${lh[@]}"
+		ld=$ticks_d
+		sample_json+=$(printf ',"pg_cpu_percent":%s,"pg_pss_kb":%d,"pg_rss_kb":%d,"pg_processes":%d,"lighttpd_cpu_percent":%s,"lighttpd_rss_kb":%d' \
+			"$(awk -v d="$pd" -v hz="$hz" -v us="$us" "$pct")" "$(proc_pss_kb "${pg[@]}")" \
+			"$(proc_rss_kb "${pg[@]}")" "${#pg[@]}" \
+			"$(awk -v d="$ld" -v hz="$hz" -v us="$us" "$pct")" "$(proc_rss_kb "${lh[@]}")")
+	fi
+	sample_json+='}'
+}
+
+# sustained_run TARGET MINUTES: one loadgen (over every front end for pollhub) holds the
+# clients, half LP and half SSE (every group and the publishers half each); once all are
+# connected run.sh creates the go file, the loadgen starts publishing (one create or
+# publish per group every $sustained_interval ms, the groups staggered over that
+# interval) and run.sh samples the processes every $sustained_bucket s, the loadgen's own
+# buckets by send time. Runs sustained-TARGET.json (loadgen) and .sustained.json (samples).
+sustained_run() {
+	local target=$1 minutes=$2 name=sustained-$1 ports clients messages nb k rc=0
+	local go ready t_go t_prev now due lg_pid samples=() i
+	go=$work/$name.go ready=$work/$name.ready
+	messages=$((minutes * 60000 / sustained_interval))
+	nb=$(((minutes * 60 + sustained_bucket - 1) / sustained_bucket))
+	if [[ $target == pollhub ]]; then
+		for ((i = ${#hub_ports[@]}; i < sustained_lighttpds; i++)); do
+			hub_ports+=("$(free_port)")
+			start_lighttpd "$i"
+		done
+		# A fresh responder: its memory is this run's alone.
+		start_responder fresh
+		ports=$(
+			IFS=,
+			echo "${hub_ports[*]:0:sustained_lighttpds}"
+		)
+		clients=$sustained_clients
+	else
+		start_nginx
+		ports=$nchan_port
+		# nchan's publishers only publish: as many subscribers as pollhub's members.
+		clients=$((sustained_clients + sustained_groups))
+	fi
+	rm -f "$go" "$ready"
+	say "run $name ($clients clients over port(s) $ports, $sustained_groups groups, one create per group every $sustained_interval ms for $minutes min)"
+	# shellcheck disable=SC2086 # BENCH_SUSTAINED_LOADGEN_ARGS is a list of options
+	"$loadgen" --quiet --target "$target" --port "$ports" --label "$name" \
+		--json "$out/runs/$name.json" --transport mixed --clients "$clients" \
+		--groups "$sustained_groups" --publishers "$sustained_groups" --messages "$messages" \
+		--interval "$sustained_interval" --publish-limit $((minutes * 60)) --idle 1 \
+		--go-file "$go" --ready-file "$ready" \
+		--bucket "$sustained_bucket" --settle 30 --connect-concurrency 64 --source-addrs 4 \
+		--setup-timeout $((60 + clients / 20)) --timeout $((400 + clients / 20 + minutes * 60)) \
+		${BENCH_SUSTAINED_LOADGEN_ARGS:-} >"$work/$name.txt" 2>"$work/$name.err" &
+	lg_pid=$!
+	loadgen_pids=("$lg_pid")
+	while [[ ! -f $ready ]] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.2; done
+	if [[ -f $ready ]]; then
+		say "$name: $(cut -d' ' -f1 "$ready") clients connected ($(cut -d' ' -f2 "$ready") failed); publishing for $minutes min"
+		sleep 2
+		sustained_sample "$target" -1 0
+		samples+=("$sample_json")
+		t_go=${EPOCHREALTIME/./}
+		t_prev=$t_go
+		: >"$go"
+		# One sample per bucket, also past the publishing (drain and cleanup) while the
+		# loadgen runs; the last is taken even when it has just finished (its last
+		# messages go out in the bucket's last seconds).
+		for ((k = 0; k < nb + 5; k++)); do
+			kill -0 "$lg_pid" 2>/dev/null || break
+			due=$((t_go + (k + 1) * sustained_bucket * 1000000))
+			now=${EPOCHREALTIME/./}
+			((due > now)) && sleep "$(((due - now) / 1000000)).$(printf '%06d' $(((due - now) % 1000000)))"
+			now=${EPOCHREALTIME/./}
+			sustained_sample "$target" "$k" $((now - t_prev))
+			samples+=("$sample_json")
+			t_prev=$now
+			echo "  $name: ${samples[-1]}" >&2
+		done
+	else
+		say "$name: loadgen ended before its clients were connected"
+	fi
+	wait "$lg_pid" || rc=$?
+	loadgen_pids=()
+	sed 's/^/  /' "$work/$name.txt" >&2
+	if ((rc != 0)); then
+		failures=$((failures + 1))
+		head -n 5 "$work/$name.err" | sed 's/^/  ! /' >&2
+	fi
+	{
+		printf '{"label":"%s","kind":"sustained","target":"%s","clients":%d,"groups":%d,"minutes":%d,"interval_ms":%d,"bucket_s":%d,"front_ends":%d,"samples":[' \
+			"$name" "$target" "$clients" "$sustained_groups" "$minutes" "$sustained_interval" \
+			"$sustained_bucket" "$([[ $target == pollhub ]] && echo "$sustained_lighttpds" || echo 1)"
+		(
+			IFS=,
+			echo -n "${samples[*]}"
+		)
+		echo ']}'
+	} >"$out/runs/$name.sustained.json"
+	if [[ $target == pollhub ]] && ! kill -0 "$pollhub_pid" 2>/dev/null; then
+		say "the responder died during $name; last lines of its log:"
+		tail -n 20 "$work/pollhub.log" >&2
+		failures=$((failures + 1))
+	fi
+}
+
+scenario_sustained() {
+	local target
+	for target in $targets; do
+		if [[ $target == pollhub ]]; then
+			sustained_run pollhub "$sustained_minutes"
+		else
+			((sustained_nchan_minutes < sustained_minutes)) &&
+				say "nchan's sustained run is shorter: $sustained_nchan_minutes min (BENCH_SUSTAINED_NCHAN_MINUTES)"
+			sustained_run nchan "$sustained_nchan_minutes"
+		fi
+	done
+}
+
 # ------------------------------------------------------------------ run
 
 started=$(date +%s)
@@ -708,6 +903,7 @@ for s in $scenarios; do
 	idle) scenario_idle ;;
 	auth) scenario_auth ;;
 	read) scenario_read ;;
+	sustained) scenario_sustained ;;
 	*) die "unknown scenario '$s' in BENCH_SCENARIOS" ;;
 	esac
 done
@@ -721,7 +917,7 @@ fi
 	printf '{"quick":%s,"started":%d,"seconds":%d,"cpus":%d,' "$( ((quick)) && echo true || echo false)" \
 		"$started" $(($(date +%s) - started)) "$(nproc)"
 	printf '"fd_limit":%d,"lighttpd_conf":"%s","lighttpds":%d,"responder_db_pool":"%s","responder_threads":"%s","idle_note":"%s","loadavg_start":%s,"loadavg_end":%s,"failures":%d}\n' \
-		"$fd_limit" "$lighttpd_limits" "$lighttpds" "${BENCH_DB_POOL:-default}" "${BENCH_THREADS:-default}" \
+		"$fd_limit" "$lighttpd_limits" "${#lighttpd_pids[@]}" "${BENCH_DB_POOL:-default}" "${BENCH_THREADS:-default}" \
 		"${idle_notes[*]}" "$load_start" "$(cut -d' ' -f1 /proc/loadavg)" "$failures"
 } >"$out/runs/meta.json"
 node "$bench/report.mjs" "$out/runs" "$out/results.json"
