@@ -60,8 +60,8 @@ waiters_mark(struct waiters *n, int is_group, const char *key)
 	pthread_mutex_lock(&n->lock);
 	w = is_group ? n->by_group[bucket(key)] : n->by_id[bucket(key)];
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
-		if (!matches(w, is_group, key) || w->pending)
-			continue;	/* not this one, or already queued */
+		if (!matches(w, is_group, key) || w->pending || w->answered)
+			continue;	/* not this one, already queued, or answering */
 		/* One that has not taken the last batch yet, or is draining
 		 * itself, is drained by a turn after that (claim_key waits for
 		 * it): not by a drain of its own, which would take a pooled
@@ -100,6 +100,10 @@ claim_key(struct waiters *n, int is_group, const char *key, size_t cap, size_t *
 	for (; w != NULL; w = is_group ? w->g_next : w->id_next) {
 		if (!w->pending || w->claimed || !matches(w, is_group, key))
 			continue;
+		if (w->answered) {
+			w->pending = 0;	/* the poll's next poll drains it */
+			continue;
+		}
 		if (w->delivered || w->draining || *count >= cap) {
 			left |= *count >= cap ? LEFT_FULL : LEFT_BUSY;
 			continue;
@@ -210,7 +214,10 @@ waiters_settle(struct waiters *n, int given_up)
 		struct waiter *w = n->batch[i];
 		/* Past the batch's bytes, or past its own budget: the next turn
 		 * (not a drain of its own, which would escape the budget). */
-		int again = !given_up && (w->later || (w->served && w->more));
+		/* A long poll past its budget answers with what it got; its
+		 * next poll drains the rest (a stream takes another event). */
+		int poll_more = w->served && w->more && !w->stream;
+		int again = !given_up && (w->later || (w->served && w->more && !poll_more));
 
 		w->claimed = 0;
 		if (w->later)
@@ -230,7 +237,7 @@ waiters_settle(struct waiters *n, int given_up)
 			again = 1;
 		if (again)
 			w->pending = 1;
-		else if (!w->served || w->more)
+		else if (!w->served || (w->more && !poll_more))
 			w->signaled = 1;
 		wake(w);
 	}
@@ -366,6 +373,11 @@ take(struct waiter *w, struct buf *out)
 		    w->connection_id, w->records.len);
 	buf_shrink(&w->records);	/* a batch's worth is not kept for life */
 	w->delivered = 0;
+	/* A poll answers with what it took: no batch adds to it (two batches
+	 * before the answer would pass POLLHUB_MAX_ANSWER); its next poll
+	 * drains what came meanwhile. A stream writes each as an event. */
+	if (!w->stream && out->len > 0)
+		w->answered = 1;
 }
 
 enum ph_err

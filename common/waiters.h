@@ -48,6 +48,8 @@ struct waiter {
 	int		 delivered;	/* records holds what the batch drained */
 	int		 draining;	/* draining itself: no batch may claim it */
 	int		 pending;	/* notified; a turn of its group will drain it */
+	int		 answered;	/* a poll that took its records: it answers with
+					 * them, no batch may add to them (the budget) */
 	void		(*wake_fn)(void *);	/* also told of news (the event loop), or NULL */
 	void		*wake_arg;
 	/* The client's TCP connection to the web server (borrowed for the

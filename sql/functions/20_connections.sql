@@ -80,6 +80,17 @@ BEGIN
 		status := 'superseded';
 		RETURN;
 	END IF;
+	-- Nothing pending (what a long poll's next poll finds after a push, as
+	-- a rule): two index probes instead of drain_one's merge, and no write;
+	-- poll_begin has just set last_seen, touch() vouches for a stream.
+	IF c.state = 'open'
+	   AND NOT EXISTS (SELECT 1 FROM pollhub.connection_messages d WHERE d.connection_id = c.id)
+	   AND NOT EXISTS (SELECT 1 FROM pollhub.memberships m
+			     JOIN pollhub.groups g ON g.name = m.group_name
+			    WHERE m.connection_id = c.id AND g.last_seq > m.cursor) THEN
+		status := 'ok';
+		RETURN;
+	END IF;
 	SELECT d.records, d.more INTO payload, more FROM pollhub.drain_one(c, p_budget) d;
 	IF payload = '' AND c.state = 'closing' THEN
 		DELETE FROM pollhub.connections WHERE id = c.id;

@@ -71,12 +71,22 @@ test_batch(void)
 	CHECK_INTEQ(waiter_poll(r, &c, &out), PH_DRAIN);
 	CHECK_INTEQ(waiters_have_turns(r), 0);
 
-	/* A waiter draining itself is left for a later turn. */
-	waiter_drain_begin(r, &a, &out);
+	/* A poll that took its records answers with them: no turn claims it
+	 * again (a second batch would pass its budget). */
 	waiters_mark(r, 0, "a");
+	waiters_mark(r, 1, "g");
+	CHECK_INTEQ(waiters_claim(r, &batch, &group), 1);
+	CHECK(batch[0] == &b);
+	waiters_settle(r, 0);
 	CHECK_INTEQ(waiters_claim(r, &batch, &group), 0);
 	waiters_settle(r, 0);
-	waiter_drain_end(r, &a);
+
+	/* A waiter draining itself is left for a later turn. */
+	waiter_drain_begin(r, &c, &out);
+	waiters_mark(r, 0, "c");
+	CHECK_INTEQ(waiters_claim(r, &batch, &group), 0);
+	waiters_settle(r, 0);
+	waiter_drain_end(r, &c);
 	CHECK_INTEQ(waiters_claim(r, &batch, &group), 1);
 	waiters_settle(r, 0);
 
