@@ -1,6 +1,6 @@
 /*
  * fnv: FNV-1a, the string hash of the registries' buckets (waiters.c,
- * turns.c).
+ * turns.c, heldstreams.c).
  */
 #ifndef POLLHUB_FNV_H
 #define POLLHUB_FNV_H

@@ -13,6 +13,7 @@
 
 struct auth;
 struct handoff;
+struct heldstreams;
 struct loop;
 
 struct app {
@@ -21,6 +22,7 @@ struct app {
 	struct pool	*pool;		/* the pool of query connections */
 	struct listener	*listener;	/* the LISTEN connection */
 	struct waiters	*waiters;	/* the waiting polls and streams */
+	struct heldstreams *streams;	/* the streams held here, by token key (Pings) */
 	struct handoff	*handoff;	/* streams parked for the next image */
 	struct loop	*loop;		/* holds every waiting poll and stream */
 	atomic_int	 stopping;	/* set on SIGTERM: held polls answer now */

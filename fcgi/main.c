@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "fanout.h"
 #include "handoff.h"
+#include "heldstreams.h"
 #include "http.h"
 #include "listen.h"
 #include "log.h"
@@ -494,6 +495,7 @@ main(int argc, char **argv)
 	if ((app.pool = pool_open(app.cfg.database, app.cfg.db_pool, &limits, err,
 	    sizeof(err))) == NULL ||
 	    (app.waiters = waiters_new(err, sizeof(err))) == NULL ||
+	    (app.streams = heldstreams_new(err, sizeof(err))) == NULL ||
 	    (app.listener = listen_start(app.pool, app.waiters, fanout_drain, &app.cfg,
 	    err, sizeof(err))) == NULL ||
 	    (app.loop = loop_start(&app, app.cfg.loop_jobs, err, sizeof(err))) == NULL) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "heldstreams.h"
 #include "hub.h"
 #include "hubproto.h"
 #include "log.h"
@@ -208,20 +209,33 @@ body_kinds(const struct buf *body, int *writes, int *pings)
 		*pings = 0;
 }
 
-/* The Ping-only fast path: 1 when it answered. */
+/* The Ping-only fast path: 1 when it answered. A connection whose stream
+ * this process holds is answered from what the process knows (heldstreams.h),
+ * without the pool, once pollhub.ping said yes for it; any other in that one
+ * statement. A Ping changes nothing in the row: the stream is vouched for by
+ * touch() (main.c). */
 static int
 ping(struct app *app, struct http_request *h, const char *token)
 {
 	PGconn *db;
+	unsigned gen;
 	int done = 0;
 
+	if (heldstreams_ping(app->streams, token, h->conn_id, sizeof(h->conn_id), &gen)) {
+		log_debug("connection %s: Ping answered without the database (its stream is"
+		    " held here)", h->conn_id);
+		http_text(h, 200, "");
+		return 1;
+	}
 	if ((db = pool_acquire(app->pool)) == NULL)
 		return 0;
 	if (corestore_ping(db, token, &done) != PH_OK)
 		done = 0;
 	pool_release(app->pool, db);
-	if (done)
+	if (done) {
+		heldstreams_confirm(app->streams, token, gen);
 		http_text(h, 200, "");
+	}
 	return done;
 }
 
@@ -234,6 +248,8 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	PGconn *db;
 	enum ph_err st;
 	int writes, pings;
+	enum held_send sent = HELD_SEND_ROLLED_BACK;
+	int begun = 0, counted = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	if ((st = http_read_body(h, app->cfg.max_message_size, app->cfg.body_timeout,
@@ -248,11 +264,17 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 	body_kinds(&body, &writes, &pings);
 	if (pings && ping(app, h, token))
 		goto done;
+	/* While it runs, this connection's Pings take the database's path; what
+	 * it leaves decides whether they may skip it after. */
+	counted = heldstreams_send_begin(app->streams, token);
+	begun = 1;
 	/* Counted against the group's share of the pool: a send may wait on its
 	 * calendar's locks (an open transaction in psql) and must not take the
 	 * pool from the other calendars. */
 	st = corestore_send_open(app->pool, token, PROTO_CORE, writes, &sc, &db);
 	if (st != PH_OK) {
+		if (st == PH_NOT_FOUND)
+			sent = HELD_SEND_UNCLEAN;
 		http_error(h, st);	/* PH_NOT_FOUND, PH_BUSY or PH_DB */
 		goto done;
 	}
@@ -261,6 +283,7 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		/* Already ending (Close sent or received): nothing more is read. */
 		pool_rollback(db);
 		pool_release(app->pool, db);
+		sent = HELD_SEND_UNCLEAN;
 		http_text(h, 200, "");
 		goto done;
 	}
@@ -274,8 +297,12 @@ send_handle(struct app *app, struct http_request *h, const char *token)
 		goto done;
 	}
 	pool_release(app->pool, db);
+	sent = sc.handshaken && !sc.closing && consumed == sc.inbound.len ? HELD_SEND_CLEAN :
+	    HELD_SEND_UNCLEAN;
 	http_text(h, 200, "");
 done:
+	if (begun)
+		heldstreams_send_end(app->streams, token, counted, sent);
 	buf_free(&body);
 	buf_free(&sc.inbound);
 }

@@ -9,6 +9,7 @@
 #include "hold.h"
 
 #include "delivery.h"
+#include "heldstreams.h"
 #include "log.h"
 #include "monotime.h"
 
@@ -66,6 +67,9 @@ struct ss {
 	int		 server_closed;	/* a Close from the server went out */
 	long long	 last_write, retry_at, handshake_by, probe_at;	/* ms */
 	struct buf	 records;	/* between a drain and its event (buf_shrink after) */
+	/* Listed while held, so that its Pings skip the database (send.c). */
+	struct heldstreams *streams;
+	struct heldstream held;
 };
 
 static void
@@ -73,6 +77,8 @@ ss_free(void *state)
 {
 	struct ss *ss = state;
 
+	if (ss->streams != NULL)
+		heldstreams_remove(ss->streams, &ss->held);
 	buf_free(&ss->records);
 	free(ss);
 }
@@ -85,9 +91,12 @@ emit(struct ss *ss, const struct buf *records, struct buf *out)
 
 	if (records->len == 0)
 		return 0;
-	/* A Close going out ends the stream: the server ended it, not the client. */
-	if (delivery_log_close(ss->pi.connection_id, records->data, records->len))
+	/* A Close going out ends the stream: the server ended it, not the client.
+	 * The connection is closing: its Pings go the database's way from now. */
+	if (delivery_log_close(ss->pi.connection_id, records->data, records->len)) {
 		ss->server_closed = 1;
+		heldstreams_remove(ss->streams, &ss->held);
+	}
 	if (sse_frame(out, records->data, records->len) == -1) {
 		out->len = mark;	/* no half event */
 		return -1;
@@ -151,6 +160,9 @@ ss_end(struct hold *hd, struct ss *ss, enum ph_err oc, const char *why, int park
 	struct app *app = hold_app(hd);
 	PGconn *db;
 
+	/* Before its row goes: a removed connection's Ping is never answered
+	 * here. */
+	heldstreams_remove(app->streams, &ss->held);
 	buf_reset(&ss->records);
 	if (ss->registered)
 		waiter_unregister(app->waiters, hold_waiter(hd), &ss->records);
@@ -217,6 +229,9 @@ ss_step(struct hold *hd, unsigned why, struct buf *out)
 			waiter_register_hook(app->waiters, w, ss->pi.connection_id, ss->pi.group,
 			    ss->pi.poll_no, 1, hold_wake, hd);
 			ss->registered = 1;
+			if (!ss->server_closed)
+				heldstreams_add(app->streams, &ss->held, ss->token,
+				    ss->pi.connection_id);
 			log_info("connection %s: stream taken back after a failed restart",
 			    ss->pi.connection_id);
 		}
@@ -363,6 +378,8 @@ hold_stream(struct app *app, struct ss *ss, const struct http_held *conn)
 	waiter_register_hook(app->waiters, hold_waiter(hd), ss->pi.connection_id, ss->pi.group,
 	    ss->pi.poll_no, 1, hold_wake, hd);
 	ss->registered = 1;
+	ss->streams = app->streams;
+	heldstreams_add(app->streams, &ss->held, ss->token, ss->pi.connection_id);
 	loop_add(app->loop, hd, conn);
 	return 0;
 }
