@@ -67,24 +67,17 @@ void
 jobs_submit(struct jobs *j, struct job *first)
 {
 	struct job *last;
-	int n = 1;
 
 	if (first == NULL)
 		return;
 	for (last = first; last->next != NULL; last = last->next)
-		n++;
+		;
 	pthread_mutex_lock(&j->lock);
 	if (j->tail != NULL)
 		j->tail->next = first;
 	else
 		j->head = first;
 	j->tail = last;
-	/* One thread per job: a quiet stream's Ping every 15 s is one job, and
-	 * waking every idle thread for it (to find nothing and sleep again) was
-	 * most of an idle responder's CPU. */
-	if (n == 1)
-		pthread_cond_signal(&j->cond);
-	else
-		pthread_cond_broadcast(&j->cond);
+	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
