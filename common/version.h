@@ -7,6 +7,6 @@
 #ifndef POLLHUB_VERSION_H
 #define POLLHUB_VERSION_H
 
-#define POLLHUB_VERSION "0.15.0"
+#define POLLHUB_VERSION "0.16.0"
 
 #endif
