@@ -51,31 +51,44 @@ step(PGconn *db, const char *what, const char *sql, int n, const char *const *p)
 	return r;
 }
 
+/* The waiter a result row (n, status, ...) serves, or NULL when there is
+ * nothing to hand it: not served ('self', or absent), 'later' (flagged: the
+ * group's next batch) or 'queued' (flagged: the connection ids' turn). */
+static struct waiter *
+served_by(PGresult *r, int i, struct waiter **waiters, size_t n)
+{
+	size_t k = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1;
+	const char *status = PQgetvalue(r, i, 1);
+	struct waiter *w;
+
+	if (k >= n)
+		return NULL;
+	w = waiters[k];
+	if (strcmp(status, SQL_LATER) == 0)
+		w->later = 1;
+	else if (strcmp(status, SQL_QUEUED) == 0)
+		w->direct = 1;
+	if (strcmp(status, SQL_OK) != 0 && strcmp(status, SQL_MORE) != 0)
+		return NULL;
+	w->more = strcmp(status, SQL_MORE) == 0;
+	return w;
+}
+
 /* Hand each waiter its row of drain_many's result. */
 static void
 deliver(PGresult *r, struct waiter **waiters, size_t n)
 {
 	for (int i = 0; i < PQntuples(r); i++) {
-		size_t k = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1;
-		const char *status = PQgetvalue(r, i, 1);
-		struct waiter *w;
+		struct waiter *w = served_by(r, i, waiters, n);
 
-		if (k >= n)
+		if (w == NULL)
 			continue;
-		w = waiters[k];
-		if (strcmp(status, SQL_LATER) == 0) {
-			w->later = 1;
-			continue;
-		}
-		if (strcmp(status, SQL_OK) != 0 && strcmp(status, SQL_MORE) != 0)
-			continue;	/* 'self' */
 		if (buf_append(&w->records, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2)) == -1) {
 			log_error("connection %s: out of memory; %zu bytes of records lost",
 			    w->connection_id, (size_t)PQgetlength(r, i, 2));
 			continue;
 		}
 		w->served = 1;
-		w->more = strcmp(status, SQL_MORE) == 0;
 	}
 }
 
@@ -101,23 +114,12 @@ deliver_group(PGresult *r, struct waiter **waiters, size_t n)
 			goto oom;
 	}
 	for (i = rows; i < PQntuples(r); i++) {
-		size_t k = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10) - 1;
-		const char *status = PQgetvalue(r, i, 1);
+		struct waiter *w = served_by(r, i, waiters, n);
 		long long cursor = PQgetisnull(r, i, 2) ? 0 : strtoll(PQgetvalue(r, i, 2), NULL, 10);
-		struct waiter *w;
 		int first = 0, own = 0, rc = 0;
 
-		if (k >= n)
+		if (w == NULL)
 			continue;
-		w = waiters[k];
-		if (strcmp(status, SQL_LATER) == 0) {
-			w->later = 1;
-			continue;
-		}
-		if (strcmp(status, SQL_QUEUED) == 0) {
-			w->direct = 1;
-			continue;
-		}
 		while (first < rows && strtoll(PQgetvalue(r, first, 2), NULL, 10) <= cursor)
 			first++;
 		for (int j = first; j < rows && !own; j++)
@@ -136,7 +138,6 @@ deliver_group(PGresult *r, struct waiter **waiters, size_t n)
 			continue;
 		}
 		w->served = 1;
-		w->more = strcmp(status, SQL_MORE) == 0;
 	}
 	free(off);
 	buf_free(&all);

@@ -10,26 +10,13 @@
 // polled for one by one); the @microsoft/signalr client uses the transport under test.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { startStack, connect, stopAll, sleep, RS } from './stack.mjs';
+import { startStack, connect, stopAll, sleep, RS, request } from './stack.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
 const MAX_INVOCATIONS = 32;			// the defaults, named here
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const READS = 300;
 
-function request(url, { method = 'GET', body } = {}) {
-	return new Promise((resolve, reject) => {
-		const req = http.request(url, { method }, (res) => {
-			const chunks = [];
-			res.on('data', (c) => chunks.push(c));
-			res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-			res.on('error', reject);
-		});
-		req.on('error', reject);
-		req.end(body);
-	});
-}
 const records = (body) => (body === '' ? [] : body.slice(0, -1).split(RS).map((s) => JSON.parse(s)));
 
 /** A calendar of about 0.9 MB of meeting JSON (300 meetings, long descriptions), by psql. */

@@ -6,8 +6,7 @@
 // with no poll held (a poll writes the row itself).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { startStack, RS } from './stack.mjs';
+import { startStack, RS, request } from './stack.mjs';
 
 const HANDSHAKE = `{"protocol":"json","version":1}${RS}`;
 let seq = 0;
@@ -18,19 +17,6 @@ const meeting = (title) => ({
 const invocation = (target, args) =>
 	JSON.stringify({ type: 1, invocationId: String(++seq), target, arguments: args }) + RS;
 const records = (body) => (body === '' ? [] : body.slice(0, -1).split(RS).map((s) => JSON.parse(s)));
-
-function request(url, { method = 'GET', body } = {}) {
-	return new Promise((resolve, reject) => {
-		const req = http.request(url, { method }, (res) => {
-			const chunks = [];
-			res.on('data', (c) => chunks.push(c));
-			res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-			res.on('error', reject);
-		});
-		req.on('error', reject);
-		req.end(body);
-	});
-}
 
 describe('a POST writes the connection\'s row only when it changes', { timeout: 60000 }, () => {
 	let stack;

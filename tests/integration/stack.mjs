@@ -6,6 +6,7 @@
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,20 @@ const execFileP = promisify(execFile);
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RS = '\x1e';
+/** One HTTP request: { status, body } (text), whatever the status. */
+export function request(url, { method = 'GET', body } = {}) {
+	return new Promise((resolve, reject) => {
+		const req = http.request(url, { method }, (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+			res.on('error', reject);
+		});
+		req.on('error', reject);
+		req.end(body);
+	});
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Children still alive when the test process exits are killed (a crashed test file
